@@ -1,0 +1,138 @@
+"""``openpose``: controlnet-aux's OpenPose body estimator (hands and face optional).
+
+controlnet-aux is imported here, lazily, so a problem with it only disables
+this detector and ``midas``. Its ``.pth`` files come from the pinned
+``lllyasviel/Annotators`` revision or an operator's folder, read weights-only
+by :mod:`app.preprocess.weights` and handed to controlnet-aux's model classes.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+from pydantic import Field
+
+from app.errors import ModelLoadError
+from app.preprocess.base import DetectorParams, Keypoint, Person, PoseDetector
+from app.preprocess.sources import BODY_POSE_FILE, FACE_FILE, HAND_POSE_FILE
+
+
+class OpenposeParams(DetectorParams):
+    """What to detect besides the body."""
+
+    include_hand: bool = Field(False, description="Also detect and draw hands (slower).")
+    include_face: bool = Field(False, description="Also detect and draw face landmarks (slower).")
+
+
+def import_controlnet_aux() -> Any:
+    """Import controlnet-aux's open_pose package, turning any failure into a clear ModelLoadError."""
+    try:
+        from controlnet_aux import open_pose
+    except Exception as exc:  # noqa: BLE001 - a broken optional dependency must not take the studio down
+        raise ModelLoadError(
+            f"controlnet-aux could not be imported ({type(exc).__name__}: {str(exc)[:200]}); the 'openpose' and "
+            "'midas' detectors are unavailable. Use 'vitpose' or 'depth_anything', or reinstall controlnet-aux==0.0.10."
+        ) from exc
+    return open_pose
+
+
+class OpenposeDetector(PoseDetector):
+    """The original OpenPose body model (CMU; non-commercial licence) via controlnet-aux."""
+
+    name: ClassVar[str] = "openpose"
+    label: ClassVar[str] = "OpenPose (controlnet-aux)"
+    description: ClassVar[str] = "The annotator ControlNet's pose model was trained with; non-commercial weights."
+    Params: ClassVar[type[DetectorParams]] = OpenposeParams
+    needs_model: ClassVar[bool] = True
+
+    def source_description(self) -> str:
+        return repr(self.sources.annotators)
+
+    def _load(self) -> Any:
+        import torch
+
+        from app.preprocess.weights import load_state_dict, materialise
+
+        open_pose = import_controlnet_aux()
+        from controlnet_aux.open_pose import body, face, hand, model, util
+
+        # Subclasses that take a ready model: controlnet-aux's own constructors
+        # would read the file with a bare torch.load.
+        class _Body(body.Body):
+            def __init__(self, net: Any) -> None:
+                self.model = net
+
+        class _Hand(hand.Hand):
+            def __init__(self, net: Any) -> None:
+                self.model = net
+
+        class _Face(face.Face):
+            def __init__(self, net: Any) -> None:
+                self.inference_size = face.params["inference_img_size"]
+                self.sigma = face.params["gaussian_sigma"]
+                self.threshold = face.params["heatmap_peak_thresh"]
+                self.model = net
+
+        def build(cls: Any, filename: str, transfer: bool) -> Any:
+            weights = load_state_dict(self.sources.annotator_file(filename))
+            with torch.device("meta"):
+                net = cls()
+            if transfer:  # body/hand files name tensors without their block prefix
+                try:
+                    weights = util.transfer(net, weights)
+                except KeyError as exc:
+                    raise ModelLoadError(f"{filename} lacks the tensor {exc}; is it the real {filename}?") from None
+            return materialise(net, weights, filename)
+
+        body_net = build(model.bodypose_model, BODY_POSE_FILE, transfer=True)
+        return {
+            "detector": open_pose.OpenposeDetector(_Body(body_net)),
+            "hand_factory": lambda: _Hand(build(model.handpose_model, HAND_POSE_FILE, transfer=True)),
+            "face_factory": lambda: _Face(build(face.FaceNet, FACE_FILE, transfer=False)),
+        }
+
+    def _ensure_extras(self, params: OpenposeParams) -> Any:
+        # Hand and face models (~75 M parameters) load only when first asked for.
+        models = self._model
+        detector = models["detector"]
+        with self._load_lock:
+            if params.include_hand and detector.hand_estimation is None:
+                detector.hand_estimation = models["hand_factory"]()
+            if params.include_face and detector.face_estimation is None:
+                detector.face_estimation = models["face_factory"]()
+        return detector
+
+    def _people(self, image: Image.Image, params: OpenposeParams) -> list[Person]:
+        import torch
+
+        detector = self._ensure_extras(params)
+        bgr = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+        height, width = bgr.shape[:2]
+        with torch.inference_mode():
+            candidate, subset = detector.body_estimation(bgr)
+            bodies = detector.body_estimation.format_body_result(candidate, subset)
+            people = []
+            for found in bodies:
+                keypoints = tuple(
+                    Keypoint(float(k.x) / width, float(k.y) / height, float(k.score))
+                    if k is not None
+                    else Keypoint(0.0, 0.0, 0.0)
+                    for k in found.keypoints
+                )
+                hands: tuple = ()
+                face_points: tuple = ()
+                if params.include_hand:
+                    hands = tuple(_normalised(h) for h in detector.detect_hands(found, bgr) if h is not None)
+                if params.include_face:
+                    detected = detector.detect_face(found, bgr)
+                    face_points = _normalised(detected) if detected is not None else ()
+                score = float(found.total_score) / max(float(found.total_parts), 1.0)
+                people.append(Person(keypoints=keypoints, score=score, hands=hands, face=face_points))
+        return people
+
+
+def _normalised(points: Any) -> tuple[Keypoint, ...]:
+    # controlnet-aux marks missing hand/face points with negative coordinates.
+    return tuple(Keypoint(float(p.x), float(p.y), 1.0 if p.x >= 0 and p.y >= 0 else 0.0) for p in points)
