@@ -1,0 +1,90 @@
+"""Choosing the device and dtype, and measuring peak memory on it."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+
+from app.errors import StudioError
+from app.settings import Settings
+
+_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def resolve_device(settings: Settings) -> tuple[str, torch.dtype]:
+    """CUDA (fp16) if present, else Apple ``mps`` (fp16), else CPU (fp32); settings override both."""
+    device = settings.device
+    if device == "auto":
+        if torch.cuda.is_available():
+            device = "cuda"
+        elif torch.backends.mps.is_available():
+            device = "mps"
+        else:
+            device = "cpu"
+    elif device == "cuda" and not torch.cuda.is_available():
+        raise StudioError("STUDIO_DEVICE=cuda was asked for, but torch sees no CUDA device; use auto or cpu.")
+    elif device == "mps" and not torch.backends.mps.is_available():
+        raise StudioError("STUDIO_DEVICE=mps was asked for, but this torch has no MPS backend; use auto or cpu.")
+    if settings.dtype == "auto":
+        dtype = torch.float32 if device == "cpu" else torch.float16
+    else:
+        dtype = _DTYPES[settings.dtype]
+    if device == "cpu" and dtype == torch.float16:
+        raise StudioError("float16 on the CPU is not supported; use STUDIO_DTYPE=float32 or bfloat16 there.")
+    return device, dtype
+
+
+def _rss_bytes(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    # Writing 5 to clear_refs resets the VmHWM peak (Linux >= 4.0).
+    try:
+        with open("/proc/self/clear_refs", "w") as refs:
+            refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@dataclass
+class MemoryReading:
+    """Peak memory of one measured block and how it was measured."""
+
+    peak_bytes: int = 0
+    kind: str = "unavailable"
+
+
+@contextlib.contextmanager
+def measure_peak_memory(device: str) -> Iterator[MemoryReading]:
+    """Measure peak memory of the block: CUDA peak allocated, else the process RSS peak above its start."""
+    reading = MemoryReading()
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        yield reading
+        torch.cuda.synchronize()
+        reading.peak_bytes, reading.kind = torch.cuda.max_memory_allocated() - start, "cuda_peak_allocated"
+        return
+    start = _rss_bytes("VmRSS")
+    peak_resettable = start is not None and os.name == "posix" and _reset_peak_rss()
+    yield reading
+    if start is None:
+        return
+    if peak_resettable:
+        reading.peak_bytes, reading.kind = max(0, (_rss_bytes("VmHWM") or 0) - start), "rss_peak_delta"
+    else:
+        reading.peak_bytes, reading.kind = max(0, (_rss_bytes("VmRSS") or 0) - start), "rss_delta"

@@ -1,0 +1,251 @@
+"""One process-wide pipeline cache that serves every conditioning method.
+
+The UNet, VAE and text encoder load once into a base
+``StableDiffusionPipeline``. A single ``StableDiffusionControlNetPipeline`` is
+derived from it with ``from_pipe`` (sharing those very modules); ControlNet
+models live in a bounded LRU and are attached to it per call. The IP-Adapter
+loads once; its attention processors are attached to the shared UNet only for
+the calls that use it, so text-only calls always run the original processors
+and give the same pixels before and after any IP-Adapter call.
+
+Everything that touches the models runs under :attr:`PipelineCache.lock`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from app.devices import resolve_device
+from app.errors import ModelLoadError
+from app.models import ModelSpec
+from app.settings import Settings
+
+TINY_HINT = (
+    "To try the studio without downloading weights, start it with --tiny "
+    "(or STUDIO_MODELS=tiny) to use the built-in tiny model family."
+)
+
+# Which UNet blocks see the reference image, per IP-Adapter mode (InstantStyle's
+# choice for SD1.5: the first up-block with attention carries style, the
+# deepest down-block with attention carries layout). Unlisted blocks get 0.
+IP_ADAPTER_BLOCKS = {
+    "style": {"up": {"block_1": 1.0}},
+    "layout": {"down": {"block_2": 1.0}},
+}
+
+
+def ip_adapter_scale_config(scale: float, mode: str) -> float | dict:
+    """The argument for diffusers' ``set_ip_adapter_scale`` for a scale and a mode."""
+    if mode == "full":
+        return scale
+    blocks = IP_ADAPTER_BLOCKS[mode]
+    return {part: {block: value * scale for block, value in entries.items()} for part, entries in blocks.items()}
+
+
+def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
+    try:
+        return loader()
+    except Exception as error:  # any loader failure becomes one clear, actionable message
+        reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
+        raise ModelLoadError(f"Could not load the {what} from {source!r}: {reason[:300]}. {TINY_HINT}") from error
+
+
+@dataclass
+class _IPAdapterParts:
+    """The IP-Adapter pieces that are attached to the shared UNet only while in use."""
+
+    processors: dict[str, Any]
+    projection: torch.nn.Module
+    encoder_hid_dim_type: str
+
+
+class PipelineCache:
+    """Lazily loads and shares the diffusion components of one :class:`ModelSpec`."""
+
+    def __init__(self, spec: ModelSpec, settings: Settings):
+        self.spec = spec
+        self.settings = settings
+        self.device, self.dtype = resolve_device(settings)
+        # One lock for loading and running: the components are shared, so only one call may use them.
+        self.lock = threading.RLock()
+        self._base = None
+        self._controlnet_pipe = None
+        self._controlnets: OrderedDict[str, Any] = OrderedDict()
+        self._plain_processors: dict[str, Any] | None = None
+        self._ip_parts: _IPAdapterParts | None = None
+        self._offloaded: dict[int, tuple] = {}
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    def _place(self, module) -> None:
+        # Loaders put weights on the CPU; move them unless offloading manages placement.
+        if not self.settings.low_vram and self.device != "cpu":
+            module.to(self.device)
+
+    def base(self):
+        """The text-to-image pipeline holding the shared UNet, VAE and text encoder."""
+        with self.lock:
+            if self._base is None:
+                from diffusers import StableDiffusionPipeline
+
+                pipe = _load(
+                    "base Stable Diffusion pipeline",
+                    self.spec.base,
+                    lambda: StableDiffusionPipeline.from_pretrained(
+                        self.spec.base,
+                        revision=self.spec.revision,
+                        dtype=self.dtype,
+                        use_safetensors=True,
+                        safety_checker=None,
+                        requires_safety_checker=False,
+                    ),
+                )
+                pipe.set_progress_bar_config(disable=True)
+                self._place(pipe)
+                self._plain_processors = dict(pipe.unet.attn_processors)
+                self._base = pipe
+            return self._base
+
+    def controlnet(self, control_type: str):
+        """The ControlNet model for ``control_type``, from a bounded LRU."""
+        with self.lock:
+            if control_type in self._controlnets:
+                self._controlnets.move_to_end(control_type)
+                return self._controlnets[control_type]
+            from diffusers import ControlNetModel
+
+            source = self.spec.controlnets[control_type]
+            model = _load(
+                f"{control_type} ControlNet",
+                source,
+                lambda: ControlNetModel.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
+            )
+            self._place(model)
+            self._controlnets[control_type] = model
+            while len(self._controlnets) > self.settings.controlnet_cache_size:
+                self._controlnets.popitem(last=False)
+            return model
+
+    def loaded_controlnets(self) -> list[str]:
+        """Control types whose ControlNet is resident, least recently used first."""
+        return list(self._controlnets)
+
+    def _ensure_ip_adapter(self) -> _IPAdapterParts:
+        base = self.base()
+        if self._ip_parts is None:
+            from transformers import CLIPVisionModelWithProjection
+
+            source = self.spec.ip_adapter
+            encoder_folder = f"{source.subfolder}/{source.image_encoder_folder}".strip("/")
+            # Load the image encoder ourselves so it, too, is read from safetensors only.
+            encoder = _load(
+                "IP-Adapter image encoder",
+                f"{source.repo}/{encoder_folder}",
+                lambda: CLIPVisionModelWithProjection.from_pretrained(
+                    source.repo, subfolder=encoder_folder, dtype=self.dtype, use_safetensors=True
+                ),
+            )
+            self._place(encoder)
+            base.register_modules(image_encoder=encoder)
+            _load(
+                "IP-Adapter weights",
+                f"{source.repo}/{source.subfolder}/{source.weight_name}",
+                lambda: base.load_ip_adapter(
+                    source.repo,
+                    subfolder=source.subfolder,
+                    weight_name=source.weight_name,
+                    image_encoder_folder=source.image_encoder_folder,
+                ),
+            )
+            unet = base.unet
+            self._ip_parts = _IPAdapterParts(
+                processors=dict(unet.attn_processors),
+                projection=unet.encoder_hid_proj,
+                encoder_hid_dim_type=unet.config.encoder_hid_dim_type,
+            )
+            self._attach_ip_adapter(False)
+        return self._ip_parts
+
+    def _attach_ip_adapter(self, attached: bool) -> None:
+        unet = self.base().unet
+        if attached:
+            parts = self._ip_parts
+            unet.set_attn_processor(dict(parts.processors))  # it consumes the dict
+            unet.encoder_hid_proj = parts.projection
+            unet.config.encoder_hid_dim_type = parts.encoder_hid_dim_type
+        else:
+            unet.set_attn_processor(dict(self._plain_processors))
+            unet.encoder_hid_proj = None
+            unet.config.encoder_hid_dim_type = None
+
+    # -- per call ----------------------------------------------------------------------------------
+
+    def pipeline_for(self, control_types: list[str], ip_adapter: bool):
+        """The pipeline for a method, with its ControlNet(s) attached. Call under :attr:`lock`."""
+        base = self.base()
+        if ip_adapter:
+            self._ensure_ip_adapter()
+        if not control_types:
+            pipe = base
+        else:
+            from diffusers import MultiControlNetModel, StableDiffusionControlNetPipeline
+
+            models = [self.controlnet(t) for t in control_types]
+            controlnet = models[0] if len(models) == 1 else MultiControlNetModel(models)
+            if self._controlnet_pipe is None:
+                self._controlnet_pipe = StableDiffusionControlNetPipeline.from_pipe(base, controlnet=controlnet)
+                self._controlnet_pipe.set_progress_bar_config(disable=True)
+            pipe = self._controlnet_pipe
+            pipe.register_modules(
+                controlnet=controlnet, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor
+            )
+        if self.settings.low_vram:
+            self._offload(pipe, tuple(control_types), ip_adapter)
+        return pipe
+
+    def _offload(self, pipe, control_types: tuple, ip_adapter: bool) -> None:
+        # Offload hooks are bound to the modules present when they are installed,
+        # so re-install them when the attached ControlNets or the IP-Adapter change.
+        key = (control_types, ip_adapter)
+        if self._offloaded.get(id(pipe)) != key:
+            pipe.enable_model_cpu_offload(device=self.device)
+            self._offloaded = {id(pipe): key}
+
+    def use_ip_adapter(self, pipe, scale: float | None, mode: str = "full") -> None:
+        """Attach the IP-Adapter with a scale (``None`` detaches it). Call under :attr:`lock`."""
+        if scale is None:
+            if self._ip_parts is not None:
+                self._attach_ip_adapter(False)
+            return
+        self._attach_ip_adapter(True)
+        pipe.set_ip_adapter_scale(ip_adapter_scale_config(scale, mode))
+
+    def resident_parameters(self) -> dict[str, int]:
+        """Parameter counts of everything loaded, each module counted once however often it is shared."""
+        with self.lock:
+            modules: dict[str, torch.nn.Module] = {}
+            if self._base is not None:
+                for name in ("unet", "vae", "text_encoder", "image_encoder"):
+                    module = getattr(self._base, name, None)
+                    if module is not None:
+                        modules[name] = module
+            for control_type, model in self._controlnets.items():
+                modules[f"controlnet_{control_type}"] = model
+            if self._ip_parts is not None:
+                modules["ip_adapter_projection"] = self._ip_parts.projection
+                modules["ip_adapter_attention"] = torch.nn.ModuleList(
+                    p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)
+                )
+            seen: set[int] = set()
+            counts = {}
+            for name, module in modules.items():
+                fresh = [p for p in module.parameters() if id(p) not in seen]
+                seen.update(id(p) for p in fresh)
+                counts[name] = sum(p.numel() for p in fresh)
+            return counts

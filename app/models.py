@@ -1,0 +1,86 @@
+"""Where the diffusion weights come from: one spec, two families, one loading code path.
+
+``real`` names Hub repositories (or local folders, via environment overrides);
+``tiny`` points at a folder written by :mod:`app.tiny` with the same layout and
+the same component classes, so every loader call is identical.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from app.settings import Settings
+
+CONTROL_TYPES = ("canny", "pose", "depth")
+
+
+@dataclass(frozen=True)
+class IPAdapterSource:
+    """Arguments of diffusers' ``load_ip_adapter``."""
+
+    repo: str
+    subfolder: str = "models"
+    weight_name: str = "ip-adapter_sd15.safetensors"
+    image_encoder_folder: str = "image_encoder"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The base model, one ControlNet per control type and the IP-Adapter."""
+
+    family: str
+    base: str
+    controlnets: dict[str, str]
+    ip_adapter: IPAdapterSource
+    revision: str | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    def hub_repositories(self) -> list[str]:
+        """Every Hub repository this spec loads (local folders excluded)."""
+        names = [self.base, *self.controlnets.values(), self.ip_adapter.repo]
+        return [n for n in dict.fromkeys(names) if not Path(n).exists() and "/" in n]
+
+
+REAL_DEFAULTS = {
+    "base": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+    "canny": "lllyasviel/control_v11p_sd15_canny",
+    "pose": "lllyasviel/control_v11p_sd15_openpose",
+    "depth": "lllyasviel/control_v11f1p_sd15_depth",
+    "ip_adapter": "h94/IP-Adapter",
+}
+
+
+def real_spec() -> ModelSpec:
+    """Hub defaults, each overridable by an environment variable (Hub id or local folder)."""
+    env = os.environ.get
+    return ModelSpec(
+        family="real",
+        base=env("STUDIO_BASE_MODEL") or REAL_DEFAULTS["base"],
+        controlnets={t: env(f"STUDIO_CONTROLNET_{t.upper()}") or REAL_DEFAULTS[t] for t in CONTROL_TYPES},
+        ip_adapter=IPAdapterSource(
+            repo=env("STUDIO_IP_ADAPTER") or REAL_DEFAULTS["ip_adapter"],
+            subfolder=env("STUDIO_IP_ADAPTER_SUBFOLDER") or "models",
+            weight_name=env("STUDIO_IP_ADAPTER_WEIGHT") or "ip-adapter_sd15.safetensors",
+        ),
+    )
+
+
+def tiny_spec(root: Path) -> ModelSpec:
+    """The tiny family written under ``root`` by :func:`app.tiny.build_tiny_family`."""
+    return ModelSpec(
+        family="tiny",
+        base=str(root / "sd"),
+        controlnets={t: str(root / f"controlnet-{t}") for t in CONTROL_TYPES},
+        ip_adapter=IPAdapterSource(repo=str(root / "ip-adapter")),
+    )
+
+
+def spec_for(settings: Settings) -> ModelSpec:
+    """The spec the settings ask for; builds the tiny family on first use."""
+    if settings.family == "tiny":
+        from app.tiny import ensure_tiny_family
+
+        return tiny_spec(ensure_tiny_family(settings.cache_dir))
+    return real_spec()

@@ -1,0 +1,145 @@
+"""The typed generation request: the single description of what to generate.
+
+Field names follow diffusers' pipeline arguments so a request maps straight
+onto a pipeline call. Bounds live here and nowhere else: the UI builds its
+sliders from :func:`field_bounds`, recipes serialise these models, and
+:func:`parse_request` turns validation failures into one readable
+:class:`~app.errors.StudioError`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.errors import StudioError
+from app.models import CONTROL_TYPES
+
+ControlType = Literal["canny", "pose", "depth"]
+SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
+IPAdapterMode = Literal["full", "style", "layout"]
+
+MAX_PROMPT_CHARS = 2000
+MAX_SEED = 2**32 - 1
+MAX_CONTROLS = 3
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True, validate_assignment=True
+    )
+
+
+class ControlSettings(_Strict):
+    """One ControlNet: which control type and how strongly it steers."""
+
+    control_type: ControlType = Field(description="Which ControlNet: canny edges, OpenPose skeleton or depth map.")
+    controlnet_conditioning_scale: float = Field(
+        1.0, ge=0.0, le=2.0, description="ControlNet strength; 0 leaves the text-only result unchanged."
+    )
+    control_guidance_start: float = Field(
+        0.0, ge=0.0, le=1.0, description="Fraction of the steps after which the ControlNet starts to apply."
+    )
+    control_guidance_end: float = Field(
+        1.0, ge=0.0, le=1.0, description="Fraction of the steps after which the ControlNet stops applying."
+    )
+    image: Image.Image | None = Field(
+        None, exclude=True, description="The control map (already preprocessed), at the generation size."
+    )
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ControlSettings:
+        if self.control_guidance_start >= self.control_guidance_end:
+            raise ValueError(
+                f"control_guidance_start ({self.control_guidance_start}) must be below "
+                f"control_guidance_end ({self.control_guidance_end})"
+            )
+        return self
+
+
+class IPAdapterSettings(_Strict):
+    """The IP-Adapter image prompt: a reference image and how much of it to use."""
+
+    scale: float = Field(0.6, ge=0.0, le=1.5, description="How strongly the reference image steers; 0 ignores it.")
+    mode: IPAdapterMode = Field(
+        "full",
+        description="Which UNet blocks see the reference: all, style blocks only, or layout blocks only.",
+    )
+    image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
+
+
+class GenerationRequest(_Strict):
+    """Everything one generation needs, named as diffusers names it."""
+
+    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")
+    negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to steer away from.")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial noise; image i uses seed + i.")
+    num_inference_steps: int = Field(25, ge=1, le=150, description="Denoising steps.")
+    guidance_scale: float = Field(7.0, ge=0.0, le=30.0, description="Classifier-free guidance scale.")
+    width: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8).")
+    height: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output height in pixels (multiple of 8).")
+    scheduler: SchedulerName = Field("dpmpp_2m_karras", description="Sampler used for denoising.")
+    num_images_per_prompt: int = Field(1, ge=1, le=8, description="Images generated, on seeds seed … seed+n-1.")
+    controls: list[ControlSettings] = Field(
+        default_factory=list, max_length=MAX_CONTROLS, description="ControlNets applied together (multi-ControlNet)."
+    )
+    ip_adapter: IPAdapterSettings | None = Field(None, description="IP-Adapter image prompt, if any.")
+
+    @model_validator(mode="after")
+    def _one_control_per_type(self) -> GenerationRequest:
+        types = [c.control_type for c in self.controls]
+        if len(set(types)) != len(types):
+            raise ValueError(f"each control type may appear once, received {types}")
+        return self
+
+    @property
+    def method(self) -> str:
+        """A short name of the conditioning used, e.g. ``text``, ``depth``, ``canny+pose+ip_adapter``."""
+        parts = [c.control_type for c in self.controls]
+        if self.ip_adapter is not None:
+            parts.append("ip_adapter")
+        return "+".join(parts) or "text"
+
+    def settings_dict(self) -> dict[str, Any]:
+        """The serialisable settings (no images)."""
+        return self.model_dump(mode="json")
+
+
+def describe_errors(error: ValidationError) -> str:
+    """One line per problem: which field, what was received, what is allowed."""
+    lines = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"]) or "request"
+        received = item.get("input")
+        shown = repr(received)
+        if len(shown) > 60:
+            shown = f"{shown[:57]}… ({len(received) if hasattr(received, '__len__') else '?'} long)"
+        message = item["msg"].removeprefix("Value error, ")
+        lines.append(f"{where}: {message} (received {shown})")
+    return "; ".join(lines)
+
+
+def parse_request(data: dict[str, Any] | GenerationRequest) -> GenerationRequest:
+    """Validate ``data`` into a request, raising :class:`StudioError` with a readable message."""
+    if isinstance(data, GenerationRequest):
+        return data
+    try:
+        return GenerationRequest.model_validate(data)
+    except ValidationError as error:
+        raise StudioError(f"Invalid request — {describe_errors(error)}") from None
+
+
+def field_bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """Bounds, default and description of a numeric field, for building UI sliders."""
+    info = model.model_fields[name]
+    bounds: dict[str, Any] = {"default": info.default, "description": info.description}
+    for meta in info.metadata:
+        for key in ("ge", "le", "gt", "lt", "multiple_of"):
+            if getattr(meta, key, None) is not None:
+                bounds[key] = getattr(meta, key)
+    return bounds
+
+
+assert set(CONTROL_TYPES) == set(ControlType.__args__)  # one list of control types

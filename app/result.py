@@ -1,0 +1,44 @@
+"""What one generation returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+
+@dataclass
+class Result:
+    """Images of one request, with what drove them and what they cost.
+
+    Attributes:
+        images: The generated images, ``num_images_per_prompt`` of them.
+        seeds: The seed of each image (``seed + i``).
+        method: ``text``, ``canny``, ``depth+ip_adapter``, ...
+        settings: The request's serialisable settings (no images).
+        control_images: The maps the ControlNets saw, in request order.
+        reference_image: The IP-Adapter reference, if any.
+        seconds: Wall time of the pipeline call, model loading excluded.
+        load_seconds: Time spent loading models for this call (0 once warm).
+        peak_memory_bytes: Peak memory of the call (see ``memory_kind``).
+        memory_kind: ``cuda_peak_allocated``, ``rss_peak_delta`` or ``rss_delta``.
+        notes: Plain-language remarks, e.g. that the prompt was truncated.
+    """
+
+    images: list[Image.Image]
+    seeds: list[int]
+    method: str
+    settings: dict[str, Any]
+    control_images: list[Image.Image] = field(default_factory=list)
+    reference_image: Image.Image | None = None
+    seconds: float = 0.0
+    load_seconds: float = 0.0
+    peak_memory_bytes: int = 0
+    memory_kind: str = "unavailable"
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def image(self) -> Image.Image:
+        """The first image."""
+        return self.images[0]

@@ -1,0 +1,104 @@
+"""Operator settings, read once from the environment.
+
+Every knob an operator may turn lives here, with a safe default. On a Hugging
+Face Space (``SPACE_ID`` is set) the caps default tighter because the hardware
+is shared; each cap can still be overridden by its environment variable.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+
+from app.errors import StudioError
+
+FAMILIES = ("real", "tiny")
+DEVICES = ("auto", "cuda", "mps", "cpu")
+DTYPES = ("auto", "float16", "bfloat16", "float32")
+
+
+def _env_str(name: str, default: str, allowed: tuple[str, ...] | None = None) -> str:
+    value = os.environ.get(name, default).strip().lower() or default
+    if allowed and value not in allowed:
+        raise StudioError(f"{name}={value!r} is not allowed; use one of {', '.join(allowed)}.")
+    return value
+
+
+def _env_int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise StudioError(f"{name}={raw!r} is not an integer; use a whole number {low}–{high}.") from None
+    if not low <= value <= high:
+        raise StudioError(f"{name}={value} is out of range; allowed {low}–{high}.")
+    return value
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise StudioError(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off.")
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "conditioning-studio"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Process-wide settings. Build with :meth:`from_env`; override with :func:`dataclasses.replace`."""
+
+    family: str = "real"
+    device: str = "auto"
+    dtype: str = "auto"
+    low_vram: bool = False
+    controlnet_cache_size: int = 3
+    on_space: bool = False
+    # Caps applied on top of the request schema's own bounds.
+    max_side: int = 1024
+    max_steps: int = 100
+    max_images: int = 4
+    max_methods: int = 8
+    queue_size: int = 64
+    cache_dir: Path = field(default_factory=default_cache_dir)
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        on_space = bool(os.environ.get("SPACE_ID"))
+        return cls(
+            family=_env_str("STUDIO_MODELS", "real", FAMILIES),
+            device=_env_str("STUDIO_DEVICE", "auto", DEVICES),
+            dtype=_env_str("STUDIO_DTYPE", "auto", DTYPES),
+            low_vram=_env_bool("STUDIO_LOW_VRAM", False),
+            controlnet_cache_size=_env_int("STUDIO_CONTROLNET_CACHE", 3, 1, 16),
+            on_space=on_space,
+            max_side=_env_int("STUDIO_MAX_SIDE", 768 if on_space else 1024, 64, 2048),
+            max_steps=_env_int("STUDIO_MAX_STEPS", 50 if on_space else 100, 1, 150),
+            max_images=_env_int("STUDIO_MAX_IMAGES", 2 if on_space else 4, 1, 8),
+            max_methods=_env_int("STUDIO_MAX_METHODS", 6 if on_space else 8, 1, 16),
+            queue_size=_env_int("STUDIO_QUEUE_SIZE", 20 if on_space else 64, 1, 1000),
+            cache_dir=Path(os.environ.get("STUDIO_CACHE_DIR") or default_cache_dir()),
+        )
+
+    def with_family(self, family: str) -> Settings:
+        if family not in FAMILIES:
+            raise StudioError(f"model family {family!r} is not allowed; use one of {', '.join(FAMILIES)}.")
+        return replace(self, family=family)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, read from the environment on first use."""
+    return Settings.from_env()

@@ -1,0 +1,51 @@
+"""Shared fixtures: the tiny model family, built once per test session, and a studio on it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+from app.models import tiny_spec
+from app.settings import Settings
+from app.studio import Studio
+from app.tiny import ensure_tiny_family
+
+
+@pytest.fixture(scope="session")
+def tiny_root(tmp_path_factory) -> Path:
+    """The tiny model family, written once for the whole session."""
+    return ensure_tiny_family(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_root) -> Settings:
+    return Settings(family="tiny", device="cpu", cache_dir=tiny_root.parent)
+
+
+@pytest.fixture(scope="session")
+def studio(tiny_settings, tiny_root) -> Studio:
+    """One studio for the session, as in the app: state carried between tests is part of what is tested."""
+    return Studio(tiny_settings, tiny_spec(tiny_root))
+
+
+@pytest.fixture(scope="session")
+def noise_map() -> Image.Image:
+    """A seeded random RGB image usable as a control map or reference."""
+    pixels = np.random.default_rng(7).integers(0, 256, size=(64, 96, 3), dtype=np.uint8)
+    return Image.fromarray(pixels)
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU; none on this machine")
+    for item in items:
+        if "gpu" in item.keywords and not torch.cuda.is_available():
+            item.add_marker(no_gpu)
