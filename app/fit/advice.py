@@ -1,0 +1,380 @@
+"""Advice: a short, plain-language verdict derived transparently from the fit matrix.
+
+Every sentence quotes the numbers it rests on, and :class:`Verdict` lists them,
+so a user can check the verdict against the table. The rules, in order:
+
+1. **Nothing to compare.** No score at all: say so, no winner. One method
+   only: describe its scores and suggest running text-only beside it, no winner.
+2. **Baseline.** Gains are measured against text-only (:data:`BASELINE`); in a
+   column where text-only has no value, against that column's lowest value,
+   and the sentence names that method.
+3. **Structure** (edges, pose, depth). For each structure column, the best
+   method is named if it beats the baseline by at least
+   :data:`STRUCTURE_MARGIN`; otherwise the verdict says no method kept that
+   structure clearly better than text-only.
+4. **Winner.** Candidates are the methods that beat the baseline by
+   :data:`STRUCTURE_MARGIN` in some structure column, ranked by their mean gain
+   over the structure columns. The first candidate that *keeps the prompt*
+   (prompt score at most :data:`PROMPT_TOLERANCE` below text-only's) wins and
+   "fits this input". Candidates ranked above it that lost the prompt are
+   named as a trade-off. If every candidate lost the prompt, there is no
+   winner: the verdict names the trade-off instead.
+5. **Reference.** The method that matched the reference best (by at least
+   :data:`REFERENCE_MARGIN` over the baseline) is named; if it did not keep
+   the structure another method kept, the verdict says it "lost" it. When no
+   structure was measured, this method wins if it keeps the prompt.
+6. **Nothing gained.** No method beat the baseline anywhere: text-only fits.
+7. **Cost.** When the winner is not text-only and both times are known, the
+   last sentence compares their times.
+
+Ties: values within :data:`TIE_TOLERANCE` are treated as equal; tied methods are
+named together, and the winner among them is the one with the higher prompt
+score, then the simpler method (fewer combined parts), then row order.
+Missing scores (None) are never compared or quoted: a method without a value
+in a column neither gains nor loses there, and an unknown prompt score counts
+as keeping the prompt (the verdict then quotes no prompt numbers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.fit.matrix import Column, FitMatrix
+
+BASELINE = "text"
+"""The method every other is measured against: what the prompt alone does."""
+
+PROMPT_TOLERANCE = 0.02
+"""How far (CLIP cosine) a method's prompt score may fall below text-only's and still "follow the prompt
+as well". Real CLIP ViT-B/32 scores of matching pairs sit around 0.25–0.35 and move by about 0.01–0.02
+between seeds of one prompt, so smaller drops are noise."""
+
+STRUCTURE_MARGIN = 0.05
+"""How much a structure score (edge F1, PCK, Spearman; all 0–1 for useful outputs) must beat the baseline's
+to count as "kept the structure". Text-only outputs already score 0.1–0.3 by chance; 0.05 is well above the
+seed-to-seed spread of these scores on one input."""
+
+REFERENCE_MARGIN = 0.05
+"""How much the reference score (CLIP image cosine) must beat the baseline's to count as "matched the reference".
+Unrelated images already score about 0.4–0.6 under CLIP, so only clear gains count."""
+
+TIE_TOLERANCE = 0.01
+"""Scores closer than this are a tie (below the table's two-decimal precision and the seed noise)."""
+
+PART_LABELS = {"text": "Text-only", "canny": "Canny", "pose": "Pose", "depth": "Depth", "ip_adapter": "IP-Adapter"}
+
+
+def method_label(method: str) -> str:
+    """A method's name for sentences: ``depth+ip_adapter`` → ``Depth + IP-Adapter``."""
+    return " + ".join(PART_LABELS.get(part, part) for part in method.split("+"))
+
+
+def _ref(method: str) -> str:
+    """A method's name inside a sentence: ``text-only``, ``depth``, ``depth + IP-Adapter``."""
+    if method == BASELINE:
+        return "text-only"
+    label = method_label(method)
+    return label if label.startswith("IP-") else label[0].lower() + label[1:]
+
+
+def _n(value: float) -> str:
+    return f"{round(value, 2) + 0.0:.2f}"
+
+
+def _names(methods: list[str]) -> str:
+    labels = [method_label(m) for m in methods]
+    return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
+
+
+@dataclass
+class Verdict:
+    """The advice for one comparison.
+
+    Attributes:
+        sentences: The verdict, a few short sentences.
+        winner: The method that fits this input, or None when the numbers name none.
+        rule: Which rule decided (``empty``, ``single``, ``structure``, ``trade_off``,
+            ``reference``, ``baseline``, ``prompt``).
+        tied: Methods tied with the winner, the winner first.
+        numbers: Every number quoted, keyed ``"method/column"``.
+    """
+
+    sentences: list[str]
+    winner: str | None
+    rule: str
+    tied: list[str] = field(default_factory=list)
+    numbers: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        """The sentences as one paragraph."""
+        return " ".join(self.sentences)
+
+
+class _Reader:
+    """The matrix plus the numbers quoted so far."""
+
+    def __init__(self, matrix: FitMatrix, baseline: str) -> None:
+        self.matrix = matrix
+        self.baseline = baseline if baseline in matrix.methods else None
+        self.numbers: dict[str, float] = {}
+
+    def get(self, method: str, column: str) -> float | None:
+        return self.matrix.value(method, column)
+
+    def quote(self, method: str, column: str) -> str:
+        value = self.get(method, column)
+        assert value is not None  # only present values are ever quoted
+        self.numbers[f"{method}/{column}"] = value
+        return _n(value)
+
+    def base_of(self, column: str) -> str | None:
+        """The method gains in ``column`` are measured against: text-only, else the lowest value."""
+        if self.baseline is not None and self.get(self.baseline, column) is not None:
+            return self.baseline
+        present = [m for m in self.matrix.methods if self.get(m, column) is not None]
+        return min(present, key=lambda m: self.get(m, column)) if present else None
+
+    def gain(self, method: str, column: str) -> float | None:
+        base = self.base_of(column)
+        value = self.get(method, column)
+        if base is None or value is None or method == base:
+            return None
+        return value - self.get(base, column)
+
+    def keeps_prompt(self, method: str) -> bool | None:
+        """True/False, or None when either prompt score is unknown."""
+        if self.baseline is None or method == self.baseline:
+            return None
+        mine, base = self.get(method, "prompt"), self.get(self.baseline, "prompt")
+        if mine is None or base is None:
+            return None
+        return mine >= base - PROMPT_TOLERANCE
+
+    def versus(self, method: str, column: str) -> str:
+        """``0.81 vs 0.22 text-only``: the method's value against the column's baseline."""
+        base = self.base_of(column)
+        if base is None or base == method:
+            return self.quote(method, column)
+        return f"{self.quote(method, column)} vs {self.quote(base, column)} {_ref(base)}"
+
+
+def _simplicity(method: str) -> int:
+    return method.count("+")
+
+
+def _rank(reader: _Reader, methods: list[str], score: dict[str, float]) -> list[str]:
+    """Highest ``score`` first; ties (TIE_TOLERANCE) by higher prompt score, then simpler method, then row order."""
+    order = {m: i for i, m in enumerate(reader.matrix.methods)}
+    ranked = sorted(methods, key=lambda m: (-score[m], order[m]))
+    # Group ties against the group's best and re-sort each group by the tie-breakers.
+    result: list[str] = []
+    while ranked:
+        top = score[ranked[0]]
+        group = [m for m in ranked if top - score[m] <= TIE_TOLERANCE]
+        ranked = [m for m in ranked if m not in group]
+        prompt = {m: reader.get(m, "prompt") for m in group}
+        group.sort(key=lambda m: (-(prompt[m] if prompt[m] is not None else float("-inf")), _simplicity(m), order[m]))
+        result.extend(group)
+    return result
+
+
+def _tied_with(score: dict[str, float], ranked: list[str], method: str) -> list[str]:
+    return [m for m in ranked if abs(score[m] - score[method]) <= TIE_TOLERANCE]
+
+
+def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
+    """The verdict for one comparison's fit matrix (rules in the module docstring).
+
+    Args:
+        matrix: The fit matrix (costs optional).
+        baseline: The method gains are measured against (default: text-only).
+
+    Returns:
+        The verdict: sentences, the winning method (or None), the rule that decided
+        and every number quoted.
+    """
+    reader = _Reader(matrix, baseline)
+    scored = [c for c in matrix.columns if c.kind != "cost" and matrix.has(c.name)]
+    if not matrix.methods or not scored:
+        return Verdict(["No fit scores could be computed for this comparison, so there is no verdict."], None, "empty")
+    if len(matrix.methods) == 1:
+        return _single(reader, matrix.methods[0], scored)
+
+    sentences: list[str] = []
+    structure = matrix.columns_of("structure")
+    candidates: dict[str, float] = {}
+    for column in structure:
+        sentences.append(_structure_sentence(reader, column))
+        for method in matrix.methods:
+            gain = reader.gain(method, column.name)
+            if gain is not None and gain >= STRUCTURE_MARGIN:
+                candidates[method] = 0.0
+    for method in candidates:
+        gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]
+        candidates[method] = sum(gains) / len(gains)
+
+    winner, rule, tied = None, "baseline", []
+    if candidates:
+        ranked = _rank(reader, list(candidates), candidates)
+        keepers = [m for m in ranked if reader.keeps_prompt(m) is not False]
+        lost = [m for m in ranked if reader.keeps_prompt(m) is False]
+        if keepers:
+            winner, rule = keepers[0], "structure"
+            tied = [m for m in _tied_with(candidates, ranked, winner) if m in keepers]
+            sentences.append(_fits_sentence(reader, winner, tied, structure))
+            above = [m for m in lost if ranked.index(m) < ranked.index(winner)]
+        else:
+            rule, above = "trade_off", lost
+        if above:
+            sentences.append(
+                f"{_names(above)} kept more structure but lost the prompt "
+                f"({'; '.join(reader.versus(m, 'prompt') for m in above)})."
+            )
+        if not keepers:
+            sentences.append(
+                f"Every method that kept the structure lost the prompt: choose {method_label(ranked[0])} "
+                "when structure matters most, text-only when the prompt does."
+            )
+
+    reference = matrix.column("reference")
+    if reference is not None and matrix.has("reference"):
+        sentence, ref_winner = _reference_sentence(reader, winner, candidates, structure)
+        sentences.append(sentence)
+        if winner is None and rule == "baseline" and ref_winner is not None:
+            winner, rule, tied = ref_winner, "reference", [ref_winner]
+
+    if winner is None and rule == "baseline":
+        if not structure and not matrix.has("reference"):
+            return _prompt_only(reader, sentences)
+        if reader.baseline is not None:
+            winner, tied = reader.baseline, [reader.baseline]
+            sentences.append(
+                "No conditioning improved the measured fit clearly over text-only: text-only fits this input."
+            )
+        else:
+            sentences.append("No method stood out clearly from the others on this input.")
+
+    if winner is not None and winner != reader.baseline and reader.baseline is not None:
+        mine, base = reader.get(winner, "seconds"), reader.get(reader.baseline, "seconds")
+        if mine is not None and base is not None:
+            sentences.append(
+                f"{method_label(winner)} took {reader.quote(winner, 'seconds')} s against "
+                f"{reader.quote(reader.baseline, 'seconds')} s for text-only."
+            )
+    return Verdict(sentences, winner, rule, tied, reader.numbers)
+
+
+def _single(reader: _Reader, method: str, scored: list[Column]) -> Verdict:
+    parts = [
+        f"{c.label.split(' (')[0].lower()} {reader.quote(method, c.name)}"
+        for c in scored
+        if reader.get(method, c.name) is not None
+    ]
+    sentences = [f"Only {method_label(method)} was run ({', '.join(parts)})."]
+    if method != BASELINE:
+        sentences.append("Run text-only beside it to see what the conditioning added.")
+    else:
+        sentences.append("Run a ControlNet or IP-Adapter beside it to see what conditioning adds.")
+    return Verdict(sentences, None, "single", [], reader.numbers)
+
+
+def _structure_sentence(reader: _Reader, column: Column) -> str:
+    present = {m: v for m in reader.matrix.methods if (v := reader.get(m, column.name)) is not None}
+    top = max(present.values())
+    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE]
+    base = reader.base_of(column.name)
+    leaders = [m for m in best if m != base and (reader.gain(m, column.name) or 0.0) >= STRUCTURE_MARGIN]
+    if not leaders:
+        if base is None or len(present) < 2:
+            return f"Only one method has a {column.name} score, so {column.keeps} cannot be compared."
+        others = [m for m in present if m != base]
+        runner = max(others, key=lambda m: present[m])
+        return (
+            f"No method kept {column.keeps} clearly better than {_ref(base)} "
+            f"(best {method_label(runner)} {reader.versus(runner, column.name)})."
+        )
+    if len(leaders) == 1:
+        return f"{method_label(leaders[0])} kept {column.keeps} best ({reader.versus(leaders[0], column.name)})."
+    values = ", ".join(reader.quote(m, column.name) for m in leaders)
+    baseline = f" vs {reader.quote(base, column.name)} {_ref(base)}" if base is not None else ""
+    return f"{_names(leaders)} kept {column.keeps} equally well ({values}{baseline})."
+
+
+def _fits_sentence(reader: _Reader, winner: str, tied: list[str], structure: list[Column]) -> str:
+    keeps = reader.keeps_prompt(winner)
+    if keeps is None:
+        prompt = "(its prompt fit could not be compared)"
+    else:
+        prompt = (
+            f"while following the prompt as well as text-only "
+            f"({reader.quote(winner, 'prompt')} vs {reader.quote(reader.baseline, 'prompt')})"
+        )
+    others = [m for m in tied if m != winner]
+    label = method_label(winner)
+    if others:
+        return (
+            f"{label} and {_names(others)} are tied on structure; {label} kept it {prompt}: "
+            f"{_ref(winner)} fits this input."
+        )
+    return f"{label} kept the structure {prompt}: {_ref(winner)} fits this input."
+
+
+def _reference_sentence(
+    reader: _Reader, winner: str | None, candidates: dict[str, float], structure: list[Column]
+) -> tuple[str, str | None]:
+    present = {m: v for m in reader.matrix.methods if (v := reader.get(m, "reference")) is not None}
+    top = max(present.values())
+    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE]
+    base = reader.base_of("reference")
+    leaders = [m for m in best if m != base and (reader.gain(m, "reference") or 0.0) >= REFERENCE_MARGIN]
+    if not leaders:
+        return "No method matched the reference clearly better than text-only.", None
+    leaders = _rank(reader, leaders, {m: present[m] for m in leaders})
+    best_ref = leaders[0]
+    label = _names(leaders)
+    matched = f"{label} matched the reference best ({reader.versus(best_ref, 'reference')})"
+    if winner is not None and best_ref == winner:
+        return f"{matched} as well.", None
+    if winner is not None and structure and best_ref not in candidates:
+        # The structure the winner kept, in the column where the winner gained most.
+        column = max(
+            structure, key=lambda c: reader.gain(winner, c.name) if reader.gain(winner, c.name) is not None else -1
+        )
+        lost = reader.get(best_ref, column.name)
+        detail = (
+            f" ({reader.quote(best_ref, column.name)} vs {reader.quote(winner, column.name)} {_ref(winner)})"
+            if lost is not None
+            else ""
+        )
+        return f"{matched} but lost {column.keeps}{detail}.", None
+    if winner is not None:
+        return f"{matched} and kept structure too.", None
+    # No structure winner: the reference decides, if the prompt survived.
+    keeps = reader.keeps_prompt(best_ref)
+    if keeps is False:
+        return f"{matched} but lost the prompt ({reader.versus(best_ref, 'prompt')}).", None
+    if keeps is None:
+        return f"{matched}: {_ref(best_ref)} fits this input.", best_ref
+    return (
+        f"{matched} while following the prompt as well as text-only "
+        f"({reader.quote(best_ref, 'prompt')} vs {reader.quote(reader.baseline, 'prompt')}): "
+        f"{_ref(best_ref)} fits this input."
+    ), best_ref
+
+
+def _prompt_only(reader: _Reader, sentences: list[str]) -> Verdict:
+    """Only the prompt was measured: name who followed it best, and say that is all that was measured."""
+    present = {m: v for m in reader.matrix.methods if (v := reader.get(m, "prompt")) is not None}
+    ranked = _rank(reader, list(present), present)
+    winner = ranked[0]
+    tied = _tied_with(present, ranked, winner)
+    if len(tied) > 1:
+        values = ", ".join(reader.quote(m, "prompt") for m in tied)
+        sentences.append(f"{_names(tied)} followed the prompt equally well ({values}); only prompt fit was measured.")
+        return Verdict(sentences, None, "prompt", tied, reader.numbers)
+    sentences.append(
+        f"{method_label(winner)} followed the prompt best ({reader.versus(winner, 'prompt')}); "
+        "only prompt fit was measured."
+    )
+    return Verdict(sentences, winner, "prompt", [winner], reader.numbers)

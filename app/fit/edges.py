@@ -1,0 +1,100 @@
+"""Edge adherence: Canny re-run on the output vs the control edge map, F1 with a small pixel tolerance.
+
+An output edge pixel counts as correct (precision) when a control edge lies
+within the tolerance; a control edge pixel counts as kept (recall) when an
+output edge lies within it. The tolerance forgives the one- or two-pixel
+shifts that diffusion and Canny's non-maximum suppression always introduce.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from app.fit.base import FitContext, Scorer, as_rgb
+
+# 2 px at SD1.5's 512 px, scaled with the image's long side (never below 1 px).
+TOLERANCE_PX_AT_512 = 2.0
+
+
+def tolerance_for(width: int, height: int) -> float:
+    """The match tolerance in pixels for an image of this size."""
+    return max(1.0, TOLERANCE_PX_AT_512 * max(width, height) / 512.0)
+
+
+def edge_mask(edge_map: Image.Image | np.ndarray) -> np.ndarray:
+    """A boolean edge mask from an edge map (white edges on black, any mode)."""
+    array = np.asarray(edge_map.convert("L")) if isinstance(edge_map, Image.Image) else np.asarray(edge_map)
+    if array.ndim == 3:
+        array = array.max(axis=-1)
+    return array > (0.5 if array.dtype == bool or array.max(initial=0) <= 1 else 127)
+
+
+def _near(mask: np.ndarray, tolerance: float) -> np.ndarray:
+    """Pixels within ``tolerance`` (Euclidean) of a True pixel of ``mask``."""
+    # distanceTransform measures the distance to the nearest zero pixel: zero the edges.
+    distance = cv2.distanceTransform(np.where(mask, 0, 1).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return distance <= tolerance
+
+
+def edge_f1(predicted: np.ndarray, target: np.ndarray, tolerance: float) -> float | None:
+    """F1 of two boolean edge masks of one size, matching pixels within ``tolerance``.
+
+    Args:
+        predicted: Edges found on the output.
+        target: The control edges.
+        tolerance: Match distance in pixels.
+
+    Returns:
+        0–1; None when ``target`` has no edges (nothing to adhere to); 0 when the
+        output has none.
+
+    Raises:
+        StudioError: The masks differ in shape.
+    """
+    if predicted.shape != target.shape:
+        from app.errors import StudioError
+
+        raise StudioError(f"edge masks must have one shape, received {predicted.shape} and {target.shape}.")
+    target_count = int(target.sum())
+    if target_count == 0:
+        return None
+    predicted_count = int(predicted.sum())
+    if predicted_count == 0:
+        return 0.0
+    precision = float((predicted & _near(target, tolerance)).sum()) / predicted_count
+    recall = float((target & _near(predicted, tolerance)).sum()) / target_count
+    if precision + recall == 0.0:
+        return 0.0
+    return 2.0 * precision * recall / (precision + recall)
+
+
+class EdgeScorer(Scorer):
+    """Canny (same detector and parameters as the control map) on the output, F1 against the control edges."""
+
+    name: ClassVar[str] = "edges"
+    label: ClassVar[str] = "Edges (F1)"
+    description: ClassVar[str] = (
+        "How well the output keeps the control outlines: Canny re-run on it, F1 against the edge map "
+        "with a 2 px tolerance at 512 px."
+    )
+    kind: ClassVar[str] = "structure"
+    keeps: ClassVar[str] = "the outlines"
+
+    def applies(self, ctx: FitContext) -> bool:
+        return ctx.control_edges is not None
+
+    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        if ctx.control_edges is None:
+            return None
+        target = edge_mask(ctx.control_edges)
+        height, width = target.shape
+        rgb = as_rgb(output)
+        if rgb.size != (width, height):
+            rgb = rgb.resize((width, height), Image.Resampling.BICUBIC)
+        detector = ctx.get_edge_detector()
+        found = detector.run(rgb, detector.parse_params(ctx.canny_params)).map
+        return edge_f1(edge_mask(found), target, tolerance_for(width, height))

@@ -1,0 +1,94 @@
+"""The static guide "when each method fits", shown next to the measured verdict.
+
+It states what each method is designed to carry (as DESIGN.md describes it);
+the fit matrix then shows whether that held on the user's own image. The
+entries are data (:data:`GUIDE_ENTRIES`) so the UI may lay them out as it
+likes; :data:`GUIDE` is the same text as Markdown.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class GuideEntry(NamedTuple):
+    """One method in the guide."""
+
+    method: str  # the matrix row name (``text``, ``canny``, ... ``combo`` for ControlNet + IP-Adapter)
+    title: str
+    carries: str
+    fits_when: str
+    watch_for: str
+    score: str  # the fit column that shows it
+
+
+GUIDE_ENTRIES: tuple[GuideEntry, ...] = (
+    GuideEntry(
+        "text",
+        "Text only",
+        "nothing but the prompt: it decides layout, style and content.",
+        "you are exploring, or any layout will do.",
+        "the weakest at exact structure: the layout changes with every seed.",
+        "Prompt",
+    ),
+    GuideEntry(
+        "canny",
+        "ControlNet canny",
+        "the outlines and fine detail of the control image.",
+        "you need the same shapes and contours (a product, a building, line art).",
+        "detail you did not want is kept too; a busy edge map leaves the prompt little room.",
+        "Edges",
+    ),
+    GuideEntry(
+        "pose",
+        "ControlNet pose",
+        "only a person's body configuration (the skeleton).",
+        "you want one pose on a new person, in new clothes, in a new scene.",
+        "it needs a clearly visible person; hands and faces are held loosely.",
+        "Pose",
+    ),
+    GuideEntry(
+        "depth",
+        "ControlNet depth",
+        "the 3-D layout: what is near and what is far.",
+        "you want the same arrangement of the scene with new textures, materials or style.",
+        "outlines and fine detail are free to change.",
+        "Depth",
+    ),
+    GuideEntry(
+        "ip_adapter",
+        "IP-Adapter",
+        'a reference image\'s look (style, identity or content): "what it looks like", not "where things are".',
+        "a picture says the style or subject better than words.",
+        "the scale trades the reference against the prompt; too high and the prompt is drowned.",
+        "Reference",
+    ),
+    GuideEntry(
+        "combo",
+        "ControlNet + IP-Adapter",
+        "structure from one image and the look from another.",
+        "you need both a fixed layout or pose and a reference style.",
+        "two signals compete with the prompt; lower one scale if the prompt fit drops.",
+        "Structure and Reference",
+    ),
+)
+
+READING_NOTE = (
+    "Read the fit table against the **text-only** row: its structure and reference scores are what chance "
+    "gives, so the difference is what each method added; its prompt score is what the prompt alone achieves."
+)
+
+
+def guide_markdown() -> str:
+    """The guide as Markdown: one bullet per method, then how to read the fit table."""
+    lines = ["### When each method fits", ""]
+    for e in GUIDE_ENTRIES:
+        lines.append(
+            f"- **{e.title}** carries {e.carries} Fits when {e.fits_when} Watch for: {e.watch_for} "
+            f"*Measured by: {e.score}.*"
+        )
+    lines += ["", READING_NOTE]
+    return "\n".join(lines) + "\n"
+
+
+GUIDE = guide_markdown()

@@ -1,0 +1,27 @@
+"""Prompt adherence: cosine similarity of the CLIP embeddings of the prompt and the output."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from PIL import Image
+
+from app.fit.base import FitContext, Scorer, as_rgb
+
+
+class PromptScorer(Scorer):
+    """CLIP text–image cosine (raw, −1…1; real CLIP ViT-B/32 gives about 0.2–0.35 for matching pairs)."""
+
+    name: ClassVar[str] = "prompt"
+    label: ClassVar[str] = "Prompt (CLIP)"
+    description: ClassVar[str] = "How well the output matches the prompt: CLIP cosine of prompt and image."
+    kind: ClassVar[str] = "prompt"
+    keeps: ClassVar[str] = "the prompt"
+
+    def applies(self, ctx: FitContext) -> bool:
+        return bool(ctx.prompt and ctx.prompt.strip())
+
+    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        if not self.applies(ctx):
+            return None
+        return ctx.get_clip().text_image_similarity(ctx.prompt, as_rgb(output))
