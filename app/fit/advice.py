@@ -61,12 +61,22 @@ Unrelated images already score about 0.4–0.6 under CLIP, so only clear gains c
 TIE_TOLERANCE = 0.01
 """Scores closer than this are a tie (below the table's two-decimal precision and the seed noise)."""
 
+_EPSILON = 1e-9  # so that 0.86 - 0.85 (0.010000000000000009 in floats) is still a tie
+
 PART_LABELS = {"text": "Text-only", "canny": "Canny", "pose": "Pose", "depth": "Depth", "ip_adapter": "IP-Adapter"}
 
 
 def method_label(method: str) -> str:
-    """A method's name for sentences: ``depth+ip_adapter`` → ``Depth + IP-Adapter``."""
-    return " + ".join(PART_LABELS.get(part, part) for part in method.split("+"))
+    """A method's name for sentences.
+
+    ``depth+ip_adapter`` → ``Depth + IP-Adapter``; ``pose:openpose`` → ``Pose (openpose)``.
+    """
+    labels = []
+    for part in method.split("+"):
+        kind, _, detector = part.partition(":")
+        label = PART_LABELS.get(kind, kind)
+        labels.append(f"{label} ({detector})" if detector else label)
+    return " + ".join(labels)
 
 
 def _ref(method: str) -> str:
@@ -160,7 +170,7 @@ class _Reader:
 
 
 def _simplicity(method: str) -> int:
-    return method.count("+")
+    return method.count("+")  # parts beyond the first
 
 
 def _rank(reader: _Reader, methods: list[str], score: dict[str, float]) -> list[str]:
@@ -171,7 +181,7 @@ def _rank(reader: _Reader, methods: list[str], score: dict[str, float]) -> list[
     result: list[str] = []
     while ranked:
         top = score[ranked[0]]
-        group = [m for m in ranked if top - score[m] <= TIE_TOLERANCE]
+        group = [m for m in ranked if top - score[m] <= TIE_TOLERANCE + _EPSILON]
         ranked = [m for m in ranked if m not in group]
         prompt = {m: reader.get(m, "prompt") for m in group}
         group.sort(key=lambda m: (-(prompt[m] if prompt[m] is not None else float("-inf")), _simplicity(m), order[m]))
@@ -180,7 +190,7 @@ def _rank(reader: _Reader, methods: list[str], score: dict[str, float]) -> list[
 
 
 def _tied_with(score: dict[str, float], ranked: list[str], method: str) -> list[str]:
-    return [m for m in ranked if abs(score[m] - score[method]) <= TIE_TOLERANCE]
+    return [m for m in ranked if abs(score[m] - score[method]) <= TIE_TOLERANCE + _EPSILON]
 
 
 def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
@@ -282,7 +292,7 @@ def _single(reader: _Reader, method: str, scored: list[Column]) -> Verdict:
 def _structure_sentence(reader: _Reader, column: Column) -> str:
     present = {m: v for m in reader.matrix.methods if (v := reader.get(m, column.name)) is not None}
     top = max(present.values())
-    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE]
+    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE + _EPSILON]
     base = reader.base_of(column.name)
     leaders = [m for m in best if m != base and (reader.gain(m, column.name) or 0.0) >= STRUCTURE_MARGIN]
     if not leaders:
@@ -325,17 +335,21 @@ def _reference_sentence(
 ) -> tuple[str, str | None]:
     present = {m: v for m in reader.matrix.methods if (v := reader.get(m, "reference")) is not None}
     top = max(present.values())
-    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE]
+    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE + _EPSILON]
     base = reader.base_of("reference")
     leaders = [m for m in best if m != base and (reader.gain(m, "reference") or 0.0) >= REFERENCE_MARGIN]
     if not leaders:
         return "No method matched the reference clearly better than text-only.", None
     leaders = _rank(reader, leaders, {m: present[m] for m in leaders})
+    if winner in leaders:  # the structure winner also matched the reference: say so, naming any tie
+        others = [m for m in leaders if m != winner]
+        tie = f", tied with {_names(others)}" if others else ""
+        return (
+            f"{method_label(winner)} also matched the reference best ({reader.versus(winner, 'reference')}){tie}.",
+            None,
+        )
     best_ref = leaders[0]
-    label = _names(leaders)
-    matched = f"{label} matched the reference best ({reader.versus(best_ref, 'reference')})"
-    if winner is not None and best_ref == winner:
-        return f"{matched} as well.", None
+    matched = f"{_names(leaders)} matched the reference best ({reader.versus(best_ref, 'reference')})"
     if winner is not None and structure and best_ref not in candidates:
         # The structure the winner kept, in the column where the winner gained most.
         column = max(
@@ -370,6 +384,7 @@ def _prompt_only(reader: _Reader, sentences: list[str]) -> Verdict:
     winner = ranked[0]
     tied = _tied_with(present, ranked, winner)
     if len(tied) > 1:
+        tied.sort(key=reader.matrix.methods.index)  # no winner: name them in row order
         values = ", ".join(reader.quote(m, "prompt") for m in tied)
         sentences.append(f"{_names(tied)} followed the prompt equally well ({values}); only prompt fit was measured.")
         return Verdict(sentences, None, "prompt", tied, reader.numbers)
