@@ -8,7 +8,7 @@ the same component classes, so every loader call is identical.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.settings import Settings
@@ -35,7 +35,7 @@ class ModelSpec:
     controlnets: dict[str, str]
     ip_adapter: IPAdapterSource
     revision: str | None = None
-    notes: tuple[str, ...] = field(default=())
+    root: str | None = None  # a locally built family (tiny): its folder also holds detectors/ and scorers/
 
     def hub_repositories(self) -> list[str]:
         """Every Hub repository this spec loads (local folders excluded)."""
@@ -74,6 +74,7 @@ def tiny_spec(root: Path) -> ModelSpec:
         base=str(root / "sd"),
         controlnets={t: str(root / f"controlnet-{t}") for t in CONTROL_TYPES},
         ip_adapter=IPAdapterSource(repo=str(root / "ip-adapter")),
+        root=str(root),
     )
 
 

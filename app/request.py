@@ -32,10 +32,9 @@ class _Strict(BaseModel):
     )
 
 
-class ControlSettings(_Strict):
-    """One ControlNet: which control type and how strongly it steers."""
+class ControlStrength(_Strict):
+    """How strongly and over which part of the denoising a ControlNet steers."""
 
-    control_type: ControlType = Field(description="Which ControlNet: canny edges, OpenPose skeleton or depth map.")
     controlnet_conditioning_scale: float = Field(
         1.0, ge=0.0, le=2.0, description="ControlNet strength; 0 leaves the text-only result unchanged."
     )
@@ -45,18 +44,24 @@ class ControlSettings(_Strict):
     control_guidance_end: float = Field(
         1.0, ge=0.0, le=1.0, description="Fraction of the steps after which the ControlNet stops applying."
     )
-    image: Image.Image | None = Field(
-        None, exclude=True, description="The control map (already preprocessed), at the generation size."
-    )
 
     @model_validator(mode="after")
-    def _start_before_end(self) -> ControlSettings:
+    def _start_before_end(self) -> ControlStrength:
         if self.control_guidance_start >= self.control_guidance_end:
             raise ValueError(
                 f"control_guidance_start ({self.control_guidance_start}) must be below "
                 f"control_guidance_end ({self.control_guidance_end})"
             )
         return self
+
+
+class ControlSettings(ControlStrength):
+    """One ControlNet: which control type, its map and how strongly it steers."""
+
+    control_type: ControlType = Field(description="Which ControlNet: canny edges, OpenPose skeleton or depth map.")
+    image: Image.Image | None = Field(
+        None, exclude=True, description="The control map (already preprocessed), at the generation size."
+    )
 
 
 class IPAdapterSettings(_Strict):
@@ -70,8 +75,8 @@ class IPAdapterSettings(_Strict):
     image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
 
 
-class GenerationRequest(_Strict):
-    """Everything one generation needs, named as diffusers names it."""
+class CommonSettings(_Strict):
+    """Settings every generation shares, named as diffusers names them."""
 
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")
     negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to steer away from.")
@@ -81,6 +86,15 @@ class GenerationRequest(_Strict):
     width: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8).")
     height: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output height in pixels (multiple of 8).")
     scheduler: SchedulerName = Field("dpmpp_2m_karras", description="Sampler used for denoising.")
+
+    def common(self) -> dict[str, Any]:
+        """Just the shared settings, e.g. to build a :class:`GenerationRequest` from a comparison."""
+        return {name: getattr(self, name) for name in CommonSettings.model_fields}
+
+
+class GenerationRequest(CommonSettings):
+    """Everything one generation needs: the shared settings plus the conditioning."""
+
     num_images_per_prompt: int = Field(1, ge=1, le=8, description="Images generated, on seeds seed … seed+n-1.")
     controls: list[ControlSettings] = Field(
         default_factory=list, max_length=MAX_CONTROLS, description="ControlNets applied together (multi-ControlNet)."

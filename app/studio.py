@@ -5,17 +5,21 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
+from app.compare import CompareEntry, CompareRequest, parse_compare_request
 from app.devices import measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, StudioError
+from app.images import load_image
 from app.models import ModelSpec, spec_for
-from app.request import GenerationRequest, parse_request
+from app.preprocess import MapResult, MapService, PreviewItem, get_map_service
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
 from app.result import Result
 from app.schedulers import make_scheduler
 from app.settings import Settings, get_settings
@@ -23,17 +27,47 @@ from app.settings import Settings, get_settings
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
 
+CompareProgressFn = Callable[[float, str], None]
+"""Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
+
 _EMBEDDING_CACHE_SIZE = 16
 
 
 class Studio:
     """Validates requests, runs them on the shared :class:`PipelineCache` and reports their cost."""
 
-    def __init__(self, settings: Settings | None = None, spec: ModelSpec | None = None):
+    def __init__(self, settings: Settings | None = None, spec: ModelSpec | None = None, maps: MapService | None = None):
         self.settings = settings or get_settings()
         self.spec = spec or spec_for(self.settings)
         self.cache = PipelineCache(self.spec, self.settings)
+        self.maps = maps or _map_service_for(self.spec)
         self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
+
+    # -- maps --------------------------------------------------------------------------------------
+
+    def control_map(
+        self,
+        image: Any,
+        detector: str,
+        width: int,
+        height: int,
+        fit: str = "crop",
+        params: dict[str, Any] | None = None,
+    ) -> MapResult:
+        """The control map of a photo at the generation size (cached by content, detector and parameters)."""
+        return self.maps.get_map(image, detector, (width, height), fit, params)
+
+    def preview_maps(
+        self,
+        image: Any,
+        detectors: list[str] | None = None,
+        width: int = 512,
+        height: int = 512,
+        fit: str = "crop",
+        params: dict[str, dict[str, Any]] | None = None,
+    ) -> dict[str, PreviewItem]:
+        """Every requested map at once, each with its time or the reason it failed."""
+        return self.maps.preview(image, detectors, (width, height), fit, params)
 
     # -- validation --------------------------------------------------------------------------------
 
@@ -127,6 +161,87 @@ class Studio:
             notes=notes,
         )
 
+    # -- comparison --------------------------------------------------------------------------------
+
+    def compare(
+        self,
+        request: CompareRequest | dict[str, Any],
+        structure_image: Any = None,
+        reference_image: Any = None,
+        progress: CompareProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[CompareEntry]:
+        """Run every method of a comparison on the same seed, yielding each result as it finishes.
+
+        The comparison is fair by construction: every method goes through
+        :meth:`generate` with the same shared settings, so it starts from the
+        same initial latents (same seeded CPU generators), reuses the same
+        prompt embeddings (encoded once), and gets a fresh scheduler of the
+        same kind. Maps come from the map cache, so each is computed once.
+
+        Args:
+            request: The comparison, or a dict that validates into one.
+            structure_image: The photo that ControlNet maps are made from (needed by control methods).
+            reference_image: The IP-Adapter reference (needed by methods with ``ip_adapter``).
+            progress: Called with (fraction done, label of the running method).
+            cancel: When set, the running method stops at its next step and :class:`Cancelled` is raised.
+
+        Yields:
+            One :class:`CompareEntry` per method, in request order. A method that cannot run
+            (e.g. no person found for pose) yields an entry with ``error`` and the others still run.
+
+        Raises:
+            StudioError: for an invalid request, a missing image, or more methods than this studio allows.
+        """
+        request = parse_compare_request(request)
+        methods = request.parsed_methods()
+        if len(methods) > self.settings.max_methods:
+            raise StudioError(
+                f"Invalid comparison — methods: received {len(methods)}, this studio allows at most "
+                f"{self.settings.max_methods} per comparison"
+            )
+        missing = []
+        if structure_image is None and any(m.controls for m in methods):
+            missing.append("a structure photo (for " + ", ".join(m.name for m in methods if m.controls) + ")")
+        if reference_image is None and any(m.ip_adapter for m in methods):
+            missing.append("a reference image (for " + ", ".join(m.name for m in methods if m.ip_adapter) + ")")
+        if missing:
+            raise StudioError("This comparison needs " + " and ".join(missing) + ", received none.")
+        structure = load_image(structure_image) if structure_image is not None else None
+        reference = load_image(reference_image) if reference_image is not None else None
+        self.check({**request.common()})  # caps on size and steps, before any work
+        total = len(methods) * request.num_inference_steps
+        for index, method in enumerate(methods):
+            maps: list[MapResult] = []
+
+            def step(done: int, steps: int, index=index, method=method) -> None:
+                if progress is not None:
+                    progress((index * steps + done) / total, f"{method.label}: step {done}/{steps}")
+
+            try:
+                for _, detector in method.controls:
+                    params = request.detector_params.get(detector)
+                    maps.append(
+                        self.control_map(structure, detector, request.width, request.height, request.fit, params)
+                    )
+                generation = GenerationRequest(
+                    **request.common(),
+                    controls=[
+                        ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
+                        for (t, _), m in zip(method.controls, maps, strict=True)
+                    ],
+                    ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference)
+                    if method.ip_adapter
+                    else None,
+                )
+                if progress is not None:
+                    progress(index / len(methods), f"{method.label}: starting")
+                yield CompareEntry(method, self.generate(generation, progress=step, cancel=cancel), maps)
+            except Cancelled:
+                raise
+            except StudioError as error:
+                yield CompareEntry(method, None, maps, str(error))
+
     def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
         """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods."""
         guided = request.guidance_scale > 1.0
@@ -189,6 +304,15 @@ class Studio:
         if reference is not None:
             kwargs["ip_adapter_image"] = reference
         return kwargs
+
+
+def _map_service_for(spec: ModelSpec) -> MapService:
+    """Detectors for the family: the tiny family ships its own; real weights use the process-wide service."""
+    if spec.root is not None:
+        from app.preprocess.tiny import build_tiny_detectors
+
+        return MapService(build_tiny_detectors(Path(spec.root) / "detectors"))
+    return get_map_service()
 
 
 def _as_size(image: Image.Image, width: int, height: int) -> Image.Image:

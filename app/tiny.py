@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from app.models import CONTROL_TYPES
 
-BUILDER_VERSION = 1
+BUILDER_VERSION = 2
 DEFAULT_SEED = 0
 _COMPLETE = "COMPLETE"
 
@@ -277,6 +277,9 @@ def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:
     try:
         started = time.perf_counter()
         build_family(staging, "tiny", seed)
+        from app.preprocess.tiny import build_tiny_detectors
+
+        build_tiny_detectors(staging / "detectors")
         (staging / _COMPLETE).write_text(f"built in {time.perf_counter() - started:.2f}s\n")
         try:
             os.rename(staging, root)

@@ -1,0 +1,142 @@
+"""What a comparison asks for: one set of shared settings, several conditioning methods.
+
+A method is written as parts joined by ``+``: ``text`` alone, ``ip_adapter``,
+or a control type with an optional detector after a colon, e.g. ``depth``,
+``pose:openpose``, ``depth:midas+ip_adapter``. So a method and detector pair
+is one value, in a comparison, a sweep axis or a recipe alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from app.errors import StudioError
+from app.request import CommonSettings, ControlStrength, IPAdapterSettings, describe_errors
+from app.result import Result
+
+DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
+MAX_METHOD_CHARS = 80
+
+
+@dataclass(frozen=True)
+class Method:
+    """A parsed method: which controls (type, detector) and whether the IP-Adapter joins."""
+
+    name: str
+    controls: tuple[tuple[str, str], ...] = ()
+    ip_adapter: bool = False
+
+    @property
+    def label(self) -> str:
+        """A human label, e.g. ``Depth (midas) + IP-Adapter``."""
+        parts = [f"{t.capitalize()} ({d})" for t, d in self.controls]
+        if self.ip_adapter:
+            parts.append("IP-Adapter")
+        return " + ".join(parts) or "Text only"
+
+
+def default_detectors() -> dict[str, str]:
+    from app.preprocess import DEFAULTS
+
+    return dict(DEFAULTS)
+
+
+def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
+    """Parse a method string; detectors not named in it come from ``detectors`` (or the defaults).
+
+    Raises:
+        StudioError: an unknown part, a detector that does not feed its control type, or a repeat.
+    """
+    from app.preprocess import REGISTRY, detectors_for
+
+    detectors = detectors or default_detectors()
+    raw = text.strip().lower()
+    allowed = "text, ip_adapter, canny, pose or depth (optionally type:detector), joined by +"
+    if not raw or len(raw) > MAX_METHOD_CHARS:
+        raise StudioError(f"method {text[:MAX_METHOD_CHARS]!r} is not allowed; use {allowed}.")
+    if raw == "text":
+        return Method("text")
+    controls: list[tuple[str, str]] = []
+    ip_adapter = False
+    for part in raw.split("+"):
+        kind, _, detector = part.strip().partition(":")
+        if kind == "ip_adapter" and not detector and not ip_adapter:
+            ip_adapter = True
+            continue
+        if kind not in ("canny", "pose", "depth") or kind in (t for t, _ in controls):
+            raise StudioError(f"method {text!r}: part {part!r} is not allowed (or repeated); use {allowed}.")
+        detector = detector or detectors.get(kind) or default_detectors()[kind]
+        if detector not in REGISTRY or detector not in detectors_for(kind):
+            raise StudioError(
+                f"method {text!r}: detector {detector!r} does not make {kind} maps; "
+                f"use one of {', '.join(detectors_for(kind))}."
+            )
+        controls.append((kind, detector))
+    name = "+".join([f"{t}:{d}" if d != detectors.get(t) else t for t, d in controls] + ["ip_adapter"] * ip_adapter)
+    return Method(name, tuple(controls), ip_adapter)
+
+
+class CompareRequest(CommonSettings):
+    """One prompt, one seed, several methods: everything a comparison needs except the images."""
+
+    methods: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_METHODS),
+        min_length=1,
+        max_length=16,
+        description="Methods to compare, e.g. text, canny, pose:openpose, depth+ip_adapter.",
+    )
+    detectors: dict[Literal["canny", "pose", "depth"], str] = Field(
+        default_factory=default_detectors, description="Default detector of each control type."
+    )
+    detector_params: dict[str, dict[str, float | int | bool | str]] = Field(
+        default_factory=dict, description="Parameters per detector name, e.g. {'canny': {'low_threshold': 50}}."
+    )
+    control: ControlStrength = Field(default_factory=ControlStrength, description="Strength of every ControlNet.")
+    ip_adapter: IPAdapterSettings = Field(
+        default_factory=IPAdapterSettings, description="Scale and mode of the IP-Adapter, where a method uses it."
+    )
+    fit: Literal["crop", "pad"] = Field("crop", description="How the structure photo is fitted to the output size.")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, methods: list[str]) -> list[str]:
+        parsed = [parse_method(m).name for m in methods]
+        if len(set(parsed)) != len(parsed):
+            raise ValueError("each method may appear once")
+        return methods
+
+    def parsed_methods(self) -> list[Method]:
+        """The methods, parsed with this request's default detectors."""
+        return [parse_method(m, self.detectors) for m in self.methods]
+
+
+def parse_compare_request(data: dict[str, Any] | CompareRequest) -> CompareRequest:
+    """Validate ``data`` into a :class:`CompareRequest`, raising :class:`StudioError` with a readable message."""
+    if isinstance(data, CompareRequest):
+        return data
+    try:
+        return CompareRequest.model_validate(data)
+    except ValidationError as error:
+        raise StudioError(f"Invalid comparison — {describe_errors(error)}") from None
+    except StudioError as error:
+        raise StudioError(f"Invalid comparison — {error}") from None
+
+
+@dataclass
+class CompareEntry:
+    """One method's outcome in a comparison: its result, or why there is none.
+
+    Attributes:
+        method: The parsed method.
+        result: The generation (None when the method could not run, see ``error``).
+        maps: The control maps it used, with their keypoints or depth, in control order.
+        error: Why the method could not run (e.g. no person found for pose).
+    """
+
+    method: Method
+    result: Result | None
+    maps: list[Any] = field(default_factory=list)
+    error: str | None = None
