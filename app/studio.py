@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from app.compare import CompareEntry, CompareRequest, parse_compare_request
 from app.devices import measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, StudioError
+from app.fit import ClipEmbedder, FitContext, FitMatrix, ScorerSources, Verdict, advise, score_results
 from app.images import load_image
 from app.models import ModelSpec, spec_for
 from app.preprocess import MapResult, MapService, PreviewItem, get_map_service
@@ -33,6 +35,14 @@ CompareProgressFn = Callable[[float, str], None]
 _EMBEDDING_CACHE_SIZE = 16
 
 
+@dataclass
+class Scorecard:
+    """The measured fit of a comparison and the advice read from it."""
+
+    matrix: FitMatrix
+    verdict: Verdict
+
+
 class Studio:
     """Validates requests, runs them on the shared :class:`PipelineCache` and reports their cost."""
 
@@ -41,6 +51,7 @@ class Studio:
         self.spec = spec or spec_for(self.settings)
         self.cache = PipelineCache(self.spec, self.settings)
         self.maps = maps or _map_service_for(self.spec)
+        self.clip = ClipEmbedder(_scorer_sources_for(self.spec))  # loads on first scoring
         self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
 
     # -- maps --------------------------------------------------------------------------------------
@@ -242,6 +253,33 @@ class Studio:
             except StudioError as error:
                 yield CompareEntry(method, None, maps, str(error))
 
+    def score(
+        self,
+        entries: Iterable[CompareEntry],
+        request: CompareRequest | dict[str, Any],
+        reference_image: Any = None,
+    ) -> Scorecard:
+        """Score every result of a comparison on every applicable fit, and read advice from the matrix.
+
+        Each control type is scored against one map: the one made by the request's detector for that
+        type when a method used it, else the first one used.
+        """
+        request = parse_compare_request(request)
+        entries = list(entries)
+        maps: dict[str, MapResult] = {}
+        for entry in entries:
+            for map_result in entry.maps:
+                preferred = map_result.detector == request.detectors.get(map_result.control_type)
+                if preferred or map_result.control_type not in maps:
+                    maps.setdefault(map_result.control_type, map_result)
+                    if preferred:
+                        maps[map_result.control_type] = map_result
+        reference = load_image(reference_image) if reference_image is not None else None
+        context = FitContext.from_maps(request.prompt, reference, maps, service=self.maps, clip=self.clip)
+        results = {e.method.name: e.result for e in entries if e.result is not None}
+        matrix = score_results(results, context)
+        return Scorecard(matrix, advise(matrix))
+
     def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
         """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods."""
         guided = request.guidance_scale > 1.0
@@ -313,6 +351,15 @@ def _map_service_for(spec: ModelSpec) -> MapService:
 
         return MapService(build_tiny_detectors(Path(spec.root) / "detectors"))
     return get_map_service()
+
+
+def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
+    """The CLIP model for fit scores: the tiny family's own, else the environment's."""
+    if spec.root is not None:
+        from app.fit import build_tiny_scorers
+
+        return build_tiny_scorers(Path(spec.root) / "scorers")
+    return ScorerSources.from_env()
 
 
 def _as_size(image: Image.Image, width: int, height: int) -> Image.Image:

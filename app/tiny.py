@@ -22,7 +22,7 @@ from safetensors.torch import save_file
 
 from app.models import CONTROL_TYPES
 
-BUILDER_VERSION = 2
+BUILDER_VERSION = 3
 DEFAULT_SEED = 0
 _COMPLETE = "COMPLETE"
 
@@ -280,6 +280,9 @@ def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:
         from app.preprocess.tiny import build_tiny_detectors
 
         build_tiny_detectors(staging / "detectors")
+        from app.fit.tiny import build_tiny_scorers
+
+        build_tiny_scorers(staging / "scorers")
         (staging / _COMPLETE).write_text(f"built in {time.perf_counter() - started:.2f}s\n")
         try:
             os.rename(staging, root)
