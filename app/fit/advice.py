@@ -22,7 +22,8 @@ so a user can check the verdict against the table. The rules, in order:
 5. **Reference.** The method that matched the reference best (by at least
    :data:`REFERENCE_MARGIN` over the baseline) is named; if it did not keep
    the structure another method kept, the verdict says it "lost" it. When no
-   structure was measured, this method wins if it keeps the prompt.
+   method kept structure (or none was measured), this method wins if it keeps
+   the prompt.
 6. **Nothing gained.** No method beat the baseline anywhere: text-only fits.
 7. **Cost.** When the winner is not text-only and both times are known, the
    last sentence compares their times.
