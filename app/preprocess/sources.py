@@ -83,10 +83,12 @@ class DetectorSources:
     label: str = "real"
 
     def __post_init__(self) -> None:
-        if not Path(self.annotators).is_dir() and self.annotators != ANNOTATORS_REPO:
+        # Pickled annotators are trusted from one repository only; anything else must be a local path.
+        path = Path(self.annotators)
+        if self.annotators != ANNOTATORS_REPO and not (path.is_absolute() or path.exists()):
             raise StudioError(
                 f"annotators source {self.annotators!r} is not allowed; use {ANNOTATORS_REPO!r} "
-                "(pinned revision) or an existing local folder."
+                "(pinned revision) or an absolute path to a local folder."
             )
 
     @classmethod
@@ -160,7 +162,7 @@ class DetectorSources:
             ModelLoadError: The file is missing from the local folder or cannot be downloaded.
         """
         folder = Path(self.annotators)
-        if folder.is_dir():
+        if self.annotators != ANNOTATORS_REPO:
             path = folder / filename
             if not path.is_file():
                 raise ModelLoadError(
