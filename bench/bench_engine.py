@@ -1,0 +1,158 @@
+"""Engine benchmark: studio overhead, parameter sharing and method-switch latency, measured in one run.
+
+Usage: python -m bench.bench_engine [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 5]
+
+Prints three ratios/figures with their targets:
+  (a) studio generate time / hand-written plain diffusers call, same settings (target <= 1.03);
+  (b) parameters resident with every method loaded / sum of the unique components' parameters
+      (target <= 1.05); resident parameters are counted by tensor storage, so a copied UNet would count twice;
+  (c) extra latency of switching method after warm-up (target < 10 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+
+from app.schedulers import make_scheduler
+from app.studio import Studio
+from bench.common import family_root, median_seconds, settings_for
+
+
+def resident_parameters(studio: Studio) -> int:
+    """Parameters reachable from every loaded pipeline and model, each storage counted once."""
+    cache = studio.cache
+    modules = []
+    for pipe in (cache._base, cache._controlnet_pipe):
+        if pipe is not None:
+            modules += [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
+    modules += list(cache._controlnets.values())
+    if cache._ip_parts is not None:
+        modules.append(cache._ip_parts.projection)
+        modules += [p for p in cache._ip_parts.processors.values() if isinstance(p, torch.nn.Module)]
+    seen, total = set(), 0
+    for module in modules:
+        for tensor in module.parameters():
+            key = tensor.untyped_storage().data_ptr()
+            if key not in seen:
+                seen.add(key)
+                total += tensor.numel()
+    return total
+
+
+def unique_component_parameters(root) -> int:
+    """Sum of parameters of each component file on disk (base + ControlNets + IP-Adapter)."""
+    from safetensors import safe_open
+
+    total = 0
+    for path in root.rglob("*.safetensors"):
+        if "detectors" in path.parts or "scorers" in path.parts:
+            continue
+        with safe_open(str(path), "pt") as weights:
+            for key in weights.keys():  # noqa: SIM118 - safe_open has no __iter__
+                total += int(np.prod(weights.get_slice(key).get_shape()))
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15"))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=5)
+    args = parser.parse_args()
+
+    root = family_root(args.profile)
+    settings, spec = settings_for(root, controlnet_cache_size=3)
+    studio = Studio(settings, spec)
+    request = {
+        "prompt": "a lighthouse on a cliff at dusk",
+        "seed": 5,
+        "num_inference_steps": args.steps,
+        "width": args.size,
+        "height": args.size,
+        "scheduler": "unipc",
+    }
+    print(
+        f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} "
+        f"threads={torch.get_num_threads()}"
+    )
+
+    # (a) overhead against a plain diffusers call on the very same pipeline object and settings.
+    pipe = studio.cache.base()
+    studio.generate(request)  # warm-up (loads, encodes the prompt once)
+
+    def plain() -> None:
+        pipe.scheduler = make_scheduler("unipc", pipe.scheduler.config)
+        with torch.inference_mode():
+            pipe(
+                prompt=request["prompt"],
+                num_inference_steps=args.steps,
+                guidance_scale=7.0,
+                width=args.size,
+                height=args.size,
+                generator=torch.Generator("cpu").manual_seed(5),
+            )
+
+    plain()
+
+    def studio_cold_prompt() -> None:
+        studio._embeddings.clear()  # encode the prompt again, as the plain call does
+        studio.generate(request)
+
+    studio_times, cold_times, plain_times = [], [], []
+    for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
+        studio_times.append(median_seconds(lambda: studio.generate(request), 1))
+        cold_times.append(median_seconds(studio_cold_prompt, 1))
+        plain_times.append(median_seconds(plain, 1))
+    plain_median = statistics.median(plain_times)
+    print(
+        f"(a) studio / plain diffusers time: {statistics.median(studio_times):.3f}s / {plain_median:.3f}s = "
+        f"{statistics.median(studio_times) / plain_median:.3f} with the prompt-embedding cache, "
+        f"{statistics.median(cold_times) / plain_median:.3f} encoding the prompt each time  (target <= 1.03)"
+    )
+
+    # (b) every method loaded: base + three ControlNets + IP-Adapter.
+    control = Image.fromarray(np.random.default_rng(0).integers(0, 256, (args.size, args.size, 3), dtype=np.uint8))
+    small = {**request, "num_inference_steps": 1}
+    for control_type in ("canny", "pose", "depth"):
+        studio.generate({**small, "controls": [{"control_type": control_type, "image": control}]})
+    studio.generate({**small, "ip_adapter": {"scale": 0.6, "image": control}})
+    resident, unique = resident_parameters(studio), unique_component_parameters(root)
+    print(f"(b) resident / unique parameters: {resident:,} / {unique:,} = {resident / unique:.4f}  (target <= 1.05)")
+
+    # (c) switching: attach a method's ControlNet / IP-Adapter and restore, as generate() does.
+    cache = studio.cache
+    methods = [([], False), (["canny"], False), (["depth"], False), ([], True), (["pose"], True), ([], False)]
+    switch_times = []
+    for _ in range(50):
+        for types, ip in methods:
+            started = time.perf_counter()
+            with cache.lock:
+                chosen = cache.pipeline_for(types, ip)
+                chosen.scheduler = make_scheduler("unipc", cache.base().scheduler.config)
+                cache.use_ip_adapter(chosen, 0.6 if ip else None)
+                cache.use_ip_adapter(chosen, None)
+            switch_times.append(time.perf_counter() - started)
+    same_times = []
+    for _ in range(300):
+        started = time.perf_counter()
+        with cache.lock:
+            chosen = cache.pipeline_for([], False)
+            chosen.scheduler = make_scheduler("unipc", cache.base().scheduler.config)
+            cache.use_ip_adapter(chosen, None)
+        same_times.append(time.perf_counter() - started)
+    extra_ms = (statistics.median(switch_times) - statistics.median(same_times)) * 1000
+    print(
+        f"(c) method switch: {statistics.median(switch_times) * 1000:.2f} ms vs same method "
+        f"{statistics.median(same_times) * 1000:.2f} ms -> extra {extra_ms:.2f} ms  (target < 10 ms)"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+"""Helpers shared by the benchmark scripts: building a model family and timing calls."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from app.models import tiny_spec
+from app.settings import Settings, default_cache_dir
+from app.tiny import build_family, ensure_tiny_family
+
+
+def family_root(profile: str) -> Path:
+    """The folder of a model family: the cached tiny one, or an SD1.5-sized random one (built once)."""
+    if profile == "tiny":
+        return ensure_tiny_family(default_cache_dir())
+    root = default_cache_dir() / f"bench-{profile}"
+    if not (root / "COMPLETE").exists():
+        print(f"building the {profile} random-weights family in {root} (once) ...", flush=True)
+        started = time.perf_counter()
+        build_family(root, profile)
+        (root / "COMPLETE").write_text("ok\n")
+        print(f"  built in {time.perf_counter() - started:.0f}s", flush=True)
+    return root
+
+
+def settings_for(root: Path, **overrides) -> tuple[Settings, object]:
+    settings = Settings(family="tiny", cache_dir=root.parent, **overrides)
+    return settings, tiny_spec(root)
+
+
+def median_seconds(fn: Callable[[], object], repeats: int) -> float:
+    """Median wall time of ``fn`` over ``repeats`` calls."""
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
