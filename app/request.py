@@ -26,13 +26,15 @@ MAX_SEED = 2**32 - 1
 MAX_CONTROLS = 3
 
 
-class _Strict(BaseModel):
+class StrictModel(BaseModel):
+    """Base of every request model: unknown fields, NaN and infinities are refused."""
+
     model_config = ConfigDict(
         extra="forbid", allow_inf_nan=False, arbitrary_types_allowed=True, validate_assignment=True
     )
 
 
-class ControlStrength(_Strict):
+class ControlStrength(StrictModel):
     """How strongly and over which part of the denoising a ControlNet steers."""
 
     controlnet_conditioning_scale: float = Field(
@@ -64,7 +66,7 @@ class ControlSettings(ControlStrength):
     )
 
 
-class IPAdapterSettings(_Strict):
+class IPAdapterSettings(StrictModel):
     """The IP-Adapter image prompt: a reference image and how much of it to use."""
 
     scale: float = Field(0.6, ge=0.0, le=1.5, description="How strongly the reference image steers; 0 ignores it.")
@@ -75,7 +77,7 @@ class IPAdapterSettings(_Strict):
     image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
 
 
-class CommonSettings(_Strict):
+class CommonSettings(StrictModel):
     """Settings every generation shares, named as diffusers names them."""
 
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")

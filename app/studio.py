@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, p
 from app.result import Result
 from app.schedulers import make_scheduler
 from app.settings import Settings, get_settings
+from app.sweep import SweepRequest, SweepResult, run_sweep
 
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
@@ -253,19 +254,36 @@ class Studio:
             except StudioError as error:
                 yield CompareEntry(method, None, maps, str(error))
 
+    def sweep(
+        self,
+        request: SweepRequest | dict[str, Any],
+        structure_image: Any = None,
+        reference_image: Any = None,
+        progress: CompareProgressFn | None = None,
+        cancel: threading.Event | None = None,
+    ) -> SweepResult:
+        """Run an X/Y sweep: a labelled grid of one-method comparisons and the fit of every cell.
+
+        Raises:
+            StudioError: for an invalid sweep, e.g. an axis value outside its bounds (checked before any run).
+        """
+        return run_sweep(self, request, structure_image, reference_image, progress, cancel)
+
     def score(
         self,
-        entries: Iterable[CompareEntry],
+        entries: Iterable[CompareEntry] | Mapping[str, CompareEntry],
         request: CompareRequest | dict[str, Any],
         reference_image: Any = None,
     ) -> Scorecard:
         """Score every result of a comparison on every applicable fit, and read advice from the matrix.
 
+        Rows are keyed by method name, or by the mapping's keys when ``entries`` is a mapping (sweep cells).
         Each control type is scored against one map: the one made by the request's detector for that
         type when a method used it, else the first one used.
         """
         request = parse_compare_request(request)
-        entries = list(entries)
+        keyed = dict(entries) if isinstance(entries, Mapping) else {e.method.name: e for e in entries}
+        entries = list(keyed.values())
         maps: dict[str, MapResult] = {}
         for entry in entries:
             for map_result in entry.maps:
@@ -276,7 +294,7 @@ class Studio:
                         maps[map_result.control_type] = map_result
         reference = load_image(reference_image) if reference_image is not None else None
         context = FitContext.from_maps(request.prompt, reference, maps, service=self.maps, clip=self.clip)
-        results = {e.method.name: e.result for e in entries if e.result is not None}
+        results = {key: e.result for key, e in keyed.items() if e.result is not None}
         matrix = score_results(results, context)
         return Scorecard(matrix, advise(matrix))
 

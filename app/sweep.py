@@ -1,0 +1,197 @@
+"""Sweeps (X/Y grids): one comparison setting varied along one or two axes.
+
+An axis names one setting and the values it takes. A ``method`` axis takes
+method strings, so a method with a detector (``depth:midas``) is one value
+and method/detector pairs can be swept like anything else. Every cell is a
+one-method comparison built from the base request, validated by the same
+schema, so an axis value out of bounds is refused before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from PIL import Image
+from pydantic import Field, ValidationError, model_validator
+
+from app.compare import CompareEntry, CompareRequest, parse_method
+from app.errors import StudioError
+from app.grid import labelled_grid
+from app.request import StrictModel, describe_errors
+
+if TYPE_CHECKING:
+    from app.studio import CompareProgressFn, Scorecard, Studio
+
+AxisName = Literal[
+    "method",
+    "controlnet_conditioning_scale",
+    "control_guidance_end",
+    "ip_adapter_scale",
+    "guidance_scale",
+    "num_inference_steps",
+    "seed",
+]
+MAX_AXIS_VALUES = 8
+MAX_CELLS = 16
+
+AXIS_LABELS = {
+    "method": "Method",
+    "controlnet_conditioning_scale": "ControlNet strength",
+    "control_guidance_end": "ControlNet guidance end",
+    "ip_adapter_scale": "IP-Adapter scale",
+    "guidance_scale": "Guidance scale",
+    "num_inference_steps": "Steps",
+    "seed": "Seed",
+}
+
+
+class Axis(StrictModel):
+    """One swept setting and its values, in the order they are drawn."""
+
+    name: AxisName = Field(description="The setting to vary.")
+    values: list[str | float | int] = Field(
+        min_length=1, max_length=MAX_AXIS_VALUES, description="Values it takes (method strings for 'method')."
+    )
+
+    def label(self, value: Any) -> str:
+        """A cell label such as ``ControlNet strength 0.5`` or ``depth:midas``."""
+        if self.name == "method":
+            return parse_method(str(value)).label
+        return (
+            f"{AXIS_LABELS[self.name]} {value:g}" if isinstance(value, float) else f"{AXIS_LABELS[self.name]} {value}"
+        )
+
+
+class SweepRequest(StrictModel):
+    """A base comparison (its first method is the one swept unless an axis is ``method``) and one or two axes."""
+
+    base: CompareRequest = Field(description="Settings every cell starts from.")
+    x: Axis = Field(description="Varies along columns.")
+    y: Axis | None = Field(None, description="Varies along rows (optional).")
+
+    @model_validator(mode="after")
+    def _distinct_and_small(self) -> SweepRequest:
+        if self.y is not None and self.y.name == self.x.name:
+            raise ValueError(f"x and y must vary different settings, both received {self.x.name!r}")
+        cells = len(self.x.values) * (len(self.y.values) if self.y else 1)
+        if cells > MAX_CELLS:
+            raise ValueError(f"a sweep may have at most {MAX_CELLS} cells, received {cells}")
+        return self
+
+
+def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest:
+    """A copy of ``request`` with one axis set to ``value``, validated by the comparison schema.
+
+    Raises:
+        StudioError: naming the axis, the value and what is allowed.
+    """
+    data = request.model_dump(mode="json")
+    if axis == "method":
+        data["methods"] = [str(value)]
+    elif axis in ("controlnet_conditioning_scale", "control_guidance_end"):
+        data["control"][axis] = value
+    elif axis == "ip_adapter_scale":
+        data["ip_adapter"]["scale"] = value
+    else:
+        data[axis] = value
+    try:
+        return CompareRequest.model_validate(data)
+    except ValidationError as error:
+        raise StudioError(f"Invalid sweep — axis {axis} value {value!r}: {describe_errors(error)}") from None
+    except StudioError as error:
+        raise StudioError(f"Invalid sweep — axis {axis} value {value!r}: {error}") from None
+
+
+def parse_sweep(data: dict[str, Any] | SweepRequest) -> SweepRequest:
+    """Validate a sweep and every cell it implies, raising :class:`StudioError` with a readable message."""
+    try:
+        sweep = data if isinstance(data, SweepRequest) else SweepRequest.model_validate(data)
+    except ValidationError as error:
+        raise StudioError(f"Invalid sweep — {describe_errors(error)}") from None
+    cell_requests(sweep)  # refuse any out-of-bounds value now, before anything runs
+    return sweep
+
+
+def cell_requests(sweep: SweepRequest) -> list[tuple[Any, Any, CompareRequest]]:
+    """``(x value, y value, one-method request)`` for every cell, row by row (y outer, x inner)."""
+    base = sweep.base.model_copy(update={"methods": sweep.base.methods[:1]})
+    cells = []
+    for y_value in sweep.y.values if sweep.y else [None]:
+        row = apply_axis(base, sweep.y.name, y_value) if sweep.y else base
+        for x_value in sweep.x.values:
+            cells.append((x_value, y_value, apply_axis(row, sweep.x.name, x_value)))
+    return cells
+
+
+@dataclass
+class SweepCell:
+    """One cell: its axis values, its label and the one-method comparison entry it produced."""
+
+    x: Any
+    y: Any
+    label: str
+    entry: CompareEntry
+
+
+@dataclass
+class SweepResult:
+    """A sweep's cells (row by row), the labelled grid image and every cell's measured fit."""
+
+    request: SweepRequest
+    cells: list[SweepCell]
+    grid: Image.Image | None
+    scorecard: Scorecard | None
+
+    def plot_rows(self) -> list[dict[str, Any]]:
+        """Long-format rows ``{x, series, score, value}`` for plotting each fit score along the x axis."""
+        if self.scorecard is None:
+            return []
+        matrix = self.scorecard.matrix
+        rows = []
+        for cell in self.cells:
+            for column in matrix.columns:
+                value = matrix.value(cell.label, column.name)
+                if value is None or column.kind == "cost":
+                    continue
+                series = column.label if self.request.y is None else f"{column.label} · {self.request.y.label(cell.y)}"
+                rows.append(
+                    {"x": self.request.x.label(cell.x), "series": series, "score": column.label, "value": value}
+                )
+        return rows
+
+
+def run_sweep(
+    studio: Studio,
+    request: SweepRequest | dict[str, Any],
+    structure_image: Any = None,
+    reference_image: Any = None,
+    progress: CompareProgressFn | None = None,
+    cancel: Any = None,
+) -> SweepResult:
+    """Run every cell of a sweep through ``studio.compare`` and score them all together (see :meth:`Studio.sweep`)."""
+    sweep = parse_sweep(request)
+    planned = cell_requests(sweep)
+    cells: list[SweepCell] = []
+    for index, (x_value, y_value, cell_request) in enumerate(planned):
+
+        def cell_progress(fraction: float, label: str, index=index) -> None:
+            if progress is not None:
+                progress((index + fraction) / len(planned), f"cell {index + 1}/{len(planned)} · {label}")
+
+        entry = next(iter(studio.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
+        label = sweep.x.label(x_value) if sweep.y is None else f"{sweep.y.label(y_value)} · {sweep.x.label(x_value)}"
+        cells.append(SweepCell(x_value, y_value, label, entry))
+    images = [cell.entry.result.image if cell.entry.result else None for cell in cells]
+    grid = None
+    if any(image is not None for image in images):
+        width = len(sweep.x.values)
+        rows = [images[i : i + width] for i in range(0, len(images), width)]
+        grid = labelled_grid(
+            rows,
+            [sweep.x.label(v) for v in sweep.x.values],
+            [sweep.y.label(v) for v in sweep.y.values] if sweep.y else None,
+        )
+    ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
+    scorecard = studio.score(ran, sweep.base, reference_image) if ran else None
+    return SweepResult(sweep, cells, grid, scorecard)
