@@ -20,7 +20,6 @@ from __future__ import annotations
 import hashlib
 import io
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
@@ -40,7 +39,7 @@ SIZE_MULTIPLE = 8
 FIT_MODES = ("crop", "pad")
 ALLOWED_FORMATS = "PNG, JPEG, WebP, GIF, BMP or TIFF"
 
-ImageSource = Union[bytes, bytearray, memoryview, str, Path, Image.Image, np.ndarray]
+ImageSource = bytes | bytearray | memoryview | str | Path | Image.Image | np.ndarray
 
 _SRGB = None
 
@@ -286,7 +285,7 @@ def size_for(image_size: tuple[int, int], long_side: int = 512) -> tuple[int, in
     scale = long_side / max(width, height)
 
     def snap(value: float) -> int:
-        return max(MIN_SIDE, int(round(value / SIZE_MULTIPLE)) * SIZE_MULTIPLE)
+        return max(MIN_SIDE, round(value / SIZE_MULTIPLE) * SIZE_MULTIPLE)
 
     return snap(width * scale), snap(height * scale)
 

@@ -163,7 +163,7 @@ class Detector(ABC):
                         model = self._load()
                     except StudioError:
                         raise
-                    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one clear message
+                    except Exception as exc:  # any loader failure becomes one clear message
                         raise ModelLoadError(
                             f"could not load the {self.name} detector from {self.source_description()} "
                             f"({type(exc).__name__}: {str(exc)[:300]}). {HOW_TO_GO_OFFLINE}"

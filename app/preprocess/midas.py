@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import cv2
@@ -40,10 +41,12 @@ class MidasDetector(DepthDetector):
         from app.preprocess.weights import load_state_dict, materialise
 
         try:
-            from controlnet_aux.midas import MidasDetector as AuxMidas
-            from controlnet_aux.midas.api import MiDaSInference, disabled_train
-            from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
-        except Exception as exc:  # noqa: BLE001 - a broken optional dependency only disables this detector
+            with warnings.catch_warnings():  # its package import re-registers timm models noisily
+                warnings.simplefilter("ignore")
+                from controlnet_aux.midas import MidasDetector as AuxMidas
+                from controlnet_aux.midas.api import MiDaSInference, disabled_train
+                from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+        except Exception as exc:  # a broken optional dependency only disables this detector
             raise ModelLoadError(
                 f"controlnet-aux could not be imported ({type(exc).__name__}: {str(exc)[:200]}); the 'midas' and "
                 "'openpose' detectors are unavailable. Use 'depth_anything' or reinstall controlnet-aux==0.0.10."
@@ -57,7 +60,8 @@ class MidasDetector(DepthDetector):
                 self.model.train = disabled_train
 
         weights = load_state_dict(self.sources.annotator_file(MIDAS_FILE))
-        with torch.device("meta"):
+        with torch.device("meta"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # timm's notice that it renamed vit_base_resnet50_384
             # Same arguments as controlnet-aux's load_model("dpt_hybrid"), minus the file read.
             net = DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
         return AuxMidas(_Inference(materialise(net, weights, MIDAS_FILE)))

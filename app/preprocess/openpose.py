@@ -8,6 +8,7 @@ by :mod:`app.preprocess.weights` and handed to controlnet-aux's model classes.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -29,8 +30,10 @@ class OpenposeParams(DetectorParams):
 def import_controlnet_aux() -> Any:
     """Import controlnet-aux's open_pose package, turning any failure into a clear ModelLoadError."""
     try:
-        from controlnet_aux import open_pose
-    except Exception as exc:  # noqa: BLE001 - a broken optional dependency must not take the studio down
+        with warnings.catch_warnings():  # its package import re-registers timm models noisily
+            warnings.simplefilter("ignore")
+            from controlnet_aux import open_pose
+    except Exception as exc:  # a broken optional dependency must not take the studio down
         raise ModelLoadError(
             f"controlnet-aux could not be imported ({type(exc).__name__}: {str(exc)[:200]}); the 'openpose' and "
             "'midas' detectors are unavailable. Use 'vitpose' or 'depth_anything', or reinstall controlnet-aux==0.0.10."

@@ -77,10 +77,10 @@ def _pixel(k: Keypoint, width: int, height: int) -> tuple[int, int]:
 
 
 def draw_body(canvas: np.ndarray, keypoints: Sequence[Keypoint], threshold: float = 0.0) -> np.ndarray:
-    """Draw one body (OpenPose-18 keypoints) on an RGB canvas in place; keypoints at or below ``threshold`` are skipped."""
+    """Draw one OpenPose-18 body on an RGB canvas in place, skipping keypoints scored at or below ``threshold``."""
     height, width = canvas.shape[:2]
     present = [k.score > threshold for k in keypoints]
-    for (a, b), color in zip(LIMBS, COLORS):
+    for (a, b), color in zip(LIMBS, COLORS[: len(LIMBS)], strict=True):
         if not (present[a] and present[b]):
             continue
         ka, kb = keypoints[a], keypoints[b]
@@ -92,7 +92,7 @@ def draw_body(canvas: np.ndarray, keypoints: Sequence[Keypoint], threshold: floa
             (int(xs.mean()), int(ys.mean())), (int(length / 2), STICK_WIDTH), int(angle), 0, 360, 1
         )
         cv2.fillConvexPoly(canvas, polygon, [int(c * LIMB_BRIGHTNESS) for c in color])
-    for keypoint, color, ok in zip(keypoints, COLORS, present):
+    for keypoint, color, ok in zip(keypoints, COLORS, present, strict=True):
         if ok:
             cv2.circle(canvas, _pixel(keypoint, width, height), JOINT_RADIUS, color, thickness=-1)
     return canvas

@@ -172,13 +172,19 @@ def _depth_anything(folder: Path) -> None:
 
 
 def _annotators(folder: Path) -> None:
+    import warnings
+
     import torch
-    from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
-    from controlnet_aux.open_pose.face import FaceNet
-    from controlnet_aux.open_pose.model import bodypose_model, handpose_model
+
+    with warnings.catch_warnings():  # controlnet-aux's package import re-registers timm models noisily
+        warnings.simplefilter("ignore")
+        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+        from controlnet_aux.open_pose.face import FaceNet
+        from controlnet_aux.open_pose.model import bodypose_model, handpose_model
 
     folder.mkdir(parents=True, exist_ok=True)
-    with torch.device("meta"):  # shapes only: nothing is allocated or initialised
+    with torch.device("meta"), warnings.catch_warnings():  # shapes only: nothing is allocated or initialised
+        warnings.simplefilter("ignore")
         models = {
             BODY_POSE_FILE: (bodypose_model(), True),
             HAND_POSE_FILE: (handpose_model(), True),

@@ -20,9 +20,7 @@ class VitPoseParams(DetectorParams):
     person_threshold: float = Field(
         0.3, ge=0.0, le=1.0, description="Minimum person-detector confidence for a box to be posed."
     )
-    keypoint_threshold: float = Field(
-        0.3, ge=0.0, le=1.0, description="Keypoints below this confidence are not drawn."
-    )
+    keypoint_threshold: float = Field(0.3, ge=0.0, le=1.0, description="Keypoints below this confidence are not drawn.")
     max_people: int = Field(8, ge=1, le=20, description="At most this many people (most confident first).")
 
 
@@ -94,7 +92,7 @@ class VitPoseDetector(PoseDetector):
             posed = m.pose_processor.post_process_pose_estimation(pose_out, boxes=[coco_boxes])[0]
         people = []
         scale = np.array([width, height], dtype=np.float64)
-        for entry, box, score in zip(posed, boxes, scores):
+        for entry, box, score in zip(posed, boxes, scores, strict=True):
             points = entry["keypoints"].float().numpy() / scale
             confidences = entry["scores"].float().numpy()
             people.append(

@@ -1,6 +1,6 @@
 """Weights-only loading of annotator checkpoints.
 
-controlnet-aux's own loaders call ``torch.load(path)`` without
+controlnet-aux's own loaders call torch's loader on the path without
 ``weights_only``, which is weights-only on torch >= 2.6 only until an operator
 sets ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``. The studio therefore reads every
 ``.pth``/``.pt`` itself with ``weights_only=True`` stated explicitly (no
@@ -36,7 +36,7 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     try:
         data = torch.serialization.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - an unpickling refusal must read as a load failure
+    except Exception as exc:  # an unpickling refusal must read as a load failure
         raise ModelLoadError(
             f"{path.name} could not be read as plain weights ({type(exc).__name__}: {str(exc)[:200]}); "
             "only tensor checkpoints are accepted."
