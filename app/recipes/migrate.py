@@ -23,6 +23,7 @@ from app.recipes.schema import SCHEMA_VERSION
 
 Document = dict[str, Any]
 
+_FIRST_WITH_MODE = 1
 # Top-level keys a version-1 document may carry besides the settings sections.
 _V1_TOP_LEVEL = ("title", "description", "images", "tab")
 
@@ -40,12 +41,15 @@ MIGRATIONS: dict[int, Callable[[Document], Document]] = {0: _v0_to_v1}
 
 
 def document_version(document: Document) -> int:
-    """The document's schema version (0 when the key is absent).
+    """The document's schema version (when the key is absent: 0 for the flat layout, else 1).
 
     Raises:
         StudioError: the version is not a whole number, is negative, or is newer than this studio.
     """
-    version = document.get("schema_version", 0)
+    if "schema_version" not in document:
+        # The flat layout has no ``mode``; a hand-written document with one is read as the first version with it.
+        return 0 if "mode" not in document else _FIRST_WITH_MODE
+    version = document["schema_version"]
     if isinstance(version, bool) or not isinstance(version, int):
         shown = repr(version) if len(repr(version)) <= 40 else repr(version)[:37] + "…"
         raise StudioError(
