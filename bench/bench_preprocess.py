@@ -24,8 +24,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.preprocess import REGISTRY, MapService  # noqa: E402
-from app.preprocess.sources import DetectorSources  # noqa: E402
+from app.preprocess import REGISTRY, MapService
+from app.preprocess.sources import DetectorSources
 
 SIZE = 512
 HIT_TARGET_S = 0.005
@@ -39,8 +39,8 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
-    from skimage import data
     from PIL import Image
+    from skimage import data
 
     photo = Image.fromarray(data.astronaut())
 

@@ -170,3 +170,16 @@ def test_real_detectors_find_the_astronaut(astronaut):  # pragma: no cover - not
     assert len(pose.people) >= 1 and pose.people[0].keypoints[0].score > 0.5
     for name in ("openpose", "depth_anything", "midas"):
         assert service.get_map(astronaut, name, 512).map.size == (512, 512)
+
+
+def test_broken_controlnet_aux_only_disables_its_two_detectors(monkeypatch, tiny_sources, astronaut):
+    import sys
+
+    for module in ("controlnet_aux", "controlnet_aux.open_pose", "controlnet_aux.midas"):
+        monkeypatch.setitem(sys.modules, module, None)  # "import controlnet_aux" now fails
+    service = MapService(tiny_sources)
+    for name in ("openpose", "midas"):
+        with pytest.raises(ModelLoadError, match=r"controlnet-aux could not be imported.*unavailable"):
+            service.get_map(astronaut, name, 128)
+    assert service.get_map(astronaut, "canny", 128).map.size == (128, 128)
+    assert service.get_map(astronaut, "depth_anything", 128).map.size == (128, 128)
