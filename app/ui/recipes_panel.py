@@ -1,0 +1,349 @@
+"""The recipes panel: presets menu, save as preset (and JSON download), load JSON, share link, restore from PNG.
+
+The panel knows nothing about the tabs' widgets. The app passes two functions:
+
+* ``capture(values) -> Recipe``: the current state as a recipe, from the named
+  ``capture_inputs`` values (use :func:`app.recipes.recipe_from_generation` /
+  :func:`~app.recipes.recipe_from_compare`);
+* ``apply(recipe) -> list`` of updates for ``apply_outputs``: the widgets set from a
+  recipe (switch tab, fill controls, put bundled photos in the image inputs
+  with :func:`app.recipes.load_asset`; :func:`shared_values` gives the shared fields).
+
+Every way a recipe comes in (preset menu, uploaded JSON, a PNG dropped on
+"restore", the ``?recipe=`` link read in ``demo.load``) goes through the core's
+untrusted parsing and ends in ``apply`` plus a one-line notice (what was loaded,
+and which image the user still has to supply). Failures become notices or
+``gr.Error`` messages; the page keeps working.
+
+Why not ``gr.DeepLinkButton``: it links to a snapshot of the server-side session,
+which includes the user's uploaded photos (shared with whoever gets the link) and
+vanishes when the server restarts. The recipe link is self-contained, carries no
+images and survives restarts, so the share link is built from the recipe, in the
+browser (``window.location``, which is right behind any proxy).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app.errors import StudioError
+from app.recipes import (
+    MAX_DOCUMENT_BYTES,
+    SHARE_PARAM,
+    Recipe,
+    decode_share,
+    encode_share,
+    load_presets,
+    parse_recipe,
+    recipe_from_png,
+    recipe_notice,
+    recipe_to_dict,
+    recipe_to_json,
+)
+from app.request import CommonSettings
+
+MAX_USER_PRESETS = 50
+MAX_NAME_CHARS = 40
+STORAGE_KEY = "conditioning-studio-presets"
+_SHIPPED, _MINE = "preset:", "mine:"
+
+# Runs in the browser after the token is made: the link is this page's own address plus ?recipe=.
+_SHARE_JS = f"""
+(token) => {{
+    if (!token) return "";
+    const url = new URL(window.location.href);
+    url.searchParams.delete("deep_link");
+    url.searchParams.set("{SHARE_PARAM}", token);
+    return url.toString();
+}}
+"""
+
+Capture = Callable[[dict[str, Any]], Recipe]
+Apply = Callable[[Recipe], Sequence[Any]]
+
+
+@dataclass
+class RecipesPanel:
+    """The panel's components, for layout tweaks and tests."""
+
+    menu: gr.Dropdown
+    name: gr.Textbox
+    save: gr.Button
+    download: gr.DownloadButton
+    upload: gr.UploadButton
+    share: gr.Button
+    link: gr.Textbox
+    restore: gr.File
+    notice: gr.Markdown
+    store: gr.BrowserState
+
+
+def shared_values(recipe: Recipe) -> dict[str, Any]:
+    """The shared settings of a recipe by field name (prompt, seed, steps, ..., images per run).
+
+    Feed it to ``SharedControls.updates`` in ``apply``.
+    """
+    settings = recipe.settings
+    values = {name: getattr(settings, name) for name in CommonSettings.model_fields}
+    if recipe.mode == "generate":
+        values["num_images_per_prompt"] = settings.num_images_per_prompt
+    return values
+
+
+# -- handlers (plain functions: testable without a browser) ---------------------------------------
+
+
+def user_presets(store: Any) -> dict[str, Recipe]:
+    """The valid presets in the browser store; anything else there is ignored (the store is user-editable)."""
+    presets: dict[str, Recipe] = {}
+    if not isinstance(store, Mapping):
+        return presets
+    for name, document in list(store.items())[:MAX_USER_PRESETS]:
+        if isinstance(name, str) and 0 < len(name) <= MAX_NAME_CHARS:
+            try:
+                presets[name] = parse_recipe(document)
+            except StudioError:
+                continue
+    return presets
+
+
+def menu_choices(store: Any) -> list[tuple[str, str]]:
+    """``(label, value)`` of every preset: the shipped ones, then the user's own."""
+    shipped = [(recipe.title, f"{_SHIPPED}{name}") for name, recipe in load_presets().items()]
+    mine = [(f"★ {name}", f"{_MINE}{name}") for name in user_presets(store)]
+    return shipped + mine
+
+
+def find_preset(choice: str | None, store: Any) -> Recipe:
+    """The recipe a menu value names.
+
+    Raises:
+        StudioError: no such preset.
+    """
+    choice = choice or ""
+    if choice.startswith(_SHIPPED):
+        presets = load_presets()
+        name = choice.removeprefix(_SHIPPED)
+    else:
+        presets = user_presets(store)
+        name = choice.removeprefix(_MINE)
+    if name not in presets:
+        raise StudioError(f"There is no preset {name[:MAX_NAME_CHARS]!r}; pick one from the menu.")
+    return presets[name]
+
+
+def loaded_notice(recipe: Recipe, source: str) -> str:
+    """The one-line notice after loading: what was loaded, what it shows, and any image the user must supply."""
+    title = f" “{html.escape(recipe.title)}”" if recipe.title else ""
+    text = f"Loaded{title} from {source}."
+    if recipe.description:
+        text += f" {html.escape(recipe.description)}"
+    needed = recipe_notice(recipe)
+    return text + (f"\n\n**{html.escape(needed)}**" if needed else "")
+
+
+def save_preset(name: str, store: Any, recipe: Recipe) -> tuple[dict[str, Any], str]:
+    """Add ``recipe`` to the store under ``name`` (replacing one of that name).
+
+    Returns:
+        The new store and the path of the recipe as a JSON file, for the download button.
+
+    Raises:
+        StudioError: the name is empty or too long, or the store is full.
+    """
+    name = normalise_name(name)
+    if not name or len(name) > MAX_NAME_CHARS:
+        raise StudioError(f"Name the preset (1–{MAX_NAME_CHARS} characters), received {len(name)} characters.")
+    kept = {k: v for k, v in (store.items() if isinstance(store, Mapping) else []) if k in user_presets(store)}
+    if name not in kept and len(kept) >= MAX_USER_PRESETS:
+        raise StudioError(f"You have {MAX_USER_PRESETS} presets already; delete one (or download it) first.")
+    if not recipe.title:
+        recipe = recipe.model_copy(update={"title": name})
+    kept[name] = recipe_to_dict(recipe)
+    return kept, write_json(recipe, name)
+
+
+def normalise_name(name: Any) -> str:
+    """A preset name with its whitespace collapsed (names are one line)."""
+    return " ".join(str(name or "").split())
+
+
+def delete_preset(choice: str | None, store: Any) -> dict[str, Any]:
+    """The store without the user's preset that ``choice`` names (shipped presets cannot be deleted)."""
+    kept = dict(store) if isinstance(store, Mapping) else {}
+    if choice and choice.startswith(_MINE):
+        kept.pop(choice.removeprefix(_MINE), None)
+    return kept
+
+
+def write_json(recipe: Recipe, name: str) -> str:
+    """The recipe written to a fresh temporary ``<name>.json`` (gradio serves it from its cache)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:MAX_NAME_CHARS] or "recipe"
+    path = Path(tempfile.mkdtemp(prefix="recipe-")) / f"{slug}.json"
+    path.write_text(recipe_to_json(recipe), encoding="utf-8")
+    return str(path)
+
+
+def read_uploaded_json(path: str | None) -> Recipe:
+    """The recipe in an uploaded JSON file (size checked before reading)."""
+    if not path:
+        raise StudioError("No file was received; choose a recipe .json file.")
+    file = Path(path)
+    if file.stat().st_size > MAX_DOCUMENT_BYTES:
+        raise StudioError(
+            f"The file is {file.stat().st_size:,} bytes; a recipe is at most {MAX_DOCUMENT_BYTES:,} bytes."
+        )
+    return parse_recipe(file.read_bytes())
+
+
+def recipe_from_query(params: Mapping[str, Any] | None) -> Recipe | None:
+    """The shared recipe in the page's query parameters, or None when there is none.
+
+    Raises:
+        StudioError: the ``recipe`` parameter is present but not a valid recipe.
+    """
+    token = (params or {}).get(SHARE_PARAM)
+    return decode_share(str(token)) if token else None
+
+
+# -- the panel ---------------------------------------------------------------------------------------------
+
+
+def build_recipes_panel(
+    *,
+    capture_inputs: Mapping[str, gr.components.Component],
+    capture: Capture,
+    apply_outputs: Sequence[gr.components.Component],
+    apply: Apply,
+    demo: gr.Blocks | None = None,
+) -> RecipesPanel:
+    """Build the panel inside the current Blocks layout and wire its events.
+
+    Args:
+        capture_inputs: Named components whose values ``capture`` needs (for ``inputs_kwargs``).
+        capture: Values → the current :class:`~app.recipes.Recipe` (raise ``StudioError`` if it cannot).
+        apply_outputs: Components ``apply`` updates.
+        apply: Recipe → one update per ``apply_outputs`` entry (``gr.skip()`` to leave one unchanged).
+        demo: The Blocks app; when given, its ``load`` event fills the menu and restores a ``?recipe=`` link.
+
+    Returns:
+        The panel's components.
+    """
+    outputs = list(apply_outputs)
+    skip_all = [gr.skip() for _ in outputs]
+
+    with gr.Accordion("Recipes: presets, save, share, restore", open=False):
+        store = gr.BrowserState({}, storage_key=STORAGE_KEY)
+        with gr.Row(equal_height=True):
+            menu = gr.Dropdown(
+                choices=menu_choices({}),
+                value=None,
+                label="Presets",
+                info="Shipped presets teach when each method fits; ★ are your own (kept in this browser).",
+                scale=3,
+                elem_id="recipes-menu",
+            )
+            remove = gr.Button("Delete ★", size="sm", scale=1, elem_id="recipes-delete")
+        with gr.Row(equal_height=True):
+            name = gr.Textbox(label="Preset name", placeholder="my depth restyle", max_length=MAX_NAME_CHARS, scale=3)
+            save = gr.Button("Save as preset", scale=1, elem_id="recipes-save")
+            download = gr.DownloadButton("Download JSON", visible=False, scale=1, elem_id="recipes-download")
+        with gr.Row(equal_height=True):
+            upload = gr.UploadButton("Load JSON…", file_types=[".json"], type="filepath", elem_id="recipes-upload")
+            share = gr.Button("Make share link", elem_id="recipes-share")
+        token = gr.State("")
+        link = gr.Textbox(label="Share link", interactive=False, buttons=["copy"], elem_id="recipes-link")
+        restore = gr.File(
+            label="Restore from image: drop a PNG made here (or by A1111-style tools)",
+            file_types=[".png"],
+            type="filepath",
+            elem_id="recipes-restore",
+        )
+        notice = gr.Markdown(elem_id="recipes-notice")
+
+    def applied(recipe: Recipe, source: str) -> list[Any]:
+        return [*apply(recipe), loaded_notice(recipe, source)]
+
+    def on_pick(choice: str | None, stored: Any) -> list[Any]:
+        if not choice:
+            return [*skip_all, gr.skip()]
+        try:
+            recipe = find_preset(choice, stored)
+        except StudioError as error:
+            return [*skip_all, html.escape(str(error))]
+        return applied(recipe, "the presets")
+
+    def on_save(**values: Any) -> tuple[Any, ...]:
+        preset_name, stored = normalise_name(values.pop("recipes__name")), values.pop("recipes__store")
+        try:
+            stored, path = save_preset(preset_name, stored, capture(values))
+        except StudioError as error:
+            raise gr.Error(str(error), title="Cannot save this preset") from None
+        return (
+            stored,
+            gr.update(choices=menu_choices(stored), value=f"{_MINE}{preset_name}"),
+            gr.update(value=path, visible=True),
+            f"Saved “{html.escape(preset_name)}” in this browser; download the JSON to keep or share it.",
+        )
+
+    def on_delete(choice: str | None, stored: Any) -> tuple[Any, ...]:
+        kept = delete_preset(choice, stored)
+        return kept, gr.update(choices=menu_choices(kept), value=None)
+
+    def on_upload(path: str | None) -> list[Any]:
+        try:
+            return applied(read_uploaded_json(path), "the JSON file")
+        except StudioError as error:
+            return [*skip_all, f"**Not loaded:** {html.escape(str(error))}"]
+
+    def on_restore(path: str | None) -> list[Any]:
+        if not path:
+            return [*skip_all, gr.skip()]
+        try:
+            recipe, message = recipe_from_png(path)
+        except StudioError as error:
+            return [*skip_all, f"**Not restored:** {html.escape(str(error))}"]
+        return [*apply(recipe), loaded_notice(recipe, "the image") + f"\n\n{html.escape(message)}"]
+
+    def on_share(**values: Any) -> tuple[str, Any]:
+        try:
+            recipe = capture(values)
+            return encode_share(recipe), gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
+        except StudioError as error:
+            raise gr.Error(str(error), title="Cannot share this") from None
+
+    def on_load(stored: Any, request: gr.Request) -> list[Any]:
+        choices = gr.update(choices=menu_choices(stored))
+        try:
+            recipe = recipe_from_query(getattr(request, "query_params", None))
+        except StudioError as error:
+            return [choices, *skip_all, f"**The shared link could not be loaded:** {html.escape(str(error))}"]
+        if recipe is None:
+            return [choices, *skip_all, gr.skip()]
+        return [choices, *applied(recipe, "the shared link")]
+
+    private = {"queue": False, "api_visibility": "private"}
+    menu.input(on_pick, inputs=[menu, store], outputs=[*outputs, notice], **private)
+    remove.click(on_delete, inputs=[menu, store], outputs=[store, menu], **private)
+    save.click(
+        on_save,
+        inputs_kwargs={**capture_inputs, "recipes__name": name, "recipes__store": store},
+        outputs=[store, menu, download, notice],
+        **private,
+    )
+    upload.upload(on_upload, inputs=upload, outputs=[*outputs, notice], **private)
+    restore.upload(on_restore, inputs=restore, outputs=[*outputs, notice], **private)
+    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[token, download], **private).then(
+        None, inputs=token, outputs=link, js=_SHARE_JS, **private
+    )
+    if demo is not None:
+        demo.load(on_load, inputs=store, outputs=[menu, *outputs, notice], **private)
+    return RecipesPanel(menu, name, save, download, upload, share, link, restore, notice, store)
