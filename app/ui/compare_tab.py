@@ -1,0 +1,292 @@
+"""Compare tab: one prompt, one seed, one photo, one reference → every method side by side, with its measured fit."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+from PIL import Image
+
+from app.compare import DEFAULT_METHODS, CompareEntry
+from app.fit import GUIDE, method_label
+from app.preprocess import CONTROL_TYPES, DEFAULTS
+from app.request import ControlStrength, IPAdapterSettings, field_bounds
+from app.ui.image_input import ImageInput
+from app.ui.ip_adapter_tab import MODES
+from app.ui.shared import (
+    GPU_QUEUE,
+    PROGRESS,
+    SharedControls,
+    StudioHandle,
+    add_stop,
+    detector_choices,
+    example_photos,
+    placeholder,
+    schema_slider,
+    settings_caption,
+    side_by_side,
+)
+
+if TYPE_CHECKING:
+    from app.fit import FitMatrix
+
+TAB = "compare"
+METHOD_CHOICES = (*DEFAULT_METHODS, "depth+ip_adapter", "canny+ip_adapter", "pose+ip_adapter")
+SHARED_FIELDS = (  # a comparison makes one image per method
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "num_inference_steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+)
+BEST_STYLE = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
+
+
+class Grid:
+    """The comparison grid: results on the first row, the map or reference that drove each below it."""
+
+    def __init__(self, methods: list[str], width: int, height: int, reference: Image.Image | None) -> None:
+        self.methods = methods
+        self.width, self.height = width, height
+        self.reference = reference
+        self.results: list[tuple[Image.Image, str]] = [
+            (placeholder("pending…", width, height), f"{method_label(m)} · pending") for m in methods
+        ]
+        self.drivers: list[tuple[Image.Image, str]] = [self._driver_placeholder(m) for m in methods]
+
+    def _driver_placeholder(self, method: str) -> tuple[Image.Image, str]:
+        if method == "text":
+            return placeholder("no map: prompt only", self.width, self.height), "Text only: no map, the prompt alone"
+        return placeholder("map pending…", self.width, self.height), f"{method_label(method)}: map pending"
+
+    def add(self, index: int, entry: CompareEntry, request: dict[str, Any]) -> None:
+        """Fill one column with a finished entry (or its error)."""
+        label = entry.method.label
+        if entry.result is not None:
+            result = entry.result
+            self.results[index] = (
+                result.image,
+                f"{label} · {result.seconds:.1f} s · {settings_caption(result.settings, result.seeds[0])}",
+            )
+        else:
+            self.results[index] = (placeholder("could not run", self.width, self.height), f"{label}: {entry.error}")
+        drivers = [m.map for m in entry.maps]
+        captions = [f"{m.control_type} map ({m.detector})" for m in entry.maps]
+        if entry.method.ip_adapter and self.reference is not None:
+            drivers.append(self.reference)
+            ip = request["ip_adapter"]
+            captions.append(f"reference (scale {ip['scale']:g}, {ip['mode']})")
+        if drivers:
+            self.drivers[index] = (side_by_side(drivers), " + ".join(captions))
+        elif entry.method.controls:
+            self.drivers[index] = (placeholder("no map", self.width, self.height), f"{label}: no map")
+
+    def update(self) -> list[tuple[Image.Image, str]]:
+        """The gallery value, results then drivers (the gallery has one column per method, see ``columns``)."""
+        return self.results + self.drivers
+
+
+def matrix_table(matrix: FitMatrix) -> Any:
+    """The fit matrix as a table with the best method of each column highlighted (a pandas Styler)."""
+    import pandas as pd
+
+    headers = matrix.headers()
+    frame = pd.DataFrame(
+        [[method_label(row[0]), *row[1:]] for row in matrix.to_rows()],
+        columns=headers,
+    )
+    if len(matrix.methods) < 2:
+        return frame
+    best = matrix.best_per_column()
+
+    def styles(data: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=data.index, columns=data.columns)
+        for position, column in enumerate(matrix.columns, start=1):
+            for row, method in enumerate(matrix.methods):
+                if method in best.get(column.name, []):
+                    css.iat[row, position] = BEST_STYLE
+        return css
+
+    return frame.style.apply(styles, axis=None)
+
+
+def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
+    """The Compare tab (API: ``/preview_all_maps``, ``/compare``).
+
+    Args:
+        studio: The process-wide studio handle.
+        shared: The shared prompt, seed and sampling controls.
+    """
+    gr.Markdown(
+        "**One prompt, one seed, one photo, one reference → every method side by side.** "
+        "The photo gives structure (canny, pose, depth maps); the optional reference gives the look (IP-Adapter). "
+        "Each result has the map or reference that drove it below it; the table measures how well each fits."
+    )
+    with gr.Row():
+        photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
+        reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
+    photos = example_photos()
+    gr.Examples(
+        [[photos[0], photos[-1], "an astronaut portrait, oil painting"], [photos[1], photos[2], "a cup of coffee"]]
+        if len(photos) >= 3
+        else [],
+        inputs=[photo, reference, shared.prompt],
+        label="Examples (photo, reference, prompt)",
+        cache_examples=False,
+    )
+    methods = gr.CheckboxGroup(
+        [(method_label(m), m) for m in METHOD_CHOICES],
+        value=list(DEFAULT_METHODS),
+        label=f"Methods (at most {studio.settings.max_methods})",
+        elem_id="cmp-methods",
+    )
+    with gr.Accordion("Detectors and strengths", open=False):
+        with gr.Row():
+            detectors = {
+                kind: gr.Dropdown(
+                    detector_choices(kind, allow_none=False), value=DEFAULTS[kind], label=f"{kind} detector"
+                )
+                for kind in CONTROL_TYPES
+            }
+        with gr.Row():
+            strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
+            start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
+            end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+        with gr.Row():
+            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+            mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
+            fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+    with gr.Row():
+        preview = gr.Button("Preview all maps", elem_id="cmp-preview")
+        run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
+    maps_view = gr.Gallery(
+        label="Maps (canny · pose · depth)", columns=3, height="auto", format="png", elem_id="cmp-maps"
+    )
+    grid = gr.Gallery(
+        label="Results (top) and what drove each (below)",
+        columns=len(DEFAULT_METHODS),
+        height="auto",
+        format="png",
+        elem_id="cmp-grid",
+    )
+    matrix = gr.Dataframe(label="Fit (best per column highlighted)", interactive=False, elem_id="cmp-matrix")
+    advice = gr.Markdown(elem_id="cmp-advice")
+    with gr.Accordion("When each method fits", open=False):
+        gr.Markdown(GUIDE)
+
+    # One gallery column per method, so each result sits above what drove it (kept out of the API's values).
+    methods.change(
+        lambda chosen: gr.update(columns=max(1, len(chosen or []))), methods, grid, queue=False,
+        api_visibility="private",
+    )  # fmt: skip
+
+    inputs = {
+        **shared.inputs(SHARED_FIELDS),
+        "photo": photo,
+        "reference": reference,
+        "methods": methods,
+        "fit": fit,
+        "controlnet_conditioning_scale": strength,
+        "control_guidance_start": start,
+        "control_guidance_end": end,
+        "ip_adapter_scale": scale,
+        "ip_adapter_mode": mode,
+        **{f"{kind}_detector": dropdown for kind, dropdown in detectors.items()},
+    }
+
+    def compare_request(values: dict[str, Any]) -> dict[str, Any]:
+        return {
+            **shared.read(values, SHARED_FIELDS),
+            "methods": list(values["methods"] or []),
+            "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
+            "control": {
+                "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
+                "control_guidance_start": float(values["control_guidance_start"]),
+                "control_guidance_end": float(values["control_guidance_end"]),
+            },
+            "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
+            "fit": values["fit"],
+        }
+
+    def run_preview(
+        request: gr.Request,
+        progress=PROGRESS,
+        photo=None,
+        reference=None,
+        **values: Any,
+    ):
+        values.update(photo=photo, reference=reference)  # named so the API may leave them out
+        with studio.job(TAB, request, progress) as job:
+            if values["photo"] is None:
+                raise gr.Error("Upload a photo first: the maps are made from it.", title="No photo")
+            data = shared.read(values, SHARED_FIELDS)
+            names = [values[f"{kind}_detector"] for kind in CONTROL_TYPES]
+            progress(None, desc="Making canny, pose and depth maps…")
+            items = job.studio.preview_maps(values["photo"], names, data["width"], data["height"], values["fit"])
+        gallery = []
+        for item in items.values():
+            if item.error:
+                gr.Warning(item.error, title=f"{item.control_type} map")
+                gallery.append((placeholder("no map", data["width"], data["height"]), f"{item.detector}: {item.error}"))
+            else:
+                gallery.append((item.map, f"{item.control_type} map · {item.detector} · {item.seconds:.2f} s"))
+        return gallery
+
+    def run_compare(
+        request: gr.Request,
+        progress=PROGRESS,
+        photo=None,
+        reference=None,
+        **values: Any,
+    ):
+        values.update(photo=photo, reference=reference)
+        with studio.job(TAB, request, progress) as job:
+            data = compare_request(values)
+            reference_image = None
+            if values["reference"] is not None:
+                from app.images import load_image  # validates the upload with a readable StudioError
+
+                reference_image = load_image(values["reference"])
+            view = Grid(data["methods"], data["width"], data["height"], reference_image)
+            yield view.update(), None, "Running the comparison…"
+            entries = []
+            stream = job.studio.compare(
+                data, values["photo"], reference_image, progress=job.fraction, cancel=job.cancel
+            )
+            for index, entry in enumerate(stream):
+                entries.append(entry)
+                view.add(index, entry, data)
+                if entry.error:
+                    gr.Warning(entry.error, title=entry.method.label)
+                yield view.update(), gr.skip(), gr.skip()
+            if not any(e.result is not None for e in entries):
+                yield view.update(), None, "No method could run, so there is nothing to score."
+                return
+            progress(None, desc="Scoring fit…")
+            card = job.studio.score(entries, data, reference_image)
+            advice_text = card.verdict.text
+            if card.matrix.notes:
+                advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
+        yield view.update(), matrix_table(card.matrix), advice_text
+
+    preview_event = preview.click(
+        run_preview,
+        inputs_kwargs=inputs,
+        outputs=maps_view,
+        api_name="preview_all_maps",
+        api_description="Canny, pose and depth maps of the photo together, before generating.",
+        concurrency_id=GPU_QUEUE,
+    )
+    compare_event = run_button.click(
+        run_compare,
+        inputs_kwargs=inputs,
+        outputs=[grid, matrix, advice],
+        api_name="compare",
+        api_description="Every selected method on the same seed; streams the grid, then the fit table and advice.",
+        concurrency_id=GPU_QUEUE,
+    )
+    add_stop(stop, studio, TAB, [preview_event, compare_event])

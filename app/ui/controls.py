@@ -1,0 +1,88 @@
+"""One ControlNet's controls (type, detector with its schema-built parameters, strength), used by several tabs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
+from app.request import ControlStrength
+from app.ui.shared import DetectorControls, Job, detector_choices, schema_slider
+
+
+@dataclass
+class ControlInputs:
+    """The controls of one ControlNet on a tab; ``prefix`` keeps its event input names apart."""
+
+    prefix: str
+    control_type: gr.Radio
+    detector: gr.Dropdown
+    params: DetectorControls | None
+    strength: gr.Slider
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs for ``inputs_kwargs``."""
+        named = {
+            f"{self.prefix}control_type": self.control_type,
+            f"{self.prefix}detector": self.detector,
+            f"{self.prefix}strength": self.strength,
+        }
+        if self.params is not None:
+            named.update(self.params.inputs())
+        return named
+
+    def read(self, values: dict[str, Any]) -> tuple[str, str, dict[str, Any], float]:
+        """(control type, detector, detector parameters, strength) from an event's values."""
+        detector = values[f"{self.prefix}detector"]
+        params = self.params.read(values, detector) if self.params is not None else {}
+        return values[f"{self.prefix}control_type"], detector, params, float(values[f"{self.prefix}strength"])
+
+
+def control_inputs(prefix: str, control_type: str, with_params: bool = True, allow_none: bool = True) -> ControlInputs:
+    """Control type, detector (its parameters built from its schema) and strength, wired to update each other.
+
+    Args:
+        prefix: Event input name prefix (e.g. ``second_``).
+        control_type: The initially selected control type.
+        with_params: Build the detector parameter controls (else detectors run on their defaults).
+        allow_none: Offer the ``none`` detector (the photo is already a map).
+    """
+    with gr.Row():
+        kind = gr.Radio(list(CONTROL_TYPES), value=control_type, label="Control type", elem_id=f"{prefix}control-type")
+        detector = gr.Dropdown(
+            detector_choices(control_type, allow_none),
+            value=DEFAULTS[control_type],
+            label="Detector",
+            info="Makes the map from the photo; 'none' uses the upload as the map itself.",
+            elem_id=f"{prefix}detector",
+        )
+    params = DetectorControls(list(REGISTRY), DEFAULTS[control_type], prefix) if with_params else None
+    strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "Strength")
+
+    def on_type(kind_value: str) -> Any:
+        return gr.update(choices=detector_choices(kind_value, allow_none), value=DEFAULTS[kind_value])
+
+    kind.change(on_type, inputs=kind, outputs=detector, queue=False, api_visibility="private")
+    if params is not None and params.groups:
+        detector.change(
+            params.visibility, inputs=detector, outputs=list(params.groups.values()), queue=False,
+            api_visibility="private",
+        )  # fmt: skip
+    return ControlInputs(prefix, kind, detector, params, strength)
+
+
+def compute_maps(job: Job, controls: list[tuple[Any, str, str, dict, float]], width: int, height: int, fit: str):
+    """The map of each (photo, control type, detector, params, strength), in order, with gallery captions."""
+    maps = []
+    for photo, kind, detector, params, _ in controls:
+        if photo is None:
+            raise gr.Error(f"Upload a photo for the {kind} control first.", title="No photo")
+        job.progress(None, desc=f"{kind} map ({detector})…")
+        maps.append(job.studio.control_map(photo, detector, width, height, fit, params))
+    captions = [
+        f"{kind} map · {m.detector} · {m.seconds:.2f} s{' (cached)' if m.cached else ''}"
+        for (_, kind, *_), m in zip(controls, maps, strict=True)
+    ]
+    return maps, captions

@@ -1,0 +1,127 @@
+"""IP-Adapter tab: a reference image supplies the look; an optional ControlNet takes structure from another photo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from app.request import ControlStrength, IPAdapterSettings, field_bounds
+from app.ui.controls import compute_maps, control_inputs
+from app.ui.image_input import ImageInput
+from app.ui.shared import (
+    GPU_QUEUE,
+    PROGRESS,
+    SharedControls,
+    StudioHandle,
+    add_stop,
+    describe_cost,
+    example_photos,
+    result_gallery,
+    schema_slider,
+)
+
+TAB = "ip_adapter"
+
+MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
+"""Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""
+
+
+def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
+    """The IP-Adapter tab (API: ``/ip_adapter``).
+
+    Args:
+        studio: The process-wide studio handle.
+        shared: The shared prompt, seed and sampling controls.
+    """
+    gr.Markdown(
+        "A reference image steers *what it looks like* (style, identity, content), not *where things are*. "
+        "Scale trades the reference against the prompt. Add a ControlNet for structure from one image, "
+        "look from another."
+    )
+    with gr.Row():
+        with gr.Column():
+            reference = ImageInput(label="Reference image (the look)", elem_id="ip-reference", height=260)
+            gr.Examples([[p] for p in example_photos()], inputs=[reference], label="Example references")
+            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+            mode = gr.Radio(
+                MODES,
+                value=field_bounds(IPAdapterSettings, "mode")["default"],
+                label="What the reference steers",
+                info=field_bounds(IPAdapterSettings, "mode")["description"],
+                elem_id="ip-mode",
+            )
+            use_control = gr.Checkbox(False, label="Structure from another photo (ControlNet)", elem_id="ip-control")
+            with gr.Group(visible=False) as control_group:
+                photo = ImageInput(label="Structure photo", elem_id="ip-photo", height=200)
+                control = control_inputs("control_", "depth", with_params=False, allow_none=True)
+                fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+                end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+            use_control.change(
+                lambda on: gr.update(visible=on), use_control, control_group, queue=False, api_visibility="private"
+            )
+        with gr.Column():
+            with gr.Row():
+                generate = gr.Button("Generate", variant="primary", elem_id="ip-generate")
+                stop = gr.Button("Stop", variant="stop", elem_id="ip-stop")
+            gallery = gr.Gallery(label="Reference, map and results", columns=2, height="auto", format="png")
+            info = gr.Markdown(elem_id="ip-info")
+
+    inputs = {
+        **shared.inputs(),
+        "reference": reference,
+        "scale": scale,
+        "mode": mode,
+        "use_control": use_control,
+        "photo": photo,
+        "fit": fit,
+        "control_guidance_end": end,
+        **control.inputs(),
+    }
+
+    def run(
+        request: gr.Request,
+        progress=PROGRESS,
+        reference=None,
+        photo=None,
+        **values: Any,
+    ):
+        values.update(reference=reference, photo=photo)  # named so the API may leave them out
+        with studio.job(TAB, request, progress) as job:
+            data = shared.read(values)
+            if values["reference"] is None:
+                raise gr.Error("Upload a reference image first.", title="No reference")
+            from app.images import load_image  # validates the upload; the core raises a readable StudioError
+
+            reference_image = load_image(values["reference"])
+            items = [(reference_image, f"reference · scale {float(values['scale']):g} · {values['mode']}")]
+            label = "IP-Adapter"
+            if values["use_control"]:
+                kind, detector, params, strength = control.read(values)
+                maps, captions = compute_maps(
+                    job, [(values["photo"], kind, detector, params, strength)], data["width"], data["height"],
+                    values["fit"],
+                )  # fmt: skip
+                data["controls"] = [
+                    {
+                        "control_type": kind,
+                        "controlnet_conditioning_scale": strength,
+                        "control_guidance_end": float(values["control_guidance_end"]),
+                        "image": maps[0].map,
+                    }
+                ]
+                items.append((maps[0].map, captions[0]))
+                label = f"{kind.capitalize()} ({detector}) + IP-Adapter"
+            data["ip_adapter"] = {"scale": float(values["scale"]), "mode": values["mode"], "image": reference_image}
+            result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
+        return items + result_gallery(result, label), describe_cost(result), result.seeds[0]
+
+    event = generate.click(
+        run,
+        inputs_kwargs=inputs,
+        outputs=[gallery, info, shared.last_seed],
+        api_name="ip_adapter",
+        api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",
+        concurrency_id=GPU_QUEUE,
+    )
+    add_stop(stop, studio, TAB, [event])

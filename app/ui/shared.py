@@ -1,0 +1,496 @@
+"""What every tab shares: the studio handle, the shared controls and the plumbing from events to the core.
+
+Events pass their inputs by name (``inputs_kwargs``), so handlers receive one
+dict of values instead of a long positional list, and API clients call each
+endpoint with named parameters that match the request fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import gradio as gr
+from PIL import Image, ImageDraw
+from pydantic import BaseModel
+
+from app.errors import Cancelled, StudioError
+from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds
+from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
+from app.settings import Settings
+
+if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
+    from app.result import Result
+    from app.studio import Studio
+
+logger = logging.getLogger(__name__)
+
+GPU_QUEUE = "gpu"
+"""The one ``concurrency_id`` every generating event shares: one job on the accelerator at a time."""
+
+ASSETS_DIR = Path(__file__).resolve().parents[2] / "assets"
+"""Example photos (licences in ``assets/LICENSES.md``)."""
+
+PROGRESS = gr.Progress()
+"""Default of every handler's ``progress`` parameter: it only marks the parameter, gradio makes a tracker per call."""
+
+MAX_UPLOAD = "20mb"
+"""Largest upload ``launch(max_file_size=...)`` accepts; bigger files are refused in the browser."""
+
+# The tiny family draws noise at any size: small defaults keep the offline demo snappy on a CPU.
+TINY_DEFAULTS = {"width": 256, "height": 256, "num_inference_steps": 10}
+
+
+# -- the studio, built lazily ---------------------------------------------------------------------
+
+
+@dataclass
+class Job:
+    """One running generation: the studio, its cancel event and its progress bar."""
+
+    studio: Studio
+    cancel: threading.Event
+    progress: gr.Progress
+
+    def steps(self, label: str) -> Callable[[int, int], None]:
+        """A ``studio.generate`` progress callback that moves the bar step by step."""
+
+        def report(done: int, total: int) -> None:
+            self.progress((done, total), desc=f"{label}: step {done}/{total}", unit="steps")
+
+        return report
+
+    def fraction(self, fraction: float, label: str) -> None:
+        """A ``studio.compare`` progress callback: overall fraction and the running method."""
+        self.progress(min(max(fraction, 0.0), 1.0), desc=label)
+
+
+class StudioHandle:
+    """The process-wide :class:`~app.studio.Studio` as the UI sees it.
+
+    The studio (and torch with it) is built on first use or in a background
+    thread after the page is served, so the page never waits for models.
+    Each running job gets its own cancel event, found by (session, tab), so a
+    Stop button stops its own tab's job and a new job never clears an old one's
+    event before that job has seen it.
+    """
+
+    def __init__(self, settings: Settings, studio: Studio | None = None) -> None:
+        self.settings = settings
+        self._studio = studio
+        self._build_lock = threading.Lock()
+        self._jobs: dict[tuple[str, str], threading.Event] = {}
+        self._jobs_lock = threading.Lock()
+        self.warm = False  # a generation has finished: models are in memory
+
+    def get(self) -> Studio:
+        """The studio, built on first call (thread-safe).
+
+        Raises:
+            StudioError: the settings name models that cannot be prepared.
+        """
+        with self._build_lock:
+            if self._studio is None:
+                from app.studio import Studio
+
+                self._studio = Studio(self.settings)
+            return self._studio
+
+    def prepare_in_background(self) -> threading.Thread:
+        """Import torch and build the studio in a daemon thread (no model weights are loaded)."""
+
+        def prepare() -> None:
+            try:
+                self.get()
+            except Exception:  # the first event reports it to the user
+                logger.exception("preparing the studio failed")
+
+        thread = threading.Thread(target=prepare, name="studio-prepare", daemon=True)
+        thread.start()
+        return thread
+
+    @contextmanager
+    def job(self, tab: str, request: gr.Request | None, progress: gr.Progress) -> Iterator[Job]:
+        """Run one job: a fresh cancel event, a visible "loading" step, core errors as ``gr.Error``.
+
+        Args:
+            tab: Which tab runs it (its Stop button stops it).
+            request: The Gradio request (its session identifies the user).
+            progress: The event's progress bar.
+        """
+        key = (getattr(request, "session_hash", None) or "", tab)
+        cancel = threading.Event()
+        with self._jobs_lock:
+            self._jobs[key] = cancel
+        try:
+            with studio_errors():
+                progress(0, desc="Starting…" if self.warm else "Loading models (first use)…")
+                yield Job(self.get(), cancel, progress)
+                self.warm = True
+        finally:
+            with self._jobs_lock:
+                if self._jobs.get(key) is cancel:
+                    del self._jobs[key]
+
+    def stop(self, tab: str, request: gr.Request | None) -> bool:
+        """Ask the session's running job on ``tab`` to stop at its next step; False if none runs."""
+        key = (getattr(request, "session_hash", None) or "", tab)
+        with self._jobs_lock:
+            event = self._jobs.get(key)
+        if event is None:
+            return False
+        event.set()
+        return True
+
+
+@contextmanager
+def studio_errors() -> Iterator[None]:
+    """Show core errors as ``gr.Error`` messages in the page, never as a stack trace."""
+    try:
+        yield
+    except gr.Error:
+        raise
+    except Cancelled as error:
+        raise gr.Error(str(error), title="Stopped") from None
+    except StudioError as error:
+        raise gr.Error(str(error), title="Cannot run this") from None
+    except Exception as error:
+        logger.exception("unexpected error in a studio event")
+        raise gr.Error(
+            f"Unexpected {type(error).__name__}: {str(error)[:300]} (details are in the server log).",
+            title="Something went wrong",
+        ) from None
+
+
+def add_stop(button: gr.Button, studio: StudioHandle, tab: str, events: list[Any]) -> None:
+    """Wire a Stop button: set the job's cancel event (it stops at its next step) and cancel the events."""
+
+    def stop(request: gr.Request) -> None:
+        if studio.stop(tab, request):
+            gr.Info("Stopping at the next step…")
+
+    button.click(stop, queue=False, cancels=events, api_visibility="private")
+
+
+# -- sliders from the schema ----------------------------------------------------------------------
+
+
+def schema_slider(
+    model: type[BaseModel],
+    name: str,
+    label: str,
+    *,
+    cap: float | None = None,
+    step: float | None = None,
+    value: float | None = None,
+    **kwargs: Any,
+) -> gr.Slider:
+    """A slider whose range, default and help text come from a pydantic field's bounds.
+
+    Args:
+        model: The request model that validates the value.
+        name: The field name.
+        label: The slider label.
+        cap: An operator cap (from settings) that lowers the maximum.
+        step: Step when the field has no ``multiple_of``.
+        value: Initial value instead of the field default (clamped to the range).
+        **kwargs: Passed to ``gr.Slider``.
+    """
+    bounds = field_bounds(model, name)
+    minimum = bounds.get("ge", bounds.get("gt", 0))
+    maximum = bounds.get("le", bounds.get("lt", 1))
+    if cap is not None:
+        maximum = max(minimum, min(maximum, cap))
+    default = bounds["default"] if value is None else value
+    integer = isinstance(bounds["default"], int) and not isinstance(bounds["default"], bool)
+    step = bounds.get("multiple_of") or step or (1 if integer else 0.05)
+    return gr.Slider(
+        minimum,
+        maximum,
+        value=min(max(default, minimum), maximum),
+        step=step,
+        label=label,
+        info=bounds.get("description"),
+        **kwargs,
+    )
+
+
+def spec_component(spec: dict[str, Any], label_prefix: str = "") -> gr.components.Component:
+    """The control for one detector parameter spec (see ``Detector.param_specs()``)."""
+    label = label_prefix + spec["name"].replace("_", " ").capitalize()
+    info = spec.get("description") or None
+    if spec["type"] == "bool":
+        return gr.Checkbox(value=bool(spec["default"]), label=label, info=info)
+    if spec["type"] in ("int", "float") and spec["minimum"] is not None and spec["maximum"] is not None:
+        return gr.Slider(
+            spec["minimum"], spec["maximum"], value=spec["default"], step=spec["step"], label=label, info=info
+        )
+    if spec["type"] in ("int", "float"):
+        return gr.Number(value=spec["default"], label=label, info=info, precision=0 if spec["type"] == "int" else None)
+    return gr.Textbox(value=str(spec["default"]), label=label, info=info)
+
+
+class DetectorControls:
+    """Every detector's parameter controls, built from its schema; only the chosen detector's are shown.
+
+    Attributes:
+        groups: Detector name → the group holding its controls.
+        params: Detector name → parameter name → control.
+    """
+
+    def __init__(self, detectors: list[str], selected: str, prefix: str = "") -> None:
+        from app.preprocess import REGISTRY
+
+        self.prefix = prefix
+        self.groups: dict[str, gr.Group] = {}
+        self.params: dict[str, dict[str, gr.components.Component]] = {}
+        for name in detectors:
+            specs = REGISTRY[name].param_specs()
+            if not specs:
+                continue
+            with gr.Group(visible=name == selected) as group:
+                self.params[name] = {spec["name"]: spec_component(spec, f"{name}: ") for spec in specs}
+            self.groups[name] = group
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs for ``inputs_kwargs``, e.g. ``canny__low_threshold``."""
+        return {
+            f"{self.prefix}{detector}__{param}": component
+            for detector, params in self.params.items()
+            for param, component in params.items()
+        }
+
+    def read(self, values: dict[str, Any], detector: str) -> dict[str, Any]:
+        """The chosen detector's parameters from an event's values (integers stay integers)."""
+        from app.preprocess import REGISTRY
+
+        specs = {s["name"]: s for s in REGISTRY[detector].param_specs()} if detector in REGISTRY else {}
+        out = {}
+        for param in self.params.get(detector, {}):
+            value = values.get(f"{self.prefix}{detector}__{param}")
+            if value is not None and specs.get(param, {}).get("type") == "int":
+                value = int(value)
+            out[param] = value
+        return out
+
+    def visibility(self, detector: str) -> list[Any]:
+        """Updates showing only ``detector``'s group, in :attr:`groups` order."""
+        return [gr.update(visible=name == detector) for name in self.groups]
+
+
+def detector_choices(control_type: str, allow_none: bool = True) -> list[tuple[str, str]]:
+    """``(label, name)`` of the detectors for a control type, the default first (``none`` = your own map)."""
+    from app.preprocess import REGISTRY, detectors_for
+
+    names = [n for n in detectors_for(control_type) if allow_none or n != "none"]
+    return [("none (upload your own map)" if n == "none" else f"{n} — {REGISTRY[n].label}", n) for n in names]
+
+
+# -- the shared controls --------------------------------------------------------------------------
+
+REQUEST_FIELDS = (
+    "prompt",
+    "negative_prompt",
+    "seed",
+    "num_inference_steps",
+    "guidance_scale",
+    "width",
+    "height",
+    "scheduler",
+    "num_images_per_prompt",
+)
+
+
+@dataclass
+class SharedControls:
+    """The controls every tab uses: prompt, seed and sampling settings.
+
+    Read them with :meth:`inputs` (named event inputs) and :meth:`read`
+    (values → request fields); set them with :meth:`updates`, e.g. from a
+    saved recipe.
+    """
+
+    prompt: gr.Textbox
+    negative_prompt: gr.Textbox
+    seed: gr.Number
+    randomize: gr.Button
+    reuse_last: gr.Button
+    last_seed: gr.State
+    num_inference_steps: gr.Slider
+    guidance_scale: gr.Slider
+    width: gr.Slider
+    height: gr.Slider
+    scheduler: gr.Dropdown
+    num_images_per_prompt: gr.Slider
+
+    def inputs(self, names: tuple[str, ...] = REQUEST_FIELDS) -> dict[str, gr.components.Component]:
+        """The request-field controls by field name, for ``inputs_kwargs``."""
+        return {name: getattr(self, name) for name in names}
+
+    def read(self, values: dict[str, Any], names: tuple[str, ...] = REQUEST_FIELDS) -> dict[str, Any]:
+        """Request fields from an event's values, typed as the schema wants them (sliders send floats)."""
+        out: dict[str, Any] = {}
+        for name in names:
+            value = values.get(name)
+            if name in ("seed", "num_inference_steps", "width", "height", "num_images_per_prompt"):
+                value = int(value) if value is not None else None
+            elif name == "guidance_scale":
+                value = float(value)
+            elif name in ("prompt", "negative_prompt"):
+                value = value or ""
+            out[name] = value
+        return {k: v for k, v in out.items() if v is not None}
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The request-field controls in :data:`REQUEST_FIELDS` order, for :meth:`updates`."""
+        return [getattr(self, name) for name in REQUEST_FIELDS]
+
+    def updates(self, data: dict[str, Any]) -> list[Any]:
+        """Updates that set the controls named in ``data`` (others unchanged), in :meth:`outputs` order."""
+        return [gr.update(value=data[name]) if name in data else gr.skip() for name in REQUEST_FIELDS]
+
+
+def build_shared_controls(settings: Settings) -> SharedControls:
+    """The shared controls, ranges from the request schema and the operator's caps."""
+    demo = TINY_DEFAULTS if settings.family == "tiny" else {}
+    with gr.Group():
+        prompt = gr.Textbox(
+            "",
+            label="Prompt",
+            lines=2,
+            placeholder="a watercolour portrait of an astronaut, soft light",
+            info=field_bounds(CommonSettings, "prompt")["description"],
+            elem_id="prompt",
+        )
+        negative_prompt = gr.Textbox("", label="Negative prompt", placeholder="blurry, low quality", elem_id="negative")
+    with gr.Row(equal_height=True):
+        seed = gr.Number(
+            value=field_bounds(CommonSettings, "seed")["default"],
+            minimum=0,
+            maximum=MAX_SEED,
+            precision=0,
+            label="Seed",
+            info="Same seed, same starting noise: every method starts from it.",
+            elem_id="seed",
+            scale=3,
+        )
+        randomize = gr.Button("🎲 Random", scale=1, size="sm", elem_id="seed-random")
+        reuse_last = gr.Button("♻️ Reuse last", scale=1, size="sm", elem_id="seed-reuse")
+        last_seed = gr.State(None)
+    with gr.Accordion("Sampling settings", open=False):
+        with gr.Row():
+            steps = schema_slider(
+                CommonSettings,
+                "num_inference_steps",
+                "Steps",
+                cap=settings.max_steps,
+                value=demo.get("num_inference_steps"),
+            )
+            guidance = schema_slider(CommonSettings, "guidance_scale", "Guidance scale (CFG)", step=0.5)
+        with gr.Row():
+            width = schema_slider(CommonSettings, "width", "Width", cap=settings.max_side, value=demo.get("width"))
+            height = schema_slider(CommonSettings, "height", "Height", cap=settings.max_side, value=demo.get("height"))
+        with gr.Row():
+            scheduler = gr.Dropdown(
+                choices=scheduler_choices(),
+                value=field_bounds(CommonSettings, "scheduler")["default"],
+                label="Sampler",
+                info=field_bounds(CommonSettings, "scheduler")["description"],
+            )
+            images = schema_slider(
+                GenerationRequest, "num_images_per_prompt", "Images per run", cap=settings.max_images
+            )
+    shared = SharedControls(
+        prompt,
+        negative_prompt,
+        seed,
+        randomize,
+        reuse_last,
+        last_seed,
+        steps,
+        guidance,
+        width,
+        height,
+        scheduler,
+        images,
+    )
+    # Cheap, per-browser events skip the GPU queue.
+    randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")
+    reuse_last.click(
+        lambda last, current: current if last is None else last,
+        inputs=[last_seed, seed],
+        outputs=seed,
+        queue=False,
+        api_visibility="private",
+    )
+    return shared
+
+
+assert {f.name for f in fields(SharedControls)} >= set(REQUEST_FIELDS)
+
+
+# -- showing results ------------------------------------------------------------------------------
+
+
+def settings_caption(settings: dict[str, Any], seed: int) -> str:
+    """``seed 42 · 25 steps · CFG 7 · DPM++ 2M Karras · 512×512``."""
+    scheduler = SCHEDULER_LABELS.get(settings.get("scheduler", ""), settings.get("scheduler", ""))
+    return (
+        f"seed {seed} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
+        f"{scheduler} · {settings.get('width')}×{settings.get('height')}"
+    )
+
+
+def result_gallery(result: Result, label: str) -> list[tuple[Image.Image, str]]:
+    """Gallery items of a result: each image captioned with its method, seed and settings."""
+    return [
+        (image, f"{label} · {settings_caption(result.settings, seed)}")
+        for image, seed in zip(result.images, result.seeds, strict=True)
+    ]
+
+
+def describe_cost(result: Result) -> str:
+    """Time (and model loading), peak memory and the core's notes, as a short Markdown line."""
+    memory = result.peak_memory_bytes / 2**20
+    loading = f" (+{result.load_seconds:.1f} s loading models)" if result.load_seconds >= 0.05 else ""
+    text = f"{result.seconds:.1f} s{loading} · peak memory {memory:.0f} MiB ({result.memory_kind.replace('_', ' ')})"
+    if result.notes:
+        text += "\n\n" + "\n".join(f"- {note}" for note in result.notes)
+    return text
+
+
+EXAMPLE_PHOTOS = ("astronaut.png", "coffee.png", "chelsea.png", "rocket.jpg")
+
+
+def example_photos(*names: str) -> list[str]:
+    """Paths of the example photos under ``assets/`` that exist (default: :data:`EXAMPLE_PHOTOS`)."""
+    return [str(ASSETS_DIR / n) for n in names or EXAMPLE_PHOTOS if (ASSETS_DIR / n).is_file()]
+
+
+def placeholder(text: str, width: int, height: int) -> Image.Image:
+    """A grey tile with a short text, standing in for a map a method does not have or a pending result."""
+    tile = Image.new("RGB", (width, height), (228, 228, 231))
+    draw = ImageDraw.Draw(tile)
+    box = draw.textbbox((0, 0), text)
+    draw.text(((width - box[2]) / 2, (height - box[3]) / 2), text, fill=(82, 82, 91))
+    return tile
+
+
+def side_by_side(images: list[Image.Image]) -> Image.Image:
+    """Images placed left to right at a common height (e.g. a depth map and a reference)."""
+    if len(images) == 1:
+        return images[0]
+    height = min(i.height for i in images)
+    scaled = [i.resize((max(1, round(i.width * height / i.height)), height)) for i in images]
+    canvas = Image.new("RGB", (sum(i.width for i in scaled), height), (255, 255, 255))
+    x = 0
+    for image in scaled:
+        canvas.paste(image.convert("RGB"), (x, 0))
+        x += image.width
+    return canvas

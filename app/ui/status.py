@@ -1,0 +1,52 @@
+"""What the page (and the console) says about the model weights before anything loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from app.settings import Settings
+
+TINY_BANNER = (
+    "**Demo mode: tiny model family.** Images come from tiny *random demo weights*, so expect noise. "
+    "Every code path, setting, map, timing and score is real. Start without `--tiny` (with the real "
+    "weights available) for real Stable Diffusion."
+)
+HOW_TO_GO_TINY = "Restart with `python app.py --tiny` (or `STUDIO_MODELS=tiny`) to run on the tiny demo family."
+
+
+def _cached(repo: str) -> bool:
+    """Whether a Hub repository has a snapshot in the local Hugging Face cache (no network)."""
+    from huggingface_hub import constants
+
+    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots"
+    return snapshots.is_dir() and any(snapshots.iterdir())
+
+
+def missing_weights() -> list[str]:
+    """The real family's model sources that are neither local folders nor in the Hub cache."""
+    from app.models import real_spec
+
+    spec = real_spec()
+    sources = dict.fromkeys([spec.base, *spec.controlnets.values(), spec.ip_adapter.repo])
+    return [s for s in sources if not Path(s).exists() and not _cached(s)]
+
+
+def model_banner(settings: Settings) -> str | None:
+    """A plain sentence for the top of the page: demo weights, or real weights that cannot load; None if fine."""
+    if settings.family == "tiny":
+        return TINY_BANNER
+    missing = missing_weights()
+    if not missing:
+        return None
+    from huggingface_hub import constants
+
+    names = ", ".join(f"`{m}`" for m in missing)
+    if constants.HF_HUB_OFFLINE:
+        return (
+            f"**Real model weights are not on this machine** ({names}) and the model hub is switched off "
+            f"(HF_HUB_OFFLINE), so generation will fail. {HOW_TO_GO_TINY}"
+        )
+    return (
+        f"**Real model weights are not cached yet** ({names}): the first generation downloads several GB. "
+        f"If this machine cannot reach the Hugging Face Hub, generation will fail. {HOW_TO_GO_TINY}"
+    )

@@ -1,0 +1,156 @@
+"""The studio UI through its HTTP API: every tab's main event via gradio_client, on the tiny family."""
+
+from __future__ import annotations
+
+import time
+from types import SimpleNamespace
+
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from app.request import CommonSettings, GenerationRequest, field_bounds
+from tests.ui_fixtures import PHOTO, REFERENCE, SMALL, served_app  # noqa: F401 - fixture
+
+GENERATING = ("/text_to_image", "/preview_maps", "/controlnet", "/ip_adapter", "/preview_all_maps", "/compare")
+
+
+@pytest.fixture(scope="module")
+def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
+    return Client(served_app.url, verbose=False)
+
+
+def sizes(gallery: list[dict]) -> list[tuple[int, int]]:
+    """Sizes of the images of a gallery output."""
+    return [Image.open(item["image"]).size for item in gallery]
+
+
+def test_every_generating_event_is_named_and_shares_one_queue(served_app):  # noqa: F811
+    demo = served_app.demo
+    named = {f"/{fn.api_name}": fn for fn in demo.fns.values() if fn.api_name}
+    assert set(GENERATING) <= set(named)
+    assert {named[name].concurrency_id for name in GENERATING} == {"gpu"}
+    assert all(named[name].queue for name in GENERATING)
+    assert demo._queue.max_size == served_app.demo.studio.settings.queue_size
+    # Cheap events (seed buttons, visibility toggles) skip the queue and stay out of the API.
+    cheap = [fn for fn in demo.fns.values() if not fn.api_name or fn.api_visibility == "private"]
+    assert cheap and all(not fn.queue for fn in cheap)
+
+
+def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):  # noqa: F811
+    shared, settings = served_app.demo.shared, served_app.demo.studio.settings
+    steps = field_bounds(CommonSettings, "num_inference_steps")
+    assert shared.num_inference_steps.minimum == steps["ge"]
+    assert shared.num_inference_steps.maximum == min(steps["le"], settings.max_steps)
+    assert shared.width.step == field_bounds(CommonSettings, "width")["multiple_of"]
+    assert shared.width.maximum == min(field_bounds(CommonSettings, "width")["le"], settings.max_side)
+    images = field_bounds(GenerationRequest, "num_images_per_prompt")
+    assert shared.num_images_per_prompt.maximum == min(images["le"], settings.max_images)
+
+
+def test_scheduler_labels_match_the_core():
+    from app.scheduler_labels import SCHEDULER_LABELS
+    from app.schedulers import SCHEDULERS, scheduler_label
+
+    assert {name: scheduler_label(name) for name in SCHEDULERS} == SCHEDULER_LABELS
+
+
+def test_text_to_image(client):
+    gallery, info = client.predict(prompt="a cat", seed=7, num_images_per_prompt=2, **SMALL, api_name="/text_to_image")
+    assert sizes(gallery) == [(64, 96), (64, 96)]
+    assert "seed 7" in gallery[0]["caption"] and "seed 8" in gallery[1]["caption"]
+    assert "peak memory" in info
+
+
+def test_preview_maps_and_controlnet_with_two_controls(client):
+    maps = client.predict(photo=handle_file(PHOTO), control_type="canny", detector="canny", **SMALL,
+                          api_name="/preview_maps")  # fmt: skip
+    assert sizes(maps) == [(64, 96)]
+    slider, gallery, _info = client.predict(
+        prompt="an astronaut",
+        photo=handle_file(PHOTO),
+        control_type="canny",
+        detector="canny",
+        canny__low_threshold=50,
+        use_second=True,
+        second_control_type="depth",
+        second_detector="depth_anything",
+        **SMALL,
+        api_name="/controlnet",
+    )
+    assert [Image.open(p).size for p in slider] == [(64, 96), (64, 96)]
+    assert sizes(gallery) == [(64, 96)] * 3  # two maps, one result
+    assert "canny map" in gallery[0]["caption"] and "depth map" in gallery[1]["caption"]
+
+
+def test_ip_adapter_with_structure_from_another_photo(client):
+    gallery, _info = client.predict(
+        prompt="a cup",
+        reference=handle_file(REFERENCE),
+        scale=0.8,
+        mode="style",
+        use_control=True,
+        photo=handle_file(PHOTO),
+        control_control_type="depth",
+        control_detector="depth_anything",
+        **SMALL,
+        api_name="/ip_adapter",
+    )
+    assert "reference" in gallery[0]["caption"] and "depth map" in gallery[1]["caption"]
+    assert sizes(gallery)[1:] == [(64, 96), (64, 96)]
+
+
+def test_preview_all_maps_and_compare(client):
+    maps = client.predict(photo=handle_file(PHOTO), **SMALL, api_name="/preview_all_maps")
+    assert sizes(maps) == [(64, 96)] * 3
+    assert [m["caption"].split()[0] for m in maps] == ["canny", "pose", "depth"]
+    methods = ["text", "canny", "depth+ip_adapter"]
+    grid, matrix, advice = client.predict(
+        prompt="an astronaut",
+        photo=handle_file(PHOTO),
+        reference=handle_file(REFERENCE),
+        methods=methods,
+        **SMALL,
+        api_name="/compare",
+    )
+    assert len(grid) == 2 * len(methods)  # results on top, what drove each below
+    assert all(size == (64, 96) for size in sizes(grid)[: len(methods)])
+    assert grid[0]["caption"].startswith("Text only")
+    assert "depth map" in grid[5]["caption"] and "reference" in grid[5]["caption"]
+    assert matrix["headers"][0] == "Method" and len(matrix["data"]) == len(methods)
+    assert advice.strip()
+
+
+def test_core_errors_are_messages_and_the_next_run_works(client, tmp_path):
+    not_an_image = tmp_path / "notes.png"
+    not_an_image.write_text("this is not an image")
+    with pytest.raises(AppError) as error:
+        client.predict(photo=handle_file(not_an_image), **SMALL, api_name="/preview_maps")
+    assert "image" in str(error.value).lower() and "Traceback" not in str(error.value)
+    with pytest.raises(AppError, match="structure photo"):
+        client.predict(methods=["canny"], **SMALL, api_name="/compare")
+    gallery, _ = client.predict(prompt="still works", **SMALL, api_name="/text_to_image")
+    assert sizes(gallery) == [(64, 96)]
+
+
+def test_oversize_upload_is_refused_and_the_next_run_works(client, tmp_path):
+    big = tmp_path / "big.png"
+    big.write_bytes(b"\0" * (21 * 1024 * 1024))  # over the 20 MB cap
+    with pytest.raises(Exception, match=r"(?i)size|large|413"):
+        client.predict(photo=handle_file(big), **SMALL, api_name="/preview_maps")
+    maps = client.predict(photo=handle_file(PHOTO), **SMALL, api_name="/preview_maps")
+    assert sizes(maps) == [(64, 96)]
+
+
+def test_stop_cancels_the_running_job_and_the_next_run_works(served_app, client):  # noqa: F811
+    job = client.submit(prompt="long", width=64, height=64, num_inference_steps=100, api_name="/text_to_image")
+    handle = served_app.demo.studio
+    deadline = time.monotonic() + 60
+    while not handle.stop("text", SimpleNamespace(session_hash=client.session_hash)):
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.05)
+    with pytest.raises(AppError, match="Cancelled after"):
+        job.result(timeout=60)
+    gallery, _ = client.predict(prompt="after stop", **SMALL, api_name="/text_to_image")
+    assert sizes(gallery) == [(64, 96)]
