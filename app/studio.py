@@ -18,7 +18,7 @@ from app.devices import measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, StudioError
 from app.fit import ClipEmbedder, FitContext, FitMatrix, ScorerSources, Verdict, advise, score_results
-from app.images import load_image
+from app.images import content_hash, load_image
 from app.models import ModelSpec, spec_for
 from app.preprocess import MapResult, MapService, PreviewItem, get_map_service
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
@@ -147,12 +147,12 @@ class Studio:
             pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
             embeds, notes = self._prompt_embeddings(request)
             load_seconds = time.perf_counter() - started
-            kwargs = self._pipeline_kwargs(request, control_images, reference, embeds, progress, cancel)
+            kwargs = self._pipeline_kwargs(request, control_images, embeds, progress, cancel)
             pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
             try:
-                cache.use_ip_adapter(
-                    pipe, request.ip_adapter.scale if reference else None, request.ip_adapter.mode if reference else ""
-                )
+                if reference is not None:
+                    cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
+                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(pipe, reference, request)
                 with measure_peak_memory(cache.device) as memory, torch.inference_mode():
                     started = time.perf_counter()
                     images = pipe(**kwargs).images
@@ -299,7 +299,7 @@ class Studio:
         return Scorecard(matrix, advise(matrix))
 
     def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
-        """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods."""
+        """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods and runs."""
         guided = request.guidance_scale > 1.0
         key = (request.prompt, request.negative_prompt, guided)
         notes = []
@@ -310,23 +310,39 @@ class Studio:
                 f"The prompt is {tokens} tokens long; CLIP reads only the first "
                 f"{base.tokenizer.model_max_length}, so the rest was ignored."
             )
-        if key in self._embeddings:
-            self._embeddings.move_to_end(key)
-            return self._embeddings[key], notes
-        with torch.inference_mode():
-            embeds = base.encode_prompt(
+        embeds = self._cached(
+            ("prompt", *key),
+            lambda: base.encode_prompt(
                 request.prompt,
                 self.cache.device,
                 num_images_per_prompt=1,
                 do_classifier_free_guidance=guided,
                 negative_prompt=request.negative_prompt or None,
-            )
-        self._embeddings[key] = embeds
-        while len(self._embeddings) > _EMBEDDING_CACHE_SIZE:
-            self._embeddings.popitem(last=False)
+            ),
+        )
         return embeds, notes
 
-    def _pipeline_kwargs(self, request, control_images, reference, embeds, progress, cancel) -> dict[str, Any]:
+    def _reference_embeddings(self, pipe, reference: Image.Image, request: GenerationRequest) -> list:
+        """IP-Adapter image embeddings of a reference, encoded once per image content (IP-Adapter attached)."""
+        guided = request.guidance_scale > 1.0
+        return self._cached(
+            ("reference", content_hash(reference), guided),
+            lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, self.cache.device, 1, guided),
+        )
+
+    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """An embedding from the LRU, computed on a miss. Call under the cache lock."""
+        if key in self._embeddings:
+            self._embeddings.move_to_end(key)
+            return self._embeddings[key]
+        with torch.inference_mode():
+            value = compute()
+        self._embeddings[key] = value
+        while len(self._embeddings) > _EMBEDDING_CACHE_SIZE:
+            self._embeddings.popitem(last=False)
+        return value
+
+    def _pipeline_kwargs(self, request, control_images, embeds, progress, cancel) -> dict[str, Any]:
         prompt_embeds, negative_prompt_embeds = embeds
         total = request.num_inference_steps
 
@@ -357,8 +373,6 @@ class Studio:
             for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
                 values = [getattr(c, name) for c in request.controls]
                 kwargs[name] = values[0] if single else values
-        if reference is not None:
-            kwargs["ip_adapter_image"] = reference
         return kwargs
 
 

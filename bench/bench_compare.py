@@ -1,0 +1,135 @@
+"""Comparison benchmark: one 5-method comparison vs 5 separate plain diffusers runs, same settings.
+
+Usage: python -m bench.bench_compare [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 3]
+
+Both sides run warm on the same loaded pipelines and detectors. A plain run does
+what a script calling diffusers does for one method: make its control map with
+the detector, encode the prompt (and the reference image), and call the
+pipeline. The comparison shares the prompt and reference encodings across
+methods and takes maps from the map cache. Three comparison cases are printed:
+first (empty caches), after "Preview all maps" (maps cached), and a repeat with
+a new seed (maps and encodings cached). Target: ratio <= 0.9 on CPU. The time
+fit scoring adds per result is printed too.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import torch
+from PIL import Image
+from skimage import data
+
+from app.schedulers import make_scheduler
+from app.studio import Studio
+from bench.common import family_root, settings_for
+
+METHODS = ["text", "canny", "pose", "depth", "ip_adapter"]
+
+
+def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict) -> None:
+    """Five independent diffusers calls, each making its own map and encodings."""
+    cache = studio.cache
+    size = (shared["width"], shared["height"])
+    detectors = {"canny": "canny", "pose": "vitpose", "depth": "depth_anything"}
+    for method in METHODS:
+        control_types = [] if method in ("text", "ip_adapter") else [method]
+        with cache.lock:
+            pipe = cache.pipeline_for(control_types, method == "ip_adapter")
+            pipe.scheduler = make_scheduler(shared["scheduler"], cache.base().scheduler.config)
+            kwargs = {
+                "prompt": shared["prompt"],
+                "num_inference_steps": shared["num_inference_steps"],
+                "guidance_scale": 7.0,
+                "width": size[0],
+                "height": size[1],
+                "generator": torch.Generator("cpu").manual_seed(shared["seed"]),
+            }
+            if control_types:
+                kwargs["image"] = studio.maps.detector(detectors[method]).detect(photo, size)
+            if method == "ip_adapter":
+                cache.use_ip_adapter(pipe, 0.6)
+                kwargs["ip_adapter_image"] = reference
+            try:
+                with torch.inference_mode():
+                    pipe(**kwargs)
+            finally:
+                cache.use_ip_adapter(pipe, None)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15"))
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    root = family_root(args.profile)
+    settings, spec = settings_for(root, controlnet_cache_size=3)
+    studio = Studio(settings, spec)
+    photo, reference = Image.fromarray(data.astronaut()), Image.fromarray(data.chelsea())
+    shared = {
+        "prompt": "an astronaut portrait, oil painting",
+        "seed": 3,
+        "num_inference_steps": args.steps,
+        "width": args.size,
+        "height": args.size,
+        "scheduler": "unipc",
+    }
+    request = {**shared, "methods": METHODS}
+    print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device}")
+
+    def comparison(seed: int) -> list:
+        return list(studio.compare({**request, "seed": seed}, photo, reference))
+
+    def reset() -> None:
+        studio.maps.cache.clear()
+        studio._embeddings.clear()
+
+    comparison(0)  # warm-up: load every model and detector on both sides
+    plain_runs(studio, photo, reference, shared)
+
+    plain, first, previewed, repeat = [], [], [], []
+    for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
+        started = time.perf_counter()
+        plain_runs(studio, photo, reference, shared)
+        plain.append(time.perf_counter() - started)
+
+        reset()
+        started = time.perf_counter()
+        comparison(shared["seed"])
+        first.append(time.perf_counter() - started)
+
+        reset()
+        studio.preview_maps(photo, ["canny", "vitpose", "depth_anything"], args.size, args.size)
+        started = time.perf_counter()
+        comparison(shared["seed"])
+        previewed.append(time.perf_counter() - started)
+
+        started = time.perf_counter()
+        entries = comparison(shared["seed"] + 1)
+        repeat.append(time.perf_counter() - started)
+
+    base = statistics.median(plain)
+    print(f"5 plain diffusers runs: {base:.2f}s")
+    for label, times in (
+        ("comparison, empty caches", first),
+        ("comparison after 'Preview all maps'", previewed),
+        ("comparison repeated with a new seed", repeat),
+    ):
+        print(
+            f"{label}: {statistics.median(times):.2f}s -> ratio {statistics.median(times) / base:.3f}  (target <= 0.9)"
+        )
+
+    studio.score(entries, request, reference)  # load CLIP and detectors once
+    started = time.perf_counter()
+    studio.score(entries, {**request, "prompt": shared["prompt"] + " "}, reference)
+    per_result = (time.perf_counter() - started) / len(entries)
+    print(f"fit scoring adds {per_result:.3f}s per result (warm, every score for every result)")
+
+
+if __name__ == "__main__":
+    main()
