@@ -55,6 +55,15 @@ class Studio:
         self.clip = ClipEmbedder(_scorer_sources_for(self.spec))  # loads on first scoring
         self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
 
+    def preload(self, control_types: tuple[str, ...] = ("canny", "pose", "depth"), ip_adapter: bool = True) -> None:
+        """Load the diffusion models now instead of on first use (ZeroGPU wants them placed at start-up)."""
+        with self.cache.lock:
+            self.cache.base()
+            for control_type in control_types[-self.settings.controlnet_cache_size :]:
+                self.cache.controlnet(control_type)
+            if ip_adapter:
+                self.cache.pipeline_for([], ip_adapter=True)
+
     # -- maps --------------------------------------------------------------------------------------
 
     def control_map(
