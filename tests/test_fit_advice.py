@@ -151,7 +151,7 @@ def test_nothing_gained_means_text_only_fits():
     m = matrix(text={"prompt": 0.32, "depth": 0.40}, depth={"prompt": 0.31, "depth": 0.43})
     verdict = advise(m)
     assert verdict.winner == "text" and verdict.rule == "baseline"
-    assert "No method kept the layout clearly better than text-only (best Depth 0.43 vs 0.40 text-only)." in (
+    assert "No method kept the layout clearly better than text-only (closest: Depth, 0.43 vs 0.40 text-only)." in (
         verdict.sentences
     )
 

@@ -303,7 +303,7 @@ def _structure_sentence(reader: _Reader, column: Column) -> str:
         runner = max(others, key=lambda m: present[m])
         return (
             f"No method kept {column.keeps} clearly better than {_ref(base)} "
-            f"(best {method_label(runner)} {reader.versus(runner, column.name)})."
+            f"(closest: {method_label(runner)}, {reader.versus(runner, column.name)})."
         )
     if len(leaders) == 1:
         return f"{method_label(leaders[0])} kept {column.keeps} best ({reader.versus(leaders[0], column.name)})."
