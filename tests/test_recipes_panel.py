@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import gradio as gr
@@ -107,3 +108,54 @@ def test_shared_values_match_the_shared_controls():
     values = shared_values(load_presets()["depth-landscape"])
     assert values["width"] == 768 and values["num_images_per_prompt"] == 1
     assert "num_images_per_prompt" not in shared_values(load_presets()["compare-all"])
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_share_link_round_trip_in_a_browser():
+    """Open a ?recipe= link: the recipe is applied with its notice; "Make share link" gives a link that restores."""
+    import shutil
+    import socket
+
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with gr.Blocks() as demo:
+        prompt = gr.Textbox(elem_id="p")
+        seed = gr.Number(elem_id="s")
+        build_recipes_panel(
+            capture_inputs={"prompt": prompt, "seed": seed},
+            capture=lambda v: Recipe(mode="generate", generate={"prompt": v["prompt"] or "", "seed": int(v["seed"])}),
+            apply_outputs=[prompt, seed],
+            apply=lambda r: [r.settings.prompt, r.settings.seed],
+            demo=demo,
+        )
+    shared = Recipe(
+        mode="generate", title="shared", generate={"prompt": "a cat", "controls": [{"control_type": "pose"}]}
+    )
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        with sync_api.sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
+            )
+            page = browser.new_page()
+            page.goto(f"http://127.0.0.1:{port}/?recipe={encode_share(shared)}")
+            sync_api.expect(page.locator("#p textarea")).to_have_value("a cat", timeout=20_000)
+            sync_api.expect(page.locator("#recipes-notice")).to_contain_text("needs a structure photo")
+            page.locator("#p textarea").fill("edited")
+            page.get_by_text("Recipes: presets").click()
+            page.locator("#recipes-share").click()
+            sync_api.expect(page.locator("#recipes-link textarea")).to_have_value(
+                re.compile(rf"^http://127\.0\.0\.1:{port}/\?recipe="), timeout=20_000
+            )
+            page.goto(page.locator("#recipes-link textarea").input_value())
+            sync_api.expect(page.locator("#p textarea")).to_have_value("edited", timeout=20_000)
+            page.goto(f"http://127.0.0.1:{port}/?recipe=AAAA")
+            sync_api.expect(page.locator("#recipes-notice")).to_contain_text("could not be loaded", timeout=20_000)
+            browser.close()
+    finally:
+        demo.close()

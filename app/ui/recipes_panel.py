@@ -58,7 +58,7 @@ _SHIPPED, _MINE = "preset:", "mine:"
 # Runs in the browser after the token is made: the link is this page's own address plus ?recipe=.
 _SHARE_JS = f"""
 (token) => {{
-    if (!token) return "";
+    if (!token || token.startsWith("http")) return token;
     const url = new URL(window.location.href);
     url.searchParams.delete("deep_link");
     url.searchParams.set("{SHARE_PARAM}", token);
@@ -240,6 +240,8 @@ def build_recipes_panel(
     outputs = list(apply_outputs)
     skip_all = [gr.skip() for _ in outputs]
 
+    # Outside the accordion, so a shared link's notice ("supply a photo") is seen even while it is closed.
+    notice = gr.Markdown(elem_id="recipes-notice")
     with gr.Accordion("Recipes: presets, save, share, restore", open=False):
         store = gr.BrowserState({}, storage_key=STORAGE_KEY)
         with gr.Row(equal_height=True):
@@ -259,7 +261,6 @@ def build_recipes_panel(
         with gr.Row(equal_height=True):
             upload = gr.UploadButton("Load JSON…", file_types=[".json"], type="filepath", elem_id="recipes-upload")
             share = gr.Button("Make share link", elem_id="recipes-share")
-        token = gr.State("")
         link = gr.Textbox(label="Share link", interactive=False, buttons=["copy"], elem_id="recipes-link")
         restore = gr.File(
             label="Restore from image: drop a PNG made here (or by A1111-style tools)",
@@ -267,7 +268,6 @@ def build_recipes_panel(
             type="filepath",
             elem_id="recipes-restore",
         )
-        notice = gr.Markdown(elem_id="recipes-notice")
 
     def applied(recipe: Recipe, source: str) -> list[Any]:
         return [*apply(recipe), loaded_notice(recipe, source)]
@@ -341,8 +341,9 @@ def build_recipes_panel(
     )
     upload.upload(on_upload, inputs=upload, outputs=[*outputs, notice], **private)
     restore.upload(on_restore, inputs=restore, outputs=[*outputs, notice], **private)
-    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[token, download], **private).then(
-        None, inputs=token, outputs=link, js=_SHARE_JS, **private
+    # The token lands in the link box, then the browser turns it into a URL (gr.State never reaches the browser).
+    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download], **private).then(
+        None, inputs=link, outputs=link, js=_SHARE_JS, **private
     )
     if demo is not None:
         demo.load(on_load, inputs=store, outputs=[menu, *outputs, notice], **private)
