@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.errors import StudioError
-from app.request import CommonSettings, ControlStrength, IPAdapterSettings, describe_errors
+from app.request import CommonSettings, ControlStrength, IPAdapterScale, describe_errors
 from app.result import Result
 
 DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
@@ -42,6 +42,31 @@ def default_detectors() -> dict[str, str]:
     from app.preprocess import DEFAULTS
 
     return dict(DEFAULTS)
+
+
+def check_detector(control_type: str, detector: str) -> str:
+    """``detector`` if it is registered and makes ``control_type`` maps, else ValueError saying what is allowed."""
+    from app.preprocess import REGISTRY, detectors_for
+
+    if detector not in REGISTRY or detector not in detectors_for(control_type):
+        shown = repr(detector) if len(repr(detector)) <= 60 else repr(detector)[:57] + "…"
+        raise ValueError(
+            f"detector {shown} does not make {control_type} maps; use one of {', '.join(detectors_for(control_type))}"
+        )
+    return detector
+
+
+def check_detector_params(detector: str, params: dict[str, Any]) -> None:
+    """Validate ``params`` against the detector's own ``Params`` model (its UI sliders use the same bounds)."""
+    from app.preprocess import REGISTRY
+
+    cls = REGISTRY.get(detector)
+    if cls is None:
+        raise ValueError(f"{detector!r} is not a detector; use one of {', '.join(REGISTRY)}")
+    try:
+        cls.parse_params(params)
+    except StudioError as error:
+        raise ValueError(str(error)) from None
 
 
 def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
@@ -95,8 +120,8 @@ class CompareRequest(CommonSettings):
         default_factory=dict, description="Parameters per detector name, e.g. {'canny': {'low_threshold': 50}}."
     )
     control: ControlStrength = Field(default_factory=ControlStrength, description="Strength of every ControlNet.")
-    ip_adapter: IPAdapterSettings = Field(
-        default_factory=IPAdapterSettings, description="Scale and mode of the IP-Adapter, where a method uses it."
+    ip_adapter: IPAdapterScale = Field(
+        default_factory=IPAdapterScale, description="Scale and mode of the IP-Adapter, where a method uses it."
     )
     fit: Literal["crop", "pad"] = Field("crop", description="How the structure photo is fitted to the output size.")
 
@@ -107,6 +132,25 @@ class CompareRequest(CommonSettings):
         if len(set(parsed)) != len(parsed):
             raise ValueError("each method may appear once")
         return methods
+
+    @field_validator("detectors")
+    @classmethod
+    def _known_detectors(cls, detectors: dict[str, str]) -> dict[str, str]:
+        for control_type, detector in detectors.items():
+            check_detector(control_type, detector)
+        return detectors
+
+    @field_validator("detector_params")
+    @classmethod
+    def _known_params(cls, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for detector, values in params.items():
+            check_detector_params(detector, values)
+        return params
+
+    @model_validator(mode="after")
+    def _methods_with_these_detectors(self) -> CompareRequest:
+        self.parsed_methods()  # a method's detector is resolved against this request's defaults
+        return self
 
     def parsed_methods(self) -> list[Method]:
         """The methods, parsed with this request's default detectors."""

@@ -66,14 +66,19 @@ class ControlSettings(ControlStrength):
     )
 
 
-class IPAdapterSettings(StrictModel):
-    """The IP-Adapter image prompt: a reference image and how much of it to use."""
+class IPAdapterScale(StrictModel):
+    """How much of a reference image the IP-Adapter uses, and where in the UNet."""
 
     scale: float = Field(0.6, ge=0.0, le=1.5, description="How strongly the reference image steers; 0 ignores it.")
     mode: IPAdapterMode = Field(
         "full",
         description="Which UNet blocks see the reference: all, style blocks only, or layout blocks only.",
     )
+
+
+class IPAdapterSettings(IPAdapterScale):
+    """The IP-Adapter image prompt: a reference image and how much of it to use."""
+
     image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
 
 

@@ -199,3 +199,18 @@ def test_sweep_size_and_axes_are_capped(studio):
         )
     with pytest.raises(StudioError, match="different settings"):
         studio.sweep({"base": SHARED, "x": {"name": "seed", "values": [1]}, "y": {"name": "seed", "values": [2]}})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"detectors": {"depth": "canny"}}, "does not make depth maps"),
+        ({"detectors": {"pose": "../../etc/passwd"}}, "does not make pose maps"),
+        ({"detector_params": {"canny": {"low_threshold": -5}}}, "low_threshold"),
+        ({"detector_params": {"sketcher": {}}}, "not a detector"),
+        ({"ip_adapter": {"scale": 0.5, "image": "x.png"}}, "image"),
+    ],
+)
+def test_compare_request_checks_detectors_and_their_parameters(change, message):
+    with pytest.raises(StudioError, match=message):
+        parse_compare_request({**SHARED, **change})

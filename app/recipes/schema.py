@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import copy
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.compare import CompareRequest
+from app.compare import CompareRequest, check_detector, check_detector_params
 from app.recipes.assets import check_asset_name
 from app.request import (
     MAX_CONTROLS,
@@ -39,8 +39,7 @@ from app.request import (
     ControlStrength,
     ControlType,
     GenerationRequest,
-    IPAdapterMode,
-    IPAdapterSettings,
+    IPAdapterScale,
 )
 
 SCHEMA_VERSION = 1
@@ -58,32 +57,6 @@ _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 def _field(model: type[BaseModel], name: str) -> FieldInfo:
     """A copy of a request model's field: same type bounds, default and description."""
     return copy.deepcopy(model.model_fields[name])
-
-
-def check_detector(control_type: str, detector: str) -> str:
-    """``detector`` if it is registered and makes ``control_type`` maps, else ValueError saying what is allowed."""
-    from app.preprocess import REGISTRY, detectors_for
-
-    if detector not in REGISTRY or detector not in detectors_for(control_type):
-        shown = repr(detector) if len(repr(detector)) <= 60 else repr(detector)[:57] + "…"
-        raise ValueError(
-            f"detector {shown} does not make {control_type} maps; use one of {', '.join(detectors_for(control_type))}"
-        )
-    return detector
-
-
-def check_detector_params(detector: str, params: dict[str, Any]) -> None:
-    """Validate ``params`` against the detector's own ``Params`` model (its UI sliders use the same bounds)."""
-    from app.errors import StudioError
-    from app.preprocess import REGISTRY
-
-    cls = REGISTRY.get(detector)
-    if cls is None:
-        raise ValueError(f"{detector!r} is not a detector; use one of {', '.join(REGISTRY)}")
-    try:
-        cls.parse_params(params)
-    except StudioError as error:
-        raise ValueError(str(error)) from None
 
 
 class _Strict(BaseModel):
@@ -128,11 +101,7 @@ class RecipeControl(ControlStrength):
         return self.detector or DEFAULTS[self.control_type]
 
 
-class RecipeIPAdapter(_Strict):
-    """How much of the reference image the IP-Adapter uses (the image itself is never part of a recipe)."""
-
-    scale: float = _field(IPAdapterSettings, "scale")
-    mode: IPAdapterMode = _field(IPAdapterSettings, "mode")
+RecipeIPAdapter = IPAdapterScale  # the request's own model: scale and mode, never the image
 
 
 class GenerationSettings(CommonSettings):
@@ -169,33 +138,9 @@ class GenerationSettings(CommonSettings):
 
 
 class CompareSettings(CompareRequest):
-    """A comparison: :class:`~app.compare.CompareRequest` itself, with its detector names checked up front."""
+    """A comparison: :class:`~app.compare.CompareRequest` itself, which checks its detectors and their parameters."""
 
     model_config = ConfigDict(arbitrary_types_allowed=False)
-
-    # Same bounds as the request's, but without the (excluded) image field a document could otherwise fill.
-    ip_adapter: RecipeIPAdapter = Field(
-        default_factory=RecipeIPAdapter, description=CompareRequest.model_fields["ip_adapter"].description
-    )
-
-    @field_validator("detectors")
-    @classmethod
-    def _known_detectors(cls, detectors: dict[str, str]) -> dict[str, str]:
-        for control_type, detector in detectors.items():
-            check_detector(control_type, detector)
-        return detectors
-
-    @field_validator("detector_params")
-    @classmethod
-    def _known_params(cls, params: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-        for detector, values in params.items():
-            check_detector_params(detector, values)
-        return params
-
-    @model_validator(mode="after")
-    def _methods_with_these_detectors(self) -> CompareSettings:
-        self.parsed_methods()  # a method's detector is resolved against this recipe's defaults
-        return self
 
     @property
     def method(self) -> str:
