@@ -130,7 +130,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
     photos = example_photos()
     gr.Examples(
-        [[photos[0], photos[-1], "an astronaut portrait, oil painting"], [photos[1], photos[2], "a cup of coffee"]]
+        [[photos[0], photos[1], "an astronaut portrait, oil painting"], [photos[2], photos[0], "a cat in a spacesuit"]]
         if len(photos) >= 3
         else [],
         inputs=[photo, reference, shared.prompt],

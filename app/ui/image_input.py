@@ -22,14 +22,10 @@ class ImageInput(gr.Image):
     """
 
     is_template = True  # render with gr.Image's front end
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("type", "filepath")
-        kwargs.setdefault("sources", ["upload", "clipboard"])
-        super().__init__(*args, **kwargs)
+    # No __init__ override: gradio reads the component's props from gr.Image.__init__'s signature.
 
     def preprocess(self, payload: Any) -> Any:
-        """The uploaded file's path, without decoding it (data URLs from the clipboard go through gr.Image)."""
+        """The uploaded file's path, without decoding it (data URLs, e.g. from the webcam, go through gr.Image)."""
         if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
             return str(payload.path)
         return super().preprocess(payload)

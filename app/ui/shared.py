@@ -380,8 +380,8 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             elem_id="seed",
             scale=3,
         )
-        randomize = gr.Button("🎲 Random", scale=1, size="sm", elem_id="seed-random")
-        reuse_last = gr.Button("♻️ Reuse last", scale=1, size="sm", elem_id="seed-reuse")
+        randomize = gr.Button("Random seed", scale=1, size="sm", elem_id="seed-random")
+        reuse_last = gr.Button("Reuse last seed", scale=1, size="sm", elem_id="seed-reuse")
         last_seed = gr.State(None)
     with gr.Accordion("Sampling settings", open=False):
         with gr.Row():
@@ -391,11 +391,16 @@ def build_shared_controls(settings: Settings) -> SharedControls:
                 "Steps",
                 cap=settings.max_steps,
                 value=demo.get("num_inference_steps"),
+                elem_id="steps",
             )
             guidance = schema_slider(CommonSettings, "guidance_scale", "Guidance scale (CFG)", step=0.5)
         with gr.Row():
-            width = schema_slider(CommonSettings, "width", "Width", cap=settings.max_side, value=demo.get("width"))
-            height = schema_slider(CommonSettings, "height", "Height", cap=settings.max_side, value=demo.get("height"))
+            width = schema_slider(
+                CommonSettings, "width", "Width", cap=settings.max_side, value=demo.get("width"), elem_id="width"
+            )
+            height = schema_slider(
+                CommonSettings, "height", "Height", cap=settings.max_side, value=demo.get("height"), elem_id="height"
+            )
         with gr.Row():
             scheduler = gr.Dropdown(
                 choices=scheduler_choices(),

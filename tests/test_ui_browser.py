@@ -1,0 +1,148 @@
+"""The studio in a real browser: Debian's Chromium driven by Playwright, on the tiny family.
+
+The tests run in file order on one page, as a person would use it: text tab,
+ControlNet tab (bad uploads included), then a comparison. Screenshots go to
+``artifacts/`` (git-ignored); with ``UPDATE_SCREENSHOT=1`` the comparison
+screenshot also replaces ``assets/screenshot.png`` (the README's).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.ui_fixtures import ARTIFACTS, ASSETS, PHOTO, REFERENCE, served_app  # noqa: F401 - fixture
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def page(served_app):  # noqa: F811 - the fixture imported above
+    """One browser page on the served app, with small fast settings entered once."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served_app.url)
+        page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
+        page.get_by_text("Sampling settings").click()
+        for slider, value in (("steps", 2), ("width", 96), ("height", 96)):
+            box = page.locator(f"#{slider} input[type=number]")
+            box.fill(str(value))
+            box.press("Tab")
+        yield page
+        browser.close()
+    assert not errors, f"errors in the page's scripts: {errors}"
+
+
+def screenshot(page, name: str) -> Path:
+    """A full-page screenshot under artifacts/."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def toast_text(page) -> str:
+    """The text of the error toasts now shown, after closing them."""
+    page.wait_for_selector(".toast-body")
+    text = " ".join(page.locator(".toast-body").all_inner_texts())
+    for close in page.locator(".toast-close").all():
+        close.click()
+    page.wait_for_function("document.querySelectorAll('.toast-body').length === 0")
+    return text
+
+
+def upload(page, component: str, path: Path) -> None:
+    """Upload a file into an image component, removing the image it holds first."""
+    remove = page.locator(f"{component} button[aria-label='Remove Image']")
+    if remove.count():
+        remove.first.click()
+    page.locator(f"{component} input[type=file]").set_input_files(str(path))
+
+
+def test_text_tab_generates(page):
+    page.click("#text-generate")
+    page.wait_for_selector("#text-gallery img")
+    assert page.locator("#text-gallery img").count() >= 1
+    assert "peak memory" in page.inner_text("#text-info")
+    screenshot(page, "ui-text.png")
+
+
+def test_controlnet_tab_previews_maps_and_generates(page):
+    page.get_by_role("tab", name="ControlNet").click()
+    upload(page, "#cn-photo", PHOTO)
+    page.wait_for_selector("#cn-photo img")
+    page.click("#cn-preview")
+    page.wait_for_selector("#cn-maps img")
+    page.click("#cn-generate")
+    page.wait_for_selector("#cn-gallery img")
+    assert page.locator("#cn-gallery img").count() >= 2  # the map beside the result
+    assert page.locator("#cn-slider img").count() >= 1
+    screenshot(page, "ui-controlnet.png")
+
+
+def test_bad_uploads_show_an_error_and_the_next_generation_works(page, tmp_path):
+    page.get_by_role("tab", name="ControlNet").click()
+    not_an_image = tmp_path / "holiday.png"
+    not_an_image.write_text("this is not an image")
+    upload(page, "#cn-photo", not_an_image)
+    page.click("#cn-preview")
+    assert "not an image" in toast_text(page)
+
+    oversize = tmp_path / "huge.png"
+    oversize.write_bytes(b"\0" * (21 * 1024 * 1024))  # over launch(max_file_size="20mb")
+    upload(page, "#cn-photo", oversize)
+    assert "maximum allowed size" in toast_text(page)
+
+    upload(page, "#cn-photo", PHOTO)
+    page.wait_for_selector("#cn-photo img")
+    page.click("#cn-generate")
+    page.wait_for_function("document.querySelectorAll('#cn-gallery img').length >= 2")
+    assert page.locator(".toast-body").all_inner_texts() == []
+
+
+def test_compare_tab_runs_a_comparison(page):
+    page.get_by_role("tab", name="Compare").click()
+    upload(page, "#cmp-photo", PHOTO)
+    upload(page, "#cmp-reference", REFERENCE)
+    page.wait_for_selector("#cmp-reference img")
+    page.click("#cmp-preview")
+    page.wait_for_function("document.querySelectorAll('#cmp-maps img').length >= 3")
+    page.click("#cmp-run")
+    methods = 5  # the default selection: text, canny, pose, depth, IP-Adapter
+    page.wait_for_function(
+        f"document.querySelectorAll('#cmp-grid img').length >= {2 * methods}"
+        " && document.querySelector('#cmp-advice').innerText.trim().length > 0"
+        " && !document.querySelector('#cmp-advice').innerText.includes('Running')"
+    )
+    path = screenshot(page, "ui-compare.png")
+    table = page.inner_text("#cmp-matrix")
+    assert all(label in table for label in ("Text-only", "Canny", "Pose", "Depth", "IP-Adapter")), table
+    if os.environ.get("UPDATE_SCREENSHOT"):
+        shutil.copyfile(path, ASSETS / "screenshot.png")
