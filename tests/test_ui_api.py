@@ -154,3 +154,16 @@ def test_stop_cancels_the_running_job_and_the_next_run_works(served_app, client)
         job.result(timeout=60)
     gallery, _ = client.predict(prompt="after stop", **SMALL, api_name="/text_to_image")
     assert sizes(gallery) == [(64, 96)]
+
+
+def test_the_page_says_plainly_which_weights_it_runs_on(monkeypatch, tmp_path):
+    from huggingface_hub import constants
+
+    from app.settings import Settings
+    from app.ui.status import model_banner
+
+    assert "random demo weights" in model_banner(Settings(family="tiny"))
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    banner = model_banner(Settings(family="real"))
+    assert "not on this machine" in banner and "--tiny" in banner and "STUDIO_MODELS=tiny" in banner

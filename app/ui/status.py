@@ -23,12 +23,10 @@ def _cached(repo: str) -> bool:
 
 
 def missing_weights() -> list[str]:
-    """The real family's model sources that are neither local folders nor in the Hub cache."""
-    from app.models import real_spec
+    """The Hub repositories the real family loads (models, detectors, fit CLIP) that are not in the local cache."""
+    from app.hub import default_hub_repositories
 
-    spec = real_spec()
-    sources = dict.fromkeys([spec.base, *spec.controlnets.values(), spec.ip_adapter.repo])
-    return [s for s in sources if not Path(s).exists() and not _cached(s)]
+    return [repo for repo in default_hub_repositories() if not _cached(repo)]
 
 
 def model_banner(settings: Settings) -> str | None:
