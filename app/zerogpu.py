@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -21,7 +22,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 SECONDS_PER_STEP_512 = 0.07
 SECONDS_PER_METHOD = 3.0
 SECONDS_PER_CALL = 10.0
-MIN_SECONDS, MAX_SECONDS = 15, 300
+# ZeroGPU refuses requests above the visitor tier's per-call maximum outright,
+# so stay under it; the Space's caps (steps, size, methods) keep jobs inside it.
+MIN_SECONDS = 15
+MAX_SECONDS = int(os.environ.get("STUDIO_ZEROGPU_MAX_SECONDS", "120") or 120)
 
 
 def spaces_module() -> Any | None:
@@ -34,8 +38,6 @@ def spaces_module() -> Any | None:
 
 def on_zerogpu() -> bool:
     """Whether this process runs on ZeroGPU hardware (``spaces`` present and the Space says so)."""
-    import os
-
     return spaces_module() is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
 
 

@@ -21,6 +21,7 @@ from app.ui.shared import (
     add_stop,
     detector_choices,
     example_photos,
+    on_gpu,
     placeholder,
     schema_slider,
     settings_caption,
@@ -282,7 +283,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_id=GPU_QUEUE,
     )
     compare_event = run_button.click(
-        run_compare,
+        on_gpu(run_compare),
         inputs_kwargs=inputs,
         outputs=[grid, matrix, advice],
         api_name="compare",

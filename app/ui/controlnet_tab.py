@@ -17,6 +17,7 @@ from app.ui.shared import (
     add_stop,
     describe_cost,
     example_photos,
+    on_gpu,
     result_gallery,
     schema_slider,
 )
@@ -128,7 +129,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_id=GPU_QUEUE,
     )
     generate_event = generate.click(
-        run_generate,
+        on_gpu(run_generate),
         inputs_kwargs=inputs,
         outputs=[slider, gallery, info, shared.last_seed],
         api_name="controlnet",

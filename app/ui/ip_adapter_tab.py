@@ -17,6 +17,7 @@ from app.ui.shared import (
     add_stop,
     describe_cost,
     example_photos,
+    on_gpu,
     result_gallery,
     schema_slider,
 )
@@ -117,7 +118,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
         return items + result_gallery(result, label), describe_cost(result), result.seeds[0]
 
     event = generate.click(
-        run,
+        on_gpu(run),
         inputs_kwargs=inputs,
         outputs=[gallery, info, shared.last_seed],
         api_name="ip_adapter",

@@ -7,6 +7,8 @@ endpoint with named parameters that match the request fields.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import random
 import threading
@@ -147,6 +149,63 @@ class StudioHandle:
             return False
         event.set()
         return True
+
+
+def gpu_seconds_for(values: dict[str, Any]) -> int:
+    """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
+    from app.zerogpu import estimate_gpu_seconds
+
+    methods = values.get("methods")
+    return estimate_gpu_seconds(
+        steps=int(values.get("num_inference_steps") or 25),
+        methods=len(methods) if isinstance(methods, (list, tuple)) and methods else 1,
+        width=int(values.get("width") or 512),
+        height=int(values.get("height") or 512),
+        images=1 if methods else int(values.get("num_images_per_prompt") or 1),
+    )
+
+
+def on_gpu(handler: Callable[..., Any], seconds: Callable[[dict[str, Any]], int] = gpu_seconds_for) -> Callable:
+    """Run a generating handler inside ``spaces.GPU`` on ZeroGPU, asking for the time its inputs need.
+
+    Elsewhere the handler is returned unchanged. On ZeroGPU, an abort (the job outran its GPU time)
+    reaches the user as a plain message saying what to reduce.
+    """
+    from app.zerogpu import gpu_task
+
+    wrapped = gpu_task(lambda *args, **values: seconds(values))(handler)
+    if wrapped is handler:
+        return handler
+
+    def explain(error: Exception) -> gr.Error:
+        return gr.Error(
+            f"ZeroGPU stopped this job: {str(error)[:200]}. Try fewer steps, a smaller size or fewer methods.",
+            title="GPU time ran out",
+        )
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def stream(*args: Any, **values: Any) -> Iterator[Any]:
+            try:
+                yield from wrapped(*args, **values)
+            except gr.Error:
+                raise
+            except Exception as error:
+                raise explain(error) from None
+
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args: Any, **values: Any) -> Any:
+        try:
+            return wrapped(*args, **values)
+        except gr.Error:
+            raise
+        except Exception as error:
+            raise explain(error) from None
+
+    return call
 
 
 @contextmanager

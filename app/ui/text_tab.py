@@ -6,7 +6,16 @@ from typing import Any
 
 import gradio as gr
 
-from app.ui.shared import GPU_QUEUE, PROGRESS, SharedControls, StudioHandle, add_stop, describe_cost, result_gallery
+from app.ui.shared import (
+    GPU_QUEUE,
+    PROGRESS,
+    SharedControls,
+    StudioHandle,
+    add_stop,
+    describe_cost,
+    on_gpu,
+    result_gallery,
+)
 
 TAB = "text"
 
@@ -32,7 +41,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> None:
         return result_gallery(result, "Text only"), describe_cost(result), result.seeds[0]
 
     event = generate.click(
-        run,
+        on_gpu(run),
         inputs_kwargs=shared.inputs(),
         outputs=[gallery, info, shared.last_seed],
         api_name="text_to_image",
