@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> None:
     if banner and settings.family != "tiny":
         print(banner.replace("**", "").replace("`", ""))
     demo = build_app(settings=settings)
+    from app.zerogpu import on_zerogpu
+
+    if on_zerogpu():  # ZeroGPU wants the models loaded and placed on "cuda" at start-up, outside GPU calls
+        demo.studio.get().preload()
     demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_options(settings))
     print(f"Conditioning Studio ({settings.family} models) served in {time.perf_counter() - STARTED:.1f} s")
     demo.studio.prepare_in_background()
