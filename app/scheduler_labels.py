@@ -1,8 +1,8 @@
 """Human names of the samplers, importable without diffusers.
 
 The UI builds its sampler menu before torch and diffusers are imported, so the
-page is served in seconds; :mod:`app.schedulers` holds the same labels next to
-the scheduler classes, and a test keeps the two in step.
+page is served in seconds; :mod:`app.schedulers` maps the same names to the
+scheduler classes, and a test keeps the two in step.
 """
 
 from __future__ import annotations

@@ -13,25 +13,25 @@ from diffusers import (
 )
 
 from app.errors import StudioError
+from app.scheduler_labels import SCHEDULER_LABELS
 
-# name -> (class, extra config, label shown to people)
-SCHEDULERS: dict[str, tuple[type, dict[str, Any], str]] = {
+# name -> (class, extra config); labels live in app.scheduler_labels (importable without diffusers)
+SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
     "dpmpp_2m_karras": (
         DPMSolverMultistepScheduler,
         {"algorithm_type": "dpmsolver++", "solver_order": 2, "use_karras_sigmas": True},
-        "DPM++ 2M Karras",
     ),
-    "euler_a": (EulerAncestralDiscreteScheduler, {}, "Euler a"),
-    "euler": (EulerDiscreteScheduler, {}, "Euler"),
-    "unipc": (UniPCMultistepScheduler, {}, "UniPC"),
-    "ddim": (DDIMScheduler, {}, "DDIM"),
+    "euler_a": (EulerAncestralDiscreteScheduler, {}),
+    "euler": (EulerDiscreteScheduler, {}),
+    "unipc": (UniPCMultistepScheduler, {}),
+    "ddim": (DDIMScheduler, {}),
 }
 
 
 def make_scheduler(name: str, base_config: Any):
     """A new scheduler instance, so concurrent or successive calls never share sampler state."""
     try:
-        cls, extra, _ = SCHEDULERS[name]
+        cls, extra = SCHEDULERS[name]
     except KeyError:
         raise StudioError(f"scheduler {name!r} is not known; use one of {', '.join(SCHEDULERS)}.") from None
     return cls.from_config(base_config, **extra)
@@ -39,4 +39,4 @@ def make_scheduler(name: str, base_config: Any):
 
 def scheduler_label(name: str) -> str:
     """The human name of a scheduler, e.g. ``DPM++ 2M Karras``."""
-    return SCHEDULERS[name][2]
+    return SCHEDULER_LABELS[name]
