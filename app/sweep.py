@@ -172,6 +172,8 @@ def run_sweep(
     """Run every cell of a sweep through ``studio.compare`` and score them all together (see :meth:`Studio.sweep`)."""
     sweep = parse_sweep(request)
     planned = cell_requests(sweep)
+    for *_, cell_request in planned:  # this studio's caps (steps, size) too, before the first cell runs
+        studio.check(cell_request.common())
     cells: list[SweepCell] = []
     for index, (x_value, y_value, cell_request) in enumerate(planned):
 

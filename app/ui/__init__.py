@@ -1,4 +1,4 @@
-"""The Gradio studio: shared controls above four tabs, each tab one module with the same ``build_*`` signature.
+"""The Gradio studio: shared controls above five tabs, each tab one module with the same ``build_*`` signature.
 
 Public API::
 
@@ -23,6 +23,7 @@ from app.ui.controlnet_tab import build_controlnet_tab
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
 from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
 from app.ui.status import model_banner
+from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ TABS = (
     ("ControlNet", build_controlnet_tab),
     ("IP-Adapter", build_ip_adapter_tab),
     ("Compare", build_compare_tab),
+    ("Sweep", build_sweep_tab),
 )
 """(title, builder) of each tab; every builder is ``build_x_tab(studio, shared) -> None``."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -9,13 +10,14 @@ from PIL import Image
 
 from app.compare import DEFAULT_METHODS, CompareEntry
 from app.fit import GUIDE, method_label
-from app.preprocess import CONTROL_TYPES, DEFAULTS
+from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.image_input import ImageInput
 from app.ui.ip_adapter_tab import MODES
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
+    DetectorControls,
     SharedControls,
     StudioHandle,
     add_stop,
@@ -90,13 +92,18 @@ class Grid:
         return self.results + self.drivers
 
 
-def matrix_table(matrix: FitMatrix) -> Any:
-    """The fit matrix as a table with the best method of each column highlighted (a pandas Styler)."""
+def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) -> Any:
+    """The fit matrix as a table with the best method of each column highlighted (a pandas Styler).
+
+    Args:
+        matrix: The scored matrix.
+        label: Row name → shown label (sweep rows are already labels: pass ``str``).
+    """
     import pandas as pd
 
     headers = matrix.headers()
     frame = pd.DataFrame(
-        [[method_label(row[0]), *row[1:]] for row in matrix.to_rows()],
+        [[label(row[0]), *row[1:]] for row in matrix.to_rows()],
         columns=headers,
     )
     if len(matrix.methods) < 2:
@@ -152,6 +159,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
                 )
                 for kind in CONTROL_TYPES
             }
+        # Each type's chosen detector shows its parameters, built from its schema (input names: canny__low_threshold).
+        params = {kind: DetectorControls(detectors_for(kind), DEFAULTS[kind]) for kind in CONTROL_TYPES}
         with gr.Row():
             strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
             start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
@@ -185,6 +194,13 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
         api_visibility="private",
     )  # fmt: skip
 
+    for kind, controls in params.items():
+        if controls.groups:
+            detectors[kind].change(
+                controls.visibility, detectors[kind], list(controls.groups.values()), queue=False,
+                api_visibility="private",
+            )  # fmt: skip
+
     inputs = {
         **shared.inputs(SHARED_FIELDS),
         "photo": photo,
@@ -197,13 +213,20 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
         "ip_adapter_scale": scale,
         "ip_adapter_mode": mode,
         **{f"{kind}_detector": dropdown for kind, dropdown in detectors.items()},
+        **{name: control for controls in params.values() for name, control in controls.inputs().items()},
     }
+
+    def detector_params(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The parameters of each type's chosen detector (the ones shown), by detector name."""
+        chosen = {values[f"{kind}_detector"]: params[kind] for kind in CONTROL_TYPES}
+        return {name: controls.read(values, name) for name, controls in chosen.items() if name in controls.params}
 
     def compare_request(values: dict[str, Any]) -> dict[str, Any]:
         return {
             **shared.read(values, SHARED_FIELDS),
             "methods": list(values["methods"] or []),
             "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
+            "detector_params": detector_params(values),
             "control": {
                 "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
                 "control_guidance_start": float(values["control_guidance_start"]),
@@ -227,7 +250,9 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
             data = shared.read(values, SHARED_FIELDS)
             names = [values[f"{kind}_detector"] for kind in CONTROL_TYPES]
             progress(None, desc="Making canny, pose and depth maps…")
-            items = job.studio.preview_maps(values["photo"], names, data["width"], data["height"], values["fit"])
+            items = job.studio.preview_maps(
+                values["photo"], names, data["width"], data["height"], values["fit"], detector_params(values)
+            )
         gallery = []
         for item in items.values():
             if item.error:

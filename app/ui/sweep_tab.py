@@ -1,0 +1,310 @@
+"""Sweep tab: one method, one or two settings varied along the axes of a labelled grid, with the fit of every cell.
+
+A method axis takes method strings, so method and detector pairs (``depth``,
+``depth:midas``) are swept like any number. Values are typed as text and only
+split and typed here; the core (:func:`app.sweep.parse_sweep`) checks every
+cell before anything runs, so its message is the one the user sees.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import gradio as gr
+
+from app.fit import method_label
+from app.preprocess import CONTROL_TYPES, DEFAULTS
+from app.request import ControlStrength, IPAdapterSettings, field_bounds
+from app.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
+from app.ui.compare_tab import SHARED_FIELDS, matrix_table
+from app.ui.image_input import ImageInput
+from app.ui.ip_adapter_tab import MODES
+from app.ui.shared import (
+    GPU_QUEUE,
+    PROGRESS,
+    SharedControls,
+    StudioHandle,
+    add_stop,
+    example_photos,
+    on_gpu,
+    schema_slider,
+)
+
+TAB = "sweep"
+NO_AXIS = "none"
+ALL_SCORES = "All scores"
+MAX_VALUES_CHARS = 400  # eight method strings fit; a pasted essay does not reach the parser
+
+# A typical range per axis, prefilled when the axis is picked ("{seed}" is the current seed).
+DEFAULT_VALUES = {
+    "method": "depth, depth:midas, canny",
+    "controlnet_conditioning_scale": "0, 0.5, 1, 1.5",
+    "control_guidance_end": "0.25, 0.5, 0.75, 1",
+    "ip_adapter_scale": "0, 0.3, 0.6, 1",
+    "guidance_scale": "3, 5, 7.5, 10",
+    "num_inference_steps": "5, 10, 20",
+    "seed": "{seed}, {seed1}, {seed2}",
+}
+INTEGER_AXES = ("num_inference_steps", "seed")
+
+
+def method_choices() -> list[str]:
+    """Method strings for the base method: each type with its default and every other detector, and combos."""
+    from app.preprocess import detectors_for
+
+    methods = ["text"]
+    for kind in CONTROL_TYPES:
+        methods.append(kind)
+        methods += [f"{kind}:{name}" for name in detectors_for(kind) if name not in (DEFAULTS[kind], "none")]
+    combos = [m for m in methods if m != "text"]
+    return [*methods, "ip_adapter", *(f"{m}+ip_adapter" for m in combos)]
+
+
+def axis_choices(optional: bool = False) -> list[tuple[str, str]]:
+    """``(label, name)`` of every sweepable setting (plus "none" for the optional Y axis)."""
+    choices = [(label, name) for name, label in AXIS_LABELS.items()]
+    return [("none (one row)", NO_AXIS), *choices] if optional else choices
+
+
+def default_values(axis: str | None, seed: Any = 0) -> str:
+    """The typical range prefilled for ``axis`` (empty for no axis)."""
+    if not axis or axis == NO_AXIS:
+        return ""
+    seed = int(seed or 0)
+    return DEFAULT_VALUES.get(axis, "").format(seed=seed, seed1=seed + 1, seed2=seed + 2)
+
+
+def parse_values(axis: str | None, text: str | None) -> list[str | int | float]:
+    """Split ``text`` on commas (or semicolons, new lines) into axis values.
+
+    Method values stay strings; numbers become int or float. Anything that is not a
+    number is passed on unchanged, so the core refuses it with the axis and value named.
+    """
+    tokens = [t.strip() for t in re.split(r"[,;\n]", text or "") if t.strip()]
+    if axis == "method":
+        return tokens
+    return [_number(token) for token in tokens]
+
+
+def _number(token: str) -> str | int | float:
+    try:
+        return int(token)
+    except ValueError:
+        pass
+    try:
+        return float(token)
+    except ValueError:
+        return token
+
+
+def sweep_gpu_seconds(values: dict[str, Any]) -> int:
+    """GPU seconds a sweep needs: every cell is one generation (``methods`` = cells), at its most steps."""
+    from app.zerogpu import estimate_gpu_seconds
+
+    x_axis, y_axis = values.get("x_axis"), values.get("y_axis")
+    axes = {x_axis: parse_values(x_axis, values.get("x_values"))}
+    if y_axis and y_axis != NO_AXIS:
+        axes[y_axis] = parse_values(y_axis, values.get("y_values"))
+    cells = math.prod(max(1, len(v)) for v in axes.values())
+    steps = int(values.get("num_inference_steps") or 25)
+    swept_steps = [v for v in axes.get("num_inference_steps", []) if isinstance(v, (int, float)) and v > 0]
+    if swept_steps:
+        steps = int(max(swept_steps))
+    return estimate_gpu_seconds(
+        steps=steps,
+        methods=min(cells, MAX_CELLS),
+        width=int(values.get("width") or 512),
+        height=int(values.get("height") or 512),
+    )
+
+
+def plot_update(rows: list[dict[str, Any]], score: str | None, x_labels: list[str], x_title: str) -> Any:
+    """The line plot's value: one line per series (score, and Y value when there is a Y axis)."""
+    import pandas as pd
+
+    chosen = [r for r in rows if score in (None, ALL_SCORES) or r["score"] == score]
+    frame = pd.DataFrame(chosen, columns=["x", "series", "score", "value"])
+    return gr.update(value=frame, sort=x_labels, x_title=x_title)
+
+
+def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
+    """The Sweep tab (API: ``/sweep``).
+
+    Args:
+        studio: The process-wide studio handle.
+        shared: The shared prompt, seed and sampling controls (every cell starts from them).
+    """
+    gr.Markdown(
+        "**One method, one or two settings varied: see where structure fit saturates or the prompt gets lost.** "
+        f"Pick an X axis (columns) and optionally a Y axis (rows), type their values separated by commas "
+        f"(at most {MAX_AXIS_VALUES} per axis, {MAX_CELLS} cells). A method axis takes method strings, "
+        "e.g. `depth, depth:midas, canny`. Every cell uses the same seed unless seed is an axis."
+    )
+    with gr.Row():
+        photo = ImageInput(label="Structure photo (for ControlNet methods)", elem_id="sw-photo", height=200)
+        reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="sw-reference", height=200)
+    photos = example_photos()
+    gr.Examples(
+        [[photos[0], photos[1]]] if len(photos) >= 2 else [],
+        inputs=[photo, reference],
+        label="Example (photo, reference)",
+        cache_examples=False,
+    )
+    method = gr.Dropdown(
+        [(method_label(m), m) for m in method_choices()],
+        value="depth",
+        allow_custom_value=True,  # any method string the core parses, e.g. depth:midas+ip_adapter
+        label="Base method",
+        info="Swept unless an axis is Method; type:detector picks a detector, + adds the IP-Adapter.",
+        elem_id="sw-method",
+    )
+    with gr.Row():
+        x_axis = gr.Dropdown(
+            axis_choices(), value="controlnet_conditioning_scale", label="X axis (columns)", elem_id="sw-x-axis"
+        )
+        x_values = gr.Textbox(
+            default_values("controlnet_conditioning_scale"),
+            label="X values",
+            info="Comma-separated.",
+            max_length=MAX_VALUES_CHARS,
+            elem_id="sw-x-values",
+        )
+    with gr.Row():
+        y_axis = gr.Dropdown(axis_choices(optional=True), value=NO_AXIS, label="Y axis (rows)", elem_id="sw-y-axis")
+        y_values = gr.Textbox(
+            "", label="Y values", info="Comma-separated; empty for one row.", max_length=MAX_VALUES_CHARS,
+            elem_id="sw-y-values",
+        )  # fmt: skip
+    with gr.Accordion("Base settings (every cell starts from them)", open=False):
+        with gr.Row():
+            strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
+            start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
+            end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+        with gr.Row():
+            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+            mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
+            fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+    with gr.Row():
+        run_button = gr.Button("Run sweep", variant="primary", elem_id="sw-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="sw-stop")
+    grid = gr.Image(
+        label="Grid (download for full size)",
+        type="pil",
+        format="png",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        elem_id="sw-grid",
+    )
+    with gr.Row():
+        score = gr.Dropdown([ALL_SCORES], value=ALL_SCORES, label="Score to plot", scale=1, elem_id="sw-score")
+    plot = gr.LinePlot(
+        x="x",
+        y="value",
+        color="series",
+        x_title="X axis",
+        y_title="fit score",
+        label="Fit along the X axis",
+        height=320,
+        elem_id="sw-plot",
+    )
+    matrix = gr.Dataframe(label="Fit of every cell (best per column highlighted)", interactive=False,
+                          elem_id="sw-matrix")  # fmt: skip
+    notes = gr.Markdown(elem_id="sw-notes")
+    plotted = gr.State({"rows": [], "x_labels": [], "x_title": ""})
+
+    # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
+    x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
+    y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
+    score.change(
+        lambda chosen, state: plot_update(state["rows"], chosen, state["x_labels"], state["x_title"]),
+        [score, plotted],
+        plot,
+        queue=False,
+        api_visibility="private",
+    )
+
+    inputs = {
+        **shared.inputs(SHARED_FIELDS),
+        "photo": photo,
+        "reference": reference,
+        "method": method,
+        "x_axis": x_axis,
+        "x_values": x_values,
+        "y_axis": y_axis,
+        "y_values": y_values,
+        "controlnet_conditioning_scale": strength,
+        "control_guidance_start": start,
+        "control_guidance_end": end,
+        "ip_adapter_scale": scale,
+        "ip_adapter_mode": mode,
+        "fit": fit,
+    }
+
+    def sweep_request(values: dict[str, Any]) -> dict[str, Any]:
+        y = values.get("y_axis")
+        return {
+            "base": {
+                **shared.read(values, SHARED_FIELDS),
+                "methods": [str(values.get("method") or "").strip()],
+                "control": {
+                    "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
+                    "control_guidance_start": float(values["control_guidance_start"]),
+                    "control_guidance_end": float(values["control_guidance_end"]),
+                },
+                "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
+                "fit": values["fit"],
+            },
+            "x": {"name": values["x_axis"], "values": parse_values(values["x_axis"], values["x_values"])},
+            "y": None if not y or y == NO_AXIS else {"name": y, "values": parse_values(y, values["y_values"])},
+        }
+
+    def run_sweep(
+        request: gr.Request,
+        progress=PROGRESS,
+        photo=None,
+        reference=None,
+        **values: Any,
+    ):
+        with studio.job(TAB, request, progress) as job:
+            reference_image = None
+            if reference is not None:
+                from app.images import load_image  # validates the upload with a readable StudioError
+
+                reference_image = load_image(reference)
+            result = job.studio.sweep(
+                sweep_request(values), photo, reference_image, progress=job.fraction, cancel=job.cancel
+            )
+        failed = [cell for cell in result.cells if cell.entry.result is None]
+        for cell in failed:
+            gr.Warning(cell.entry.error or "could not run", title=cell.label)
+        if result.grid is None or result.scorecard is None:
+            raise gr.Error("No cell could run, so there is no grid to show: " + (failed[0].entry.error or ""),
+                           title="Nothing ran")  # fmt: skip
+        x = result.request.x
+        x_labels = [x.label(value) for value in x.values]
+        state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name]}
+        scores = list(dict.fromkeys(r["score"] for r in state["rows"]))
+        card = result.scorecard
+        text = f"{len(result.cells)} cells, {len(failed)} could not run." if failed else f"{len(result.cells)} cells."
+        if card.matrix.notes:
+            text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
+        return (
+            result.grid,
+            plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
+            gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
+            matrix_table(card.matrix, label=str),
+            text,
+            state,
+        )
+
+    sweep_event = run_button.click(
+        on_gpu(run_sweep, seconds=sweep_gpu_seconds),
+        inputs_kwargs=inputs,
+        outputs=[grid, plot, score, matrix, notes, plotted],
+        api_name="sweep",
+        api_description="An X/Y sweep of one method: the labelled grid, each fit score along X, and the fit table.",
+        concurrency_id=GPU_QUEUE,
+    )
+    add_stop(stop, studio, TAB, [sweep_event])
