@@ -205,8 +205,8 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         color="series",
         x_title="X axis",
         y_title="fit score",
+        color_title="score (· row)",
         label="Fit along the X axis",
-        height=320,
         elem_id="sw-plot",
     )
     matrix = gr.Dataframe(label="Fit of every cell (best per column highlighted)", interactive=False,

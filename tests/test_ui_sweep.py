@@ -1,0 +1,160 @@
+"""The Sweep tab (``/sweep``) and the Compare tab's detector parameters, through the HTTP API and in a browser."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
+from PIL import Image
+
+from app.errors import StudioError
+from app.grid import LABEL_HEIGHT
+from app.ui.sweep_tab import ALL_SCORES, default_values, parse_values, sweep_gpu_seconds
+from tests.test_ui_browser import CHROMIUM, page, screenshot, upload  # noqa: F401 - fixture
+from tests.ui_fixtures import PHOTO, served_app  # noqa: F401 - fixture
+
+TINY = {"width": 64, "height": 64, "num_inference_steps": 2}
+
+
+@pytest.fixture(scope="module")
+def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
+    return Client(served_app.url, verbose=False)
+
+
+# -- parsing and estimates, no server -----------------------------------------------------------
+
+
+def test_values_are_split_and_typed_and_methods_stay_text():
+    assert parse_values("controlnet_conditioning_scale", "0, 0.5,1 ;1.5\n") == [0, 0.5, 1, 1.5]
+    assert parse_values("seed", "7, 8") == [7, 8]
+    assert parse_values("method", "depth, depth:midas , canny+ip_adapter") == [
+        "depth",
+        "depth:midas",
+        "canny+ip_adapter",
+    ]
+    assert parse_values("guidance_scale", "7, lots") == [7, "lots"]  # the core names what is wrong with it
+    assert parse_values("seed", " , ") == []
+
+
+def test_each_axis_prefills_a_range_the_core_accepts(studio):
+    from app.sweep import parse_sweep
+
+    for axis in ("method", "controlnet_conditioning_scale", "control_guidance_end", "ip_adapter_scale",
+                 "guidance_scale", "num_inference_steps", "seed"):  # fmt: skip
+        values = parse_values(axis, default_values(axis, seed=41))
+        assert 2 <= len(values) <= 4, axis
+        parse_sweep({"base": {"methods": ["depth+ip_adapter"]}, "x": {"name": axis, "values": values}})
+    assert default_values("seed", 41) == "41, 42, 43"
+    assert default_values("none") == ""
+
+
+def test_gpu_time_counts_cells_and_their_steps():
+    one = {"x_axis": "seed", "x_values": "1", "num_inference_steps": 20, "width": 512, "height": 512}
+    six = {**one, "x_values": "1, 2, 3", "y_axis": "method", "y_values": "depth, canny"}
+    more_steps = {**six, "y_axis": "num_inference_steps", "y_values": "10, 50"}
+    assert sweep_gpu_seconds(one) < sweep_gpu_seconds(six) < sweep_gpu_seconds(more_steps)
+    assert sweep_gpu_seconds({**one, "x_values": "nonsense, ,"}) >= sweep_gpu_seconds(one)  # never fails
+
+
+def test_a_value_over_the_studio_cap_is_refused_before_any_cell_runs(studio, monkeypatch):
+    def never(*args, **kwargs):
+        raise AssertionError("a cell ran")
+
+    monkeypatch.setattr(studio, "generate", never)
+    over = studio.settings.max_steps + 1
+    with pytest.raises(StudioError, match=f"num_inference_steps: received {over}"):
+        studio.sweep({"base": {"methods": ["text"]}, "x": {"name": "num_inference_steps", "values": [1, over]}})
+
+
+# -- through the API ---------------------------------------------------------------------------
+
+
+def test_sweep_is_named_and_runs_on_the_gpu_queue(served_app):  # noqa: F811
+    named = {fn.api_name: fn for fn in served_app.demo.fns.values() if fn.api_name}
+    assert named["sweep"].concurrency_id == "gpu" and named["sweep"].queue
+
+
+def test_two_by_three_sweep_returns_a_labelled_grid_plot_and_table(client):
+    grid, plot, score, matrix, notes = client.predict(
+        prompt="an astronaut",
+        photo=handle_file(PHOTO),
+        method="depth",
+        x_axis="controlnet_conditioning_scale",
+        x_values="0, 0.5, 1",
+        y_axis="method",
+        y_values="depth, canny",
+        **TINY,
+        api_name="/sweep",
+    )
+    width, height = Image.open(grid).size
+    assert height == LABEL_HEIGHT + 2 * 64  # two rows under the column labels
+    assert 3 * 64 < width <= 4 * 64  # three columns right of the row labels (at most a cell wide)
+    expected = ["ControlNet strength 0", "ControlNet strength 0.5", "ControlNet strength 1"]
+    assert plot["sort"] == expected and plot["x_title"] == "ControlNet strength"
+    rows = [dict(zip(plot["value"]["columns"], row, strict=True)) for row in plot["value"]["data"]]
+    assert sorted({r["x"] for r in rows}) == expected
+    assert {r["series"].split(" · ")[1] for r in rows} == {"Depth (depth_anything)", "Canny (canny)"}
+    assert all(isinstance(r["value"], float) for r in rows)
+    assert score["choices"][0][0] == ALL_SCORES and len(score["choices"]) > 1
+    assert len(matrix["data"]) == 6 and matrix["data"][0][0] == "Depth (depth_anything) · ControlNet strength 0"
+    assert notes.startswith("6 cells")
+
+
+def test_out_of_bounds_value_names_the_axis_and_value_and_the_next_sweep_works(client):
+    with pytest.raises(AppError, match=r"axis controlnet_conditioning_scale value 3\b.*less than or equal to 2"):
+        client.predict(
+            photo=handle_file(PHOTO), x_axis="controlnet_conditioning_scale", x_values="0, 3", **TINY,
+            api_name="/sweep",
+        )  # fmt: skip
+    with pytest.raises(AppError, match="axis method value 'depth:canny'"):
+        client.predict(photo=handle_file(PHOTO), x_axis="method", x_values="depth, depth:canny", **TINY,
+                       api_name="/sweep")  # fmt: skip
+    grid, plot, *_ = client.predict(
+        method="text", x_axis="seed", x_values="1, 2", y_axis="none", **TINY, api_name="/sweep"
+    )
+    assert Image.open(grid).size == (2 * 64, LABEL_HEIGHT + 64)  # one unlabelled row
+    assert plot["sort"] == ["Seed 1", "Seed 2"]
+
+
+def test_compare_passes_detector_parameters_to_the_core(client):
+    def canny_map(**params) -> np.ndarray:
+        grid, _matrix, _advice = client.predict(
+            prompt="an astronaut", photo=handle_file(PHOTO), methods=["canny"], **params, **TINY,
+            api_name="/compare",
+        )  # fmt: skip
+        assert grid[1]["caption"].startswith("canny map")  # results on top, the map that drove each below
+        return np.asarray(Image.open(grid[1]["image"]).convert("L"))
+
+    default = canny_map()
+    loose = canny_map(canny__low_threshold=10, canny__high_threshold=30)
+    assert (loose > 0).sum() > (default > 0).sum()  # lower thresholds keep more edges
+    with pytest.raises(AppError, match="900 is greater than maximum value 255"):  # slider range = schema bounds
+        client.predict(photo=handle_file(PHOTO), methods=["canny"], canny__low_threshold=900, **TINY,
+                       api_name="/compare")  # fmt: skip
+
+
+# -- in a browser ------------------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_sweep_tab_shows_the_grid_and_the_plot(page):  # noqa: F811 - the fixture imported above
+    for slider in ("width", "height"):
+        box = page.locator(f"#{slider} input[type=number]")
+        box.fill("64")
+        box.press("Tab")
+    page.get_by_role("tab", name="Sweep").click()
+    upload(page, "#sw-photo", PHOTO)
+    page.wait_for_selector("#sw-photo img")
+    page.fill("#sw-x-values textarea", "0, 1")
+    page.click("#sw-y-axis input")
+    page.get_by_role("option", name="Method").click()
+    page.wait_for_function("document.querySelector('#sw-y-values textarea').value.includes('depth:midas')")
+    page.fill("#sw-y-values textarea", "depth, canny")
+    page.click("#sw-run")
+    page.wait_for_selector("#sw-grid img")
+    page.wait_for_function("document.querySelector('#sw-notes').innerText.includes('4 cells')")
+    page.wait_for_selector("#sw-plot canvas, #sw-plot svg")
+    assert "ControlNet strength 1" in page.inner_text("#sw-matrix")
+    screenshot(page, "ui-sweep.png")
