@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from app.recipes.schema import GenerationSettings, Recipe
 from app.request import MAX_PROMPT_CHARS, CommonSettings
-from app.schedulers import SCHEDULERS, scheduler_label
+from app.scheduler_labels import SCHEDULER_LABELS
 
 # Largest parameters text read; A1111 texts are a few hundred bytes (ComfyUI workflows are another key).
 MAX_PARAMETERS_CHARS = 64 * 1024
@@ -61,7 +61,7 @@ def format_parameters(recipe: Recipe, *, seed: int | None = None, method: str | 
         lines.append(f"Negative prompt: {settings.negative_prompt}")
     items = {
         "Steps": settings.num_inference_steps,
-        "Sampler": scheduler_label(settings.scheduler),
+        "Sampler": SCHEDULER_LABELS.get(settings.scheduler, settings.scheduler),
         "CFG scale": settings.guidance_scale,
         "Seed": settings.seed if seed is None else seed,
         "Size": f"{settings.width}x{settings.height}",
@@ -144,8 +144,8 @@ def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:
         name = _SAMPLERS.get(sampler.lower())
         if name is None:
             notes.append(
-                f"sampler {sampler[:40]!r} has no match here; using {scheduler_label('dpmpp_2m_karras')} "
-                f"(known: {', '.join(label for _, _, label in SCHEDULERS.values())})"
+                f"sampler {sampler[:40]!r} has no match here; using {SCHEDULER_LABELS['dpmpp_2m_karras']} "
+                f"(known: {', '.join(SCHEDULER_LABELS.values())})"
             )
         else:
             raw["scheduler"] = name
