@@ -215,9 +215,15 @@ class Recipe(_Strict):
 
     @property
     def ui_tab(self) -> str:
-        """The tab a single generation opens in (``tab``, or derived from its conditioning); ``compare`` otherwise."""
+        """The tab a single generation opens in (``tab``, or derived from its conditioning); ``compare`` otherwise.
+
+        An IP-Adapter with at most one ControlNet opens in the IP-Adapter tab whatever ``tab`` says: it is
+        the only tab that shows the IP-Adapter (and it holds one ControlNet).
+        """
         if self.mode == "compare":
             return "compare"
+        if self.generate.ip_adapter is not None and len(self.generate.controls) <= 1:
+            return "ip_adapter"
         if self.tab is not None:
             return self.tab
         if self.generate.controls:

@@ -13,20 +13,25 @@ Only this package (and ``app.py``) imports gradio; it reaches the core through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from app.errors import StudioError
 from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
+from app.ui.recipe_hooks import TabRecipe
+from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
 from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
 from app.ui.status import model_banner
 from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
 
 if TYPE_CHECKING:
+    from app.recipes import Recipe
     from app.studio import Studio
 
 TITLE = "Conditioning Studio"
@@ -38,7 +43,9 @@ TABS = (
     ("Compare", build_compare_tab),
     ("Sweep", build_sweep_tab),
 )
-"""(title, builder) of each tab; every builder is ``build_x_tab(studio, shared) -> None``."""
+"""(title, builder) of each tab; every builder is ``build_x_tab(studio, shared)``, returning its recipe hooks
+(:class:`~app.ui.recipe_hooks.TabRecipe`) or None for a tab without recipes. The tab id is the builder's
+middle name (``text``, ``controlnet``, ``ip_adapter``, ``compare``), as in ``Recipe.ui_tab``."""
 
 CSS = """
 #banner { border-left: 4px solid #f59e0b; padding: 0.25rem 0.75rem; background: #fffbeb; }
@@ -56,8 +63,9 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
 
     Returns:
         The Blocks app, queue configured (``max_size`` from ``settings.queue_size``); launch it with
-        :func:`launch_options`. ``demo.studio`` is the :class:`~app.ui.shared.StudioHandle` and
-        ``demo.shared`` the :class:`~app.ui.shared.SharedControls`, for later additions (presets, share link).
+        :func:`launch_options`. ``demo.studio`` is the :class:`~app.ui.shared.StudioHandle`,
+        ``demo.shared`` the :class:`~app.ui.shared.SharedControls` and ``demo.recipes`` the
+        :class:`~app.ui.recipes_panel.RecipesPanel`.
     """
     settings = settings or (studio.settings if studio is not None else get_settings())
     handle = StudioHandle(settings, studio)
@@ -66,15 +74,75 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
         banner = model_banner(settings)
         if banner:
             gr.Markdown(banner, elem_id="banner")
+        recipes_slot = gr.Column()  # filled below: the panel's events need the tabs' widgets
         shared: SharedControls = build_shared_controls(settings)
-        with gr.Tabs():
+        active = gr.State("text")  # the open tab, whose widgets "save" and "share" capture
+        hooks: dict[str, TabRecipe] = {}
+        with gr.Tabs() as tabs:
             for title, build in TABS:
-                with gr.Tab(title, id=build.__name__.removeprefix("build_").removesuffix("_tab")):
-                    build(handle, shared)
+                tab_id = build.__name__.removeprefix("build_").removesuffix("_tab")
+                with gr.Tab(title, id=tab_id) as tab:
+                    made = build(handle, shared)
+                tab.select(lambda tab_id=tab_id: tab_id, outputs=active, queue=False, api_visibility="private")
+                if isinstance(made, TabRecipe):
+                    hooks[tab_id] = made
+        with recipes_slot:
+            panel = mount_recipes(demo, tabs, active, shared, hooks)
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=1)
     demo.studio = handle  # type: ignore[attr-defined]
     demo.shared = shared  # type: ignore[attr-defined]
+    demo.recipes = panel  # type: ignore[attr-defined]
     return demo
+
+
+def mount_recipes(
+    demo: gr.Blocks, tabs: gr.Tabs, active: gr.State, shared: SharedControls, hooks: dict[str, TabRecipe]
+) -> RecipesPanel:
+    """The recipes panel, capturing the open tab's recipe and applying a recipe to the tab it belongs to.
+
+    Tabs share input names (``photo``, ``fit``, ...), so each tab's own inputs travel as ``<tab>__<name>``.
+    """
+    shared_inputs = shared.inputs()
+    capture_inputs: dict[str, Any] = {**shared_inputs, "recipes__active": active}
+    for tab_id, hook in hooks.items():
+        capture_inputs.update({f"{tab_id}__{k}": c for k, c in hook.inputs.items() if k not in shared_inputs})
+
+    def tab_values(values: dict[str, Any]) -> tuple[TabRecipe, dict[str, Any]]:
+        tab_id = values.get("recipes__active")
+        if tab_id not in hooks:
+            raise StudioError(f"The open tab keeps no recipe; open one of {', '.join(hooks)} first.")
+        prefix = f"{tab_id}__"
+        own = {k.removeprefix(prefix): v for k, v in values.items() if k.startswith(prefix)}
+        return hooks[tab_id], {**{k: values[k] for k in shared_inputs}, **own}
+
+    def capture(values: dict[str, Any]) -> Recipe:
+        hook, own = tab_values(values)
+        return hook.to_recipe(own)
+
+    def capture_notes(values: dict[str, Any]) -> list[str]:
+        hook, own = tab_values(values)
+        return hook.capture_notes(own)
+
+    def apply(recipe: Recipe) -> Sequence[Any]:
+        target = recipe.ui_tab
+        updates: list[Any] = [gr.update(selected=target), target, *shared.updates(shared_values(recipe))]
+        for tab_id, hook in hooks.items():
+            updates += hook.from_recipe(recipe) if tab_id == target else hook.skips()
+        return updates
+
+    def apply_notes(recipe: Recipe) -> list[str]:
+        hook = hooks.get(recipe.ui_tab)
+        return hook.apply_notes(recipe) if hook else []
+
+    return build_recipes_panel(
+        capture_inputs=capture_inputs,
+        capture=capture,
+        apply_outputs=[tabs, active, *shared.outputs(), *(c for hook in hooks.values() for c in hook.outputs)],
+        apply=apply,
+        demo=demo,
+        capture_notes=capture_notes,
+        apply_notes=apply_notes,
+    )
 
 
 def launch_options(settings: Settings | None = None) -> dict[str, Any]:

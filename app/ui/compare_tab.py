@@ -11,9 +11,11 @@ from PIL import Image
 from app.compare import DEFAULT_METHODS, CompareEntry
 from app.fit import GUIDE, method_label
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
+from app.recipes import Recipe, recipe_from_compare
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.image_input import ImageInput
 from app.ui.ip_adapter_tab import MODES
+from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -49,12 +51,23 @@ BEST_STYLE = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
 
 
 class Grid:
-    """The comparison grid: results on the first row, the map or reference that drove each below it."""
+    """The comparison grid: results on the first row, the map or reference that drove each below it.
 
-    def __init__(self, methods: list[str], width: int, height: int, reference: Image.Image | None) -> None:
+    Every image carries the comparison's recipe (``recipe``), labelled with its column's method.
+    """
+
+    def __init__(
+        self,
+        methods: list[str],
+        width: int,
+        height: int,
+        reference: Image.Image | None,
+        recipe: Recipe | None = None,
+    ) -> None:
         self.methods = methods
         self.width, self.height = width, height
         self.reference = reference
+        self.recipe = recipe
         self.results: list[tuple[Image.Image, str]] = [
             (placeholder("pending…", width, height), f"{method_label(m)} · pending") for m in methods
         ]
@@ -89,7 +102,8 @@ class Grid:
 
     def update(self) -> list[tuple[Image.Image, str]]:
         """The gallery value, results then drivers (the gallery has one column per method, see ``columns``)."""
-        return self.results + self.drivers
+        cells, methods = self.results + self.drivers, self.methods * 2
+        return [tagged([cell], self.recipe, method=method)[0] for cell, method in zip(cells, methods, strict=True)]
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) -> Any:
@@ -121,12 +135,15 @@ def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) 
     return frame.style.apply(styles, axis=None)
 
 
-def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
+def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The Compare tab (API: ``/preview_all_maps``, ``/compare``).
 
     Args:
         studio: The process-wide studio handle.
         shared: The shared prompt, seed and sampling controls.
+
+    Returns:
+        The tab's recipe hooks.
     """
     gr.Markdown(
         "**One prompt, one seed, one photo, one reference → every method side by side.** "
@@ -236,6 +253,13 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
             "fit": values["fit"],
         }
 
+    def to_recipe(values: dict[str, Any], reference: Any = None) -> Recipe:
+        return recipe_from_compare(
+            compare_request(values),
+            structure=image_ref(values["photo"]),
+            reference=reference if reference is not None else image_ref(values["reference"]),
+        )
+
     def run_preview(
         request: gr.Request,
         progress=PROGRESS,
@@ -260,7 +284,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
                 gallery.append((placeholder("no map", data["width"], data["height"]), f"{item.detector}: {item.error}"))
             else:
                 gallery.append((item.map, f"{item.control_type} map · {item.detector} · {item.seconds:.2f} s"))
-        return gallery
+        return tagged(gallery, try_recipe(lambda: to_recipe(values), warn=False))
 
     def run_compare(
         request: gr.Request,
@@ -277,7 +301,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
                 from app.images import load_image  # validates the upload with a readable StudioError
 
                 reference_image = load_image(values["reference"])
-            view = Grid(data["methods"], data["width"], data["height"], reference_image)
+            recipe = try_recipe(lambda: to_recipe(values, reference_image))
+            view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe)
             yield view.update(), None, "Running the comparison…"
             entries = []
             stream = job.studio.compare(
@@ -316,3 +341,33 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [preview_event, compare_event])
+
+    def from_recipe(recipe: Recipe) -> list[Any]:
+        settings = recipe.compare
+        # A recipe may name methods the checkboxes do not offer (e.g. pose:openpose): offer them too.
+        offered = list(dict.fromkeys([*METHOD_CHOICES, *settings.methods]))
+        chosen = set(settings.detectors.values()) | set(settings.detector_params)
+        return [
+            asset_update(recipe.images.structure),
+            asset_update(recipe.images.reference),
+            gr.update(choices=[(method_label(m), m) for m in offered], value=list(settings.methods)),
+            settings.fit,
+            settings.control.controlnet_conditioning_scale,
+            settings.control.control_guidance_start,
+            settings.control.control_guidance_end,
+            settings.ip_adapter.scale,
+            settings.ip_adapter.mode,
+            *(settings.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
+            *(update for controls in params.values() for update in controls.updates(settings.detector_params, chosen)),
+        ]
+
+    return TabRecipe(
+        TAB,
+        inputs,
+        to_recipe,
+        outputs=[
+            photo, reference, methods, fit, strength, start, end, scale, mode, *detectors.values(),
+            *(control for controls in params.values() for control in controls.inputs().values()),
+        ],
+        from_recipe=from_recipe,
+    )  # fmt: skip

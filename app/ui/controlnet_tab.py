@@ -6,9 +6,11 @@ from typing import Any
 
 import gradio as gr
 
+from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength
 from app.ui.controls import compute_maps, control_inputs
 from app.ui.image_input import ImageInput
+from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -25,12 +27,15 @@ from app.ui.shared import (
 TAB = "controlnet"
 
 
-def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
+def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The ControlNet tab (API: ``/preview_maps``, ``/controlnet``).
 
     Args:
         studio: The process-wide studio handle.
         shared: The shared prompt, seed and sampling controls.
+
+    Returns:
+        The tab's recipe hooks.
     """
     gr.Markdown(
         "A spatial map fixes structure and layout; the prompt still decides appearance. "
@@ -58,7 +63,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
                 generate = gr.Button("Generate", variant="primary", elem_id="cn-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="cn-stop")
             maps_view = gr.Gallery(label="Maps", columns=2, height="auto", format="png", elem_id="cn-maps")
-            slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", elem_id="cn-slider")
+            slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
             gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="cn-gallery")
             info = gr.Markdown(elem_id="cn-info")
 
@@ -80,6 +85,41 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
             chosen.append((values["second_photo"] or values["photo"], *second.read(values)))
         return chosen
 
+    def request_of(values: dict[str, Any]) -> dict[str, Any]:
+        """The generation request without its maps: what runs and what the recipe records."""
+        data = shared.read(values)
+        data["controls"] = [
+            {
+                "control_type": kind,
+                "controlnet_conditioning_scale": strength,
+                "control_guidance_start": float(values["control_guidance_start"]),
+                "control_guidance_end": float(values["control_guidance_end"]),
+            }
+            for _, kind, _, _, strength in controls_of(values)
+        ]
+        return data
+
+    def to_recipe(values: dict[str, Any], photo: Any = None) -> Recipe:
+        controls = controls_of(values)
+        return recipe_from_generation(
+            request_of(values),
+            detectors={kind: detector for _, kind, detector, _, _ in controls},
+            detector_params={detector: params for _, _, detector, params, _ in controls if params},
+            fit=values["fit"],
+            tab=TAB,
+            structure=photo if photo is not None else image_ref(values["photo"]),
+        )
+
+    def capture_notes(values: dict[str, Any]) -> list[str]:
+        # A recipe holds one structure photo: a second control on another photo cannot be reproduced from it.
+        second_photo = values.get("second_photo") if values.get("use_second") else None
+        if second_photo is not None and not same_image(second_photo, values["photo"]):
+            return [
+                "The recipe records one structure photo: restored, the second control's map is made from "
+                "the first photo, not from its own."
+            ]
+        return []
+
     def run_preview(
         request: gr.Request,
         progress=PROGRESS,
@@ -91,7 +131,8 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
         with studio.job(TAB, request, progress) as job:
             data = shared.read(values)
             maps, captions = compute_maps(job, controls_of(values), data["width"], data["height"], values["fit"])
-        return [(m.map, c) for m, c in zip(maps, captions, strict=True)]
+        recipe = try_recipe(lambda: to_recipe(values), warn=False)
+        return tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
 
     def run_generate(
         request: gr.Request,
@@ -102,23 +143,18 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
     ):
         values.update(photo=photo, second_photo=second_photo)
         with studio.job(TAB, request, progress) as job:
-            data = shared.read(values)
+            data = request_of(values)
             controls = controls_of(values)
             maps, captions = compute_maps(job, controls, data["width"], data["height"], values["fit"])
-            data["controls"] = [
-                {
-                    "control_type": kind,
-                    "controlnet_conditioning_scale": strength,
-                    "control_guidance_start": float(values["control_guidance_start"]),
-                    "control_guidance_end": float(values["control_guidance_end"]),
-                    "image": m.map,
-                }
-                for (_, kind, _, _, strength), m in zip(controls, maps, strict=True)
-            ]
+            for control, made in zip(data["controls"], maps, strict=True):
+                control["image"] = made.map
             label = " + ".join(f"{kind.capitalize()} ({detector})" for _, kind, detector, _, _ in controls)
             result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
-        items = [(m.map, c) for m, c in zip(maps, captions, strict=True)] + result_gallery(result, label)
-        return (maps[0].map, result.image), items, describe_cost(result), result.seeds[0]
+        recipe = try_recipe(lambda: to_recipe(values))
+        items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
+        items += tagged(result_gallery(result, label), recipe, result.seeds)
+        pair = (items[0][0], items[len(maps)][0])
+        return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
 
     preview_event = preview.click(
         run_preview,
@@ -137,3 +173,39 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [preview_event, generate_event])
+
+    def from_recipe(recipe: Recipe) -> list[Any]:
+        controls = recipe.generate.controls
+        return [
+            asset_update(recipe.images.structure),
+            recipe.generate.fit,
+            controls[0].control_guidance_start,
+            controls[0].control_guidance_end,
+            len(controls) > 1,
+            gr.update(value=None),  # the second control uses the recipe's one photo
+            *first.updates(controls[0]),
+            *second.updates(controls[1] if len(controls) > 1 else None),
+        ]
+
+    def apply_notes(recipe: Recipe) -> list[str]:
+        controls, notes = recipe.generate.controls, []
+        if recipe.generate.ip_adapter is not None:
+            notes.append("This tab has no IP-Adapter: its scale and mode are not shown here.")
+        if len(controls) > 2:
+            notes.append(f"This tab holds two controls; the recipe's {controls[2].control_type} control is left out.")
+        window = {(c.control_guidance_start, c.control_guidance_end) for c in controls}
+        if len(window) > 1:
+            notes.append("This tab uses one guidance window for every control; the first control's is shown.")
+        if len(controls) > 1 and controls[1].detector_params:
+            notes.append("The second control's detector parameters are not shown here; it runs on its defaults.")
+        return notes
+
+    return TabRecipe(
+        TAB,
+        inputs,
+        to_recipe,
+        outputs=[photo, fit, start, end, use_second, second_photo, *first.outputs(), *second.outputs()],
+        from_recipe=from_recipe,
+        capture_notes=capture_notes,
+        apply_notes=apply_notes,
+    )

@@ -8,6 +8,7 @@ from typing import Any
 import gradio as gr
 
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
+from app.recipes import RecipeControl
 from app.request import ControlStrength
 from app.ui.shared import DetectorControls, Job, detector_choices, schema_slider
 
@@ -21,6 +22,7 @@ class ControlInputs:
     detector: gr.Dropdown
     params: DetectorControls | None
     strength: gr.Slider
+    allow_none: bool = True
 
     def inputs(self) -> dict[str, gr.components.Component]:
         """Named inputs for ``inputs_kwargs``."""
@@ -38,6 +40,30 @@ class ControlInputs:
         detector = values[f"{self.prefix}detector"]
         params = self.params.read(values, detector) if self.params is not None else {}
         return values[f"{self.prefix}control_type"], detector, params, float(values[f"{self.prefix}strength"])
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The controls :meth:`updates` sets, in order: type, detector, strength, then every detector parameter."""
+        params = list(self.params.inputs().values()) if self.params is not None else []
+        return [self.control_type, self.detector, self.strength, *params]
+
+    def updates(self, control: RecipeControl | None) -> list[Any]:
+        """Updates that show a recipe's control (its detector's parameters included), in :meth:`outputs` order.
+
+        Args:
+            control: The control to show; None leaves every control unchanged.
+        """
+        if control is None:
+            return [gr.skip() for _ in self.outputs()]
+        detector = control.resolved_detector
+        # The detector's choices follow its type: set both, or the value may not be among the old choices.
+        updates = [
+            control.control_type,
+            gr.update(choices=detector_choices(control.control_type, self.allow_none), value=detector),
+            control.controlnet_conditioning_scale,
+        ]
+        if self.params is not None:
+            updates += self.params.updates({detector: control.detector_params}, [detector])
+        return updates
 
 
 def control_inputs(prefix: str, control_type: str, with_params: bool = True, allow_none: bool = True) -> ControlInputs:
@@ -64,13 +90,14 @@ def control_inputs(prefix: str, control_type: str, with_params: bool = True, all
     def on_type(kind_value: str) -> Any:
         return gr.update(choices=detector_choices(kind_value, allow_none), value=DEFAULTS[kind_value])
 
-    kind.change(on_type, inputs=kind, outputs=detector, queue=False, api_visibility="private")
+    # ``input``, not ``change``: a recipe sets type and detector together, and must not have its detector reset.
+    kind.input(on_type, inputs=kind, outputs=detector, queue=False, api_visibility="private")
     if params is not None and params.groups:
         detector.change(
             params.visibility, inputs=detector, outputs=list(params.groups.values()), queue=False,
             api_visibility="private",
         )  # fmt: skip
-    return ControlInputs(prefix, kind, detector, params, strength)
+    return ControlInputs(prefix, kind, detector, params, strength, allow_none)
 
 
 def compute_maps(job: Job, controls: list[tuple[Any, str, str, dict, float]], width: int, height: int, fit: str):

@@ -6,9 +6,11 @@ from typing import Any
 
 import gradio as gr
 
+from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.controls import compute_maps, control_inputs
 from app.ui.image_input import ImageInput
+from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -28,12 +30,15 @@ MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
 """Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""
 
 
-def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
+def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The IP-Adapter tab (API: ``/ip_adapter``).
 
     Args:
         studio: The process-wide studio handle.
         shared: The shared prompt, seed and sampling controls.
+
+    Returns:
+        The tab's recipe hooks.
     """
     gr.Markdown(
         "A reference image steers *what it looks like* (style, identity, content), not *where things are*. "
@@ -80,6 +85,33 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
         **control.inputs(),
     }
 
+    def request_of(values: dict[str, Any]) -> dict[str, Any]:
+        """The generation request without its images: what runs and what the recipe records."""
+        data = shared.read(values)
+        if values["use_control"]:
+            kind, _, _, strength = control.read(values)
+            data["controls"] = [
+                {
+                    "control_type": kind,
+                    "controlnet_conditioning_scale": strength,
+                    "control_guidance_end": float(values["control_guidance_end"]),
+                }
+            ]
+        data["ip_adapter"] = {"scale": float(values["scale"]), "mode": values["mode"]}
+        return data
+
+    def to_recipe(values: dict[str, Any], reference: Any = None) -> Recipe:
+        kind, detector, params, _ = control.read(values)
+        return recipe_from_generation(
+            request_of(values),
+            detectors={kind: detector},
+            detector_params={detector: params} if params else None,
+            fit=values["fit"],
+            tab=TAB,
+            structure=image_ref(values["photo"]),
+            reference=reference if reference is not None else image_ref(values["reference"]),
+        )
+
     def run(
         request: gr.Request,
         progress=PROGRESS,
@@ -89,7 +121,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
     ):
         values.update(reference=reference, photo=photo)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            data = shared.read(values)
+            data = request_of(values)
             if values["reference"] is None:
                 raise gr.Error("Upload a reference image first.", title="No reference")
             from app.images import load_image  # validates the upload; the core raises a readable StudioError
@@ -103,19 +135,14 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
                     job, [(values["photo"], kind, detector, params, strength)], data["width"], data["height"],
                     values["fit"],
                 )  # fmt: skip
-                data["controls"] = [
-                    {
-                        "control_type": kind,
-                        "controlnet_conditioning_scale": strength,
-                        "control_guidance_end": float(values["control_guidance_end"]),
-                        "image": maps[0].map,
-                    }
-                ]
+                data["controls"][0]["image"] = maps[0].map
                 items.append((maps[0].map, captions[0]))
                 label = f"{kind.capitalize()} ({detector}) + IP-Adapter"
-            data["ip_adapter"] = {"scale": float(values["scale"]), "mode": values["mode"], "image": reference_image}
+            data["ip_adapter"]["image"] = reference_image
             result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
-        return items + result_gallery(result, label), describe_cost(result), result.seeds[0]
+        recipe = try_recipe(lambda: to_recipe(values, reference_image))
+        gallery = tagged(items, recipe) + tagged(result_gallery(result, label), recipe, result.seeds)
+        return gallery, describe_cost(result), result.seeds[0]
 
     event = generate.click(
         on_gpu(run),
@@ -126,3 +153,37 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [event])
+
+    def from_recipe(recipe: Recipe) -> list[Any]:
+        settings = recipe.generate
+        first = settings.controls[0] if settings.controls else None
+        return [
+            asset_update(recipe.images.reference),
+            settings.ip_adapter.scale,
+            settings.ip_adapter.mode,
+            first is not None,
+            asset_update(recipe.images.structure),
+            *control.updates(first),
+            settings.fit,
+            first.control_guidance_end if first is not None else gr.skip(),
+        ]
+
+    def apply_notes(recipe: Recipe) -> list[str]:
+        controls, notes = recipe.generate.controls, []
+        if len(controls) > 1:
+            left_out = ", ".join(c.control_type for c in controls[1:])
+            notes.append(f"This tab holds one ControlNet; the recipe's {left_out} control is left out here.")
+        if controls and controls[0].control_guidance_start != 0:
+            notes.append("This tab starts the ControlNet at step 0; the recipe's later start is not shown here.")
+        if controls and controls[0].detector_params:
+            notes.append("The ControlNet's detector parameters are not shown here; it runs on its defaults.")
+        return notes
+
+    return TabRecipe(
+        TAB,
+        inputs,
+        to_recipe,
+        outputs=[reference, scale, mode, use_control, photo, *control.outputs(), fit, end],
+        from_recipe=from_recipe,
+        apply_notes=apply_notes,
+    )

@@ -9,6 +9,10 @@ The panel knows nothing about the tabs' widgets. The app passes two functions:
   recipe (switch tab, fill controls, put bundled photos in the image inputs
   with :func:`app.recipes.load_asset`; :func:`shared_values` gives the shared fields).
 
+and, optionally, ``capture_notes(values)`` / ``apply_notes(recipe)``: lines for
+the notice saying what a saved recipe could not record, or what the page cannot
+show of a loaded one.
+
 Every way a recipe comes in (preset menu, uploaded JSON, a PNG dropped on
 "restore", the ``?recipe=`` link read in ``demo.load``) goes through the core's
 untrusted parsing and ends in ``apply`` plus a one-line notice (what was loaded,
@@ -68,6 +72,7 @@ _SHARE_JS = f"""
 
 Capture = Callable[[dict[str, Any]], Recipe]
 Apply = Callable[[Recipe], Sequence[Any]]
+Notes = Callable[[Any], Sequence[str]]
 
 
 @dataclass
@@ -140,14 +145,25 @@ def find_preset(choice: str | None, store: Any) -> Recipe:
     return presets[name]
 
 
-def loaded_notice(recipe: Recipe, source: str) -> str:
-    """The one-line notice after loading: what was loaded, what it shows, and any image the user must supply."""
+def loaded_notice(recipe: Recipe, source: str, notes: Sequence[str] = ()) -> str:
+    """The one-line notice after loading: what was loaded, what it shows, and any image the user must supply.
+
+    Args:
+        recipe: The loaded recipe.
+        source: Where it came from, e.g. "the shared link".
+        notes: What the page cannot show of it, one line each.
+    """
     title = f" “{html.escape(recipe.title)}”" if recipe.title else ""
     text = f"Loaded{title} from {source}."
     if recipe.description:
         text += f" {html.escape(recipe.description)}"
     needed = recipe_notice(recipe)
-    return text + (f"\n\n**{html.escape(needed)}**" if needed else "")
+    return text + (f"\n\n**{html.escape(needed)}**" if needed else "") + noted(notes)
+
+
+def noted(notes: Sequence[str]) -> str:
+    """Notes as Markdown bullets after a blank line (escaped: they may quote a recipe); empty for none."""
+    return "\n\n" + "\n".join(f"- {html.escape(note)}" for note in notes) if notes else ""
 
 
 def save_preset(name: str, store: Any, recipe: Recipe) -> tuple[dict[str, Any], str]:
@@ -224,6 +240,8 @@ def build_recipes_panel(
     apply_outputs: Sequence[gr.components.Component],
     apply: Apply,
     demo: gr.Blocks | None = None,
+    capture_notes: Notes | None = None,
+    apply_notes: Notes | None = None,
 ) -> RecipesPanel:
     """Build the panel inside the current Blocks layout and wire its events.
 
@@ -233,6 +251,8 @@ def build_recipes_panel(
         apply_outputs: Components ``apply`` updates.
         apply: Recipe → one update per ``apply_outputs`` entry (``gr.skip()`` to leave one unchanged).
         demo: The Blocks app; when given, its ``load`` event fills the menu and restores a ``?recipe=`` link.
+        capture_notes: Values → what the captured recipe could not record (shown after save and share).
+        apply_notes: Recipe → what ``apply`` could not show of it (shown after loading).
 
     Returns:
         The panel's components.
@@ -269,8 +289,13 @@ def build_recipes_panel(
             elem_id="recipes-restore",
         )
 
-    def applied(recipe: Recipe, source: str) -> list[Any]:
-        return [*apply(recipe), loaded_notice(recipe, source)]
+    def applied(recipe: Recipe, source: str, message: str = "") -> list[Any]:
+        notes = list(apply_notes(recipe)) if apply_notes else []
+        text = loaded_notice(recipe, source, notes) + (f"\n\n{html.escape(message)}" if message else "")
+        return [*apply(recipe), text]
+
+    def captured(values: dict[str, Any]) -> tuple[Recipe, str]:
+        return capture(values), noted(capture_notes(values) if capture_notes else [])
 
     def on_pick(choice: str | None, stored: Any) -> list[Any]:
         if not choice:
@@ -284,14 +309,15 @@ def build_recipes_panel(
     def on_save(**values: Any) -> tuple[Any, ...]:
         preset_name, stored = normalise_name(values.pop("recipes__name")), values.pop("recipes__store")
         try:
-            stored, path = save_preset(preset_name, stored, capture(values))
+            recipe, notes = captured(values)
+            stored, path = save_preset(preset_name, stored, recipe)
         except StudioError as error:
             raise gr.Error(str(error), title="Cannot save this preset") from None
         return (
             stored,
             gr.update(choices=menu_choices(stored), value=f"{_MINE}{preset_name}"),
             gr.update(value=path, visible=True),
-            f"Saved “{html.escape(preset_name)}” in this browser; download the JSON to keep or share it.",
+            f"Saved “{html.escape(preset_name)}” in this browser; download the JSON to keep or share it.{notes}",
         )
 
     def on_delete(choice: str | None, stored: Any) -> tuple[Any, ...]:
@@ -311,14 +337,17 @@ def build_recipes_panel(
             recipe, message = recipe_from_png(path)
         except StudioError as error:
             return [*skip_all, f"**Not restored:** {html.escape(str(error))}"]
-        return [*apply(recipe), loaded_notice(recipe, "the image") + f"\n\n{html.escape(message)}"]
+        return applied(recipe, "the image", message)
 
-    def on_share(**values: Any) -> tuple[str, Any]:
+    def on_share(**values: Any) -> tuple[Any, ...]:
         try:
-            recipe = capture(values)
-            return encode_share(recipe), gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
+            recipe, notes = captured(values)
+            token = encode_share(recipe)
         except StudioError as error:
             raise gr.Error(str(error), title="Cannot share this") from None
+        download = gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
+        # Say what this link cannot reproduce; otherwise keep the notice (e.g. which image a loaded recipe needs).
+        return token, download, f"Share link made.{notes}" if notes else gr.skip()
 
     def on_load(stored: Any, request: gr.Request) -> list[Any]:
         choices = gr.update(choices=menu_choices(stored))
@@ -342,7 +371,7 @@ def build_recipes_panel(
     upload.upload(on_upload, inputs=upload, outputs=[*outputs, notice], **private)
     restore.upload(on_restore, inputs=restore, outputs=[*outputs, notice], **private)
     # The token lands in the link box, then the browser turns it into a URL (gr.State never reaches the browser).
-    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download], **private).then(
+    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download, notice], **private).then(
         None, inputs=link, outputs=link, js=_SHARE_JS, **private
     )
     if demo is not None:

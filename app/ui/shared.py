@@ -12,7 +12,7 @@ import inspect
 import logging
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -336,6 +336,23 @@ class DetectorControls:
             if value is not None and specs.get(param, {}).get("type") == "int":
                 value = int(value)
             out[param] = value
+        return out
+
+    def updates(self, chosen: Mapping[str, Mapping[str, Any]], detectors: Iterable[str]) -> list[Any]:
+        """Updates that show the parameters of ``detectors`` (others unchanged), in :meth:`inputs` order.
+
+        Args:
+            chosen: Detector → the parameters a recipe sets; a parameter it leaves out is the detector's default.
+            detectors: The detectors whose controls are set.
+        """
+        from app.preprocess import REGISTRY
+
+        detectors = set(detectors)
+        out: list[Any] = []
+        for name, params in self.params.items():
+            defaults = {spec["name"]: spec["default"] for spec in REGISTRY[name].param_specs()}
+            given = chosen.get(name) or {}
+            out += [given.get(p, defaults[p]) if name in detectors else gr.skip() for p in params]
         return out
 
     def visibility(self, detector: str) -> list[Any]:

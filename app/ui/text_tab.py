@@ -6,6 +6,8 @@ from typing import Any
 
 import gradio as gr
 
+from app.recipes import Recipe, recipe_from_generation
+from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -20,12 +22,15 @@ from app.ui.shared import (
 TAB = "text"
 
 
-def build_text_tab(studio: StudioHandle, shared: SharedControls) -> None:
+def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The text-to-image tab (API: ``/text_to_image``).
 
     Args:
         studio: The process-wide studio handle.
         shared: The shared prompt, seed and sampling controls.
+
+    Returns:
+        The tab's recipe hooks (it has no widgets of its own: a text recipe is the shared controls).
     """
     gr.Markdown("Plain text-to-image: the baseline every other method is measured against.")
     with gr.Row():
@@ -34,11 +39,16 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> None:
     gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="text-gallery")
     info = gr.Markdown(elem_id="text-info")
 
+    def to_recipe(values: dict[str, Any]) -> Recipe:
+        return recipe_from_generation(shared.read(values), tab=TAB)
+
     def run(request: gr.Request, progress=PROGRESS, **values: Any):
         with studio.job(TAB, request, progress) as job:
             data = shared.read(values)
             result = job.studio.generate(data, progress=job.steps("Text only"), cancel=job.cancel)
-        return result_gallery(result, "Text only"), describe_cost(result), result.seeds[0]
+        recipe = try_recipe(lambda: to_recipe(values))
+        gallery = tagged(result_gallery(result, "Text only"), recipe, result.seeds)
+        return gallery, describe_cost(result), result.seeds[0]
 
     event = generate.click(
         on_gpu(run),
@@ -58,3 +68,4 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> None:
         inputs=[shared.prompt],
         label="Example prompts",
     )
+    return TabRecipe(TAB, shared.inputs(), to_recipe, outputs=[], from_recipe=lambda recipe: [])

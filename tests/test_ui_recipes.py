@@ -1,0 +1,176 @@
+"""Recipes in the studio: every downloaded PNG carries its recipe, and the panel moves recipes in and out of the tabs.
+
+API tests generate on each tab through gradio_client, download the image, read
+its recipe back and regenerate from it on the same studio: same pixels. Handler
+tests apply every shipped preset through the panel's own event functions and
+capture it again. Browser tests (Chromium via Playwright) cover presets, save,
+share link and restore from a PNG as a person would use them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from gradio_client import Client, handle_file
+from PIL import Image
+
+from app.preprocess import REGISTRY
+from app.recipes import Recipe, decode_share, load_presets, recipe_from_png, run_recipe
+from app.recipes.png import PARAMETERS_KEY, read_text_chunks
+from tests.ui_fixtures import ARTIFACTS, PHOTO, REFERENCE, served_app  # noqa: F401 - fixture
+
+SMALL = {"width": 64, "height": 64, "num_inference_steps": 2}
+
+
+@pytest.fixture(scope="module")
+def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
+    return Client(served_app.url, verbose=False)
+
+
+def restored(path: str) -> Recipe:
+    """The recipe in a downloaded PNG (through the same reader the "restore from image" input uses)."""
+    recipe, message = recipe_from_png(path)
+    assert "Restored the recipe saved in this image" in message
+    return recipe
+
+
+def parameters(path: str) -> str:
+    """The A1111 ``parameters`` line of a downloaded PNG."""
+    return read_text_chunks(Path(path).read_bytes())[PARAMETERS_KEY]
+
+
+def same_pixels(path: str, image: Image.Image) -> bool:
+    return np.array_equal(np.asarray(Image.open(path).convert("RGB")), np.asarray(image.convert("RGB")))
+
+
+# -- every tab's downloads carry the recipe; the recipe regenerates the same pixels -----------------
+
+
+def test_text_tab_pngs_carry_the_recipe_and_regenerate_identically(client, studio):
+    gallery, _info = client.predict(
+        prompt="a cat", negative_prompt="blurry", seed=7, guidance_scale=5.5, scheduler="euler_a",
+        num_images_per_prompt=2, **SMALL, api_name="/text_to_image",
+    )  # fmt: skip
+    recipe = restored(gallery[1]["image"])
+    assert recipe.ui_tab == "text" and recipe.generate.controls == [] and recipe.generate.ip_adapter is None
+    asked = {"prompt": "a cat", "negative_prompt": "blurry", "seed": 7, "guidance_scale": 5.5}
+    asked |= {"scheduler": "euler_a", "num_images_per_prompt": 2, **SMALL}
+    assert recipe.generate.model_dump(include=set(asked)) == asked
+    assert "Seed: 8" in parameters(gallery[1]["image"])  # the A1111 line names the image's own seed
+    again = run_recipe(recipe, studio)
+    assert all(same_pixels(item["image"], image) for item, image in zip(gallery, again.images, strict=True))
+
+
+def test_controlnet_pngs_carry_both_controls_and_the_bundled_photo(client, studio):
+    slider, gallery, info = client.predict(
+        prompt="an astronaut", seed=3, photo=handle_file(PHOTO), control_type="canny", detector="canny",
+        canny__low_threshold=50, strength=0.8, control_guidance_end=0.9, fit="pad", use_second=True,
+        second_control_type="depth", second_detector="depth_anything", second_strength=0.6, **SMALL,
+        api_name="/controlnet",
+    )  # fmt: skip
+    assert "records one structure photo" not in info
+    recipe = restored(gallery[2]["image"])
+    assert all(restored(path) == recipe for path in slider)  # the map ↔ result slider downloads carry it too
+    assert restored(gallery[0]["image"]) == recipe  # and so do the maps
+    settings = recipe.generate
+    assert recipe.ui_tab == "controlnet" and recipe.images.structure == "astronaut.png"
+    assert settings.fit == "pad" and settings.seed == 3
+    assert [(c.control_type, c.resolved_detector, c.controlnet_conditioning_scale) for c in settings.controls] == [
+        ("canny", "canny", 0.8),
+        ("depth", "depth_anything", 0.6),
+    ]
+    assert settings.controls[0].detector_params["low_threshold"] == 50
+    assert {c.control_guidance_end for c in settings.controls} == {0.9}
+    assert same_pixels(gallery[2]["image"], run_recipe(recipe, studio).image)
+
+
+def test_a_second_control_on_another_photo_says_the_recipe_cannot_hold_it(client):
+    _slider, gallery, info = client.predict(
+        photo=handle_file(PHOTO), use_second=True, second_photo=handle_file(REFERENCE), **SMALL,
+        api_name="/controlnet",
+    )  # fmt: skip
+    assert "records one structure photo" in info
+    assert restored(gallery[-1]["image"]).images.structure == "astronaut.png"
+
+
+def test_ip_adapter_pngs_name_the_reference_and_the_structure_photo(client, studio):
+    gallery, _info = client.predict(
+        prompt="a cup", seed=5, reference=handle_file(REFERENCE), scale=0.8, mode="style", use_control=True,
+        photo=handle_file(PHOTO), control_control_type="depth", control_detector="depth_anything", **SMALL,
+        api_name="/ip_adapter",
+    )  # fmt: skip
+    recipe = restored(gallery[-1]["image"])
+    assert recipe.ui_tab == "ip_adapter"
+    assert recipe.images.model_dump() == {"structure": "astronaut.png", "reference": "coffee.png"}
+    assert recipe.generate.ip_adapter.model_dump() == {"scale": 0.8, "mode": "style"}
+    assert [c.control_type for c in recipe.generate.controls] == ["depth"]
+    assert same_pixels(gallery[-1]["image"], run_recipe(recipe, studio).image)
+
+
+def test_compare_pngs_carry_the_comparison_and_name_their_method(client, studio):
+    methods = ["text", "canny"]
+    grid, _matrix, _advice = client.predict(
+        prompt="an astronaut", seed=9, photo=handle_file(PHOTO), methods=methods, canny_detector="canny",
+        canny__high_threshold=150, **SMALL, api_name="/compare",
+    )  # fmt: skip
+    recipe = restored(grid[1]["image"])
+    assert recipe.mode == "compare" and recipe.compare.methods == methods
+    assert recipe.images.structure == "astronaut.png" and recipe.images.reference is None
+    assert recipe.compare.detector_params["canny"]["high_threshold"] == 150
+    assert "Conditioning: canny" in parameters(grid[1]["image"])
+    assert "Conditioning: text" in parameters(grid[0]["image"])
+    entries = list(run_recipe(recipe, studio))
+    assert same_pixels(grid[1]["image"], entries[1].result.image)
+
+
+# -- the panel's handlers: every preset applied to its tab captures back to the same recipe ----------
+
+
+def handler(demo, name: str):
+    """The event function ``name`` of the recipes panel, with its input and output components."""
+    return next(fn for fn in demo.fns.values() if getattr(fn.fn, "__name__", None) == name)
+
+
+def value_of(update: Any, current: Any) -> Any:
+    """The value a component holds after ``update`` (a raw value, ``gr.update(...)`` or ``gr.skip()``)."""
+    if isinstance(update, dict):
+        return update.get("value", current) if update.get("__type__") == "update" else update
+    return update
+
+
+def canonical(recipe: Recipe) -> dict[str, Any]:
+    """A recipe without its title and tab, every detector and parameter default written out."""
+
+    def full(detector: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {**{s["name"]: s["default"] for s in REGISTRY[detector].param_specs()}, **params}
+
+    document = recipe.model_dump(mode="json", exclude={"title", "description", "tab"})
+    if recipe.mode == "generate":
+        for control, model in zip(document["generate"]["controls"], recipe.generate.controls, strict=True):
+            control["detector"] = model.resolved_detector
+            control["detector_params"] = full(model.resolved_detector, control["detector_params"])
+    else:
+        params = document["compare"]["detector_params"]
+        chosen = set(document["compare"]["detectors"].values()) | set(params)
+        document["compare"]["detector_params"] = {
+            d: full(d, params.get(d, {})) for d in chosen if REGISTRY[d].param_specs()
+        }
+    return document
+
+
+@pytest.mark.parametrize("name", list(load_presets()))
+def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):  # noqa: F811
+    demo, preset = served_app.demo, load_presets()[name]
+    pick, share = handler(demo, "on_pick"), handler(demo, "on_share")
+    *updates, notice = pick.fn(f"preset:{name}", {})
+    assert notice.startswith(f"Loaded “{preset.title}”") and "needs" not in notice
+    assert len(updates) == len(pick.outputs) - 1
+    held = {c._id: value_of(u, getattr(c, "value", None)) for c, u in zip(pick.outputs, updates, strict=False)}
+    assert updates[0]["selected"] == preset.ui_tab
+    # "Make share link" on the page as the preset left it: the same recipe, bundled photos recognised.
+    values = {n: held.get(c._id, c.value) for n, c in zip(share.input_parameter_names, share.inputs, strict=True)}
+    token, _download, _notice = share.fn(**values)
+    assert canonical(decode_share(token)) == canonical(preset)
