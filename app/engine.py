@@ -226,6 +226,22 @@ class PipelineCache:
         self._attach_ip_adapter(True)
         pipe.set_ip_adapter_scale(ip_adapter_scale_config(scale, mode))
 
+    def parameter_bytes(self, control_types: list[str], ip_adapter: bool) -> int:
+        """Bytes of the weights one method runs: base components, its ControlNets, the IP-Adapter if used."""
+        base = self.base()
+        modules = [base.unet, base.vae, base.text_encoder, *(self.controlnet(t) for t in control_types)]
+        if ip_adapter and self._ip_parts is not None:
+            modules += [base.image_encoder, self._ip_parts.projection]
+            modules += [p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)]
+        seen: set[int] = set()
+        total = 0
+        for module in modules:
+            for tensor in module.parameters():
+                if id(tensor) not in seen:  # the attached IP processors are also inside the UNet
+                    seen.add(id(tensor))
+                    total += tensor.numel() * tensor.element_size()
+        return total
+
     def resident_parameters(self) -> dict[str, int]:
         """Parameter counts of everything loaded, each module counted once however often it is shared."""
         with self.lock:

@@ -23,6 +23,8 @@ class Result:
         load_seconds: Time spent loading models for this call (0 once warm).
         peak_memory_bytes: Peak memory of the call (see ``memory_kind``).
         memory_kind: ``cuda_peak_allocated``, ``rss_peak_delta`` or ``rss_delta``.
+        model_bytes: Bytes of the weights the method ran (base + its ControlNets / IP-Adapter): what
+            choosing this method costs in memory, independent of what else the cache holds.
         notes: Plain-language remarks, e.g. that the prompt was truncated.
     """
 
@@ -36,6 +38,7 @@ class Result:
     load_seconds: float = 0.0
     peak_memory_bytes: int = 0
     memory_kind: str = "unavailable"
+    model_bytes: int = 0
     notes: list[str] = field(default_factory=list)
 
     @property

@@ -168,6 +168,7 @@ class Studio:
                     seconds = time.perf_counter() - started
             finally:
                 cache.use_ip_adapter(pipe, None)
+            model_bytes = cache.parameter_bytes([c.control_type for c in request.controls], reference is not None)
         return Result(
             images=images,
             seeds=[request.seed + i for i in range(request.num_images_per_prompt)],
@@ -179,6 +180,7 @@ class Studio:
             load_seconds=load_seconds,
             peak_memory_bytes=memory.peak_bytes,
             memory_kind=memory.kind,
+            model_bytes=model_bytes,
             notes=notes,
         )
 

@@ -125,7 +125,8 @@ def test_scorecard_scores_every_result_on_every_applicable_fit(studio, photo, re
     matrix = card.matrix
     assert matrix.methods == ["text", "canny", "depth", "ip_adapter"]
     columns = {c.name for c in matrix.columns}
-    assert {"prompt", "edges", "depth", "reference", "seconds", "peak_memory"} <= columns
+    assert {"prompt", "edges", "depth", "reference", "seconds", "peak_memory", "model_memory"} <= columns
+    assert matrix.value("canny", "model_memory") > matrix.value("text", "model_memory")
     for method in matrix.methods:  # text-only's structure scores are the baseline
         for name in ("prompt", "edges", "depth", "reference"):
             assert matrix.value(method, name) is not None, (method, name)

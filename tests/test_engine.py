@@ -292,3 +292,16 @@ def test_tiny_family_on_cuda_in_half_precision_and_low_vram(tiny_settings, tiny_
         assert result.image.size == (96, 64) and result.memory_kind == "cuda_peak_allocated"
         text = pixels(studio.generate(BASE))
         assert np.array_equal(text, pixels(studio.generate(with_controls(noise_map, "canny", scale=0.0))))
+
+
+def test_model_bytes_count_the_weights_each_method_runs(studio, noise_map):
+    text = studio.generate(BASE).model_bytes
+    canny = studio.generate(with_controls(noise_map, "canny")).model_bytes
+    both = studio.generate(with_controls(noise_map, "canny", "depth")).model_bytes
+    ip = studio.generate(with_ip(noise_map)).model_bytes
+    base = studio.cache.base()
+    expected = sum(p.numel() * 4 for m in (base.unet, base.vae, base.text_encoder) for p in m.parameters())
+    assert text == expected  # float32 on the CPU
+    controlnet = sum(p.numel() * 4 for p in studio.cache.controlnet("canny").parameters())
+    assert canny == text + controlnet and both == text + 2 * controlnet
+    assert ip > text

@@ -52,7 +52,7 @@ class Column:
             return "–"
         if self.name == "seconds":
             return f"{value:.2f} s"
-        if self.name == "peak_memory":
+        if self.name in ("peak_memory", "model_memory"):
             return f"{value / 1024 / MIB:.2f} GiB" if value >= 1024 * MIB else f"{value / MIB:.0f} MiB"
         return f"{round(value, decimals) + 0.0:.{decimals}f}"  # + 0.0 turns -0.00 into 0.00
 
@@ -60,6 +60,13 @@ class Column:
 COST_COLUMNS = (
     Column("seconds", "Time", "Wall time of the generation, model loading excluded.", "cost", False),
     Column("peak_memory", "Peak memory", "Peak memory of the generation (see its kind).", "cost", False),
+    Column(
+        "model_memory",
+        "Model weights",
+        "Memory of the weights the method runs: base model plus its ControlNets and IP-Adapter.",
+        "cost",
+        False,
+    ),
 )
 
 
@@ -257,9 +264,10 @@ def score_results(
         timings[method] = time.perf_counter() - started
     columns = [Column.for_scorer(s) for s in active]
 
-    cost_rows: dict[str, tuple[float | None, float | None]] = {}
+    cost_rows: dict[str, tuple[float | None, float | None, float | None]] = {}
     memory_kinds = set()
     for method, item in results.items():
+        model = getattr(item, "model_bytes", None) or None
         if costs and method in costs:
             seconds, peak = costs[method]
         elif hasattr(item, "seconds") and hasattr(item, "peak_memory_bytes"):
@@ -267,12 +275,15 @@ def score_results(
             memory_kinds.add(getattr(item, "memory_kind", None))
         else:
             continue
-        cost_rows[method] = (None if seconds is None else float(seconds), None if peak is None else float(peak))
+        cost_rows[method] = tuple(None if v is None else float(v) for v in (seconds, peak, model))
     if cost_rows:
-        columns.extend(COST_COLUMNS)
+        with_models = any(row[2] is not None for row in cost_rows.values())
+        columns.extend(c for c in COST_COLUMNS if with_models or c.name != "model_memory")
         for method in values:
-            seconds, peak = cost_rows.get(method, (None, None))
+            seconds, peak, model = cost_rows.get(method, (None, None, None))
             values[method]["seconds"], values[method]["peak_memory"] = seconds, peak
+            if with_models:
+                values[method]["model_memory"] = model
     memory_kinds.discard(None)
     return FitMatrix(
         methods=list(results),
