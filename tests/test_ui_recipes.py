@@ -9,6 +9,7 @@ share link and restore from a PNG as a person would use them.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,11 @@ from app.preprocess import REGISTRY
 from app.recipes import Recipe, decode_share, load_presets, recipe_from_png, run_recipe
 from app.recipes.png import PARAMETERS_KEY, read_text_chunks
 from tests.ui_fixtures import ARTIFACTS, PHOTO, REFERENCE, served_app  # noqa: F401 - fixture
+
+try:
+    from playwright.sync_api import expect
+except ImportError:  # the browser tests skip
+    expect = None
 
 SMALL = {"width": 64, "height": 64, "num_inference_steps": 2}
 
@@ -174,3 +180,177 @@ def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):  #
     values = {n: held.get(c._id, c.value) for n, c in zip(share.input_parameter_names, share.inputs, strict=True)}
     token, _download, _notice = share.fn(**values)
     assert canonical(decode_share(token)) == canonical(preset)
+
+
+def test_presets_kept_in_the_browser_survive_a_server_restart(served_app):  # noqa: F811
+    import gradio as gr
+
+    from app.ui.recipes_panel import build_recipes_panel
+
+    with gr.Blocks():  # what a restarted server builds: the store must decrypt what browsers already hold
+        prompt = gr.Textbox()
+        panel = build_recipes_panel(capture_inputs={"prompt": prompt}, capture=None, apply_outputs=[], apply=None)
+    store = served_app.demo.recipes.store
+    assert (panel.store.storage_key, panel.store.secret) == (store.storage_key, store.secret)
+
+
+# -- in a browser: presets, save, share link, restore from a PNG -----------------------------------
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
+in_browser = pytest.mark.skipif(
+    expect is None or not CHROMIUM.exists(), reason="needs playwright and Debian's chromium at /usr/bin/chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module; each test opens its own pages (a fresh context is a friend's browser)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def context(browser):
+    """One person's browser profile: the presets they save stay in its local storage."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def page(context, served_app):  # noqa: F811 - the fixture imported above
+    """A fresh page on the studio, with the recipes panel open; fails the test on any script error."""
+    errors: list[str] = []
+    page = context.new_page()
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    open_studio(page, served_app.url)
+    yield page
+    page.close()
+    assert not errors, f"errors in the page's scripts: {errors}"
+
+
+def open_studio(page, url: str) -> None:
+    """Open ``url`` and the recipes accordion, once the page has loaded its recipe and presets."""
+    page.goto(url)
+    page.wait_for_selector("#prompt textarea")
+    page.get_by_text("Recipes: presets").click()
+    page.wait_for_selector("#recipes-menu input")
+
+
+def pick(page, label: str) -> None:
+    """Choose ``label`` in the presets menu."""
+    page.locator("#recipes-menu input").click()
+    page.get_by_role("option", name=label).click()
+
+
+def set_number(page, elem_id: str, value: float) -> None:
+    """Type a value into a slider's or number's box, as a person would."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Tab")
+
+
+def selected_tab(page) -> str:
+    return page.locator("[role=tab][aria-selected=true]").inner_text().strip()
+
+
+@pytest.mark.browser
+@in_browser
+def test_picking_a_shipped_preset_fills_the_controls(page):
+    preset = load_presets()["depth-landscape"]
+    pick(page, preset.title)
+    expect(page.locator("#prompt textarea")).to_have_value(preset.generate.prompt)
+    expect(page.locator("#seed input")).to_have_value(str(preset.generate.seed))
+    expect(page.locator("#recipes-notice")).to_contain_text(f"Loaded “{preset.title}”")
+    assert selected_tab(page) == "ControlNet"
+    expect(page.locator("#cn-photo img")).to_have_count(1)  # the preset's bundled photo
+    page.get_by_text("Sampling settings").click()
+    expect(page.locator("#steps input[type=number]")).to_have_value(str(preset.generate.num_inference_steps))
+
+
+@pytest.mark.browser
+@in_browser
+def test_a_saved_preset_is_in_the_menu_and_stays_after_a_reload(page, served_app):  # noqa: F811
+    page.fill("#prompt textarea", "my saved prompt")
+    set_number(page, "seed", 777)
+    page.fill("#recipes-name textarea, #recipes-name input", "my test preset")
+    page.click("#recipes-save")
+    expect(page.locator("#recipes-notice")).to_contain_text("Saved “my test preset”")
+    expect(page.locator("#recipes-download")).to_be_visible()
+    # Another page in the same browser: the menu lists it (kept in local storage), and picking it restores it.
+    again = page.context.new_page()
+    open_studio(again, served_app.url)
+    pick(again, "★ my test preset")
+    expect(again.locator("#prompt textarea")).to_have_value("my saved prompt")
+    expect(again.locator("#seed input")).to_have_value("777")
+    again.close()
+
+
+@pytest.mark.browser
+@in_browser
+def test_a_share_link_opens_the_same_recipe_for_a_friend(page, browser, tmp_path):
+    page.get_by_role("tab", name="ControlNet").click()
+    own_photo = tmp_path / "my-photo.png"
+    Image.effect_noise((80, 80), 40).convert("RGB").save(own_photo)  # not a bundled photo: the link cannot carry it
+    page.locator("#cn-photo input[type=file]").set_input_files(str(own_photo))
+    page.wait_for_selector("#cn-photo img")
+    page.fill("#prompt textarea", "a shared lighthouse at dusk")
+    set_number(page, "seed", 4321)
+    page.get_by_text("Sampling settings").click()
+    set_number(page, "steps", 3)
+    page.click("#recipes-share")
+    link = page.locator("#recipes-link textarea")
+    expect(link).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/\?recipe="))
+    # The friend: another browser profile, nothing stored, the link alone.
+    friend = browser.new_context(viewport={"width": 1400, "height": 1000})
+    friend.set_default_timeout(TIMEOUT_MS)
+    other = friend.new_page()
+    other.goto(link.input_value())
+    expect(other.locator("#prompt textarea")).to_have_value("a shared lighthouse at dusk")
+    expect(other.locator("#seed input")).to_have_value("4321")
+    other.get_by_text("Sampling settings").click()
+    expect(other.locator("#steps input[type=number]")).to_have_value("3")
+    expect(other.locator("#recipes-notice")).to_contain_text("needs a structure photo")
+    assert selected_tab(other) == "ControlNet"
+    ARTIFACTS.mkdir(exist_ok=True)
+    other.screenshot(path=str(ARTIFACTS / "ui-recipes-shared-link.png"), full_page=True)
+    friend.close()
+
+
+@pytest.mark.browser
+@in_browser
+def test_dropping_a_png_made_by_the_studio_restores_its_recipe(page, tmp_path):
+    page.fill("#prompt textarea", "a kettle on a stove")
+    set_number(page, "seed", 99)
+    page.get_by_text("Sampling settings").click()
+    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_number(page, slider, value)
+    page.click("#text-generate")
+    image = page.locator("#text-gallery img").first
+    image.wait_for()
+    made = tmp_path / "made.png"
+    made.write_bytes(page.request.get(image.get_attribute("src")).body())  # the file the download button serves
+    page.fill("#prompt textarea", "something else")
+    set_number(page, "seed", 1)
+    page.locator("#recipes-restore input[type=file]").set_input_files(str(made))
+    expect(page.locator("#prompt textarea")).to_have_value("a kettle on a stove")
+    expect(page.locator("#seed input")).to_have_value("99")
+    expect(page.locator("#recipes-notice")).to_contain_text("Restored the recipe saved in this image")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "ui-recipes.png"), full_page=True)

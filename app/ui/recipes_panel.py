@@ -57,6 +57,9 @@ from app.request import CommonSettings
 MAX_USER_PRESETS = 50
 MAX_NAME_CHARS = 40
 STORAGE_KEY = "conditioning-studio-presets"
+# Fixed, not gradio's random per-process default, so a server restart does not make browsers forget their
+# presets. The store holds only recipes, which are parsed as untrusted input whatever the encryption says.
+STORAGE_SECRET = "conditioning-studio-presets-v1"
 _SHIPPED, _MINE = "preset:", "mine:"
 
 # Runs in the browser after the token is made: the link is this page's own address plus ?recipe=.
@@ -262,8 +265,9 @@ def build_recipes_panel(
 
     # Outside the accordion, so a shared link's notice ("supply a photo") is seen even while it is closed.
     notice = gr.Markdown(elem_id="recipes-notice")
+    # Outside too: a closed accordion does not mount its children, and the store reads local storage on mount.
+    store = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=STORAGE_SECRET)
     with gr.Accordion("Recipes: presets, save, share, restore", open=False):
-        store = gr.BrowserState({}, storage_key=STORAGE_KEY)
         with gr.Row(equal_height=True):
             menu = gr.Dropdown(
                 choices=menu_choices({}),
@@ -275,7 +279,13 @@ def build_recipes_panel(
             )
             remove = gr.Button("Delete ★", size="sm", scale=1, elem_id="recipes-delete")
         with gr.Row(equal_height=True):
-            name = gr.Textbox(label="Preset name", placeholder="my depth restyle", max_length=MAX_NAME_CHARS, scale=3)
+            name = gr.Textbox(
+                label="Preset name",
+                placeholder="my depth restyle",
+                max_length=MAX_NAME_CHARS,
+                scale=3,
+                elem_id="recipes-name",
+            )
             save = gr.Button("Save as preset", scale=1, elem_id="recipes-save")
             download = gr.DownloadButton("Download JSON", visible=False, scale=1, elem_id="recipes-download")
         with gr.Row(equal_height=True):
@@ -286,6 +296,7 @@ def build_recipes_panel(
             label="Restore from image: drop a PNG made here (or by A1111-style tools)",
             file_types=[".png"],
             type="filepath",
+            height=120,
             elem_id="recipes-restore",
         )
 
