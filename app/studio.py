@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from app.compare import CompareEntry, CompareRequest, parse_compare_request
+from app.compare import CompareEntry, CompareRequest, check_detector, parse_compare_request
 from app.devices import measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, StudioError
@@ -74,8 +74,18 @@ class Studio:
         height: int,
         fit: str = "crop",
         params: dict[str, Any] | None = None,
+        control_type: str | None = None,
     ) -> MapResult:
-        """The control map of a photo at the generation size (cached by content, detector and parameters)."""
+        """The control map of a photo at the generation size (cached by content, detector and parameters).
+
+        Raises:
+            StudioError: for a bad image or parameters, or a detector that does not make ``control_type`` maps.
+        """
+        if control_type is not None:
+            try:
+                check_detector(control_type, detector)
+            except ValueError as error:
+                raise StudioError(f"Invalid control — {error}.") from None
         return self.maps.get_map(image, detector, (width, height), fit, params)
 
     def preview_maps(

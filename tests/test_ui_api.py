@@ -167,3 +167,13 @@ def test_the_page_says_plainly_which_weights_it_runs_on(monkeypatch, tmp_path):
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     banner = model_banner(Settings(family="real"))
     assert "not on this machine" in banner and "--tiny" in banner and "STUDIO_MODELS=tiny" in banner
+
+
+def test_api_clients_may_name_any_detector_and_a_mismatch_is_refused(client):
+    photo = handle_file(str(PHOTO))
+    _, gallery, _ = client.predict(
+        photo=photo, control_type="depth", detector="depth_anything", **SMALL, api_name="/controlnet"
+    )
+    assert gallery and set(sizes(gallery)) == {(SMALL["width"], SMALL["height"])}
+    with pytest.raises(AppError, match="does not make canny maps"):
+        client.predict(photo=photo, control_type="canny", detector="midas", **SMALL, api_name="/controlnet")

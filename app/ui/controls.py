@@ -83,6 +83,9 @@ def control_inputs(prefix: str, control_type: str, with_params: bool = True, all
             label="Detector",
             info="Makes the map from the photo; 'none' uses the upload as the map itself.",
             elem_id=f"{prefix}detector",
+            # The choices follow the control type in the page; API clients may name any detector, and the
+            # core refuses one that does not make this type's maps.
+            allow_custom_value=True,
         )
     params = DetectorControls(list(REGISTRY), DEFAULTS[control_type], prefix) if with_params else None
     strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "Strength")
@@ -107,7 +110,7 @@ def compute_maps(job: Job, controls: list[tuple[Any, str, str, dict, float]], wi
         if photo is None:
             raise gr.Error(f"Upload a photo for the {kind} control first.", title="No photo")
         job.progress(None, desc=f"{kind} map ({detector})…")
-        maps.append(job.studio.control_map(photo, detector, width, height, fit, params))
+        maps.append(job.studio.control_map(photo, detector, width, height, fit, params, control_type=kind))
     captions = [
         f"{kind} map · {m.detector} · {m.seconds:.2f} s{' (cached)' if m.cached else ''}"
         for (_, kind, *_), m in zip(controls, maps, strict=True)

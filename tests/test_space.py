@@ -1,0 +1,145 @@
+"""Hugging Face Space readiness: the README front matter, ZeroGPU wrapping, and the README's API snippets."""
+
+from __future__ import annotations
+
+import re
+import sys
+import types
+from pathlib import Path
+
+import yaml
+
+from app.hub import default_hub_repositories
+from tests.ui_fixtures import SMALL, served_app  # noqa: F401 - fixture
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def front_matter() -> dict:
+    match = re.match(r"^---\n(.*?)\n---\n", README, re.S)
+    assert match, "README.md must start with YAML front matter"
+    return yaml.safe_load(match.group(1))
+
+
+def pinned(package: str) -> str:
+    for line in (ROOT / "requirements.txt").read_text().splitlines():
+        if line.split("==")[0].strip().lower() == package:
+            return line.split("==")[1].strip()
+    raise AssertionError(f"{package} is not pinned in requirements.txt")
+
+
+def test_front_matter_is_a_complete_space_config():
+    config = front_matter()
+    for key in ("title", "emoji", "colorFrom", "colorTo", "sdk", "sdk_version", "app_file", "python_version"):
+        assert config.get(key), key
+    assert config["sdk"] == "gradio" and config["app_file"] == "app.py"
+    assert (ROOT / config["app_file"]).is_file()
+    assert str(config["sdk_version"]) == pinned("gradio")
+    assert config["license"] and config["suggested_hardware"]
+    assert 0 < len(config["short_description"]) <= 60
+
+
+def test_models_list_is_exactly_what_the_default_settings_load():
+    config = front_matter()
+    assert set(config["models"]) == set(default_hub_repositories())
+    preloaded = [entry.split()[0] for entry in config["preload_from_hub"]]
+    assert set(preloaded) == set(config["models"])
+    for entry in config["preload_from_hub"]:
+        files = entry.split()[1].split(",") if len(entry.split()) > 1 else []
+        assert not [f for f in files if f.endswith((".bin", ".ckpt"))], entry  # safetensors (and pinned .pth) only
+
+
+class RecordingSpaces(types.ModuleType):
+    """A stand-in for the ``spaces`` package that records what it wraps."""
+
+    def __init__(self) -> None:
+        super().__init__("spaces")
+        self.wrapped: dict[str, object] = {}  # qualified name -> duration
+        self.calls: list[str] = []
+
+    def GPU(self, duration=60):
+        def decorate(fn):
+            self.wrapped[fn.__qualname__] = duration
+
+            def run(*args, **kwargs):
+                self.calls.append(fn.__name__)
+                return fn(*args, **kwargs)
+
+            return run
+
+        return decorate
+
+
+def test_with_spaces_every_generating_function_is_wrapped_with_a_growing_duration(monkeypatch, studio):
+    from app.ui import build_app
+
+    stub = RecordingSpaces()
+    monkeypatch.setitem(sys.modules, "spaces", stub)
+    demo = build_app(studio=studio)
+    generating = {fn.api_name for fn in demo.fns.values() if fn.concurrency_id == "gpu" and fn.api_name}
+    previews = {"preview_maps", "preview_all_maps"}  # detectors only: no diffusion, no GPU reservation
+    wrapped_names = {f"/{fn.api_name}" for fn in demo.fns.values() if fn.api_name in generating - previews}
+    assert len(stub.wrapped) == len(wrapped_names) >= 4
+    for duration in stub.wrapped.values():
+        small = duration(num_inference_steps=10, width=256, height=256, num_images_per_prompt=1)
+        large = duration(num_inference_steps=50, width=768, height=768, num_images_per_prompt=2)
+        assert 0 < small < large
+    compare = next(d for name, d in stub.wrapped.items() if name.endswith("run_compare"))
+    one = compare(num_inference_steps=25, width=512, height=512, methods=["text"])
+    five = compare(
+        num_inference_steps=25, width=512, height=512, methods=["text", "canny", "pose", "depth", "ip_adapter"]
+    )
+    assert one < five
+
+
+def test_with_spaces_the_wrapped_handlers_still_serve_requests(monkeypatch, studio):
+    from gradio_client import Client
+
+    from app.ui import build_app, launch_options
+    from tests.ui_fixtures import free_port
+
+    stub = RecordingSpaces()
+    monkeypatch.setitem(sys.modules, "spaces", stub)
+    demo = build_app(studio=studio)
+    demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    try:
+        gallery, _ = Client(demo.local_url, verbose=False).predict(prompt="x", **SMALL, api_name="/text_to_image")
+    finally:
+        demo.close()
+    assert gallery and stub.calls == ["run"]  # the text tab's handler ran through spaces.GPU
+
+
+def test_without_spaces_the_handlers_are_not_wrapped(monkeypatch, studio):
+    from app.ui.shared import on_gpu
+    from app.zerogpu import on_zerogpu, spaces_module
+
+    monkeypatch.setitem(sys.modules, "spaces", None)  # import fails, as on a plain machine
+    assert spaces_module() is None and not on_zerogpu()
+
+    def handler(**values):
+        return values
+
+    assert on_gpu(handler) is handler
+
+
+def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch):  # noqa: F811
+    from gradio_client import Client
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    snippet = next(b for b in blocks if "gradio_client" in b)
+    assert "/compare" in snippet and "/text_to_image" in snippet
+    original = Client.predict
+
+    def small_predict(self, *args, **kwargs):  # the same calls, at test size
+        if kwargs.get("api_name") not in ("/preview_maps", "/preview_all_maps"):
+            kwargs = {**SMALL, **kwargs}
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Client, "predict", small_predict)
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    exec(compile(snippet.replace("http://127.0.0.1:7860/", served_app.url), "README.md", "exec"), namespace)
+    assert namespace["gallery"] and namespace["results"] and "fits" in str(namespace["advice"])
