@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
@@ -91,6 +92,8 @@ def test_controlnet_pngs_carry_both_controls_and_the_bundled_photo(client, studi
     assert settings.controls[0].detector_params["low_threshold"] == 50
     assert {c.control_guidance_end for c in settings.controls} == {0.9}
     assert same_pixels(gallery[2]["image"], run_recipe(recipe, studio).image)
+    maps = client.predict(photo=handle_file(PHOTO), seed=3, **SMALL, api_name="/preview_maps")
+    assert restored(maps[0]["image"]).images.structure == "astronaut.png"  # previewed maps carry theirs too
 
 
 def test_a_second_control_on_another_photo_says_the_recipe_cannot_hold_it(client):
@@ -218,6 +221,7 @@ def browser():
     """Chromium for this module; each test opens its own pages (a fresh context is a friend's browser)."""
     from playwright.sync_api import sync_playwright
 
+    expect.set_options(timeout=30_000)  # a loaded two-core machine can take longer than the 5 s default
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield chromium
@@ -282,6 +286,12 @@ def test_picking_a_shipped_preset_fills_the_controls(page):
     expect(page.locator("#cn-photo img")).to_have_count(1)  # the preset's bundled photo
     page.get_by_text("Sampling settings").click()
     expect(page.locator("#steps input[type=number]")).to_have_value(str(preset.generate.num_inference_steps))
+    # The tab as the preset left it runs (its detector among the detector menu's choices, its photo served as is).
+    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_number(page, slider, value)
+    page.click("#cn-generate")
+    page.wait_for_function("document.querySelectorAll('#cn-gallery img').length >= 2")
+    assert page.locator(".toast-body").count() == 0
 
 
 @pytest.mark.browser
@@ -317,6 +327,12 @@ def test_a_share_link_opens_the_same_recipe_for_a_friend(page, browser, tmp_path
     page.click("#recipes-share")
     link = page.locator("#recipes-link textarea")
     expect(link).to_have_value(re.compile(r"^http://127\.0\.0\.1:\d+/\?recipe="))
+    shared = decode_share(parse_qs(urlsplit(link.input_value()).query)["recipe"][0])
+    assert (shared.generate.prompt, shared.generate.seed, shared.generate.num_inference_steps) == (
+        "a shared lighthouse at dusk",
+        4321,
+        3,
+    )
     # The friend: another browser profile, nothing stored, the link alone.
     friend = browser.new_context(viewport={"width": 1400, "height": 1000})
     friend.set_default_timeout(TIMEOUT_MS)
