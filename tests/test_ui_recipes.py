@@ -265,9 +265,19 @@ def pick(page, label: str) -> None:
 
 def set_number(page, elem_id: str, value: float) -> None:
     """Type a value into a slider's or number's box, as a person would."""
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Tab")
+    box, track = page.locator(f"#{elem_id} input[type=number]"), page.locator(f"#{elem_id} input[type=range]")
+    for _ in range(5):
+        box.fill(str(value))
+        box.press("Tab")
+        if not track.count():
+            return
+        # A slider just shown in an opening accordion may drop what is typed before it is live: type it again.
+        try:
+            expect(track).to_have_value(str(value), timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the {elem_id} slider did not take the value {value}")
 
 
 def selected_tab(page) -> str:
