@@ -130,7 +130,7 @@ def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch): 
 
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
     snippet = next(b for b in blocks if "gradio_client" in b)
-    assert "/compare" in snippet and "/text_to_image" in snippet
+    assert all(f"/{name}" in snippet for name in ("text_to_image", "controlnet", "ip_adapter", "compare", "sweep"))
     original = Client.predict
 
     def small_predict(self, *args, **kwargs):  # the same calls, at test size
@@ -143,3 +143,4 @@ def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch): 
     namespace: dict = {}
     exec(compile(snippet.replace("http://127.0.0.1:7860/", served_app.url), "README.md", "exec"), namespace)
     assert namespace["gallery"] and namespace["results"] and "fits" in str(namespace["advice"])
+    assert namespace["grid"] and namespace["table"]
