@@ -159,3 +159,13 @@ def test_share_link_round_trip_in_a_browser():
             browser.close()
     finally:
         demo.close()
+
+
+def test_json_downloads_are_reused_per_content_not_left_behind_per_click():
+    from app.ui.recipes_panel import write_json
+
+    first, second = list(load_presets().values())[:2]
+    path = write_json(first, "My preset")
+    assert path.endswith("my-preset.json") and parse_recipe(Path(path).read_text()) == first
+    assert write_json(first, "My preset") == path  # same content, same file
+    assert write_json(second, "My preset") != path

@@ -69,7 +69,9 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
     """
     settings = settings or (studio.settings if studio is not None else get_settings())
     handle = StudioHandle(settings, studio)
-    with gr.Blocks(title=TITLE) as demo:
+    # Every image a run returns is cached to disk for download: on a long-running server, drop files
+    # older than a day, checking hourly, so the cache does not grow without bound.
+    with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(f"# {TITLE}\nOne prompt, one seed: see what each way of conditioning Stable Diffusion does.")
         banner = model_banner(settings)
         if banner:

@@ -28,6 +28,7 @@ browser (``window.location``, which is right behind any proxy).
 
 from __future__ import annotations
 
+import hashlib
 import html
 import re
 import tempfile
@@ -203,11 +204,19 @@ def delete_preset(choice: str | None, store: Any) -> dict[str, Any]:
     return kept
 
 
+# One folder for the process, removed at exit; a download's path is keyed by its content, so saving or
+# sharing the same recipe again reuses its file instead of leaving a new folder behind on every click.
+_DOWNLOADS = tempfile.TemporaryDirectory(prefix="studio-recipes-")
+
+
 def write_json(recipe: Recipe, name: str) -> str:
-    """The recipe written to a fresh temporary ``<name>.json`` (gradio serves it from its cache)."""
+    """The recipe written as ``<name>.json`` for download (gradio serves it from its cache)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:MAX_NAME_CHARS] or "recipe"
-    path = Path(tempfile.mkdtemp(prefix="recipe-")) / f"{slug}.json"
-    path.write_text(recipe_to_json(recipe), encoding="utf-8")
+    text = recipe_to_json(recipe)
+    folder = Path(_DOWNLOADS.name) / hashlib.sha256(f"{slug}\n{text}".encode()).hexdigest()[:16]
+    folder.mkdir(exist_ok=True)
+    path = folder / f"{slug}.json"
+    path.write_text(text, encoding="utf-8")
     return str(path)
 
 
