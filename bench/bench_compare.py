@@ -1,6 +1,6 @@
 """Comparison benchmark: one 5-method comparison vs 5 separate plain diffusers runs, same settings.
 
-Usage: python -m bench.bench_compare [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 3]
+Usage: python -m bench.bench_compare [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 3] [--methods ...]
 
 Both sides run warm on the same loaded pipelines and detectors. A plain run does
 what a script calling diffusers does for one method: make its control map with
@@ -22,22 +22,25 @@ import torch
 from PIL import Image
 from skimage import data
 
+from app.compare import parse_method
 from app.schedulers import make_scheduler
 from app.studio import Studio
 from bench.common import family_root, settings_for
 
-METHODS = ["text", "canny", "pose", "depth", "ip_adapter"]
+# OpenPose and MiDaS keep their real architectures in the tiny family (random weights), so their
+# maps cost on the CPU what real ones do; the tiny ViTPose / Depth Anything would make maps nearly free.
+METHODS = ["text", "canny", "pose:openpose", "depth:midas", "ip_adapter"]
 
 
-def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict) -> None:
-    """Five independent diffusers calls, each making its own map and encodings."""
+def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict, methods: list[str]) -> None:
+    """One independent diffusers call per method, each making its own map and encodings."""
     cache = studio.cache
     size = (shared["width"], shared["height"])
-    detectors = {"canny": "canny", "pose": "vitpose", "depth": "depth_anything"}
-    for method in METHODS:
-        control_types = [] if method in ("text", "ip_adapter") else [method]
+    for name in methods:
+        method = parse_method(name)
+        control_types = [t for t, _ in method.controls]
         with cache.lock:
-            pipe = cache.pipeline_for(control_types, method == "ip_adapter")
+            pipe = cache.pipeline_for(control_types, method.ip_adapter)
             pipe.scheduler = make_scheduler(shared["scheduler"], cache.base().scheduler.config)
             kwargs = {
                 "prompt": shared["prompt"],
@@ -47,9 +50,11 @@ def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, share
                 "height": size[1],
                 "generator": torch.Generator("cpu").manual_seed(shared["seed"]),
             }
-            if control_types:
-                kwargs["image"] = studio.maps.detector(detectors[method]).detect(photo, size)
-            if method == "ip_adapter":
+            if method.controls:
+                (_, detector), *more = method.controls
+                assert not more, "the benchmark compares single-control methods"
+                kwargs["image"] = studio.maps.detector(detector).detect(photo, size)
+            if method.ip_adapter:
                 cache.use_ip_adapter(pipe, 0.6)
                 kwargs["ip_adapter_image"] = reference
             try:
@@ -65,7 +70,9 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated method strings")
     args = parser.parse_args()
+    methods = args.methods.split(",")
 
     root = family_root(args.profile)
     settings, spec = settings_for(root, controlnet_cache_size=3)
@@ -79,8 +86,8 @@ def main() -> None:
         "height": args.size,
         "scheduler": "unipc",
     }
-    request = {**shared, "methods": METHODS}
-    print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device}")
+    request = {**shared, "methods": methods}
+    print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} methods={methods}")
 
     def comparison(seed: int) -> list:
         return list(studio.compare({**request, "seed": seed}, photo, reference))
@@ -90,12 +97,12 @@ def main() -> None:
         studio._embeddings.clear()
 
     comparison(0)  # warm-up: load every model and detector on both sides
-    plain_runs(studio, photo, reference, shared)
+    plain_runs(studio, photo, reference, shared, methods)
 
     plain, first, previewed, repeat = [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
         started = time.perf_counter()
-        plain_runs(studio, photo, reference, shared)
+        plain_runs(studio, photo, reference, shared, methods)
         plain.append(time.perf_counter() - started)
 
         reset()
@@ -104,7 +111,8 @@ def main() -> None:
         first.append(time.perf_counter() - started)
 
         reset()
-        studio.preview_maps(photo, ["canny", "vitpose", "depth_anything"], args.size, args.size)
+        detectors = [d for m in methods for _, d in parse_method(m).controls]
+        studio.preview_maps(photo, detectors, args.size, args.size)
         started = time.perf_counter()
         comparison(shared["seed"])
         previewed.append(time.perf_counter() - started)
@@ -114,7 +122,7 @@ def main() -> None:
         repeat.append(time.perf_counter() - started)
 
     base = statistics.median(plain)
-    print(f"5 plain diffusers runs: {base:.2f}s")
+    print(f"{len(methods)} plain diffusers runs: {base:.2f}s")
     for label, times in (
         ("comparison, empty caches", first),
         ("comparison after 'Preview all maps'", previewed),
