@@ -12,7 +12,7 @@ from app.compare import DEFAULT_METHODS, CompareEntry
 from app.fit import GUIDE, method_label
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
-from app.request import ControlStrength, IPAdapterSettings, field_bounds
+from app.request import CommonSettings, ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.image_input import ImageInput
 from app.ui.ip_adapter_tab import MODES
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
@@ -37,16 +37,7 @@ if TYPE_CHECKING:
 
 TAB = "compare"
 METHOD_CHOICES = (*DEFAULT_METHODS, "depth+ip_adapter", "canny+ip_adapter", "pose+ip_adapter")
-SHARED_FIELDS = (  # a comparison makes one image per method
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "num_inference_steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "scheduler",
-)
+SHARED_FIELDS = tuple(CommonSettings.model_fields)  # a comparison makes one image per method
 BEST_STYLE = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
 
 

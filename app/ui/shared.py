@@ -370,17 +370,8 @@ def detector_choices(control_type: str, allow_none: bool = True) -> list[tuple[s
 
 # -- the shared controls --------------------------------------------------------------------------
 
-REQUEST_FIELDS = (
-    "prompt",
-    "negative_prompt",
-    "seed",
-    "num_inference_steps",
-    "guidance_scale",
-    "width",
-    "height",
-    "scheduler",
-    "num_images_per_prompt",
-)
+REQUEST_FIELDS = (*CommonSettings.model_fields, "num_images_per_prompt")
+"""The shared controls' request fields: the schema's common settings plus images per run."""
 
 
 @dataclass
