@@ -9,6 +9,7 @@ screenshot also replaces ``docs/screenshot.png`` (the README's).
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+FIRST, SECOND = 3, 8  # steps between which the Stop test times the bar
 TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
 
 pytestmark = [
@@ -88,12 +90,63 @@ def upload(page, component: str, path: Path) -> None:
     page.locator(f"{component} input[type=file]").set_input_files(str(path))
 
 
+def set_slider(page, elem_id: str, value: int) -> None:
+    """Type a value into a slider's box, again until the slider holds it (a typed value is sometimes dropped)."""
+    from playwright.sync_api import expect
+
+    box, track = page.locator(f"#{elem_id} input[type=number]"), page.locator(f"#{elem_id} input[type=range]")
+    for _ in range(5):
+        box.fill(str(value))
+        box.press("Tab")
+        try:
+            expect(track).to_have_value(str(value), timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the {elem_id} slider did not take the value {value}")
+
+
 def test_text_tab_generates(page):
     page.click("#text-generate")
     page.wait_for_selector("#text-gallery img")
     assert page.locator("#text-gallery img").count() >= 1
     assert "peak memory" in page.inner_text("#text-info")
     screenshot(page, "ui-text.png")
+
+
+def test_stop_ends_a_running_generation_and_the_next_one_works(page):
+    """Stop mid-run: the bar goes, the run leaves no image, and a short run right after is not held up by it."""
+    page.get_by_role("tab", name="Text").click()
+    for slider, value in (("steps", 100), ("width", 512), ("height", 512)):  # 100 steps: tens of seconds on a CPU
+        set_slider(page, slider, value)
+    page.click("#text-generate")
+    # The bar's pace before Stop says how long the rest of the run would take if Stop did nothing.
+    page.wait_for_function(f"document.querySelector('#text-gallery').innerText.includes('step {FIRST}/100')")
+    started = time.perf_counter()
+    page.wait_for_function(f"document.querySelector('#text-gallery').innerText.includes('step {SECOND}/100')")
+    rest = (100 - SECOND) * (time.perf_counter() - started) / (SECOND - FIRST)
+
+    page.click("#text-stop")
+    stopped = time.perf_counter()
+    # The run ends in the page: its bar goes. (Its "Stopping…" gr.Info comes from a queue=False event, so it only
+    # reaches the server log, and the gr.Error "Stopped" is raised after gradio has cancelled the event.)
+    page.wait_for_function("!document.querySelector('#text-gallery').innerText.includes('/100')")
+    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
+        set_slider(page, slider, value)
+    page.click("#text-generate")
+    page.wait_for_function(
+        "document.querySelector('#text-gallery').innerText.includes('2 steps')"
+        " && document.querySelector('#text-gallery').innerText.includes('64×64')"
+    )
+    took = time.perf_counter() - stopped
+    captions = page.inner_text("#text-gallery")
+    assert "100 steps" not in captions and "512×512" not in captions, captions
+    assert page.locator("#text-gallery img").count() >= 1
+    # The stopped run holds the models' lock until it stops: had it run on, the short run would wait for it.
+    assert took < rest / 2, f"the run after Stop took {took:.1f} s; the stopped run had about {rest:.1f} s left"
+    assert page.locator(".toast-body").all_inner_texts() == []
+    for slider, value in (("width", 96), ("height", 96)):  # the page's small settings, for the tests after
+        set_slider(page, slider, value)
 
 
 def test_controlnet_tab_previews_maps_and_generates(page):
