@@ -331,7 +331,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         api_description="Every selected method on the same seed; streams the grid, then the fit table and advice.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [preview_event, compare_event])
+    add_stop(stop, studio, TAB, [preview_event, compare_event], advice)
 
     def from_recipe(recipe: Recipe) -> list[Any]:
         settings = recipe.compare

@@ -172,7 +172,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         api_description="ControlNet generation (one or two controls); returns map/result pair, gallery and cost.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [preview_event, generate_event])
+    add_stop(stop, studio, TAB, [preview_event, generate_event], info)
 
     def from_recipe(recipe: Recipe) -> list[Any]:
         controls = recipe.generate.controls

@@ -152,7 +152,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [event])
+    add_stop(stop, studio, TAB, [event], info)
 
     def from_recipe(recipe: Recipe) -> list[Any]:
         settings = recipe.generate

@@ -227,14 +227,20 @@ def studio_errors() -> Iterator[None]:
         ) from None
 
 
-def add_stop(button: gr.Button, studio: StudioHandle, tab: str, events: list[Any]) -> None:
-    """Wire a Stop button: set the job's cancel event (it stops at its next step) and cancel the events."""
+STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
 
-    def stop(request: gr.Request) -> None:
-        if studio.stop(tab, request):
-            gr.Info("Stopping at the next step…")
 
-    button.click(stop, queue=False, cancels=events, api_visibility="private")
+def add_stop(button: gr.Button, studio: StudioHandle, tab: str, events: list[Any], status: gr.Markdown) -> None:
+    """Wire a Stop button: set the job's cancel event (it stops at its next step) and cancel the events.
+
+    The message goes to the tab's own status line: the click skips the queue, and gradio shows neither
+    ``gr.Info`` from an unqueued event nor the cancelled job's error in the page.
+    """
+
+    def stop(request: gr.Request) -> Any:
+        return STOPPED if studio.stop(tab, request) else gr.skip()
+
+    button.click(stop, outputs=status, queue=False, cancels=events, api_visibility="private")
 
 
 # -- sliders from the schema ----------------------------------------------------------------------

@@ -307,4 +307,4 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         api_description="An X/Y sweep of one method: the labelled grid, each fit score along X, and the fit table.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [sweep_event])
+    add_stop(stop, studio, TAB, [sweep_event], notes)

@@ -58,7 +58,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         api_description="Text-to-image on the shared settings; returns the images captioned with seed and settings.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [event])
+    add_stop(stop, studio, TAB, [event], info)
     gr.Examples(
         examples=[
             ["a watercolour portrait of an astronaut, soft morning light"],
