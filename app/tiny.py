@@ -11,6 +11,7 @@ real. The ``sd15`` profile writes the same thing at Stable Diffusion 1.5 sizes
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -261,6 +262,19 @@ def build_family(
         _write_controlnet(root / f"controlnet-{control_type}", unet, p, seed + 10 + index)
     _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)
     return root
+
+
+def marker_is_current(marker: Path, version: int) -> bool:
+    """Whether a builder's marker file says its folder was completely written by builder ``version``."""
+    try:
+        return json.loads(marker.read_text()).get("version") == version
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def write_marker(marker: Path, version: int, seed: int) -> None:
+    """Mark a builder's folder complete; written last, so a half-written folder has no marker."""
+    marker.write_text(json.dumps({"version": version, "seed": seed}))
 
 
 def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:

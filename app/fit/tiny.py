@@ -11,7 +11,6 @@ Command line: ``python -m app.fit.tiny FOLDER``.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -40,12 +39,10 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
     folder = root / "clip"
     sources = ScorerSources(clip=str(folder), local_files_only=True, label="tiny")
     marker = root / _MARKER
-    if not force and marker.is_file():
-        try:
-            if json.loads(marker.read_text()).get("version") == TINY_VERSION:
-                return sources
-        except (OSError, ValueError):
-            pass
+    from app.tiny import marker_is_current, write_marker  # lazily: app.tiny imports torch
+
+    if not force and marker_is_current(marker, TINY_VERSION):
+        return sources
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPVisionConfig
 
@@ -83,7 +80,7 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
     CLIPImageProcessor(
         size={"shortest_edge": IMAGE_SIZE}, crop_size={"height": IMAGE_SIZE, "width": IMAGE_SIZE}
     ).save_pretrained(folder)
-    marker.write_text(json.dumps({"version": TINY_VERSION, "seed": SEED}))
+    write_marker(marker, TINY_VERSION, SEED)
     return sources
 
 

@@ -22,7 +22,6 @@ Command line: ``python -m app.preprocess.tiny FOLDER``.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from pathlib import Path
@@ -64,12 +63,10 @@ def build_tiny_detectors(root: str | Path, *, force: bool = False) -> DetectorSo
     root = Path(root)
     marker = root / _MARKER
     sources = DetectorSources.from_folder(root, label="tiny")
-    if not force and marker.is_file():
-        try:
-            if json.loads(marker.read_text()).get("version") == TINY_VERSION:
-                return sources
-        except (OSError, ValueError):
-            pass
+    from app.tiny import marker_is_current, write_marker  # lazily: app.tiny imports torch
+
+    if not force and marker_is_current(marker, TINY_VERSION):
+        return sources
     import torch
 
     root.mkdir(parents=True, exist_ok=True)
@@ -81,7 +78,7 @@ def build_tiny_detectors(root: str | Path, *, force: bool = False) -> DetectorSo
         torch.manual_seed(SEED + 2)
         _depth_anything(root / SUBFOLDERS["depth_anything"])
     _annotators(root / SUBFOLDERS["annotators"])
-    marker.write_text(json.dumps({"version": TINY_VERSION, "seed": SEED}))
+    write_marker(marker, TINY_VERSION, SEED)
     return sources
 
 
