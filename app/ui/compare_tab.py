@@ -12,9 +12,9 @@ from app.compare import DEFAULT_METHODS, CompareEntry
 from app.fit import GUIDE, method_label
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
-from app.request import CommonSettings, ControlStrength, IPAdapterSettings, field_bounds
+from app.request import CommonSettings
+from app.ui.controls import method_settings
 from app.ui.image_input import ImageInput
-from app.ui.ip_adapter_tab import MODES
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
@@ -27,7 +27,6 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
     placeholder,
-    schema_slider,
     settings_caption,
     side_by_side,
 )
@@ -169,14 +168,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
             }
         # Each type's chosen detector shows its parameters, built from its schema (input names: canny__low_threshold).
         params = {kind: DetectorControls(detectors_for(kind), DEFAULTS[kind]) for kind in CONTROL_TYPES}
-        with gr.Row():
-            strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
-            start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
-            end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
-        with gr.Row():
-            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
-            mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
-            fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+        settings = method_settings()
     with gr.Row():
         preview = gr.Button("Preview all maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run")
@@ -214,12 +206,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         "photo": photo,
         "reference": reference,
         "methods": methods,
-        "fit": fit,
-        "controlnet_conditioning_scale": strength,
-        "control_guidance_start": start,
-        "control_guidance_end": end,
-        "ip_adapter_scale": scale,
-        "ip_adapter_mode": mode,
+        **settings.inputs(),
         **{f"{kind}_detector": dropdown for kind, dropdown in detectors.items()},
         **{name: control for controls in params.values() for name, control in controls.inputs().items()},
     }
@@ -235,13 +222,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
             "methods": list(values["methods"] or []),
             "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
             "detector_params": detector_params(values),
-            "control": {
-                "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
-                "control_guidance_start": float(values["control_guidance_start"]),
-                "control_guidance_end": float(values["control_guidance_end"]),
-            },
-            "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
-            "fit": values["fit"],
+            **settings.read(values),
         }
 
     def to_recipe(values: dict[str, Any], reference: Any = None) -> Recipe:
@@ -334,22 +315,17 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     add_stop(stop, studio, TAB, [preview_event, compare_event], advice)
 
     def from_recipe(recipe: Recipe) -> list[Any]:
-        settings = recipe.compare
+        saved = recipe.compare
         # A recipe may name methods the checkboxes do not offer (e.g. pose:openpose): offer them too.
-        offered = list(dict.fromkeys([*METHOD_CHOICES, *settings.methods]))
-        chosen = set(settings.detectors.values()) | set(settings.detector_params)
+        offered = list(dict.fromkeys([*METHOD_CHOICES, *saved.methods]))
+        chosen = set(saved.detectors.values()) | set(saved.detector_params)
         return [
             asset_update(recipe.images.structure),
             asset_update(recipe.images.reference),
-            gr.update(choices=[(method_label(m), m) for m in offered], value=list(settings.methods)),
-            settings.fit,
-            settings.control.controlnet_conditioning_scale,
-            settings.control.control_guidance_start,
-            settings.control.control_guidance_end,
-            settings.ip_adapter.scale,
-            settings.ip_adapter.mode,
-            *(settings.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
-            *(update for controls in params.values() for update in controls.updates(settings.detector_params, chosen)),
+            gr.update(choices=[(method_label(m), m) for m in offered], value=list(saved.methods)),
+            *settings.updates(saved),
+            *(saved.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
+            *(update for controls in params.values() for update in controls.updates(saved.detector_params, chosen)),
         ]
 
     return TabRecipe(
@@ -357,7 +333,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         inputs,
         to_recipe,
         outputs=[
-            photo, reference, methods, fit, strength, start, end, scale, mode, *detectors.values(),
+            photo, reference, methods, *settings.outputs(), *detectors.values(),
             *(control for controls in params.values() for control in controls.inputs().values()),
         ],
         from_recipe=from_recipe,

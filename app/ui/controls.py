@@ -9,8 +9,11 @@ import gradio as gr
 
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
 from app.recipes import RecipeControl
-from app.request import ControlStrength
+from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.shared import DetectorControls, Job, detector_choices, schema_slider
+
+MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
+"""Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""
 
 
 @dataclass
@@ -116,3 +119,67 @@ def compute_maps(job: Job, controls: list[tuple[Any, str, str, dict, float]], wi
         for (_, kind, *_), m in zip(controls, maps, strict=True)
     ]
     return maps, captions
+
+
+@dataclass
+class MethodSettings:
+    """What every method of a comparison or sweep shares: ControlNet strength and window, IP-Adapter, fit."""
+
+    strength: gr.Slider
+    start: gr.Slider
+    end: gr.Slider
+    scale: gr.Slider
+    mode: gr.Radio
+    fit: gr.Radio
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs for ``inputs_kwargs`` (the API's parameter names)."""
+        return {
+            "controlnet_conditioning_scale": self.strength,
+            "control_guidance_start": self.start,
+            "control_guidance_end": self.end,
+            "ip_adapter_scale": self.scale,
+            "ip_adapter_mode": self.mode,
+            "fit": self.fit,
+        }
+
+    def read(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The ``control``, ``ip_adapter`` and ``fit`` fields of a ``CompareRequest`` from an event's values."""
+        return {
+            "control": {
+                "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
+                "control_guidance_start": float(values["control_guidance_start"]),
+                "control_guidance_end": float(values["control_guidance_end"]),
+            },
+            "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
+            "fit": values["fit"],
+        }
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The controls, in :meth:`updates` order."""
+        return [self.fit, self.strength, self.start, self.end, self.scale, self.mode]
+
+    def updates(self, request: Any) -> list[Any]:
+        """Values for :meth:`outputs` from a ``CompareRequest`` (e.g. a loaded recipe)."""
+        control, ip_adapter = request.control, request.ip_adapter
+        return [
+            request.fit,
+            control.controlnet_conditioning_scale,
+            control.control_guidance_start,
+            control.control_guidance_end,
+            ip_adapter.scale,
+            ip_adapter.mode,
+        ]
+
+
+def method_settings() -> MethodSettings:
+    """The shared method settings as two rows of controls, ranges from the request schema."""
+    with gr.Row():
+        strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
+        start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
+        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+    with gr.Row():
+        scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+        mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
+        fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+    return MethodSettings(strength, start, end, scale, mode, fit)

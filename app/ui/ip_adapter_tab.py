@@ -8,7 +8,7 @@ import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
-from app.ui.controls import compute_maps, control_inputs
+from app.ui.controls import MODES, compute_maps, control_inputs
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
@@ -25,9 +25,6 @@ from app.ui.shared import (
 )
 
 TAB = "ip_adapter"
-
-MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
-"""Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""
 
 
 def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:

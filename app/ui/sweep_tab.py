@@ -16,11 +16,10 @@ import gradio as gr
 
 from app.fit import method_label
 from app.preprocess import CONTROL_TYPES, DEFAULTS
-from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
+from app.ui.controls import method_settings
 from app.ui.image_input import ImageInput
-from app.ui.ip_adapter_tab import MODES
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -29,7 +28,6 @@ from app.ui.shared import (
     add_stop,
     example_photos,
     on_gpu,
-    schema_slider,
 )
 
 TAB = "sweep"
@@ -178,14 +176,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
             elem_id="sw-y-values",
         )  # fmt: skip
     with gr.Accordion("Base settings (every cell starts from them)", open=False):
-        with gr.Row():
-            strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
-            start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
-            end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
-        with gr.Row():
-            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
-            mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
-            fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+        settings = method_settings()
     with gr.Row():
         run_button = gr.Button("Run sweep", variant="primary", elem_id="sw-run")
         stop = gr.Button("Stop", variant="stop", elem_id="sw-stop")
@@ -234,12 +225,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         "x_values": x_values,
         "y_axis": y_axis,
         "y_values": y_values,
-        "controlnet_conditioning_scale": strength,
-        "control_guidance_start": start,
-        "control_guidance_end": end,
-        "ip_adapter_scale": scale,
-        "ip_adapter_mode": mode,
-        "fit": fit,
+        **settings.inputs(),
     }
 
     def sweep_request(values: dict[str, Any]) -> dict[str, Any]:
@@ -248,13 +234,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
             "base": {
                 **shared.read(values, SHARED_FIELDS),
                 "methods": [str(values.get("method") or "").strip()],
-                "control": {
-                    "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
-                    "control_guidance_start": float(values["control_guidance_start"]),
-                    "control_guidance_end": float(values["control_guidance_end"]),
-                },
-                "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
-                "fit": values["fit"],
+                **settings.read(values),
             },
             "x": {"name": values["x_axis"], "values": parse_values(values["x_axis"], values["x_values"])},
             "y": None if not y or y == NO_AXIS else {"name": y, "values": parse_values(y, values["y_values"])},
