@@ -114,11 +114,12 @@ def test_shared_values_match_the_shared_controls():
 @pytest.mark.slow
 def test_share_link_round_trip_in_a_browser():
     """Open a ?recipe= link: the recipe is applied with its notice; "Make share link" gives a link that restores."""
-    import shutil
     import socket
 
+    from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS
+
     sync_api = pytest.importorskip("playwright.sync_api")
-    if not shutil.which("chromium"):
+    if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed")
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -139,9 +140,7 @@ def test_share_link_round_trip_in_a_browser():
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--no-sandbox", "--disable-gpu"]
-            )
+            browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(f"http://127.0.0.1:{port}/?recipe={encode_share(shared)}")
             sync_api.expect(page.locator("#p textarea")).to_have_value("a cat", timeout=20_000)

@@ -15,23 +15,19 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.ui_fixtures import ARTIFACTS, PHOTO, REFERENCE, served_app  # noqa: F401 - fixture
+from tests.ui_fixtures import (  # noqa: F401 - served_app is a fixture
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHOTO,
+    REFERENCE,
+    TIMEOUT_MS,
+    served_app,
+)
 
-CHROMIUM = Path("/usr/bin/chromium")
 # The README's screenshot: under docs/, since every file directly in assets/ is a bundled photo for recipes.
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 FIRST, SECOND = 3, 8  # steps between which the Stop test times the bar
-TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
 
 pytestmark = [
     pytest.mark.browser,

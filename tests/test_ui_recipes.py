@@ -22,7 +22,15 @@ from PIL import Image
 from app.preprocess import REGISTRY
 from app.recipes import Recipe, decode_share, load_presets, recipe_from_png, run_recipe
 from app.recipes.png import PARAMETERS_KEY, read_text_chunks
-from tests.ui_fixtures import ARTIFACTS, PHOTO, REFERENCE, served_app  # noqa: F401 - fixture
+from tests.ui_fixtures import (  # noqa: F401 - served_app is a fixture
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    PHOTO,
+    REFERENCE,
+    TIMEOUT_MS,
+    served_app,
+)
 
 try:
     from playwright.sync_api import expect
@@ -199,18 +207,6 @@ def test_presets_kept_in_the_browser_survive_a_server_restart(served_app):  # no
 
 # -- in a browser: presets, save, share link, restore from a PNG -----------------------------------
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
 in_browser = pytest.mark.skipif(
     expect is None or not CHROMIUM.exists(), reason="needs playwright and Debian's chromium at /usr/bin/chromium"
 )

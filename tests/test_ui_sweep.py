@@ -11,8 +11,8 @@ from PIL import Image
 from app.errors import StudioError
 from app.grid import LABEL_HEIGHT
 from app.ui.sweep_tab import ALL_SCORES, default_values, parse_values, sweep_gpu_seconds
-from tests.test_ui_browser import CHROMIUM, page, screenshot, upload  # noqa: F401 - fixture
-from tests.ui_fixtures import PHOTO, served_app  # noqa: F401 - fixture
+from tests.test_ui_browser import page, screenshot, upload  # noqa: F401 - fixture
+from tests.ui_fixtures import CHROMIUM, PHOTO, served_app  # noqa: F401 - fixture
 
 TINY = {"width": 64, "height": 64, "num_inference_steps": 2}
 

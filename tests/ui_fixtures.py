@@ -14,6 +14,20 @@ PHOTO = ASSETS / "astronaut.png"  # a person: every detector (pose included) fin
 REFERENCE = ASSETS / "coffee.png"
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
+# Debian's Chromium (never a downloaded browser), with the flags this machine's closed network needs.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TIMEOUT_MS = 120_000  # a cold first generation on two CPU cores loads every model
+
 # Small and short: the UI tests check wiring, shapes and messages, not pictures.
 SMALL = {"width": 64, "height": 96, "num_inference_steps": 2}
 
