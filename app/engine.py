@@ -199,7 +199,9 @@ class PipelineCache:
             models = [self.controlnet(t) for t in control_types]
             controlnet = models[0] if len(models) == 1 else MultiControlNetModel(models)
             if self._controlnet_pipe is None:
-                self._controlnet_pipe = StableDiffusionControlNetPipeline.from_pipe(base, controlnet=controlnet)
+                self._controlnet_pipe = StableDiffusionControlNetPipeline.from_pipe(
+                    base, controlnet=controlnet, dtype=self.dtype
+                )
                 self._controlnet_pipe.set_progress_bar_config(disable=True)
             pipe = self._controlnet_pipe
             pipe.register_modules(
@@ -242,8 +244,8 @@ class PipelineCache:
                     total += tensor.numel() * tensor.element_size()
         return total
 
-    def resident_parameters(self) -> dict[str, int]:
-        """Parameter counts of everything loaded, each module counted once however often it is shared."""
+    def resident_modules(self) -> dict[str, torch.nn.Module]:
+        """Every loaded module by role (shared ones once), e.g. to check they keep the configured dtype."""
         with self.lock:
             modules: dict[str, torch.nn.Module] = {}
             if self._base is not None:
@@ -258,10 +260,14 @@ class PipelineCache:
                 modules["ip_adapter_attention"] = torch.nn.ModuleList(
                     p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)
                 )
-            seen: set[int] = set()
-            counts = {}
-            for name, module in modules.items():
-                fresh = [p for p in module.parameters() if id(p) not in seen]
-                seen.update(id(p) for p in fresh)
-                counts[name] = sum(p.numel() for p in fresh)
-            return counts
+            return modules
+
+    def resident_parameters(self) -> dict[str, int]:
+        """Parameter counts of everything loaded, each module counted once however often it is shared."""
+        seen: set[int] = set()
+        counts = {}
+        for name, module in self.resident_modules().items():
+            fresh = [p for p in module.parameters() if id(p) not in seen]
+            seen.update(id(p) for p in fresh)
+            counts[name] = sum(p.numel() for p in fresh)
+        return counts

@@ -17,6 +17,9 @@ from app.settings import Settings
 from app.studio import Studio
 from app.tiny import ensure_tiny_family
 
+TEST_DTYPE = os.environ.get("STUDIO_TEST_DTYPE", "float32")
+"""The precision the studio's models run in: float32, or bfloat16 in the half-precision lane (scripts/test.sh)."""
+
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
@@ -26,7 +29,7 @@ def tiny_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_settings(tiny_root) -> Settings:
-    return Settings(family="tiny", device="cpu", cache_dir=tiny_root.parent)
+    return Settings(family="tiny", device="cpu", dtype=TEST_DTYPE, cache_dir=tiny_root.parent)
 
 
 @pytest.fixture(scope="session")
@@ -40,6 +43,10 @@ def noise_map() -> Image.Image:
     """A seeded random RGB image usable as a control map or reference."""
     pixels = np.random.default_rng(7).integers(0, 256, size=(64, 96, 3), dtype=np.uint8)
     return Image.fromarray(pixels)
+
+
+def pytest_report_header(config):
+    return f"studio models run in {TEST_DTYPE} on the CPU (STUDIO_TEST_DTYPE)"
 
 
 def pytest_collection_modifyitems(config, items):

@@ -300,8 +300,9 @@ def test_model_bytes_count_the_weights_each_method_runs(studio, noise_map):
     both = studio.generate(with_controls(noise_map, "canny", "depth")).model_bytes
     ip = studio.generate(with_ip(noise_map)).model_bytes
     base = studio.cache.base()
-    expected = sum(p.numel() * 4 for m in (base.unet, base.vae, base.text_encoder) for p in m.parameters())
-    assert text == expected  # float32 on the CPU
-    controlnet = sum(p.numel() * 4 for p in studio.cache.controlnet("canny").parameters())
+    size = torch.empty((), dtype=studio.cache.dtype).element_size()  # 4 in float32, 2 in the half lane
+    expected = sum(p.numel() * size for m in (base.unet, base.vae, base.text_encoder) for p in m.parameters())
+    assert text == expected
+    controlnet = sum(p.numel() * size for p in studio.cache.controlnet("canny").parameters())
     assert canny == text + controlnet and both == text + 2 * controlnet
     assert ip > text
