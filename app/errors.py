@@ -15,3 +15,7 @@ class ModelLoadError(StudioError):
 
 class Cancelled(StudioError):
     """The user cancelled a running generation."""
+
+
+class OutOfMemory(StudioError):
+    """The accelerator ran out of memory; the message says what to reduce. The studio stays usable."""

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ from PIL import Image
 from app.compare import CompareEntry, CompareRequest, check_detector, parse_compare_request
 from app.devices import measure_peak_memory
 from app.engine import PipelineCache
-from app.errors import Cancelled, StudioError
+from app.errors import Cancelled, OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, FitMatrix, ScorerSources, Verdict, advise, score_results
 from app.images import content_hash, load_image
 from app.models import ModelSpec, spec_for
@@ -26,6 +29,8 @@ from app.result import Result
 from app.schedulers import make_scheduler
 from app.settings import Settings, get_settings
 from app.sweep import SweepRequest, SweepResult, run_sweep
+
+logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
@@ -161,7 +166,7 @@ class Studio:
         control_images = [_as_size(c.image, request.width, request.height) for c in request.controls]
         reference = request.ip_adapter.image.convert("RGB") if request.ip_adapter else None
         cache = self.cache
-        with cache.lock:
+        with cache.lock, self._out_of_memory_as_studio_error(request):
             started = time.perf_counter()
             pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
             embeds, notes = self._prompt_embeddings(request)
@@ -274,6 +279,11 @@ class Studio:
                 raise
             except StudioError as error:
                 yield CompareEntry(method, None, maps, str(error))
+            except Exception as error:  # one method's fault (a kernel error, a detector bug) costs only that method
+                logger.exception("method %s of a comparison failed", method.name)
+                if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
+                    _release_memory()
+                yield CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500])
 
     def sweep(
         self,
@@ -318,6 +328,27 @@ class Studio:
         results = {key: e.result for key, e in keyed.items() if e.result is not None}
         matrix = score_results(results, context)
         return Scorecard(matrix, advise(matrix))
+
+    @contextmanager
+    def _out_of_memory_as_studio_error(self, request: GenerationRequest) -> Iterator[None]:
+        """Turn an accelerator out-of-memory error into an :class:`OutOfMemory` that says what to reduce.
+
+        The failed call's tensors are freed and the CUDA cache emptied first, so the next request runs
+        as if this one had never started (the models and their dtype are untouched by an OOM).
+        """
+        try:
+            yield
+        except Exception as error:
+            if not _is_out_of_memory(error):
+                raise
+            del error  # its traceback holds the failed call's activations
+            _release_memory()
+            raise OutOfMemory(
+                f"Out of memory on {self.cache.device} running {request.method} at {request.width}×{request.height}, "
+                f"{request.num_inference_steps} steps, {request.num_images_per_prompt} image(s). Reduce the size, the "
+                "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
+                "then run again."
+            ) from None
 
     def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
         """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods and runs."""
@@ -413,6 +444,20 @@ def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
 
         return build_tiny_scorers(Path(spec.root) / "scorers")
     return ScorerSources.from_env()
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    """CUDA's ``torch.OutOfMemoryError``, or a backend's RuntimeError saying it ran out of memory (MPS, CPU)."""
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
+    )
+
+
+def _release_memory() -> None:
+    """Free what a failed call left behind, so the next request starts from the same memory state."""
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def _as_size(image: Image.Image, width: int, height: int) -> Image.Image:
