@@ -63,9 +63,9 @@ def test_out_of_memory_mid_run_says_what_to_reduce_and_the_next_run_is_unchanged
 
 
 def test_an_error_that_is_not_memory_is_not_dressed_as_one(studio):
-    with failing(studio.cache.base().unet, RuntimeError("CUDA error: an illegal memory access")):
-        with pytest.raises(RuntimeError, match="illegal memory access"):
-            studio.generate(BASE)
+    illegal = RuntimeError("CUDA error: an illegal memory access")
+    with failing(studio.cache.base().unet, illegal), pytest.raises(RuntimeError, match="illegal memory access"):
+        studio.generate(BASE)
 
 
 def test_out_of_memory_mid_comparison_costs_only_that_method(studio, photo):
