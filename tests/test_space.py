@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 import sys
+import threading
+import time
 import types
 from pathlib import Path
 
@@ -122,7 +125,7 @@ def test_without_spaces_the_handlers_are_not_wrapped(monkeypatch, studio):
     def handler(**values):
         return values
 
-    assert on_gpu(handler) is handler
+    assert on_gpu(handler, "text") is handler
 
 
 def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch):  # noqa: F811
@@ -144,3 +147,48 @@ def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch): 
     exec(compile(snippet.replace("http://127.0.0.1:7860/", served_app.url), "README.md", "exec"), namespace)
     assert namespace["gallery"] and namespace["results"] and "fits" in str(namespace["advice"])
     assert namespace["grid"] and namespace["table"]
+
+
+def _worker(key, ready, steps) -> None:
+    """A ZeroGPU-style worker: a forked process that runs a job until its cancel signal says stop."""
+    from app.ui.cancel import JobCancel
+
+    cancel = JobCancel(key)
+    ready.set()
+    for step in range(4000):
+        if cancel.is_set():
+            steps.put(step)
+            return
+        time.sleep(0.005)
+    steps.put(None)
+
+
+def _run_forked_job(key, stop) -> int | None:
+    context = multiprocessing.get_context("fork")  # how spaces.GPU starts its worker
+    ready, steps = context.Event(), context.Queue()
+    process = context.Process(target=_worker, args=(key, ready, steps), daemon=True)
+    process.start()
+    try:
+        assert ready.wait(10), "the worker never started"
+        stop()
+        return steps.get(timeout=15)
+    finally:
+        process.join(5)
+
+
+def test_stop_and_gradio_cancel_reach_a_job_in_a_forked_zerogpu_worker(monkeypatch):
+    from app.settings import Settings
+    from app.ui import cancel
+    from app.ui.shared import StudioHandle, _gpu_call
+
+    handle = StudioHandle(Settings(family="tiny"))
+    request = types.SimpleNamespace(session_hash="zerogpu-session")
+    key = (request.session_hash, "text")
+    assert not handle.stop("text", request)  # nothing runs: Stop says so
+    with _gpu_call(key):  # the serving process waits for the worker, as on_gpu does on ZeroGPU
+        assert _run_forked_job(key, lambda: handle.stop("text", request)) is not None
+    # gradio cancels the event (an API client's cancel(), a closed tab): the serving process's watcher tells the worker.
+    gone = threading.Event()
+    monkeypatch.setattr(cancel, "gradio_event_alive", lambda: lambda: not gone.is_set())
+    with _gpu_call(key):
+        assert _run_forked_job(key, gone.set) is not None

@@ -177,3 +177,25 @@ def test_api_clients_may_name_any_detector_and_a_mismatch_is_refused(client):
     assert gallery and set(sizes(gallery)) == {(SMALL["width"], SMALL["height"])}
     with pytest.raises(AppError, match="does not make canny maps"):
         client.predict(photo=photo, control_type="canny", detector="midas", **SMALL, api_name="/controlnet")
+
+
+def test_a_cancelled_api_job_frees_the_worker_at_its_next_step(served_app, client):  # noqa: F811
+    unet = served_app.demo.studio.get().cache.base().unet
+    calls = [0]
+    hook = unet.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
+    try:
+        job = client.submit(prompt="cancel me", width=64, height=64, num_inference_steps=100, api_name="/text_to_image")
+        deadline = time.monotonic() + 60
+        while calls[0] < 3:
+            assert time.monotonic() < deadline, "the job never started"
+            time.sleep(0.01)
+        job.cancel()
+        time.sleep(1.0)
+        stopped_at = calls[0]
+        time.sleep(1.0)
+        assert calls[0] == stopped_at < 100, "the worker ran on after the client cancelled"
+    finally:
+        hook.remove()
+    started = time.monotonic()
+    gallery, _ = client.predict(prompt="after cancel", **SMALL, api_name="/text_to_image")
+    assert sizes(gallery) == [(64, 96)] and time.monotonic() - started < 30

@@ -305,7 +305,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         concurrency_id=GPU_QUEUE,
     )
     compare_event = run_button.click(
-        on_gpu(run_compare),
+        on_gpu(run_compare, TAB),
         inputs_kwargs=inputs,
         outputs=[grid, matrix, advice],
         api_name="compare",

@@ -165,7 +165,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         concurrency_id=GPU_QUEUE,
     )
     generate_event = generate.click(
-        on_gpu(run_generate),
+        on_gpu(run_generate, TAB),
         inputs_kwargs=inputs,
         outputs=[slider, gallery, info, shared.last_seed],
         api_name="controlnet",

@@ -142,7 +142,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         return gallery, describe_cost(result), result.seeds[0]
 
     event = generate.click(
-        on_gpu(run),
+        on_gpu(run, TAB),
         inputs_kwargs=inputs,
         outputs=[gallery, info, shared.last_seed],
         api_name="ip_adapter",

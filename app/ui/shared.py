@@ -26,6 +26,7 @@ from app.errors import Cancelled, StudioError
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds
 from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
+from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
     from app.result import Result
@@ -126,8 +127,8 @@ class StudioHandle:
             request: The Gradio request (its session identifies the user).
             progress: The event's progress bar.
         """
-        key = (getattr(request, "session_hash", None) or "", tab)
-        cancel = threading.Event()
+        key = job_key(tab, request)
+        cancel = JobCancel(key, gradio_event_alive())
         with self._jobs_lock:
             self._jobs[key] = cancel
         try:
@@ -139,16 +140,46 @@ class StudioHandle:
             with self._jobs_lock:
                 if self._jobs.get(key) is cancel:
                     del self._jobs[key]
+                    cancel.close()
 
     def stop(self, tab: str, request: gr.Request | None) -> bool:
-        """Ask the session's running job on ``tab`` to stop at its next step; False if none runs."""
-        key = (getattr(request, "session_hash", None) or "", tab)
+        """Ask the session's running job on ``tab`` to stop at its next step; False if none runs.
+
+        The job may run in this process or, on ZeroGPU, in a worker process this one is waiting for.
+        """
+        key = job_key(tab, request)
         with self._jobs_lock:
             event = self._jobs.get(key)
-        if event is None:
-            return False
-        event.set()
-        return True
+        if event is not None:
+            event.set()
+            return True
+        with _GPU_CALLS_LOCK:
+            waiting = key in _GPU_CALLS
+        if waiting:
+            raise_flag(key)
+        return waiting
+
+
+def job_key(tab: str, request: gr.Request | None) -> JobKey:
+    """Which job: the session's (one per browser tab or API client) on ``tab``."""
+    return (getattr(request, "session_hash", None) or "", tab)
+
+
+_GPU_CALLS: set[JobKey] = set()
+_GPU_CALLS_LOCK = threading.Lock()
+"""Jobs this process waits for while a ZeroGPU worker runs them, so Stop knows to raise their flag."""
+
+
+@contextmanager
+def _gpu_call(key: JobKey) -> Iterator[None]:
+    with _GPU_CALLS_LOCK:
+        _GPU_CALLS.add(key)
+    try:
+        with watch_for_cancel(key):
+            yield
+    finally:
+        with _GPU_CALLS_LOCK:
+            _GPU_CALLS.discard(key)
 
 
 def gpu_seconds_for(values: dict[str, Any]) -> int:
@@ -165,11 +196,14 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
     )
 
 
-def on_gpu(handler: Callable[..., Any], seconds: Callable[[dict[str, Any]], int] = gpu_seconds_for) -> Callable:
+def on_gpu(
+    handler: Callable[..., Any], tab: str, seconds: Callable[[dict[str, Any]], int] = gpu_seconds_for
+) -> Callable:
     """Run a generating handler inside ``spaces.GPU`` on ZeroGPU, asking for the time its inputs need.
 
     Elsewhere the handler is returned unchanged. On ZeroGPU, an abort (the job outran its GPU time)
-    reaches the user as a plain message saying what to reduce.
+    reaches the user as a plain message saying what to reduce, and the job on ``tab`` stays stoppable:
+    Stop and gradio's cancel reach the worker process through the job's flag (:mod:`app.ui.cancel`).
     """
     from app.zerogpu import gpu_task
 
@@ -188,7 +222,8 @@ def on_gpu(handler: Callable[..., Any], seconds: Callable[[dict[str, Any]], int]
         @functools.wraps(handler)
         def stream(*args: Any, **values: Any) -> Iterator[Any]:
             try:
-                yield from wrapped(*args, **values)
+                with _gpu_call(job_key(tab, _request_in(args, values))):
+                    yield from wrapped(*args, **values)
             except gr.Error:
                 raise
             except Exception as error:
@@ -199,13 +234,18 @@ def on_gpu(handler: Callable[..., Any], seconds: Callable[[dict[str, Any]], int]
     @functools.wraps(handler)
     def call(*args: Any, **values: Any) -> Any:
         try:
-            return wrapped(*args, **values)
+            with _gpu_call(job_key(tab, _request_in(args, values))):
+                return wrapped(*args, **values)
         except gr.Error:
             raise
         except Exception as error:
             raise explain(error) from None
 
     return call
+
+
+def _request_in(args: tuple, values: dict[str, Any]) -> gr.Request | None:
+    return next((a for a in (*args, *values.values()) if isinstance(a, gr.Request)), None)
 
 
 @contextmanager

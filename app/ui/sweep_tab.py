@@ -280,7 +280,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         )
 
     sweep_event = run_button.click(
-        on_gpu(run_sweep, seconds=sweep_gpu_seconds),
+        on_gpu(run_sweep, TAB, seconds=sweep_gpu_seconds),
         inputs_kwargs=inputs,
         outputs=[grid, plot, score, matrix, notes, plotted],
         api_name="sweep",

@@ -51,7 +51,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         return gallery, describe_cost(result), result.seeds[0]
 
     event = generate.click(
-        on_gpu(run),
+        on_gpu(run, TAB),
         inputs_kwargs=shared.inputs(),
         outputs=[gallery, info, shared.last_seed],
         api_name="text_to_image",
