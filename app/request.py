@@ -142,6 +142,17 @@ def describe_errors(error: ValidationError) -> str:
     return "; ".join(lines)
 
 
+def whole_number(value: Any) -> Any:
+    """An integral float (sliders and JSON clients send ``512.0``) as an int; anything else unchanged.
+
+    A fraction, NaN or infinity is left as it is, so the schema refuses it with the field named
+    instead of it being silently rounded.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def parse_request(data: dict[str, Any] | GenerationRequest) -> GenerationRequest:
     """Validate ``data`` into a request, raising :class:`StudioError` with a readable message."""
     if isinstance(data, GenerationRequest):

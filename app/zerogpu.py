@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import math
 import os
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -39,6 +40,19 @@ def spaces_module() -> Any | None:
 def on_zerogpu() -> bool:
     """Whether this process runs on ZeroGPU hardware (``spaces`` present and the Space says so)."""
     return spaces_module() is not None and os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true")
+
+
+def count_of(value: Any, default: int) -> int:
+    """A size or count from an event's raw input for estimating, never raising: ``default`` for anything unusable.
+
+    The estimate runs before the handler validates its inputs (NaN, fractions, text from a raw API call);
+    the handler then refuses those with a message naming the field.
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return math.ceil(number) if math.isfinite(number) and number > 0 else default
 
 
 def estimate_gpu_seconds(steps: int, methods: int = 1, width: int = 512, height: int = 512, images: int = 1) -> int:

@@ -199,3 +199,47 @@ def test_a_cancelled_api_job_frees_the_worker_at_its_next_step(served_app, clien
     started = time.monotonic()
     gallery, _ = client.predict(prompt="after cancel", **SMALL, api_name="/text_to_image")
     assert sizes(gallery) == [(64, 96)] and time.monotonic() - started < 30
+
+
+def raw_call(client: Client, base_url: str, api_name: str, overrides: dict[str, str]) -> str:
+    """POST an event as a hostile JSON client would (``overrides`` are raw JSON literals) and read its stream."""
+    import json
+
+    import httpx
+
+    parameters = client.view_api(return_format="dict", print_info=False)["named_endpoints"][api_name]["parameters"]
+    values = {p["parameter_name"]: p.get("parameter_default") for p in parameters}
+    values.update(prompt="raw", width=64, height=64, num_inference_steps=2)
+    literals = [overrides.get(name, json.dumps(values[name])) for name in values]
+    url = base_url.rstrip("/") + "/gradio_api/call" + api_name
+    body = '{"data": [' + ", ".join(literals) + "]}"
+    posted = httpx.post(url, content=body, headers={"content-type": "application/json"}, timeout=30)
+    assert posted.status_code == 200, (posted.status_code, posted.text[:300], literals)
+    return httpx.get(f"{url}/{posted.json()['event_id']}", timeout=60).text
+
+
+@pytest.mark.parametrize(
+    ("api_name", "field", "literal", "message"),
+    [
+        ("/text_to_image", "num_inference_steps", "NaN", "num_inference_steps: Input should be a finite number"),
+        ("/text_to_image", "num_inference_steps", "2.5", "num_inference_steps: Input should be a valid integer"),
+        ("/text_to_image", "seed", "3.5", "seed: Input should be a valid integer"),
+        ("/text_to_image", "width", "64.5", "width: Input should be a valid integer"),
+        ("/text_to_image", "num_images_per_prompt", "NaN", "num_images_per_prompt: Input should be a finite"),
+        ("/compare", "height", "NaN", "height: Input should be a finite number"),
+        ("/compare", "seed", "1e-3", "seed: Input should be a valid integer"),
+        ("/sweep", "height", "NaN", "height: Input should be a finite number"),
+    ],
+)
+def test_nan_or_a_fraction_in_an_integer_field_is_refused_naming_the_field(
+    served_app,
+    client,
+    api_name,
+    field,
+    literal,
+    message,  # noqa: F811
+):
+    stream = raw_call(client, served_app.url, api_name, {field: literal})
+    assert "event: error" in stream and message in stream, stream[:400]
+    assert "cannot convert" not in stream
+    assert "event: complete" in raw_call(client, served_app.url, "/text_to_image", {"seed": "4.0"})

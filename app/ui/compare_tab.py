@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.compare import DEFAULT_METHODS, CompareEntry
+from app.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
 from app.fit import GUIDE, method_label
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
@@ -268,6 +268,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         values.update(photo=photo, reference=reference)
         with studio.job(TAB, request, progress) as job:
             data = compare_request(values)
+            parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
             reference_image = None
             if values["reference"] is not None:
                 from app.images import load_image  # validates the upload with a readable StudioError

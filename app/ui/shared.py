@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
 from app.errors import Cancelled, StudioError
-from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds
+from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
 from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
@@ -184,15 +184,15 @@ def _gpu_call(key: JobKey) -> Iterator[None]:
 
 def gpu_seconds_for(values: dict[str, Any]) -> int:
     """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
-    from app.zerogpu import estimate_gpu_seconds
+    from app.zerogpu import count_of, estimate_gpu_seconds
 
     methods = values.get("methods")
     return estimate_gpu_seconds(
-        steps=int(values.get("num_inference_steps") or 25),
+        steps=count_of(values.get("num_inference_steps"), 25),
         methods=len(methods) if isinstance(methods, (list, tuple)) and methods else 1,
-        width=int(values.get("width") or 512),
-        height=int(values.get("height") or 512),
-        images=1 if methods else int(values.get("num_images_per_prompt") or 1),
+        width=count_of(values.get("width"), 512),
+        height=count_of(values.get("height"), 512),
+        images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
     )
 
 
@@ -379,8 +379,8 @@ class DetectorControls:
         out = {}
         for param in self.params.get(detector, {}):
             value = values.get(f"{self.prefix}{detector}__{param}")
-            if value is not None and specs.get(param, {}).get("type") == "int":
-                value = int(value)
+            if specs.get(param, {}).get("type") == "int":
+                value = whole_number(value)
             out[param] = value
         return out
 
@@ -452,9 +452,9 @@ class SharedControls:
         for name in names:
             value = values.get(name)
             if name in ("seed", "num_inference_steps", "width", "height", "num_images_per_prompt"):
-                value = int(value) if value is not None else None
+                value = whole_number(value)
             elif name == "guidance_scale":
-                value = float(value)
+                value = float(value) if isinstance(value, (int, float)) else value
             elif name in ("prompt", "negative_prompt"):
                 value = value or ""
             out[name] = value
@@ -487,7 +487,8 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             value=field_bounds(CommonSettings, "seed")["default"],
             minimum=0,
             maximum=MAX_SEED,
-            precision=0,
+            precision=None,  # gradio would round a fraction and fail on NaN: the schema refuses both by name
+            step=1,
             label="Seed",
             info="Same seed, same starting noise: every method starts from it.",
             elem_id="seed",

@@ -29,6 +29,7 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
 )
+from app.zerogpu import count_of, estimate_gpu_seconds
 
 TAB = "sweep"
 NO_AXIS = "none"
@@ -70,7 +71,7 @@ def default_values(axis: str | None, seed: Any = 0) -> str:
     """The typical range prefilled for ``axis`` (empty for no axis)."""
     if not axis or axis == NO_AXIS:
         return ""
-    seed = int(seed or 0)
+    seed = count_of(seed, 0)
     return DEFAULT_VALUES.get(axis, "").format(seed=seed, seed1=seed + 1, seed2=seed + 2)
 
 
@@ -99,22 +100,17 @@ def _number(token: str) -> str | int | float:
 
 def sweep_gpu_seconds(values: dict[str, Any]) -> int:
     """GPU seconds a sweep needs: every cell is one generation (``methods`` = cells), at its most steps."""
-    from app.zerogpu import estimate_gpu_seconds
-
     x_axis, y_axis = values.get("x_axis"), values.get("y_axis")
     axes = {x_axis: parse_values(x_axis, values.get("x_values"))}
     if y_axis and y_axis != NO_AXIS:
         axes[y_axis] = parse_values(y_axis, values.get("y_values"))
     cells = math.prod(max(1, len(v)) for v in axes.values())
-    steps = int(values.get("num_inference_steps") or 25)
-    swept_steps = [v for v in axes.get("num_inference_steps", []) if isinstance(v, (int, float)) and v > 0]
-    if swept_steps:
-        steps = int(max(swept_steps))
+    steps = max([count_of(v, 0) for v in axes.get("num_inference_steps", [])], default=0)
     return estimate_gpu_seconds(
-        steps=steps,
+        steps=steps or count_of(values.get("num_inference_steps"), 25),
         methods=min(cells, MAX_CELLS),
-        width=int(values.get("width") or 512),
-        height=int(values.get("height") or 512),
+        width=count_of(values.get("width"), 512),
+        height=count_of(values.get("height"), 512),
     )
 
 
