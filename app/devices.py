@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from app.errors import StudioError
+from app.placement import CPU, Placement
 from app.settings import Settings
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -36,6 +37,19 @@ def resolve_device(settings: Settings) -> tuple[str, torch.dtype]:
     if device == "cpu" and dtype == torch.float16:
         raise StudioError("float16 on the CPU is not supported; use STUDIO_DTYPE=float32 or bfloat16 there.")
     return device, dtype
+
+
+def aux_placement(settings: Settings) -> Placement:
+    """Where detectors and the fit-scoring CLIP run: with the diffusion models, or on the CPU in float32.
+
+    On a GPU they share the studio's device and half precision, so maps and scores cost no CPU time
+    (on ZeroGPU they then run inside the GPU call, like generation). ``STUDIO_AUX_DEVICE=cpu`` keeps
+    them on the CPU, e.g. to leave all GPU memory to the diffusion models.
+    """
+    if settings.aux_device == "cpu":
+        return CPU
+    device, dtype = resolve_device(settings)
+    return Placement(device, str(dtype).removeprefix("torch."))
 
 
 def _rss_bytes(field: str) -> int | None:

@@ -17,6 +17,7 @@ from app.errors import StudioError
 FAMILIES = ("real", "tiny")
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
+AUX_DEVICES = ("auto", "cpu")
 
 
 def _env_str(name: str, default: str, allowed: tuple[str, ...] | None = None) -> str:
@@ -64,6 +65,8 @@ class Settings:
     device: str = "auto"
     dtype: str = "auto"
     low_vram: bool = False
+    # Detectors and the fit-scoring CLIP: "auto" runs them on the studio's device and dtype, "cpu" in CPU float32.
+    aux_device: str = "auto"
     controlnet_cache_size: int = 3
     on_space: bool = False
     # Caps applied on top of the request schema's own bounds.
@@ -82,6 +85,7 @@ class Settings:
             device=_env_str("STUDIO_DEVICE", "auto", DEVICES),
             dtype=_env_str("STUDIO_DTYPE", "auto", DTYPES),
             low_vram=_env_bool("STUDIO_LOW_VRAM", False),
+            aux_device=_env_str("STUDIO_AUX_DEVICE", "auto", AUX_DEVICES),
             controlnet_cache_size=_env_int("STUDIO_CONTROLNET_CACHE", 3, 1, 16),
             on_space=on_space,
             max_side=_env_int("STUDIO_MAX_SIDE", 768 if on_space else 1024, 64, 2048),

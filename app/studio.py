@@ -17,13 +17,15 @@ import torch
 from PIL import Image
 
 from app.compare import CompareEntry, CompareRequest, check_detector, parse_compare_request
-from app.devices import measure_peak_memory
+from app.devices import aux_placement, measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, FitMatrix, ScorerSources, Verdict, advise, score_results
 from app.images import content_hash, load_image
-from app.models import ModelSpec, spec_for
-from app.preprocess import MapResult, MapService, PreviewItem, get_map_service
+from app.models import CONTROL_TYPES, ModelSpec, spec_for
+from app.placement import Placement
+from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
+from app.preprocess import MapResult, MapService, PreviewItem
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
 from app.result import Result
 from app.schedulers import make_scheduler
@@ -56,18 +58,35 @@ class Studio:
         self.settings = settings or get_settings()
         self.spec = spec or spec_for(self.settings)
         self.cache = PipelineCache(self.spec, self.settings)
-        self.maps = maps or _map_service_for(self.spec)
-        self.clip = ClipEmbedder(_scorer_sources_for(self.spec))  # loads on first scoring
+        self.aux = aux_placement(self.settings)  # detectors and CLIP: the studio's device unless kept on the CPU
+        self.maps = maps or _map_service_for(self.spec, self.aux)
+        self.clip = ClipEmbedder(_scorer_sources_for(self.spec), placement=self.aux)  # loads on first scoring
         self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
 
-    def preload(self, control_types: tuple[str, ...] = ("canny", "pose", "depth"), ip_adapter: bool = True) -> None:
-        """Load the diffusion models now instead of on first use (ZeroGPU wants them placed at start-up)."""
+    def preload(
+        self, control_types: tuple[str, ...] = CONTROL_TYPES, ip_adapter: bool = True, aux: bool = True
+    ) -> None:
+        """Load the models now instead of on first use (ZeroGPU wants them placed at start-up).
+
+        Args:
+            control_types: ControlNets to load (at most as many as the ControlNet cache holds).
+            ip_adapter: Load the IP-Adapter and its image encoder.
+            aux: Also load the default detector of each control type and the fit-scoring CLIP. One that
+                cannot load is logged and left to report itself when it is used.
+        """
         with self.cache.lock:
             self.cache.base()
             for control_type in control_types[-self.settings.controlnet_cache_size :]:
                 self.cache.controlnet(control_type)
             if ip_adapter:
                 self.cache.pipeline_for([], ip_adapter=True)
+        if aux:
+            loaders = {f"{t} detector": self.maps.detector(DEFAULT_DETECTORS[t]).load for t in control_types}
+            for what, load in {**loaders, "fit-scoring CLIP": self.clip.load}.items():
+                try:
+                    load()
+                except StudioError as error:
+                    logger.warning("preloading the %s failed: %s", what, error)
 
     # -- maps --------------------------------------------------------------------------------------
 
@@ -428,13 +447,13 @@ class Studio:
         return kwargs
 
 
-def _map_service_for(spec: ModelSpec) -> MapService:
-    """Detectors for the family: the tiny family ships its own; real weights use the process-wide service."""
+def _map_service_for(spec: ModelSpec, placement: Placement) -> MapService:
+    """Detectors for the family (the tiny family ships its own), running where ``placement`` says."""
     if spec.root is not None:
         from app.preprocess.tiny import build_tiny_detectors
 
-        return MapService(build_tiny_detectors(Path(spec.root) / "detectors"))
-    return get_map_service()
+        return MapService(build_tiny_detectors(Path(spec.root) / "detectors"), placement=placement)
+    return MapService(placement=placement)
 
 
 def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:

@@ -14,12 +14,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
 from skimage import data
 
+from app.devices import aux_placement
 from app.models import CONTROL_TYPES, tiny_spec
+from app.placement import Placement
 from app.studio import Studio
 
 BASE = {"prompt": "a lighthouse", "seed": 5, "num_inference_steps": 2, "width": 64, "height": 64}
@@ -92,3 +95,43 @@ def test_the_controlnet_pipeline_is_derived_in_the_configured_dtype(studio, phot
     pipe = studio.cache.pipeline_for(["canny"], ip_adapter=False)
     assert pipe.dtype == studio.cache.dtype
     assert pipe.unet is studio.cache.base().unet  # shared, not a converted copy
+
+
+def parameters_of(model) -> list:
+    """Every parameter of a detector's loaded model(s), whatever container the detector keeps them in."""
+    if isinstance(model, torch.nn.Module):
+        return list(model.parameters())
+    if isinstance(model, dict):
+        return [p for value in model.values() for p in parameters_of(value)]
+    if isinstance(model, (list, tuple)):
+        return [p for value in model for p in parameters_of(value)]
+    found = [getattr(model, name, None) for name in ("model", "body_estimation", "detector", "pose")]
+    return [p for value in found if value is not None for p in parameters_of(value)]
+
+
+@pytest.mark.parametrize("detector", ["vitpose", "openpose", "depth_anything", "midas"])
+def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
+    instance = studio.maps.detector(detector)
+    assert instance.placement == studio.aux == aux_placement(studio.settings)
+    if instance.control_type == "pose":
+        people = instance.detect_keypoints(photo)  # random tiny weights may find nobody; the network still ran
+        assert isinstance(people, list)
+    else:
+        depth = instance.estimate_depth(photo)
+        assert depth.shape == (128, 128) and depth.dtype == np.float32 and np.isfinite(depth).all()
+    parameters = parameters_of(instance.load())
+    assert parameters and {p.dtype for p in parameters} == {studio.cache.dtype}
+    assert {p.device.type for p in parameters} == {torch.device(studio.cache.device).type}
+
+
+def test_fit_scoring_clip_runs_on_the_studios_device_and_dtype(studio, photo):
+    similarity = studio.clip.text_image_similarity("an astronaut", photo)
+    assert -1.0 <= similarity <= 1.0
+    assert {p.dtype for p in studio.clip.load().model.parameters()} == {studio.cache.dtype}
+
+
+def test_aux_device_cpu_keeps_detectors_and_clip_in_cpu_float32(tiny_settings, tiny_root):
+    studio = Studio(replace(tiny_settings, aux_device="cpu"), tiny_spec(tiny_root))
+    assert studio.aux == Placement("cpu", "float32") == studio.maps.placement == studio.clip.placement
+    default = Studio(tiny_settings, tiny_spec(tiny_root)).aux
+    assert default == Placement("cpu", str(studio.cache.dtype).removeprefix("torch."))

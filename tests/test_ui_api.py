@@ -232,12 +232,12 @@ def raw_call(client: Client, base_url: str, api_name: str, overrides: dict[str, 
     ],
 )
 def test_nan_or_a_fraction_in_an_integer_field_is_refused_naming_the_field(
-    served_app,
+    served_app,  # noqa: F811 - the fixture imported above
     client,
     api_name,
     field,
     literal,
-    message,  # noqa: F811
+    message,
 ):
     stream = raw_call(client, served_app.url, api_name, {field: literal})
     assert "event: error" in stream and message in stream, stream[:400]

@@ -20,6 +20,7 @@ from PIL import Image
 
 from app.errors import ModelLoadError
 from app.images import content_hash
+from app.placement import CPU, Placement
 
 DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
 # Embeddings kept per kind (texts, images): a comparison needs one prompt, one
@@ -86,10 +87,17 @@ class ClipEmbedder:
     Args:
         sources: Where the model comes from (default: the environment).
         cache_size: Embeddings kept per kind (texts, images).
+        placement: Where the model runs (default: CPU, float32).
     """
 
-    def __init__(self, sources: ScorerSources | None = None, cache_size: int = EMBEDDING_CACHE_SIZE) -> None:
+    def __init__(
+        self,
+        sources: ScorerSources | None = None,
+        cache_size: int = EMBEDDING_CACHE_SIZE,
+        placement: Placement = CPU,
+    ) -> None:
         self.sources = sources if sources is not None else ScorerSources.from_env()
+        self.placement = placement
         self.cache_size = cache_size
         self._loaded: _Loaded | None = None
         self._load_lock = threading.Lock()
@@ -130,7 +138,7 @@ class ClipEmbedder:
                 f"could not load the CLIP scoring model {source!r} ({type(exc).__name__}: {str(exc)[:300]}). "
                 f"{HOW_TO_GO_OFFLINE}"
             ) from exc
-        return _Loaded(model.eval(), tokenizer, processor)
+        return _Loaded(self.placement.place(model).eval(), tokenizer, processor)
 
     def text_embedding(self, text: str) -> np.ndarray:
         """The unit-length CLIP embedding of ``text`` (truncated to the model's token limit)."""
@@ -143,7 +151,7 @@ class ClipEmbedder:
             loaded = self.load()
             tokens = loaded.tokenizer(
                 [text], padding=True, truncation=True, max_length=loaded.tokenizer.model_max_length, return_tensors="pt"
-            )
+            ).to(self.placement.device)
             with torch.inference_mode():
                 features = _pooled(loaded.model.get_text_features(**tokens))
             self.encoded["texts"] += 1
@@ -160,7 +168,7 @@ class ClipEmbedder:
             import torch
 
             loaded = self.load()
-            pixels = loaded.image_processor(images=[rgb], return_tensors="pt")
+            pixels = self.placement.inputs(loaded.image_processor(images=[rgb], return_tensors="pt"))
             with torch.inference_mode():
                 features = _pooled(loaded.model.get_image_features(pixel_values=pixels["pixel_values"]))
             self.encoded["images"] += 1

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.errors import ModelLoadError, StudioError
 from app.images import fit_to_size, load_image
+from app.placement import CPU, Placement
 from app.preprocess.sources import HOW_TO_GO_OFFLINE, DetectorSources
 
 CONTROL_TYPES = ("canny", "pose", "depth")
@@ -103,8 +104,9 @@ class Detector(ABC):
     Params: ClassVar[type[DetectorParams]] = DetectorParams
     needs_model: ClassVar[bool] = False
 
-    def __init__(self, sources: DetectorSources | None = None) -> None:
+    def __init__(self, sources: DetectorSources | None = None, placement: Placement = CPU) -> None:
         self.sources = sources if sources is not None else DetectorSources.from_env()
+        self.placement = placement  # where the model runs (device, dtype); maps always come back as CPU images
         self._load_lock = threading.Lock()
         # One inference at a time per detector: processors and controlnet-aux
         # models keep per-call state; different detectors still run in parallel.

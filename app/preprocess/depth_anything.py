@@ -1,4 +1,4 @@
-"""``depth_anything``: Depth Anything V2 through transformers' ``depth-estimation`` pipeline."""
+"""``depth_anything``: Depth Anything V2 through transformers (``AutoModelForDepthEstimation``)."""
 
 from __future__ import annotations
 
@@ -23,19 +23,25 @@ class DepthAnythingDetector(DepthDetector):
         return repr(self.sources.depth_anything)
 
     def _load(self) -> Any:
-        from transformers import pipeline
+        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
 
         source = self.sources.depth_anything
         kwargs = self.sources.transformers_kwargs(source)
-        hub = {k: kwargs.pop(k) for k in ("revision", "trust_remote_code") if k in kwargs}
-        return pipeline("depth-estimation", model=source, device="cpu", model_kwargs=kwargs, **hub)
+        model = AutoModelForDepthEstimation.from_pretrained(source, **kwargs)
+        processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
+        processor = AutoImageProcessor.from_pretrained(source, **processor_kwargs)
+        return processor, self.placement.place(model).eval()
 
     def _depth(self, image: Image.Image, params: DetectorParams) -> np.ndarray:
         import torch
 
+        processor, model = self._model
+        # The model directly, not transformers' depth-estimation pipeline: its post-processing calls .numpy()
+        # on the model's dtype, which fails in bfloat16.
         with torch.inference_mode():
-            output = self._model(image)
-        depth = output["predicted_depth"].detach().float().cpu().numpy().squeeze()
+            inputs = self.placement.inputs(processor(images=image, return_tensors="pt"))
+            predicted = model(**inputs).predicted_depth.float().cpu()
+        depth = predicted.numpy().squeeze()
         if depth.shape != (image.height, image.width):
             depth = cv2.resize(depth, image.size, interpolation=cv2.INTER_CUBIC)
         return depth.astype(np.float32)

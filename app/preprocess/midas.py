@@ -64,7 +64,7 @@ class MidasDetector(DepthDetector):
             warnings.simplefilter("ignore")  # timm's notice that it renamed vit_base_resnet50_384
             # Same arguments as controlnet-aux's load_model("dpt_hybrid"), minus the file read.
             net = DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
-        return AuxMidas(_Inference(materialise(net, weights, MIDAS_FILE)))
+        return AuxMidas(_Inference(self.placement.place(materialise(net, weights, MIDAS_FILE))))
 
     def _depth(self, image: Image.Image, params: MidasParams) -> np.ndarray:
         import torch
@@ -74,5 +74,6 @@ class MidasDetector(DepthDetector):
         with torch.inference_mode():
             # controlnet-aux's MidasDetector.__call__ normalisation, keeping the raw output.
             x = torch.from_numpy(rgb).float().div(127.5).sub(1.0).permute(2, 0, 1).unsqueeze(0)
+            x = self.placement.inputs(x)
             depth = self._model.model(x)[0].float().cpu().numpy()
         return cv2.resize(depth, image.size, interpolation=cv2.INTER_LINEAR).astype(np.float32)

@@ -56,7 +56,7 @@ class OpenposeDetector(PoseDetector):
     def _load(self) -> Any:
         import torch
 
-        from app.preprocess.weights import load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
         open_pose = import_controlnet_aux()
         from controlnet_aux.open_pose import body, face, hand, model, util
@@ -87,7 +87,8 @@ class OpenposeDetector(PoseDetector):
                     weights = util.transfer(net, weights)
                 except KeyError as exc:
                     raise ModelLoadError(f"{filename} lacks the tensor {exc}; is it the real {filename}?") from None
-            return materialise(net, weights, filename)
+            # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
+            return float32_at_boundary(self.placement.place(materialise(net, weights, filename)))
 
         body_net = build(model.bodypose_model, BODY_POSE_FILE, transfer=True)
         return {

@@ -16,6 +16,7 @@ from PIL import Image
 
 from app.errors import StudioError
 from app.images import content_hash, load_image
+from app.placement import CPU, Placement
 from app.preprocess.base import Detector, MapResult, parse_resolution
 from app.preprocess.cache import CacheStats, MapCache, MapKey
 from app.preprocess.registry import DEFAULTS, REGISTRY
@@ -45,6 +46,7 @@ class MapService:
         sources: Where detector models come from (default: the environment).
         cache: The map cache (default: 64 maps, 512 MiB).
         registry: Detector classes by name (default: :data:`REGISTRY`).
+        placement: Where the detectors' models run (default: CPU, float32).
     """
 
     def __init__(
@@ -52,10 +54,12 @@ class MapService:
         sources: DetectorSources | None = None,
         cache: MapCache | None = None,
         registry: dict[str, type[Detector]] | None = None,
+        placement: Placement = CPU,
     ) -> None:
         self.sources = sources if sources is not None else DetectorSources.from_env()
         self.cache = cache if cache is not None else MapCache()
         self.registry = dict(REGISTRY if registry is None else registry)
+        self.placement = placement
         self._detectors: dict[str, Detector] = {}
         self._lock = threading.Lock()
 
@@ -71,7 +75,7 @@ class MapService:
         with self._lock:
             instance = self._detectors.get(name)
             if instance is None:
-                instance = self._detectors[name] = cls(self.sources)
+                instance = self._detectors[name] = cls(self.sources, self.placement)
         return instance
 
     def get_map(

@@ -62,7 +62,8 @@ class VitPoseDetector(PoseDetector):
                 f"the person detector {det_src!r} has no 'person' class (labels: {list(labels.values())[:10]}); "
                 "use a COCO-trained detector such as PekingU/rtdetr_r50vd_coco_o365."
             )
-        return _Models(detector_processor, detector.eval(), pose_processor, pose.eval(), person[0])
+        place = self.placement.place
+        return _Models(detector_processor, place(detector).eval(), pose_processor, place(pose).eval(), person[0])
 
     def _people(self, image: Image.Image, params: VitPoseParams) -> list[Person]:
         import torch
@@ -70,8 +71,10 @@ class VitPoseDetector(PoseDetector):
         m: _Models = self._model
         width, height = image.size
         with torch.inference_mode():
-            inputs = m.detector_processor(images=image, return_tensors="pt")
+            inputs = self.placement.inputs(m.detector_processor(images=image, return_tensors="pt"))
             outputs = m.detector(**inputs)
+            # Post-processing in float32 on the CPU: half-precision logits lose the thresholds' resolution.
+            outputs.logits, outputs.pred_boxes = outputs.logits.float().cpu(), outputs.pred_boxes.float().cpu()
             found = m.detector_processor.post_process_object_detection(
                 outputs, threshold=params.person_threshold, target_sizes=[(height, width)]
             )[0]
@@ -87,14 +90,15 @@ class VitPoseDetector(PoseDetector):
                 return []
             coco_boxes = boxes.copy()
             coco_boxes[:, 2:] -= coco_boxes[:, :2]  # xyxy → xywh, as ViTPose expects
-            pose_inputs = m.pose_processor(images=image, boxes=[coco_boxes], return_tensors="pt")
+            pose_inputs = self.placement.inputs(m.pose_processor(images=image, boxes=[coco_boxes], return_tensors="pt"))
             pose_out = m.pose(**pose_inputs)
+            pose_out.heatmaps = pose_out.heatmaps.float().cpu()
             posed = m.pose_processor.post_process_pose_estimation(pose_out, boxes=[coco_boxes])[0]
         people = []
         scale = np.array([width, height], dtype=np.float64)
         for entry, box, score in zip(posed, boxes, scores, strict=True):
-            points = entry["keypoints"].float().numpy() / scale
-            confidences = entry["scores"].float().numpy()
+            points = entry["keypoints"].float().cpu().numpy() / scale
+            confidences = entry["scores"].float().cpu().numpy()
             people.append(
                 Person(
                     keypoints=coco17_to_openpose18(points, confidences),

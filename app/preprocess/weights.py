@@ -10,6 +10,7 @@ pickle code can run) and hands the state dict to the model classes.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -72,3 +73,32 @@ def materialise(module: nn.Module, state_dict: dict[str, torch.Tensor], name: st
             f"unexpected {sorted(unexpected)[:5]}, unset {left[:5]})."
         )
     return module.eval()
+
+
+class _Float32AtBoundary(nn.Module):
+    """A network run in its own dtype for callers that pass and expect float32 tensors."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+        self.dtype = next(net.parameters()).dtype
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return _as_float(self.net(x.to(self.dtype)))
+
+
+def _as_float(value: Any) -> Any:
+    if isinstance(value, torch.Tensor):
+        return value.float()
+    if isinstance(value, (list, tuple)):
+        return type(value)(_as_float(v) for v in value)
+    return value
+
+
+def float32_at_boundary(net: nn.Module) -> nn.Module:
+    """Wrap ``net`` (placed in any dtype) so float32 inputs are cast to its dtype and its outputs back to float32.
+
+    controlnet-aux's OpenPose code builds float32 inputs and reads outputs with ``.numpy()``; the wrapper
+    lets the network itself run in half precision on a GPU without changing that code.
+    """
+    return net if next(net.parameters()).dtype == torch.float32 else _Float32AtBoundary(net)

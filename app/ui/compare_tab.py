@@ -27,6 +27,7 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
     placeholder,
+    preview_gpu_seconds,
     settings_caption,
     side_by_side,
 )
@@ -298,7 +299,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         yield view.update(), matrix_table(card.matrix), advice_text
 
     preview_event = preview.click(
-        run_preview,
+        on_gpu(run_preview, TAB, seconds=preview_gpu_seconds),
         inputs_kwargs=inputs,
         outputs=maps_view,
         api_name="preview_all_maps",

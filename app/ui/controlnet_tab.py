@@ -20,6 +20,7 @@ from app.ui.shared import (
     describe_cost,
     example_photos,
     on_gpu,
+    preview_gpu_seconds,
     result_gallery,
     schema_slider,
 )
@@ -157,7 +158,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
 
     preview_event = preview.click(
-        run_preview,
+        on_gpu(run_preview, TAB, seconds=preview_gpu_seconds),
         inputs_kwargs=inputs,
         outputs=maps_view,
         api_name="preview_maps",

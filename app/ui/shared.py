@@ -196,6 +196,13 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
     )
 
 
+def preview_gpu_seconds(values: dict[str, Any]) -> int:
+    """GPU seconds a map preview needs: detectors only (they run on the GPU with the diffusion models)."""
+    from app.zerogpu import MIN_SECONDS
+
+    return MIN_SECONDS
+
+
 def on_gpu(
     handler: Callable[..., Any], tab: str, seconds: Callable[[dict[str, Any]], int] = gpu_seconds_for
 ) -> Callable:
