@@ -48,6 +48,10 @@ def ip_adapter_scale_config(scale: float, mode: str) -> float | dict:
     return {part: {block: value * scale for block, value in entries.items()} for part, entries in blocks.items()}
 
 
+HALF_VARIANT = "fp16"
+"""The weight files half-precision runs read where a repository ships them (SD1.5 and its ControlNets do)."""
+
+
 def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
     try:
         return loader()
@@ -88,6 +92,21 @@ class PipelineCache:
         if not self.settings.low_vram and self.device != "cpu":
             module.to(self.device)
 
+    def _half_variant_first(self, load: Callable[[str | None], Any]) -> Any:
+        """Load the ``fp16`` weight files in half precision (half the download), the full ones otherwise.
+
+        A source without fp16 files (a local folder, another repository) falls back to its full-precision
+        files, cast on load; in float32 the full files are always read, never upcast half weights.
+        """
+        if self.dtype == torch.float32:
+            return load(None)
+        try:
+            return load(HALF_VARIANT)
+        except (OSError, ValueError) as error:
+            if f"{HALF_VARIANT}" not in str(error):
+                raise
+            return load(None)
+
     def base(self):
         """The text-to-image pipeline holding the shared UNet, VAE and text encoder."""
         with self.lock:
@@ -97,13 +116,16 @@ class PipelineCache:
                 pipe = _load(
                     "base Stable Diffusion pipeline",
                     self.spec.base,
-                    lambda: StableDiffusionPipeline.from_pretrained(
-                        self.spec.base,
-                        revision=self.spec.revision,
-                        dtype=self.dtype,
-                        use_safetensors=True,
-                        safety_checker=None,
-                        requires_safety_checker=False,
+                    lambda: self._half_variant_first(
+                        lambda variant: StableDiffusionPipeline.from_pretrained(
+                            self.spec.base,
+                            revision=self.spec.revision,
+                            variant=variant,
+                            dtype=self.dtype,
+                            use_safetensors=True,
+                            safety_checker=None,
+                            requires_safety_checker=False,
+                        )
                     ),
                 )
                 pipe.set_progress_bar_config(disable=True)
@@ -124,7 +146,11 @@ class PipelineCache:
             model = _load(
                 f"{control_type} ControlNet",
                 source,
-                lambda: ControlNetModel.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
+                lambda: self._half_variant_first(
+                    lambda variant: ControlNetModel.from_pretrained(
+                        source, variant=variant, dtype=self.dtype, use_safetensors=True
+                    )
+                ),
             )
             self._place(model)
             self._controlnets[control_type] = model

@@ -68,7 +68,7 @@ def real_spec() -> ModelSpec:
 
 
 def tiny_spec(root: Path) -> ModelSpec:
-    """The tiny family written under ``root`` by :func:`app.tiny.build_tiny_family`."""
+    """The tiny family written under ``root`` by :func:`app.tiny.build_family`."""
     return ModelSpec(
         family="tiny",
         base=str(root / "sd"),

@@ -17,13 +17,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from app.models import CONTROL_TYPES
 
-BUILDER_VERSION = 3
+BUILDER_VERSION = 4  # 4: fp16 weight variants beside the full ones, as in the real repositories
 DEFAULT_SEED = 0
 _COMPLETE = "COMPLETE"
 
@@ -99,7 +100,7 @@ def _seeded(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _write_sd(folder: Path, p: dict, seed: int) -> None:
+def _write_sd(folder: Path, p: dict, seed: int) -> Any:
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPTextConfig, CLIPTextModel
 
@@ -240,6 +241,17 @@ def _write_ip_adapter(folder: Path, unet, p: dict, seed: int) -> None:
     save_file(tensors, str(folder / "models" / "ip-adapter_sd15.safetensors"))
 
 
+def write_half_variants(folder: Path) -> None:
+    """Write ``NAME.fp16.safetensors`` beside every ``NAME.safetensors`` under ``folder``, as SD1.5 and its
+    ControlNets ship them (``unet/diffusion_pytorch_model.fp16.safetensors``, ``text_encoder/model.fp16.safetensors``).
+    """
+    for path in sorted(Path(folder).rglob("*.safetensors")):
+        if len(path.suffixes) > 1:  # already a variant
+            continue
+        tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
+        save_file(tensors, str(path.with_suffix(".fp16.safetensors")), metadata={"format": "pt"})
+
+
 def build_family(
     root: Path, profile: str = "tiny", seed: int = DEFAULT_SEED, control_types: tuple[str, ...] = CONTROL_TYPES
 ) -> Path:
@@ -258,9 +270,11 @@ def build_family(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     unet = _write_sd(root / "sd", p, seed)
+    write_half_variants(root / "sd")
     for index, control_type in enumerate(control_types):
         _write_controlnet(root / f"controlnet-{control_type}", unet, p, seed + 10 + index)
-    _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)
+        write_half_variants(root / f"controlnet-{control_type}")
+    _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)  # h94/IP-Adapter ships no fp16 variant
     return root
 
 

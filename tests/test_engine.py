@@ -275,7 +275,8 @@ def test_weights_load_from_safetensors_only(tiny_root, tiny_settings, tmp_path):
     from safetensors.torch import load_file
 
     state = load_file(unet_weights)
-    unet_weights.unlink()
+    for weights in (copy / "unet").glob("*.safetensors"):  # the full weights and the fp16 variant
+        weights.unlink()
     torch.save(state, copy / "unet" / "diffusion_pytorch_model.bin")  # a pickle only: must be refused
     studio = Studio(tiny_settings, replace(tiny_spec(tiny_root), base=str(copy)))
     with pytest.raises(ModelLoadError, match=r"base Stable Diffusion pipeline.*diffusion_pytorch_model\.safetensors"):
