@@ -23,7 +23,7 @@ import torch
 
 from app.devices import resolve_device
 from app.errors import ModelLoadError
-from app.models import ModelSpec
+from app.models import HALF_VARIANT, ModelSpec
 from app.settings import Settings
 
 TINY_HINT = (
@@ -46,10 +46,6 @@ def ip_adapter_scale_config(scale: float, mode: str) -> float | dict:
         return scale
     blocks = IP_ADAPTER_BLOCKS[mode]
     return {part: {block: value * scale for block, value in entries.items()} for part, entries in blocks.items()}
-
-
-HALF_VARIANT = "fp16"
-"""The weight files half-precision runs read where a repository ships them (SD1.5 and its ControlNets do)."""
 
 
 def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:

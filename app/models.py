@@ -14,6 +14,8 @@ from pathlib import Path
 from app.settings import Settings
 
 CONTROL_TYPES = ("canny", "pose", "depth")
+HALF_VARIANT = "fp16"
+"""The weight files half-precision runs read where a repository ships them (SD1.5 and its ControlNets do)."""
 
 
 @dataclass(frozen=True)

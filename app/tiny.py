@@ -85,15 +85,20 @@ def bytes_to_unicode() -> dict[int, str]:
     return dict(zip(printable, map(chr, chars), strict=True))
 
 
-def build_tokenizer():
-    """A CLIP tokenizer with a byte-level vocabulary and no merges: every byte is a token."""
-    from transformers import CLIPTokenizer
-
+def tiny_vocab() -> dict[str, int]:
+    """The tiny byte-level CLIP vocabulary: the two special tokens, then every byte alone and word-final."""
     vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
     for char in bytes_to_unicode().values():
         for token in (char, char + "</w>"):
             vocab.setdefault(token, len(vocab))
-    return CLIPTokenizer(vocab=vocab, merges=[], model_max_length=77)
+    return vocab
+
+
+def build_tokenizer():
+    """A CLIP tokenizer with a byte-level vocabulary and no merges: every byte is a token."""
+    from transformers import CLIPTokenizer
+
+    return CLIPTokenizer(vocab=tiny_vocab(), merges=[], model_max_length=77)
 
 
 def _seeded(seed: int) -> None:

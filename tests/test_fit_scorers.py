@@ -243,7 +243,7 @@ def test_clip_load_failure_names_the_model_and_the_tiny_family(tmp_path, astrona
 
 
 def test_scorer_sources_from_env():
-    assert ScorerSources.from_env({}).clip == "openai/clip-vit-base-patch32"
+    assert ScorerSources.from_env({}).clip == "openai/clip-vit-large-patch14"
     sources = ScorerSources.from_env({"STUDIO_CLIP_MODEL": "org/clip", "HF_HUB_OFFLINE": "1"})
     assert sources.clip == "org/clip" and sources.local_files_only
     kwargs = sources.from_pretrained_kwargs(weights=True)

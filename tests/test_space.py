@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from app.hub import default_hub_repositories
+from app.hub import default_hub_repositories, preload_from_hub_lines
 from tests.ui_fixtures import SMALL, served_app  # noqa: F401 - fixture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,6 +48,8 @@ def test_models_list_is_exactly_what_the_default_settings_load():
     assert set(config["models"]) == set(default_hub_repositories())
     preloaded = [entry.split()[0] for entry in config["preload_from_hub"]]
     assert set(preloaded) == set(config["models"])
+    # Exactly the files a GPU run reads (fp16 variants; no safety checker, no .bin), as tests/test_hub_layout.py loads.
+    assert config["preload_from_hub"] == preload_from_hub_lines()
     for entry in config["preload_from_hub"]:
         files = entry.split()[1].split(",") if len(entry.split()) > 1 else []
         assert not [f for f in files if f.endswith((".bin", ".ckpt"))], entry  # safetensors (and pinned .pth) only

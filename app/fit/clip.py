@@ -22,7 +22,9 @@ from app.errors import ModelLoadError
 from app.images import content_hash
 from app.placement import CPU, Placement
 
-DEFAULT_CLIP_MODEL = "openai/clip-vit-base-patch32"
+# ViT-L/14 ships model.safetensors on its main branch (ViT-B/32 only has .bin/.h5/msgpack there) and is the
+# CLIP that CLIP-T and CLIP-I are reported with in the IP-Adapter paper.
+DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"
 # Embeddings kept per kind (texts, images): a comparison needs one prompt, one
 # reference and a handful of outputs; a few hundred 512-float vectors are ~1 MB.
 EMBEDDING_CACHE_SIZE = 256
