@@ -43,6 +43,32 @@ def test_front_matter_is_a_complete_space_config():
     assert 0 < len(config["short_description"]) <= 60
 
 
+ZEROGPU_TORCH = ("2.8.0", "2.9.1", "2.10.0", "2.11.0")  # the torch releases ZeroGPU installs
+ZEROGPU_PYTHON = ("3.10", "3.10.13", "3.12", "3.12.12")
+
+
+def requirements_for(python: str) -> dict[str, str]:
+    """Each requirement's version specifier as pip resolves requirements.txt on ``python`` (markers evaluated)."""
+    from packaging.requirements import Requirement
+
+    lines = [line.split(" #")[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+    env = {"python_version": ".".join(python.split(".")[:2]), "python_full_version": python}
+    chosen = [r for r in requirements if r.marker is None or r.marker.evaluate(env)]
+    assert len({r.name for r in chosen}) == len(chosen), f"two lines apply to one package on Python {python}"
+    return {r.name: str(r.specifier) for r in chosen}
+
+
+def test_the_space_resolves_to_a_python_and_torch_that_zerogpu_runs():
+    python = str(front_matter()["python_version"])
+    assert python in ZEROGPU_PYTHON
+    space = requirements_for(python if python.count(".") == 2 else f"{python}.12")
+    assert space["torch"].removeprefix("==") in ZEROGPU_TORCH
+    assert space["torchvision"].startswith("==")
+    local = requirements_for("3.11.7")  # the machines the suite runs on
+    assert local["torch"] == "==2.14.1" and local["torchvision"] == "==0.29.1"
+
+
 def test_models_list_is_exactly_what_the_default_settings_load():
     config = front_matter()
     assert set(config["models"]) == set(default_hub_repositories())
