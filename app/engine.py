@@ -284,6 +284,22 @@ class PipelineCache:
                 )
             return modules
 
+    def misplaced(self) -> list[str]:
+        """Every resident floating-point tensor not in the configured dtype or on the configured device type.
+
+        Empty after any sequence of methods: dtype and device are invariants of the cache. With low-VRAM
+        offload the device type checked is the CPU, where offloaded modules wait between calls.
+        """
+        device = torch.device("cpu" if self.settings.low_vram else self.device).type
+        wrong = []
+        for name, module in self.resident_modules().items():
+            for tensor_name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+                if tensor.is_floating_point() and tensor.dtype != self.dtype:
+                    wrong.append(f"{name}.{tensor_name}: {tensor.dtype}, configured {self.dtype}")
+                if tensor.device.type != device:
+                    wrong.append(f"{name}.{tensor_name}: on {tensor.device}, configured {device}")
+        return wrong
+
     def resident_parameters(self) -> dict[str, int]:
         """Parameter counts of everything loaded, each module counted once however often it is shared."""
         seen: set[int] = set()

@@ -38,16 +38,7 @@ def request_for(method: str, image: Image.Image) -> dict:
 
 
 def misplaced(studio: Studio) -> list[str]:
-    """Every resident parameter or buffer that left the configured dtype or device."""
-    cache = studio.cache
-    wrong = []
-    for name, module in cache.resident_modules().items():
-        for tensor_name, tensor in [*module.named_parameters(), *module.named_buffers()]:
-            if tensor.is_floating_point() and tensor.dtype != cache.dtype:
-                wrong.append(f"{name}.{tensor_name}: {tensor.dtype}, configured {cache.dtype}")
-            if tensor.device.type != torch.device(cache.device).type:
-                wrong.append(f"{name}.{tensor_name}: on {tensor.device}, configured {cache.device}")
-    return wrong
+    return studio.cache.misplaced()
 
 
 @pytest.fixture(scope="module")

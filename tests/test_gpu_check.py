@@ -1,0 +1,24 @@
+"""The GPU check script stays runnable: a smoke run on the CPU with the tiny family in the test lane's dtype."""
+
+from __future__ import annotations
+
+from bench import gpu_check
+from tests.conftest import TEST_DTYPE
+
+
+def test_gpu_check_runs_every_method_comparison_and_sweep_and_passes(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the tiny family it builds goes here
+    code = gpu_check.main(
+        ["--device", "cpu", "--profile", "tiny", "--size", "64", "--steps", "2", "--dtypes", TEST_DTYPE]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    for method in gpu_check.METHODS:
+        assert f"\n{method} " in out, method
+    assert "comparison" in out and "sweep 2×2" in out and out.rstrip().endswith("device.")
+
+
+def test_gpu_check_says_plainly_when_there_is_no_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(gpu_check.torch.cuda, "is_available", lambda: False)
+    assert gpu_check.main([]) == 2
+    assert "no CUDA GPU" in capsys.readouterr().out
