@@ -34,8 +34,6 @@ def resolve_device(settings: Settings) -> tuple[str, torch.dtype]:
         dtype = torch.float32 if device == "cpu" else torch.float16
     else:
         dtype = _DTYPES[settings.dtype]
-    if device == "cpu" and dtype == torch.float16:
-        raise StudioError("float16 on the CPU is not supported; use STUDIO_DTYPE=float32 or bfloat16 there.")
     return device, dtype
 
 

@@ -18,7 +18,7 @@ from app.studio import Studio
 from app.tiny import ensure_tiny_family
 
 TEST_DTYPE = os.environ.get("STUDIO_TEST_DTYPE", "float32")
-"""The precision the studio's models run in: float32, or bfloat16 in the half-precision lane (scripts/test.sh)."""
+"""The studio models' precision: float32, or bfloat16/float16 in the half-precision lanes (scripts/test.sh)."""
 
 
 @pytest.fixture(scope="session")

@@ -46,8 +46,8 @@ def test_device_and_dtype_choice_on_this_machine():
     device, dtype = resolve_device(Settings())
     if not torch.cuda.is_available() and not torch.backends.mps.is_available():
         assert (device, dtype) == ("cpu", torch.float32)
-    with pytest.raises(StudioError, match="float16 on the CPU"):
-        resolve_device(Settings(device="cpu", dtype="float16"))
+    # torch's CPU kernels cover float16 (slowly): the test command's float16 lane runs the GPU's default dtype there.
+    assert resolve_device(Settings(device="cpu", dtype="float16")) == ("cpu", torch.float16)
     assert resolve_device(Settings(device="cpu", dtype="bfloat16")) == ("cpu", torch.bfloat16)
     if not torch.cuda.is_available():
         with pytest.raises(StudioError, match="no CUDA device"):
