@@ -99,7 +99,7 @@ class PipelineCache:
         try:
             return load(HALF_VARIANT)
         except (OSError, ValueError) as error:
-            if f"{HALF_VARIANT}" not in str(error):
+            if HALF_VARIANT not in str(error):
                 raise
             return load(None)
 
