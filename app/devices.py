@@ -42,9 +42,10 @@ def aux_placement(settings: Settings) -> Placement:
 
     On a GPU they share the studio's device and half precision, so maps and scores cost no CPU time
     (on ZeroGPU they then run inside the GPU call, like generation). ``STUDIO_AUX_DEVICE=cpu`` keeps
-    them on the CPU, e.g. to leave all GPU memory to the diffusion models.
+    them on the CPU, e.g. to leave all GPU memory to the diffusion models; so does ``STUDIO_LOW_VRAM=1``,
+    whose offload would otherwise share the little GPU memory there is with resident detectors.
     """
-    if settings.aux_device == "cpu":
+    if settings.aux_device == "cpu" or settings.low_vram:
         return CPU
     device, dtype = resolve_device(settings)
     return Placement(device, str(dtype).removeprefix("torch."))

@@ -126,3 +126,4 @@ def test_aux_device_cpu_keeps_detectors_and_clip_in_cpu_float32(tiny_settings, t
     assert studio.aux == Placement("cpu", "float32") == studio.maps.placement == studio.clip.placement
     default = Studio(tiny_settings, tiny_spec(tiny_root)).aux
     assert default == Placement("cpu", str(studio.cache.dtype).removeprefix("torch."))
+    assert aux_placement(replace(tiny_settings, low_vram=True)) == Placement("cpu", "float32")
