@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.errors import StudioError
+from app.models import CONTROL_TYPES, ControlType
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, describe_errors
 from app.result import Result
 
@@ -91,7 +92,7 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
         if kind == "ip_adapter" and not detector and not ip_adapter:
             ip_adapter = True
             continue
-        if kind not in ("canny", "pose", "depth") or kind in (t for t, _ in controls):
+        if kind not in CONTROL_TYPES or kind in (t for t, _ in controls):
             raise StudioError(f"method {text!r}: part {part!r} is not allowed (or repeated); use {allowed}.")
         detector = detector or detectors.get(kind) or default_detectors()[kind]
         if detector not in REGISTRY or detector not in detectors_for(kind):
@@ -113,7 +114,7 @@ class CompareRequest(CommonSettings):
         max_length=16,
         description="Methods to compare, e.g. text, canny, pose:openpose, depth+ip_adapter.",
     )
-    detectors: dict[Literal["canny", "pose", "depth"], str] = Field(
+    detectors: dict[ControlType, str] = Field(
         default_factory=default_detectors, description="Default detector of each control type."
     )
     detector_params: dict[str, dict[str, float | int | bool | str]] = Field(

@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from app.settings import Settings
 
-CONTROL_TYPES = ("canny", "pose", "depth")
+ControlType = Literal["canny", "pose", "depth"]
+CONTROL_TYPES: tuple[ControlType, ...] = get_args(ControlType)
+"""The control types, spelled here only: every schema, registry and loop reads them from this module."""
 HALF_VARIANT = "fp16"
 """The weight files half-precision runs read where a repository ships them (SD1.5 and its ControlNets do)."""
 

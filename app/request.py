@@ -15,9 +15,8 @@ from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from app.errors import StudioError
-from app.models import CONTROL_TYPES
+from app.models import ControlType
 
-ControlType = Literal["canny", "pose", "depth"]
 SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]
 
@@ -173,5 +172,3 @@ def field_bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
                 bounds[key] = getattr(meta, key)
     return bounds
 
-
-assert set(CONTROL_TYPES) == set(ControlType.__args__)  # one list of control types

@@ -32,8 +32,8 @@ from app.fit import (
     score_results,
     spearman,
 )
-from app.preprocess.base import Keypoint, Person
 from app.preprocess.canny import CannyDetector
+from app.preprocess.keypoints import Keypoint, Person
 from app.result import Result
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from app.fit.base import FitContext, Scorer, as_rgb
-from app.preprocess.base import Person
+from app.preprocess.keypoints import Person
 
 # α of PCK: 0.1 of the person's box is the usual "PCK@0.1 of the bounding box"
 # (about a head's width for a standing person).

@@ -17,19 +17,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.models import CONTROL_TYPES
 from app.preprocess.base import (
-    CONTROL_TYPES,
     DepthDetector,
     Detector,
     DetectorParams,
-    Keypoint,
     MapResult,
     NoPersonFound,
-    Person,
     PoseDetector,
     depth_to_image,
 )
 from app.preprocess.cache import MapCache
+from app.preprocess.keypoints import Keypoint, Person
 from app.preprocess.registry import DEFAULTS, REGISTRY
 from app.preprocess.service import (
     MapService,

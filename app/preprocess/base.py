@@ -16,7 +16,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
@@ -25,38 +25,15 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from app.errors import ModelLoadError, StudioError
 from app.images import fit_to_size, load_image
 from app.placement import CPU, Placement
+from app.preprocess.keypoints import Person
+from app.preprocess.render_pose import render_people
 from app.preprocess.sources import HOW_TO_GO_OFFLINE, DetectorSources
-
-CONTROL_TYPES = ("canny", "pose", "depth")
 
 
 class DetectorParams(BaseModel):
     """Base of every detector's parameters: immutable, unknown names refused."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Keypoint(NamedTuple):
-    """One keypoint: ``x``, ``y`` normalised to 0–1 of the image; ``score`` 0 when missing."""
-
-    x: float
-    y: float
-    score: float
-
-
-@dataclass(frozen=True)
-class Person:
-    """One person's body keypoints in OpenPose-18 order (see :mod:`app.preprocess.render_pose`)."""
-
-    keypoints: tuple[Keypoint, ...]
-    score: float = 1.0
-    box: tuple[float, float, float, float] | None = None  # x0, y0, x1, y1, normalised
-    hands: tuple[tuple[Keypoint, ...], ...] = ()
-    face: tuple[Keypoint, ...] = ()
-
-    def visible(self, threshold: float = 0.0) -> list[int]:
-        """Indices of keypoints with a score above ``threshold``."""
-        return [i for i, k in enumerate(self.keypoints) if k.score > threshold]
 
 
 @dataclass
@@ -264,8 +241,6 @@ class PoseDetector(Detector, ABC):
         """Find people in an RGB image."""
 
     def _run(self, image: Image.Image, params: DetectorParams) -> MapResult:
-        from app.preprocess.render_pose import render_people
-
         people = self._people(image, params)
         threshold = getattr(params, "keypoint_threshold", 0.0)
         drawable = [p for p in people if len(p.visible(threshold)) >= 2]

@@ -16,7 +16,8 @@ from PIL import Image
 from pydantic import Field
 
 from app.errors import ModelLoadError
-from app.preprocess.base import DetectorParams, Keypoint, Person, PoseDetector
+from app.preprocess.base import DetectorParams, PoseDetector
+from app.preprocess.keypoints import Keypoint, Person
 from app.preprocess.sources import BODY_POSE_FILE, FACE_FILE, HAND_POSE_FILE
 
 

@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.preprocess.base import Keypoint, Person
+from app.preprocess.keypoints import Keypoint, Person
 
 OPENPOSE_NAMES = (
     "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip",

@@ -10,7 +10,8 @@ from PIL import Image
 from pydantic import Field
 
 from app.errors import ModelLoadError
-from app.preprocess.base import DetectorParams, Person, PoseDetector
+from app.preprocess.base import DetectorParams, PoseDetector
+from app.preprocess.keypoints import Person
 from app.preprocess.render_pose import coco17_to_openpose18
 
 
