@@ -8,15 +8,20 @@ is one value, in a comparison, a sweep axis or a recipe alike.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from app.errors import StudioError
+from app.fit import FitMatrix, Verdict
 from app.models import CONTROL_TYPES, ControlType
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, describe_errors
 from app.result import Result
+
+CompareProgressFn = Callable[[float, str], None]
+"""Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
 
 DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
 MAX_METHOD_CHARS = 80
@@ -185,3 +190,11 @@ class CompareEntry:
     result: Result | None
     maps: list[Any] = field(default_factory=list)
     error: str | None = None
+
+
+@dataclass
+class Scorecard:
+    """The measured fit of a comparison and the advice read from it."""
+
+    matrix: FitMatrix
+    verdict: Verdict

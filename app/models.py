@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from app.settings import Settings
-
 ControlType = Literal["canny", "pose", "depth"]
 CONTROL_TYPES: tuple[ControlType, ...] = get_args(ControlType)
 """The control types, spelled here only: every schema, registry and loop reads them from this module."""
@@ -81,12 +79,3 @@ def tiny_spec(root: Path) -> ModelSpec:
         ip_adapter=IPAdapterSource(repo=str(root / "ip-adapter")),
         root=str(root),
     )
-
-
-def spec_for(settings: Settings) -> ModelSpec:
-    """The spec the settings ask for; builds the tiny family on first use."""
-    if settings.family == "tiny":
-        from app.tiny import ensure_tiny_family
-
-        return tiny_spec(ensure_tiny_family(settings.cache_dir))
-    return real_spec()

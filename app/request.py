@@ -171,4 +171,3 @@ def field_bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
             if getattr(meta, key, None) is not None:
                 bounds[key] = getattr(meta, key)
     return bounds
-

@@ -9,20 +9,26 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from app.compare import CompareEntry, CompareRequest, check_detector, parse_compare_request
+from app.compare import (
+    CompareEntry,
+    CompareProgressFn,
+    CompareRequest,
+    Scorecard,
+    check_detector,
+    parse_compare_request,
+)
 from app.devices import aux_placement, measure_peak_memory
 from app.engine import PipelineCache
 from app.errors import Cancelled, OutOfMemory, StudioError
-from app.fit import ClipEmbedder, FitContext, FitMatrix, ScorerSources, Verdict, advise, score_results
+from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
 from app.images import content_hash, load_image
-from app.models import CONTROL_TYPES, ModelSpec, spec_for
+from app.models import CONTROL_TYPES, ModelSpec, real_spec, tiny_spec
 from app.placement import Placement
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.preprocess import MapResult, MapService, PreviewItem
@@ -30,25 +36,15 @@ from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, p
 from app.result import Result
 from app.schedulers import make_scheduler
 from app.settings import Settings, get_settings
-from app.sweep import SweepRequest, SweepResult, run_sweep
+from app.sweep import SweepCell, SweepRequest, SweepResult, cell_label, cell_requests, parse_sweep, sweep_grid
+from app.tiny import build_tiny_detectors, build_tiny_scorers, ensure_tiny_family
 
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
 
-CompareProgressFn = Callable[[float, str], None]
-"""Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
-
 _EMBEDDING_CACHE_SIZE = 16
-
-
-@dataclass
-class Scorecard:
-    """The measured fit of a comparison and the advice read from it."""
-
-    matrix: FitMatrix
-    verdict: Verdict
 
 
 class Studio:
@@ -317,7 +313,22 @@ class Studio:
         Raises:
             StudioError: for an invalid sweep, e.g. an axis value outside its bounds (checked before any run).
         """
-        return run_sweep(self, request, structure_image, reference_image, progress, cancel)
+        sweep = parse_sweep(request)
+        planned = cell_requests(sweep)
+        for *_, cell_request in planned:  # this studio's caps (steps, size) too, before the first cell runs
+            self.check(cell_request.common())
+        cells: list[SweepCell] = []
+        for index, (x_value, y_value, cell_request) in enumerate(planned):
+
+            def cell_progress(fraction: float, label: str, index=index) -> None:
+                if progress is not None:
+                    progress((index + fraction) / len(planned), f"cell {index + 1}/{len(planned)} · {label}")
+
+            entry = next(iter(self.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
+            cells.append(SweepCell(x_value, y_value, cell_label(sweep, x_value, y_value), entry))
+        ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
+        scorecard = self.score(ran, sweep.base, reference_image) if ran else None
+        return SweepResult(sweep, cells, sweep_grid(sweep, cells), scorecard)
 
     def score(
         self,
@@ -447,11 +458,16 @@ class Studio:
         return kwargs
 
 
+def spec_for(settings: Settings) -> ModelSpec:
+    """The spec the settings ask for: the Hub defaults (or their overrides), or the tiny family, built on first use."""
+    if settings.family == "tiny":
+        return tiny_spec(ensure_tiny_family(settings.cache_dir))
+    return real_spec()
+
+
 def _map_service_for(spec: ModelSpec, placement: Placement) -> MapService:
     """Detectors for the family (the tiny family ships its own), running where ``placement`` says."""
     if spec.root is not None:
-        from app.preprocess.tiny import build_tiny_detectors
-
         return MapService(build_tiny_detectors(Path(spec.root) / "detectors"), placement=placement)
     return MapService(placement=placement)
 
@@ -459,8 +475,6 @@ def _map_service_for(spec: ModelSpec, placement: Placement) -> MapService:
 def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
     """The CLIP model for fit scores: the tiny family's own, else the environment's."""
     if spec.root is not None:
-        from app.fit import build_tiny_scorers
-
         return build_tiny_scorers(Path(spec.root) / "scorers")
     return ScorerSources.from_env()
 

@@ -10,18 +10,15 @@ schema, so an axis value out of bounds is refused before anything runs.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from PIL import Image
 from pydantic import Field, ValidationError, model_validator
 
-from app.compare import CompareEntry, CompareRequest, parse_method
+from app.compare import CompareEntry, CompareRequest, Scorecard, parse_method
 from app.errors import StudioError
 from app.grid import labelled_grid
 from app.request import StrictModel, describe_errors
-
-if TYPE_CHECKING:
-    from app.studio import CompareProgressFn, Scorecard, Studio
 
 AxisName = Literal[
     "method",
@@ -161,39 +158,20 @@ class SweepResult:
         return rows
 
 
-def run_sweep(
-    studio: Studio,
-    request: SweepRequest | dict[str, Any],
-    structure_image: Any = None,
-    reference_image: Any = None,
-    progress: CompareProgressFn | None = None,
-    cancel: Any = None,
-) -> SweepResult:
-    """Run every cell of a sweep through ``studio.compare`` and score them all together (see :meth:`Studio.sweep`)."""
-    sweep = parse_sweep(request)
-    planned = cell_requests(sweep)
-    for *_, cell_request in planned:  # this studio's caps (steps, size) too, before the first cell runs
-        studio.check(cell_request.common())
-    cells: list[SweepCell] = []
-    for index, (x_value, y_value, cell_request) in enumerate(planned):
-
-        def cell_progress(fraction: float, label: str, index=index) -> None:
-            if progress is not None:
-                progress((index + fraction) / len(planned), f"cell {index + 1}/{len(planned)} · {label}")
-
-        entry = next(iter(studio.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
-        label = sweep.x.label(x_value) if sweep.y is None else f"{sweep.y.label(y_value)} · {sweep.x.label(x_value)}"
-        cells.append(SweepCell(x_value, y_value, label, entry))
+def sweep_grid(sweep: SweepRequest, cells: list[SweepCell]) -> Image.Image | None:
+    """The labelled grid of the cells' images (None when no cell produced one)."""
     images = [cell.entry.result.image if cell.entry.result else None for cell in cells]
-    grid = None
-    if any(image is not None for image in images):
-        width = len(sweep.x.values)
-        rows = [images[i : i + width] for i in range(0, len(images), width)]
-        grid = labelled_grid(
-            rows,
-            [sweep.x.label(v) for v in sweep.x.values],
-            [sweep.y.label(v) for v in sweep.y.values] if sweep.y else None,
-        )
-    ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
-    scorecard = studio.score(ran, sweep.base, reference_image) if ran else None
-    return SweepResult(sweep, cells, grid, scorecard)
+    if all(image is None for image in images):
+        return None
+    width = len(sweep.x.values)
+    rows = [images[i : i + width] for i in range(0, len(images), width)]
+    return labelled_grid(
+        rows,
+        [sweep.x.label(v) for v in sweep.x.values],
+        [sweep.y.label(v) for v in sweep.y.values] if sweep.y else None,
+    )
+
+
+def cell_label(sweep: SweepRequest, x_value: Any, y_value: Any) -> str:
+    """A cell's label: the x value's, preceded by the y value's when there is a second axis."""
+    return sweep.x.label(x_value) if sweep.y is None else f"{sweep.y.label(y_value)} · {sweep.x.label(x_value)}"

@@ -24,7 +24,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.fit import ClipEmbedder, FitContext, build_tiny_scorers, default_scorers, score_results
+from app.fit import ClipEmbedder, FitContext, default_scorers, score_results
+from app.tiny import build_tiny_detectors, build_tiny_scorers
 
 SIZE = 512
 METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
@@ -47,7 +48,6 @@ def build_context(root: Path, control: Image.Image, reference: Image.Image) -> t
     clip = ClipEmbedder(build_tiny_scorers(root / "scorers"))
     try:
         from app.preprocess import MapService
-        from app.preprocess.tiny import build_tiny_detectors
     except ImportError:
         return FitContext(prompt="an astronaut", reference=reference, clip=clip), "no tiny detectors: CLIP only"
     service = MapService(build_tiny_detectors(root / "detectors"))

@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.preprocess import REGISTRY, MapService
 from app.preprocess.sources import DetectorSources
+from app.tiny import build_tiny_detectors
 
 SIZE = 512
 HIT_TARGET_S = 0.005
@@ -51,7 +52,6 @@ def main() -> int:
 
     imports = time.perf_counter() - started
     if args.sources == "tiny":
-        from app.preprocess.tiny import build_tiny_detectors
 
         started = time.perf_counter()
         sources = build_tiny_detectors(Path(tempfile.mkdtemp(prefix="bench-detectors-")), force=True)

@@ -18,7 +18,7 @@ from app.preprocess.sources import DetectorSources
 @lru_cache(maxsize=1)
 def tiny_detector_sources() -> DetectorSources:
     """The tiny detector folder, written once per test process."""
-    from app.preprocess.tiny import build_tiny_detectors
+    from app.tiny.detectors import build_tiny_detectors
 
     root = Path(tempfile.mkdtemp(prefix="tiny-detectors-"))
     atexit.register(shutil.rmtree, root, ignore_errors=True)

@@ -25,7 +25,6 @@ from app.fit import (
     PromptScorer,
     ReferenceScorer,
     ScorerSources,
-    build_tiny_scorers,
     depth_correlation,
     edge_f1,
     pck,
@@ -35,6 +34,7 @@ from app.fit import (
 from app.preprocess.canny import CannyDetector
 from app.preprocess.keypoints import Keypoint, Person
 from app.result import Result
+from app.tiny import build_tiny_detectors, build_tiny_scorers
 
 
 @pytest.fixture(scope="module")
@@ -156,10 +156,9 @@ def test_spearman_is_scale_invariant_and_handles_constants():
 
 
 def test_depth_fit_with_the_real_depth_detector_on_tiny_weights(tmp_path_factory, astronaut, noise):
-    tiny = pytest.importorskip("app.preprocess.tiny", reason="the tiny detector builder is not in this checkout")
     from app.preprocess import MapService
 
-    service = MapService(tiny.build_tiny_detectors(tmp_path_factory.mktemp("detectors")))
+    service = MapService(build_tiny_detectors(tmp_path_factory.mktemp("detectors")))
     control = service.get_map(astronaut, "depth_anything", 256)
     ctx = FitContext.from_maps(maps={"depth": control}, service=service)
     assert ctx.depth_detector is service.detector("depth_anything")

@@ -28,7 +28,7 @@ from app.hub import default_hub_files
 from app.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS
 from app.settings import Settings
 from app.studio import Studio
-from app.tiny import tiny_vocab
+from app.tiny.common import tiny_vocab
 from tests.conftest import TEST_DTYPE
 
 HALF = TEST_DTYPE != "float32"

@@ -49,7 +49,7 @@ def test_tiny_folder_has_the_real_layout_and_names(tiny_sources):
 def test_tiny_build_is_deterministic(tmp_path, tiny_sources):
     from pathlib import Path
 
-    from app.preprocess.tiny import build_tiny_detectors
+    from app.tiny.detectors import build_tiny_detectors
 
     again = build_tiny_detectors(tmp_path / "again")
     for sub in ("vitpose/model.safetensors", "annotators/body_pose_model.pth"):

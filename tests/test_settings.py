@@ -9,8 +9,9 @@ import torch
 
 from app.devices import resolve_device
 from app.errors import StudioError
-from app.models import REAL_DEFAULTS, real_spec, spec_for
+from app.models import REAL_DEFAULTS, real_spec
 from app.settings import Settings
+from app.studio import spec_for
 from app.tiny import build_family, ensure_tiny_family
 
 

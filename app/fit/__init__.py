@@ -37,7 +37,6 @@ from app.fit.pose import PCK_ALPHA, PoseScorer, pck
 from app.fit.prompt import PromptScorer
 from app.fit.reference import ReferenceScorer
 from app.fit.registry import SCORERS, default_scorers
-from app.fit.tiny import build_tiny_scorers
 
 __all__ = [
     "BASELINE",
@@ -64,7 +63,6 @@ __all__ = [
     "ScorerSources",
     "Verdict",
     "advise",
-    "build_tiny_scorers",
     "default_scorers",
     "depth_correlation",
     "edge_f1",

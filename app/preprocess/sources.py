@@ -11,7 +11,7 @@ pointed at one local folder with the standard layout::
                             (body_pose_model.pth, hand_pose_model.pth,
                             facenet.pth, dpt_hybrid-midas-501f0c75.pt)
 
-:func:`app.preprocess.tiny.build_tiny_detectors` writes such a folder with
+:func:`app.tiny.detectors.build_tiny_detectors` writes such a folder with
 tiny seeded-random models, so every detector also runs offline.
 
 Environment variables: ``STUDIO_DETECTORS_DIR`` (a folder with the layout
@@ -51,7 +51,7 @@ SUBFOLDERS = {
 
 HOW_TO_GO_OFFLINE = (
     "This machine may not reach the Hugging Face Hub: point STUDIO_DETECTORS_DIR at a local folder "
-    "holding the models (`python -m app.preprocess.tiny FOLDER` writes a tiny offline set), "
+    "holding the models (`python -m app.tiny.detectors FOLDER` writes a tiny offline set), "
     "or run the studio with the tiny model family."
 )
 

@@ -11,11 +11,6 @@ real. The ``sd15`` profile writes the same thing at Stable Diffusion 1.5 sizes
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +18,10 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from app.models import CONTROL_TYPES
+from app.tiny.common import build_tokenizer
 
 BUILDER_VERSION = 4  # 4: fp16 weight variants beside the full ones, as in the real repositories
 DEFAULT_SEED = 0
-_COMPLETE = "COMPLETE"
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention
 # down blocks, an attention-free lowest level, VAE factor 8) so per-block
@@ -69,36 +64,6 @@ PROFILES: dict[str, dict] = {
         "vision_projection": 1024,
     },
 }
-
-
-def bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/CLIP byte-to-printable-character table used by byte-level BPE."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
-    printable += list(range(ord("®"), ord("ÿ") + 1))
-    chars = printable[:]
-    extra = 0
-    for byte in range(256):
-        if byte not in printable:
-            printable.append(byte)
-            chars.append(256 + extra)
-            extra += 1
-    return dict(zip(printable, map(chr, chars), strict=True))
-
-
-def tiny_vocab() -> dict[str, int]:
-    """The tiny byte-level CLIP vocabulary: the two special tokens, then every byte alone and word-final."""
-    vocab: dict[str, int] = {"<|startoftext|>": 0, "<|endoftext|>": 1}
-    for char in bytes_to_unicode().values():
-        for token in (char, char + "</w>"):
-            vocab.setdefault(token, len(vocab))
-    return vocab
-
-
-def build_tokenizer():
-    """A CLIP tokenizer with a byte-level vocabulary and no merges: every byte is a token."""
-    from transformers import CLIPTokenizer
-
-    return CLIPTokenizer(vocab=tiny_vocab(), merges=[], model_max_length=77)
 
 
 def _seeded(seed: int) -> None:
@@ -280,49 +245,4 @@ def build_family(
         _write_controlnet(root / f"controlnet-{control_type}", unet, p, seed + 10 + index)
         write_half_variants(root / f"controlnet-{control_type}")
     _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)  # h94/IP-Adapter ships no fp16 variant
-    return root
-
-
-def marker_is_current(marker: Path, version: int) -> bool:
-    """Whether a builder's marker file says its folder was completely written by builder ``version``."""
-    try:
-        return json.loads(marker.read_text()).get("version") == version
-    except (OSError, ValueError, AttributeError):
-        return False
-
-
-def write_marker(marker: Path, version: int, seed: int) -> None:
-    """Mark a builder's folder complete; written last, so a half-written folder has no marker."""
-    marker.write_text(json.dumps({"version": version, "seed": seed}))
-
-
-def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:
-    """The tiny family's folder under ``cache_dir``, built once per machine.
-
-    The folder is written to a temporary sibling and renamed into place, so
-    concurrent processes never see a half-written family.
-    """
-    root = Path(cache_dir) / f"tiny-family-v{BUILDER_VERSION}-seed{seed}"
-    if (root / _COMPLETE).exists():
-        return root
-    root.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=root.parent))
-    try:
-        started = time.perf_counter()
-        build_family(staging, "tiny", seed)
-        from app.preprocess.tiny import build_tiny_detectors
-
-        build_tiny_detectors(staging / "detectors")
-        from app.fit.tiny import build_tiny_scorers
-
-        build_tiny_scorers(staging / "scorers")
-        (staging / _COMPLETE).write_text(f"built in {time.perf_counter() - started:.2f}s\n")
-        try:
-            os.rename(staging, root)
-        except OSError:
-            if not (root / _COMPLETE).exists():  # a stale partial folder: replace it
-                shutil.rmtree(root, ignore_errors=True)
-                os.rename(staging, root)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return root

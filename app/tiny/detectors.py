@@ -17,7 +17,7 @@ the files stay a few MB, yet load through the same weights-only reader into
 the same model classes as the real ones. Maps from tiny models are noise;
 shapes, code paths and settings are real.
 
-Command line: ``python -m app.preprocess.tiny FOLDER``.
+Command line: ``python -m app.tiny.detectors FOLDER``.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from app.preprocess.sources import (
     SUBFOLDERS,
     DetectorSources,
 )
+from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
@@ -63,7 +64,6 @@ def build_tiny_detectors(root: str | Path, *, force: bool = False) -> DetectorSo
     root = Path(root)
     marker = root / _MARKER
     sources = DetectorSources.from_folder(root, label="tiny")
-    from app.tiny import marker_is_current, write_marker  # lazily: app.tiny imports torch
 
     if not force and marker_is_current(marker, TINY_VERSION):
         return sources
@@ -255,10 +255,10 @@ def _strided_random_state(shapes: dict, generator) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.preprocess.tiny FOLDER``: write the tiny detector folder and print its sources."""
+    """``python -m app.tiny.detectors FOLDER``: write the tiny detector folder and print its sources."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m app.preprocess.tiny FOLDER", file=sys.stderr)
+        print("usage: python -m app.tiny.detectors FOLDER", file=sys.stderr)
         return 2
     sources = build_tiny_detectors(Path(args[0]), force=True)
     print(f"tiny detectors written to {args[0]}; use STUDIO_DETECTORS_DIR={args[0]}")

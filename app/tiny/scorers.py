@@ -6,7 +6,7 @@ uses) and a ``CLIPImageProcessor``, all via ``save_pretrained`` (safetensors).
 Scores from it are meaningless numbers, but deterministic, and every shape and
 code path is the real one.
 
-Command line: ``python -m app.fit.tiny FOLDER``.
+Command line: ``python -m app.tiny.scorers FOLDER``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from app.fit.clip import ScorerSources
+from app.tiny.common import build_tokenizer, marker_is_current, write_marker
 
 SEED = 0
 # Bump when the layout or config changes, so stale folders are rebuilt.
@@ -39,14 +40,11 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
     folder = root / "clip"
     sources = ScorerSources(clip=str(folder), local_files_only=True, label="tiny")
     marker = root / _MARKER
-    from app.tiny import marker_is_current, write_marker  # lazily: app.tiny imports torch
 
     if not force and marker_is_current(marker, TINY_VERSION):
         return sources
     import torch
     from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPTextConfig, CLIPVisionConfig
-
-    from app.tiny import build_tokenizer
 
     tokenizer = build_tokenizer()
     text = CLIPTextConfig(
@@ -85,10 +83,10 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m app.fit.tiny FOLDER``: write the tiny scorer folder and print how to use it."""
+    """``python -m app.tiny.scorers FOLDER``: write the tiny scorer folder and print how to use it."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m app.fit.tiny FOLDER", file=sys.stderr)
+        print("usage: python -m app.tiny.scorers FOLDER", file=sys.stderr)
         return 2
     sources = build_tiny_scorers(Path(args[0]), force=True)
     print(f"tiny CLIP scorer written to {sources.clip}; use STUDIO_CLIP_MODEL={sources.clip}")

@@ -1,0 +1,99 @@
+"""The package's shape: no import cycles, counting imports inside functions and ``TYPE_CHECKING`` blocks too.
+
+An import tucked into a function still couples two modules; it only hides the cycle until someone hoists it.
+So every ``import app…``/``from app… import`` anywhere in a module is an edge, and the graph must be acyclic.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def app_modules() -> dict[str, Path]:
+    return {module_name(p): p for p in sorted((ROOT / "app").rglob("*.py"))}
+
+
+def imported(path: Path, modules: dict[str, Path]) -> set[str]:
+    """The app modules ``path`` imports anywhere in its body (``from app.x import y`` names app.x.y if a module)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            candidates = [f"{node.module}.{alias.name}" for alias in node.names] + [node.module]
+        elif isinstance(node, ast.Import):
+            candidates = [alias.name for alias in node.names]
+        else:
+            continue
+        for name in candidates:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name:
+                found.add(name)
+    return found
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in graph[node]:
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for node in graph:
+        if node not in index:
+            visit(node)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = app_modules()
+    # A package's own __init__ importing its submodules is how a package exposes them, not a cycle.
+    return {
+        name: {t for t in imported(path, modules) if t != name and not t.startswith(name + ".")}
+        for name, path in modules.items()
+    }
+
+
+def test_the_app_package_has_no_import_cycles():
+    assert cycles(import_graph()) == []
+
+
+def test_the_checker_finds_a_cycle_hidden_in_a_function():
+    graph = import_graph()
+    graph["app.models"] = graph["app.models"] | {"app.studio"}  # as if models imported the studio inside a function
+    assert any({"app.models", "app.studio"} <= set(c) for c in cycles(graph))
+
+
+def test_the_core_never_imports_gradio():
+    for name, path in app_modules().items():
+        if not name.startswith("app.ui"):
+            tree = ast.parse(path.read_text())
+            names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+            names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+            assert not [n for n in names if n.split(".")[0] == "gradio"], name
