@@ -12,12 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
 from app.models import CONTROL_TYPES, ControlType
-from app.request import CommonSettings, ControlStrength, IPAdapterScale, describe_errors
+from app.preprocess import DEFAULTS, REGISTRY, detectors_for
+from app.request import CommonSettings, ControlStrength, IPAdapterScale, validated
 from app.result import Result
 
 CompareProgressFn = Callable[[float, str], None]
@@ -45,15 +46,11 @@ class Method:
 
 
 def default_detectors() -> dict[str, str]:
-    from app.preprocess import DEFAULTS
-
     return dict(DEFAULTS)
 
 
 def check_detector(control_type: str, detector: str) -> str:
     """``detector`` if it is registered and makes ``control_type`` maps, else ValueError saying what is allowed."""
-    from app.preprocess import REGISTRY, detectors_for
-
     if detector not in REGISTRY or detector not in detectors_for(control_type):
         shown = repr(detector) if len(repr(detector)) <= 60 else repr(detector)[:57] + "…"
         raise ValueError(
@@ -64,8 +61,6 @@ def check_detector(control_type: str, detector: str) -> str:
 
 def check_detector_params(detector: str, params: dict[str, Any]) -> None:
     """Validate ``params`` against the detector's own ``Params`` model (its UI sliders use the same bounds)."""
-    from app.preprocess import REGISTRY
-
     cls = REGISTRY.get(detector)
     if cls is None:
         raise ValueError(f"{detector!r} is not a detector; use one of {', '.join(REGISTRY)}")
@@ -81,8 +76,6 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
     Raises:
         StudioError: an unknown part, a detector that does not feed its control type, or a repeat.
     """
-    from app.preprocess import REGISTRY, detectors_for
-
     detectors = detectors or default_detectors()
     raw = text.strip().lower()
     allowed = "text, ip_adapter, canny, pose or depth (optionally type:detector), joined by +"
@@ -100,11 +93,10 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
         if kind not in CONTROL_TYPES or kind in (t for t, _ in controls):
             raise StudioError(f"method {text!r}: part {part!r} is not allowed (or repeated); use {allowed}.")
         detector = detector or detectors.get(kind) or default_detectors()[kind]
-        if detector not in REGISTRY or detector not in detectors_for(kind):
-            raise StudioError(
-                f"method {text!r}: detector {detector!r} does not make {kind} maps; "
-                f"use one of {', '.join(detectors_for(kind))}."
-            )
+        try:
+            check_detector(kind, detector)
+        except ValueError as error:
+            raise StudioError(f"method {text!r}: {error}.") from None
         controls.append((kind, detector))
     name = "+".join([f"{t}:{d}" if d != detectors.get(t) else t for t, d in controls] + ["ip_adapter"] * ip_adapter)
     return Method(name, tuple(controls), ip_adapter)
@@ -165,14 +157,7 @@ class CompareRequest(CommonSettings):
 
 def parse_compare_request(data: dict[str, Any] | CompareRequest) -> CompareRequest:
     """Validate ``data`` into a :class:`CompareRequest`, raising :class:`StudioError` with a readable message."""
-    if isinstance(data, CompareRequest):
-        return data
-    try:
-        return CompareRequest.model_validate(data)
-    except ValidationError as error:
-        raise StudioError(f"Invalid comparison — {describe_errors(error)}") from None
-    except StudioError as error:
-        raise StudioError(f"Invalid comparison — {error}") from None
+    return validated(CompareRequest, data, "Invalid comparison — ")
 
 
 @dataclass

@@ -9,7 +9,7 @@ sliders from :func:`field_bounds`, recipes serialise these models, and
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -81,6 +81,12 @@ class IPAdapterSettings(IPAdapterScale):
     image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
 
 
+def check_one_control_per_type(types: list[str], where: str = "") -> None:
+    """ValueError (for a pydantic validator) when a control type appears twice: one ControlNet per type."""
+    if len(set(types)) != len(types):
+        raise ValueError(f"{where}each control type may appear once, received {types}")
+
+
 class CommonSettings(StrictModel):
     """Settings every generation shares, named as diffusers names them."""
 
@@ -109,9 +115,7 @@ class GenerationRequest(CommonSettings):
 
     @model_validator(mode="after")
     def _one_control_per_type(self) -> GenerationRequest:
-        types = [c.control_type for c in self.controls]
-        if len(set(types)) != len(types):
-            raise ValueError(f"each control type may appear once, received {types}")
+        check_one_control_per_type([c.control_type for c in self.controls])
         return self
 
     @property
@@ -152,14 +156,31 @@ def whole_number(value: Any) -> Any:
     return value
 
 
-def parse_request(data: dict[str, Any] | GenerationRequest) -> GenerationRequest:
-    """Validate ``data`` into a request, raising :class:`StudioError` with a readable message."""
-    if isinstance(data, GenerationRequest):
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validated(model: type[Model], data: Any, prefix: str, **options: Any) -> Model:
+    """``data`` as a ``model``, or one :class:`StudioError` starting with ``prefix`` that names every problem.
+
+    Args:
+        model: The pydantic model to validate into (an instance of it is returned as it is).
+        data: The untrusted input, usually a dict.
+        prefix: What was being validated, e.g. ``"Invalid request — "``.
+        **options: Passed to ``model_validate`` (e.g. ``strict=True``).
+    """
+    if isinstance(data, model):
         return data
     try:
-        return GenerationRequest.model_validate(data)
+        return model.model_validate(data, **options)
     except ValidationError as error:
-        raise StudioError(f"Invalid request — {describe_errors(error)}") from None
+        raise StudioError(prefix + describe_errors(error)) from None
+    except StudioError as error:  # raised by code a validator calls, outside pydantic's own wrapping
+        raise StudioError(prefix + str(error)) from None
+
+
+def parse_request(data: dict[str, Any] | GenerationRequest) -> GenerationRequest:
+    """Validate ``data`` into a request, raising :class:`StudioError` with a readable message."""
+    return validated(GenerationRequest, data, "Invalid request — ")
 
 
 def field_bounds(model: type[BaseModel], name: str) -> dict[str, Any]:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from app.compare import CompareEntry, CompareRequest, Scorecard, parse_method
-from app.errors import StudioError
 from app.grid import labelled_grid
-from app.request import StrictModel, describe_errors
+from app.request import StrictModel, validated
 
 AxisName = Literal[
     "method",
@@ -92,20 +91,12 @@ def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest
         data["ip_adapter"]["scale"] = value
     else:
         data[axis] = value
-    try:
-        return CompareRequest.model_validate(data)
-    except ValidationError as error:
-        raise StudioError(f"Invalid sweep — axis {axis} value {value!r}: {describe_errors(error)}") from None
-    except StudioError as error:
-        raise StudioError(f"Invalid sweep — axis {axis} value {value!r}: {error}") from None
+    return validated(CompareRequest, data, f"Invalid sweep — axis {axis} value {value!r}: ")
 
 
 def parse_sweep(data: dict[str, Any] | SweepRequest) -> SweepRequest:
     """Validate a sweep and every cell it implies, raising :class:`StudioError` with a readable message."""
-    try:
-        sweep = data if isinstance(data, SweepRequest) else SweepRequest.model_validate(data)
-    except ValidationError as error:
-        raise StudioError(f"Invalid sweep — {describe_errors(error)}") from None
+    sweep = validated(SweepRequest, data, "Invalid sweep — ")
     cell_requests(sweep)  # refuse any out-of-bounds value now, before anything runs
     return sweep
 

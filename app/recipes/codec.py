@@ -24,12 +24,10 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from pydantic import ValidationError
-
 from app.errors import StudioError
 from app.recipes.migrate import migrate
 from app.recipes.schema import SCHEMA_VERSION, Recipe
-from app.request import describe_errors
+from app.request import validated
 
 MAX_DOCUMENT_BYTES = 64 * 1024
 # A recipe nests 5 levels at most (recipe → generate → controls → control → detector_params).
@@ -142,11 +140,8 @@ def parse_recipe(source: str | bytes | Mapping[str, Any] | Recipe) -> Recipe:
     elif not isinstance(source, (str, bytes, bytearray)):
         raise StudioError(f"Invalid recipe — expected JSON text or an object, received a {type(source).__name__}")
     document, version = migrate(load_document(bytes(source) if isinstance(source, bytearray) else source))
-    try:
-        return Recipe.model_validate(document, strict=True)
-    except ValidationError as error:
-        migrated = f" (schema version {version}, migrated to {SCHEMA_VERSION})" if version != SCHEMA_VERSION else ""
-        raise StudioError(f"Invalid recipe{migrated} — {describe_errors(error)}") from None
+    migrated = f" (schema version {version}, migrated to {SCHEMA_VERSION})" if version != SCHEMA_VERSION else ""
+    return validated(Recipe, document, f"Invalid recipe{migrated} — ", strict=True)
 
 
 def recipe_to_dict(recipe: Recipe, *, compact: bool = False) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from app.errors import StudioError
 from app.images import load_image
 from app.recipes.assets import find_asset, load_asset
 from app.recipes.schema import CompareSettings, GenerationSettings, ImageRefs, Recipe, RecipeControl
-from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request, validated
 from app.result import Result
 
 if TYPE_CHECKING:
@@ -107,14 +107,7 @@ def recipe_from_compare(
 
 
 def _build(**fields: Any) -> Recipe:
-    from pydantic import ValidationError
-
-    from app.request import describe_errors
-
-    try:
-        return Recipe.model_validate(fields)
-    except ValidationError as error:
-        raise StudioError(f"Invalid recipe — {describe_errors(error)}") from None
+    return validated(Recipe, fields, "Invalid recipe — ")
 
 
 def missing_images(recipe: Recipe, structure_image: Any = None, reference_image: Any = None) -> list[str]:

@@ -40,6 +40,7 @@ from app.request import (
     ControlType,
     GenerationRequest,
     IPAdapterScale,
+    check_one_control_per_type,
 )
 
 SCHEMA_VERSION = 1
@@ -122,9 +123,7 @@ class GenerationSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _one_control_per_type(self) -> GenerationSettings:
-        types = [c.control_type for c in self.controls]
-        if len(set(types)) != len(types):
-            raise ValueError(f"controls: each control type may appear once, received {types}")
+        check_one_control_per_type([c.control_type for c in self.controls], where="controls: ")
         return self
 
     @property
