@@ -166,9 +166,18 @@ class Scorer(ABC):
     def applies(self, ctx: FitContext) -> bool:
         """Whether ``ctx`` holds what this score compares against (a prompt, a map, a reference)."""
 
-    @abstractmethod
     def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        """The score of one output; None when it is undefined for this input."""
+        """The score of one output; None when this score does not apply to ``ctx`` or is undefined for it.
+
+        Raises:
+            StudioError: ``output`` is not a PIL image.
+        """
+        rgb = as_rgb(output)
+        return self._score(rgb, ctx) if self.applies(ctx) else None
+
+    @abstractmethod
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        """The score of one RGB output for a ``ctx`` it applies to."""
 
 
 def as_rgb(image: Any) -> Image.Image:

@@ -12,10 +12,10 @@ from typing import ClassVar
 import cv2
 import numpy as np
 from PIL import Image
-from scipy.stats import rankdata
+from scipy.stats import spearmanr
 
 from app.errors import StudioError
-from app.fit.base import FitContext, Scorer, as_rgb
+from app.fit.base import FitContext, Scorer
 
 # Both maps are compared on a grid of at most this long side: depth is smooth,
 # and ranking 16 k pixels instead of 262 k keeps the score a few milliseconds.
@@ -50,13 +50,10 @@ def spearman(first: np.ndarray, second: np.ndarray) -> float | None:
     """
     if first.shape != second.shape:
         raise StudioError(f"depth maps must have one shape, received {first.shape} and {second.shape}.")
-    a, b = rankdata(first.ravel()), rankdata(second.ravel())
-    a -= a.mean()
-    b -= b.mean()
-    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    if denominator == 0.0:
+    a, b = first.ravel(), second.ravel()
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
         return None
-    return float(np.clip((a * b).sum() / denominator, -1.0, 1.0))
+    return float(np.clip(spearmanr(a, b).statistic, -1.0, 1.0))
 
 
 def depth_correlation(output_depth: np.ndarray, control_depth: np.ndarray) -> float | None:
@@ -88,8 +85,6 @@ class DepthScorer(Scorer):
     def applies(self, ctx: FitContext) -> bool:
         return ctx.control_depth is not None
 
-    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        if ctx.control_depth is None:
-            return None
-        depth = ctx.get_depth_detector().estimate_depth(as_rgb(output), **ctx.depth_params)
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        depth = ctx.get_depth_detector().estimate_depth(output, **ctx.depth_params)
         return depth_correlation(depth, ctx.control_depth)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.fit.base import FitContext, Scorer, as_rgb
+from app.fit.base import FitContext, Scorer
 
 # 2 px at SD1.5's 512 px, scaled with the image's long side (never below 1 px).
 TOLERANCE_PX_AT_512 = 2.0
@@ -87,12 +87,10 @@ class EdgeScorer(Scorer):
     def applies(self, ctx: FitContext) -> bool:
         return ctx.control_edges is not None
 
-    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        if ctx.control_edges is None:
-            return None
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
         target = edge_mask(ctx.control_edges)
         height, width = target.shape
-        rgb = as_rgb(output)
+        rgb = output
         if rgb.size != (width, height):
             rgb = rgb.resize((width, height), Image.Resampling.BICUBIC)
         detector = ctx.get_edge_detector()

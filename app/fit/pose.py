@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from app.fit.base import FitContext, Scorer, as_rgb
+from app.fit.base import FitContext, Scorer
 from app.preprocess.keypoints import Person
 
 # α of PCK: 0.1 of the person's box is the usual "PCK@0.1 of the bounding box"
@@ -107,13 +107,11 @@ class PoseScorer(Scorer):
     def applies(self, ctx: FitContext) -> bool:
         return ctx.control_people is not None
 
-    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        if ctx.control_people is None:
-            return None
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
         threshold = float(ctx.pose_params.get("keypoint_threshold", 0.0))
         if not any(p.visible(threshold) for p in ctx.control_people):
             return None  # don't run a detector for a score that cannot exist
-        rgb = as_rgb(output)
+        rgb = output
         found = _detect(ctx.get_pose_detector(), rgb, ctx.pose_params)
         return pck(ctx.control_people, found, rgb.width, rgb.height, PCK_ALPHA, threshold)
 

@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from PIL import Image
 
-from app.fit.base import FitContext, Scorer, as_rgb
+from app.fit.base import FitContext, Scorer
 
 
 class PromptScorer(Scorer):
@@ -21,7 +21,5 @@ class PromptScorer(Scorer):
     def applies(self, ctx: FitContext) -> bool:
         return bool(ctx.prompt and ctx.prompt.strip())
 
-    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        if not self.applies(ctx):
-            return None
-        return ctx.get_clip().text_image_similarity(ctx.prompt, as_rgb(output))
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        return ctx.get_clip().text_image_similarity(ctx.prompt, output)

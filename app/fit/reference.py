@@ -21,7 +21,5 @@ class ReferenceScorer(Scorer):
     def applies(self, ctx: FitContext) -> bool:
         return ctx.reference is not None
 
-    def score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        if ctx.reference is None:
-            return None
-        return ctx.get_clip().image_image_similarity(as_rgb(output), as_rgb(ctx.reference))
+    def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
+        return ctx.get_clip().image_image_similarity(output, as_rgb(ctx.reference))
