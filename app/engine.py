@@ -22,14 +22,11 @@ from typing import Any
 import torch
 
 from app.devices import resolve_device
-from app.errors import ModelLoadError
+from app.errors import ModelLoadError, offline_hint
 from app.models import HALF_VARIANT, ModelSpec
 from app.settings import Settings
 
-TINY_HINT = (
-    "To try the studio without downloading weights, start it with --tiny "
-    "(or STUDIO_MODELS=tiny) to use the built-in tiny model family."
-)
+TINY_HINT = offline_hint()
 
 # Which UNet blocks see the reference image, per IP-Adapter mode (InstantStyle's
 # choice for SD1.5: the first up-block with attention carries style, the

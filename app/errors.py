@@ -1,4 +1,13 @@
-"""The one exception type the core raises for anything a user or operator can fix."""
+"""The exceptions the core raises for anything a user or operator can fix, and the stop a user asked for."""
+
+TINY_FAMILY = "the built-in tiny model family (`python app.py --tiny` or STUDIO_MODELS=tiny)"
+
+
+def offline_hint(local_option: str | None = None) -> str:
+    """How to run without the Hub: a component's own local-folder setting (if it has one), else the tiny family."""
+    if local_option:
+        return f"This machine may not reach the Hugging Face Hub: {local_option}, or run the studio on {TINY_FAMILY}."
+    return f"To try the studio without downloading weights, run it on {TINY_FAMILY}."
 
 
 class StudioError(ValueError):

@@ -243,3 +243,29 @@ def test_nan_or_a_fraction_in_an_integer_field_is_refused_naming_the_field(
     assert "event: error" in stream and message in stream, stream[:400]
     assert "cannot convert" not in stream
     assert "event: complete" in raw_call(client, served_app.url, "/text_to_image", {"seed": "4.0"})
+
+
+def test_the_banner_is_quiet_once_every_file_the_studio_reads_is_cached_and_names_a_repo_missing_one(
+    monkeypatch, tmp_path
+):
+    from huggingface_hub import constants
+
+    from app.hub import default_hub_files
+    from app.settings import Settings
+    from app.ui.status import missing_weights, model_banner
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    commit = "0" * 40
+    for repo, (names, revision) in default_hub_files().items():  # the Hub cache layout huggingface_hub writes
+        folder = tmp_path / f"models--{repo.replace('/', '--')}"
+        (folder / "refs").mkdir(parents=True)
+        (folder / "refs" / "main").write_text(commit)
+        snapshot = folder / "snapshots" / (revision or commit)
+        for name in names:
+            (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
+            (snapshot / name).write_bytes(b"weights")
+    assert missing_weights() == [] and model_banner(Settings(family="real")) is None
+    unet = next(iter(default_hub_files()))
+    (tmp_path / f"models--{unet.replace('/', '--')}" / "snapshots" / commit / "unet" / "config.json").unlink()
+    assert missing_weights() == [unet] and f"`{unet}`" in model_banner(Settings(family="real"))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from app.errors import ModelLoadError
+from app.errors import ModelLoadError, offline_hint
 from app.images import content_hash
 from app.placement import CPU, Placement
 
@@ -29,10 +29,7 @@ DEFAULT_CLIP_MODEL = "openai/clip-vit-large-patch14"
 # reference and a handful of outputs; a few hundred 512-float vectors are ~1 MB.
 EMBEDDING_CACHE_SIZE = 256
 
-HOW_TO_GO_OFFLINE = (
-    "This machine may not reach the Hugging Face Hub: set STUDIO_CLIP_MODEL to a local folder holding a "
-    "CLIPModel (safetensors), or run the studio with the tiny model family (--tiny or STUDIO_MODELS=tiny)."
-)
+HOW_TO_GO_OFFLINE = offline_hint("set STUDIO_CLIP_MODEL to a local folder holding a CLIPModel (safetensors)")
 
 
 @dataclass(frozen=True)

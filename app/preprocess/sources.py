@@ -26,7 +26,7 @@ import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from app.errors import ModelLoadError, StudioError
+from app.errors import ModelLoadError, StudioError, offline_hint
 
 PERSON_DETECTOR_MODEL = "PekingU/rtdetr_r50vd_coco_o365"
 VITPOSE_MODEL = "usyd-community/vitpose-base-simple"
@@ -49,10 +49,9 @@ SUBFOLDERS = {
     "annotators": "annotators",
 }
 
-HOW_TO_GO_OFFLINE = (
-    "This machine may not reach the Hugging Face Hub: point STUDIO_DETECTORS_DIR at a local folder "
-    "holding the models (`python -m app.tiny.detectors FOLDER` writes a tiny offline set), "
-    "or run the studio with the tiny model family."
+HOW_TO_GO_OFFLINE = offline_hint(
+    "point STUDIO_DETECTORS_DIR at a local folder holding the models "
+    "(`python -m app.tiny.detectors FOLDER` writes a tiny offline set)"
 )
 
 

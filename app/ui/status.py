@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from app.errors import offline_hint
 from app.settings import Settings
 
 TINY_BANNER = (
@@ -11,22 +10,23 @@ TINY_BANNER = (
     "Every code path, setting, map, timing and score is real. Start without `--tiny` (with the real "
     "weights available) for real Stable Diffusion."
 )
-HOW_TO_GO_TINY = "Restart with `python app.py --tiny` (or `STUDIO_MODELS=tiny`) to run on the tiny demo family."
-
-
-def _cached(repo: str) -> bool:
-    """Whether a Hub repository has a snapshot in the local Hugging Face cache (no network)."""
-    from huggingface_hub import constants
-
-    snapshots = Path(constants.HF_HUB_CACHE) / f"models--{repo.replace('/', '--')}" / "snapshots"
-    return snapshots.is_dir() and any(snapshots.iterdir())
+HOW_TO_GO_TINY = offline_hint()
 
 
 def missing_weights() -> list[str]:
-    """The Hub repositories the real family loads (models, detectors, fit CLIP) that are not in the local cache."""
-    from app.hub import default_hub_repositories
+    """The Hub repositories the real family loads (models, detectors, fit CLIP) with a file not in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
 
-    return [repo for repo in default_hub_repositories() if not _cached(repo)]
+    from app.hub import default_hub_files
+
+    def cached(repo: str, name: str, revision: str | None) -> bool:
+        return isinstance(try_to_load_from_cache(repo, name, revision=revision), str)  # no network
+
+    return [
+        repo
+        for repo, (names, revision) in default_hub_files().items()
+        if not all(cached(repo, name, revision) for name in names)
+    ]
 
 
 def model_banner(settings: Settings) -> str | None:
