@@ -247,10 +247,14 @@ class PipelineCache:
         self._attach_ip_adapter(True)
         pipe.set_ip_adapter_scale(ip_adapter_scale_config(scale, mode))
 
-    def parameter_bytes(self, control_types: list[str], ip_adapter: bool) -> int:
-        """Bytes of the weights one method runs: base components, its ControlNets, the IP-Adapter if used."""
+    def parameter_bytes(self, pipe, ip_adapter: bool) -> int:
+        """Bytes of the weights one method ran: base components, the ControlNets attached to ``pipe``, the
+        IP-Adapter if used. Read from the pipeline that ran, so an evicted ControlNet is never reloaded to count it.
+        """
         base = self.base()
-        modules = [base.unet, base.vae, base.text_encoder, *(self.controlnet(t) for t in control_types)]
+        controlnet = getattr(pipe, "controlnet", None)
+        nets = list(getattr(controlnet, "nets", [controlnet] if controlnet is not None else []))
+        modules = [base.unet, base.vae, base.text_encoder, *nets]
         if ip_adapter and self._ip_parts is not None:
             modules += [base.image_encoder, self._ip_parts.projection]
             modules += [p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)]

@@ -22,8 +22,12 @@ class ModelLoadError(StudioError):
     """A model (base, ControlNet, IP-Adapter, detector) failed to load."""
 
 
-class Cancelled(StudioError):
-    """The user cancelled a running generation."""
+class Cancelled(Exception):
+    """The user stopped a running generation (Stop, or gradio cancelling the event).
+
+    Not a :class:`StudioError`: nothing went wrong, so no ``except StudioError`` may swallow it
+    (a comparison, for one, must end rather than report the stop as one method's error).
+    """
 
 
 class OutOfMemory(StudioError):

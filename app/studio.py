@@ -198,7 +198,7 @@ class Studio:
                     seconds = time.perf_counter() - started
             finally:
                 cache.use_ip_adapter(pipe, None)
-            model_bytes = cache.parameter_bytes([c.control_type for c in request.controls], reference is not None)
+            model_bytes = cache.parameter_bytes(pipe, reference is not None)
         return Result(
             images=images,
             seeds=[request.seed + i for i in range(request.num_images_per_prompt)],

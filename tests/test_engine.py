@@ -163,6 +163,27 @@ def test_controlnet_lru_is_bounded(tiny_settings, tiny_root, noise_map):
     assert studio.generate(with_controls(noise_map, "canny", "pose", "depth")).image.size == (96, 64)
 
 
+def test_counting_model_bytes_never_reloads_an_evicted_controlnet(tiny_settings, tiny_root, noise_map, monkeypatch):
+    from diffusers import ControlNetModel
+
+    studio = Studio(replace(tiny_settings, controlnet_cache_size=1), tiny_spec(tiny_root))
+    loads = []
+    original = ControlNetModel.from_pretrained.__func__
+
+    def counted(cls, *args, **kwargs):
+        loads.append(args[0])
+        return original(cls, *args, **kwargs)
+
+    monkeypatch.setattr(ControlNetModel, "from_pretrained", classmethod(counted))
+    result = studio.generate(with_controls(noise_map, "canny", "pose", "depth"))
+    assert len(loads) == 3  # one per type: the two evicted during the call are not loaded again to be counted
+    size = torch.empty((), dtype=studio.cache.dtype).element_size()
+    base = studio.cache.base()
+    base_bytes = sum(p.numel() * size for m in (base.unet, base.vae, base.text_encoder) for p in m.parameters())
+    one = sum(p.numel() * size for p in studio.cache.controlnet("depth").parameters())
+    assert result.model_bytes == base_bytes + 3 * one
+
+
 def test_concurrent_requests_each_equal_their_solo_run(studio, noise_map):
     requests = [
         {**BASE, "seed": seed, **({"controls": [{"control_type": "canny", "image": noise_map}]} if seed % 2 else {})}
