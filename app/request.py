@@ -9,10 +9,13 @@ sliders from :func:`field_bounds`, recipes serialise these models, and
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
+from pydantic_core import PydanticOmit
 
 from app.errors import StudioError
 from app.models import ControlType
@@ -183,12 +186,32 @@ def parse_request(data: dict[str, Any] | GenerationRequest) -> GenerationRequest
     return validated(GenerationRequest, data, "Invalid request — ")
 
 
+class _WithoutImages(GenerateJsonSchema):
+    """A JSON schema generator that leaves out fields no JSON can hold (the PIL images of a request)."""
+
+    def handle_invalid_for_json_schema(self, schema: Any, error_info: str) -> JsonSchemaValue:
+        raise PydanticOmit
+
+
+# The JSON schema's names for pydantic's bounds, as the sliders and messages name them.
+_BOUND_NAMES = {
+    "minimum": "ge",
+    "maximum": "le",
+    "exclusiveMinimum": "gt",
+    "exclusiveMaximum": "lt",
+    "multipleOf": "multiple_of",
+}
+
+
+@lru_cache(maxsize=64)
+def _properties(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(schema_generator=_WithoutImages)["properties"]
+
+
 def field_bounds(model: type[BaseModel], name: str) -> dict[str, Any]:
-    """Bounds, default and description of a numeric field, for building UI sliders."""
-    info = model.model_fields[name]
-    bounds: dict[str, Any] = {"default": info.default, "description": info.description}
-    for meta in info.metadata:
-        for key in ("ge", "le", "gt", "lt", "multiple_of"):
-            if getattr(meta, key, None) is not None:
-                bounds[key] = getattr(meta, key)
+    """Bounds (``ge``, ``le``, ``gt``, ``lt``, ``multiple_of``), default and description of a numeric field,
+    read from the model's JSON schema, for building UI sliders."""
+    prop = _properties(model)[name]
+    bounds: dict[str, Any] = {"default": prop.get("default"), "description": prop.get("description")}
+    bounds.update({_BOUND_NAMES[key]: value for key, value in prop.items() if key in _BOUND_NAMES})
     return bounds

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from typing import Any
 
-import annotated_types
 from pydantic import BaseModel
+
+# JSON schema types as the UI names them.
+_KINDS = {"integer": "int", "number": "float", "boolean": "bool", "string": "str"}
 
 
 def param_specs(model: type[BaseModel]) -> list[dict[str, Any]]:
     """One dict per field: ``name``, ``type``, ``default``, ``minimum``, ``maximum``, ``step``, ``description``.
+
+    Read from the model's JSON schema (a field's ``json_schema_extra`` may add a ``step``).
 
     Args:
         model: A pydantic model class whose fields carry ``ge``/``le`` bounds.
@@ -22,30 +26,17 @@ def param_specs(model: type[BaseModel]) -> list[dict[str, Any]]:
         Specs in field order; bounds are None where the field has none.
     """
     specs = []
-    for name, info in model.model_fields.items():
-        minimum = maximum = None
-        for meta in info.metadata:
-            if isinstance(meta, annotated_types.Ge):
-                minimum = meta.ge
-            elif isinstance(meta, annotated_types.Gt):
-                minimum = meta.gt
-            elif isinstance(meta, annotated_types.Le):
-                maximum = meta.le
-            elif isinstance(meta, annotated_types.Lt):
-                maximum = meta.lt
-        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-        annotation = info.annotation
-        kind = getattr(annotation, "__name__", str(annotation))
-        step = extra.get("step", 1 if annotation is int else 0.01 if annotation is float else None)
+    for name, prop in model.model_json_schema().get("properties", {}).items():
+        kind = _KINDS.get(prop.get("type"), prop.get("type", "str"))
         specs.append(
             {
                 "name": name,
                 "type": kind,
-                "default": info.default,
-                "minimum": minimum,
-                "maximum": maximum,
-                "step": step,
-                "description": info.description or "",
+                "default": prop.get("default"),
+                "minimum": prop.get("minimum", prop.get("exclusiveMinimum")),
+                "maximum": prop.get("maximum", prop.get("exclusiveMaximum")),
+                "step": prop.get("step", {"int": 1, "float": 0.01}.get(kind)),
+                "description": prop.get("description", ""),
             }
         )
     return specs
