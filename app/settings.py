@@ -1,8 +1,17 @@
 """Operator settings, read once from the environment.
 
-Every knob an operator may turn lives here, with a safe default. On a Hugging
-Face Space (``SPACE_ID`` is set) the caps default tighter because the hardware
-is shared; each cap can still be overridden by its environment variable.
+Where the studio runs and how much it may do lives here, with safe defaults:
+family, device, dtype, offload, where detectors run, the ControlNet cache and
+the caps. On a Hugging Face Space (``SPACE_ID`` is set) the caps default
+tighter because the hardware is shared; each can still be overridden by its
+environment variable.
+
+Where weights come from is read beside the code that loads them:
+``STUDIO_BASE_MODEL``, ``STUDIO_CONTROLNET_*`` and ``STUDIO_IP_ADAPTER*`` in
+:func:`app.models.real_spec`, the detector sources in
+:meth:`app.preprocess.sources.DetectorSources.from_env`, ``STUDIO_CLIP_MODEL``
+in :meth:`app.fit.clip.ScorerSources.from_env`, and the ZeroGPU time cap
+``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.zerogpu`.
 """
 
 from __future__ import annotations

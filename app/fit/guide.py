@@ -1,6 +1,6 @@
 """The static guide "when each method fits", shown next to the measured verdict.
 
-It states what each method is designed to carry (as DESIGN.md describes it);
+It states what each method is designed to carry (as the README's "When each method fits" table does);
 the fit matrix then shows whether that held on the user's own image. The
 entries are data (:data:`GUIDE_ENTRIES`) so the UI may lay them out as it
 likes; :data:`GUIDE` is the same text as Markdown.

@@ -7,8 +7,10 @@ Public API::
     demo = build_app(settings=settings)          # the studio itself is built lazily
     demo.launch(**launch_options(settings))       # theme, css, upload cap, error display
 
-Only this package (and ``app.py``) imports gradio; it reaches the core through
-:class:`~app.studio.Studio` and the request types alone.
+Only this package (and ``app.py``) imports gradio. It runs everything through
+:class:`~app.studio.Studio` and builds its controls from the core's schemas and registries: the request,
+comparison and sweep models, the detector registry, the fit labels and guide, the recipe codecs, the
+settings and the ZeroGPU helpers. The core never imports this package.
 """
 
 from __future__ import annotations
