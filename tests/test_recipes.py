@@ -40,7 +40,14 @@ from app.recipes import (
     share_url,
 )
 from app.recipes.png import read_text_chunks
-from app.request import CommonSettings, ControlStrength, GenerationRequest, IPAdapterSettings
+from app.request import (
+    CommonSettings,
+    ControlSettings,
+    ControlStrength,
+    GenerationRequest,
+    IPAdapterScale,
+    field_bounds,
+)
 
 TRICKY = recipe_from_generation(
     {
@@ -100,28 +107,37 @@ def refused(document, *fragments: str) -> str:
 
 
 @pytest.mark.parametrize(
-    ("recipe_model", "request_model", "excluded"),
+    ("recipe_model", "request_model"),
     [
-        (GenerationSettings, CommonSettings, ()),
-        (GenerationSettings, GenerationRequest, ("controls", "ip_adapter")),
-        (RecipeControl, ControlStrength, ()),
-        (RecipeIPAdapter, IPAdapterSettings, ("image",)),
-        (CompareSettings, CompareRequest, ("ip_adapter",)),
+        (GenerationSettings, CommonSettings),
+        (RecipeControl, ControlStrength),
+        (RecipeIPAdapter, IPAdapterScale),
+        (CompareSettings, CompareRequest),
     ],
 )
-def test_recipe_fields_carry_the_request_bounds(recipe_model, request_model, excluded):
-    # Built from the request models: same type, default, bounds and description, so nothing can drift.
-    for name, info in request_model.model_fields.items():
-        if name in excluded:
-            continue
-        mine = recipe_model.model_fields[name]
-        assert (mine.annotation, mine.default, mine.metadata, mine.description) == (
-            info.annotation,
-            info.default,
-            info.metadata,
-            info.description,
-        ), name
-        assert mine.description, f"{recipe_model.__name__}.{name} has no description"
+def test_recipe_models_are_built_on_the_request_models(recipe_model, request_model):
+    # Inheritance is the guarantee: every shared field is the request model's own, so its bounds cannot drift.
+    assert issubclass(recipe_model, request_model)
+
+
+@pytest.mark.parametrize(
+    ("recipe_model", "request_model", "copies", "without_images"),
+    [
+        (GenerationSettings, GenerationRequest, {"num_images_per_prompt"}, {"controls", "ip_adapter"}),
+        (RecipeControl, ControlSettings, {"control_type"}, set()),
+    ],
+)
+def test_fields_a_recipe_declares_itself_carry_the_request_bounds(recipe_model, request_model, copies, without_images):
+    # A field declared again in the recipe model (not inherited) is either a copy, checked against the
+    # original here, or the request's field re-typed to hold no image.
+    own = {name for name in recipe_model.__annotations__ if name in request_model.model_fields}
+    assert own == copies | without_images
+    for name in copies:
+        mine, theirs = recipe_model.model_fields[name], request_model.model_fields[name]
+        assert (mine.annotation, mine.default) == (theirs.annotation, theirs.default), name
+        assert mine.description == theirs.description, name
+        if theirs.annotation is int:
+            assert field_bounds(recipe_model, name) == field_bounds(request_model, name), name
 
 
 def test_every_recipe_field_is_described():
@@ -132,19 +148,115 @@ def test_every_recipe_field_is_described():
     assert json.dumps(Recipe.model_json_schema())  # publishable as a JSON Schema
 
 
+def string_fields(schema: dict) -> set[str]:
+    """Every place in a JSON schema that takes an open string (no enum, no const), as a dotted path.
+
+    Walks ``$ref``, ``anyOf``, list ``items`` (``[]``) and dict values (``{}``), so ``str | None``, lists and
+    dicts of strings are found as well as plain ``str`` fields.
+    """
+    defs, found, seen = schema.get("$defs", {}), set(), set()
+
+    def walk(node: dict, path: tuple[str, ...]) -> None:
+        if "$ref" in node:
+            name = node["$ref"].rsplit("/", 1)[-1]
+            if (name, path) not in seen:
+                seen.add((name, path))
+                walk(defs[name], path)
+            return
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            found.add(".".join(path))
+        for sub in node.get("anyOf", []) + node.get("oneOf", []) + node.get("allOf", []):
+            walk(sub, path)
+        if isinstance(node.get("items"), dict):
+            walk(node["items"], (*path, "[]"))
+        if isinstance(node.get("additionalProperties"), dict):
+            walk(node["additionalProperties"], (*path, "{}"))
+        for key, value in node.get("properties", {}).items():
+            walk(value, (*path, key))
+
+    walk(schema, ())
+    return found
+
+
+FREE_TEXT = {
+    "title",
+    "description",
+    "generate.prompt",
+    "generate.negative_prompt",
+    "compare.prompt",
+    "compare.negative_prompt",
+}
+HOSTILE_NAMES = (
+    "stabilityai/stable-diffusion-xl-base-1.0",
+    "/etc/passwd",
+    "https://example.com/x.safetensors",
+    "../x.pth",
+)
+
+
+def with_hostile(path: str, value: str) -> dict:
+    """A recipe that is valid except for ``value`` at the string place ``path``."""
+    compare = {"prompt": "p", "methods": ["canny"]}
+    documents = {
+        "compare.methods.[]": {"mode": "compare", "compare": {**compare, "methods": [value]}},
+        "compare.detectors.{}": {"mode": "compare", "compare": {**compare, "detectors": {"canny": value}}},
+        "compare.detector_params.{}.{}": {
+            "mode": "compare",
+            "compare": {**compare, "detector_params": {"canny": {"low_threshold": value}}},
+        },
+        "generate.controls.[].detector": {
+            "mode": "generate",
+            "generate": {"prompt": "p", "controls": [{"control_type": "canny", "detector": value}]},
+        },
+        "images.structure": {
+            "mode": "generate",
+            "generate": {"prompt": "p", "controls": [{"control_type": "canny"}]},
+            "images": {"structure": value},
+        },
+        "images.reference": {
+            "mode": "generate",
+            "generate": {"prompt": "p", "ip_adapter": {"scale": 0.5}},
+            "images": {"reference": value},
+        },
+    }
+    return documents[path]
+
+
 def test_structural_guarantee_no_field_can_name_a_model_file_or_url():
-    # Every string field is a closed choice, a registry name, an asset name or free text for the tokenizer/labels.
-    free_text = {"prompt", "negative_prompt", "title", "description"}
-    schema = json.dumps(Recipe.model_json_schema())
+    schema = Recipe.model_json_schema()
     for word in ("model_id", "repo", "path", "url", "file"):
-        assert f'"{word}"' not in schema
-    strings = [
-        name
-        for model in (Recipe, GenerationSettings, CompareSettings, RecipeControl, RecipeIPAdapter)
-        for name, info in model.model_fields.items()
-        if info.annotation is str
-    ]
-    assert set(strings) <= free_text
+        assert f'"{word}"' not in json.dumps(schema)
+    # Every open string, wherever it sits (optional, in a list, a dict value), is free text for the tokenizer
+    # and labels, or a name checked against a closed registry (methods, detectors, parameters, bundled photos).
+    closed = string_fields(schema) - FREE_TEXT
+    assert closed == {
+        "compare.methods.[]",
+        "compare.detectors.{}",
+        "compare.detector_params.{}.{}",
+        "generate.controls.[].detector",
+        "images.structure",
+        "images.reference",
+    }
+    benign = {
+        "compare.methods.[]": "depth",
+        "compare.detectors.{}": "canny",
+        "generate.controls.[].detector": "canny",
+        "images.structure": "astronaut.png",
+        "images.reference": "chelsea.png",
+    }
+    for path, value in benign.items():  # the documents are valid but for the value put in
+        assert parse_recipe(json.dumps(with_hostile(path, value)))
+    for path in sorted(closed):
+        for value in HOSTILE_NAMES:
+            with pytest.raises(StudioError, match="Invalid recipe"):
+                parse_recipe(json.dumps(with_hostile(path, value)))
+    # A detector-parameter key is a detector name: a model name there is refused as well.
+    hostile_key = {
+        "mode": "compare",
+        "compare": {"prompt": "p", "methods": ["canny"], "detector_params": {"org/m": {}}},
+    }
+    with pytest.raises(StudioError, match="Invalid recipe"):
+        parse_recipe(json.dumps(hostile_key))
 
 
 def test_recipe_modes_and_tabs_are_consistent():

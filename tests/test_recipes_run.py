@@ -125,11 +125,36 @@ def test_every_preset_runs_on_the_tiny_family(studio, name):
         assert all(e.error is None for e in entries), [e.error for e in entries]
 
 
-def test_the_studio_keeps_working_after_hostile_recipes(studio):
+def test_documents_that_are_not_recipes_are_refused_before_the_studio(studio):
     for document in ('{"mode": "generate", "generate": {"guidance_scale": NaN}}', "[" * 100_000, "{" * 10):
-        with pytest.raises(StudioError):
-            run_recipe(parse_recipe(document), studio)
-    assert run_recipe(Recipe(mode="generate", generate={**SMALL, "prompt": "ok"}), studio).image.size == (64, 64)
+        with pytest.raises(StudioError, match="Invalid recipe"):
+            parse_recipe(document)
+
+
+HOSTILE = [  # valid recipes, each asking the studio for more than it serves or for an image it was not given
+    ({"mode": "generate", "generate": {"prompt": "big", "width": 2048, "height": 2048}}, "at most 1024 pixels"),
+    ({"mode": "generate", "generate": {"prompt": "long", "num_inference_steps": 150}}, "at most 100"),
+    ({"mode": "generate", "generate": {"prompt": "many", "num_images_per_prompt": 8}}, "at most 4"),
+    (
+        {"mode": "generate", "generate": {"prompt": "no map", "controls": [{"control_type": "depth"}]}},
+        r"(?i)photo|image",
+    ),
+    ({"mode": "compare", "compare": {"prompt": "edges", "methods": ["text", "canny"]}}, "needs a structure photo"),
+]
+
+
+@pytest.mark.parametrize(("document", "message"), HOSTILE)
+def test_valid_recipes_asking_too_much_reach_the_studio_which_refuses_them_and_keeps_serving(studio, document, message):
+    import json
+
+    before = run_recipe(Recipe(mode="generate", generate={**SMALL, "prompt": "ok"}), studio).image
+    recipe = parse_recipe(json.dumps(document))  # the document itself is a valid recipe...
+    with pytest.raises(StudioError, match=message):  # ...that the studio refuses, with what it allows
+        outcome = run_recipe(recipe, studio)
+        if recipe.mode == "compare":
+            list(outcome)  # a comparison runs as it is iterated
+    after = run_recipe(Recipe(mode="generate", generate={**SMALL, "prompt": "ok"}), studio).image
+    assert np.array_equal(pixels(before), pixels(after))
 
 
 def _asset(name):

@@ -49,11 +49,29 @@ def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):  # noqa: F
     assert shared.num_images_per_prompt.maximum == min(images["le"], settings.max_images)
 
 
-def test_scheduler_labels_match_the_core():
-    from app.scheduler_labels import SCHEDULER_LABELS
-    from app.schedulers import SCHEDULERS, scheduler_label
+def test_scheduler_labels_match_the_core(studio):
+    from typing import get_args
 
-    assert {name: scheduler_label(name) for name in SCHEDULERS} == SCHEDULER_LABELS
+    from app.request import SchedulerName
+    from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
+    from app.schedulers import SCHEDULERS, make_scheduler
+
+    names = list(get_args(SchedulerName))
+    # Every sampler the schema allows has one distinct label in the menu and a class behind it, and no more.
+    assert list(SCHEDULER_LABELS) == names == list(SCHEDULERS)
+    assert [name for _, name in scheduler_choices()] == names
+    assert len(set(SCHEDULER_LABELS.values())) == len(names)
+    # Each label says what the sampler built under it is (A1111's names, which recipes and PNGs carry).
+    config = studio.cache.base().scheduler.config
+    built = {SCHEDULER_LABELS[name]: make_scheduler(name, config) for name in names}
+    karras = built["DPM++ 2M Karras"]
+    assert type(karras).__name__ == "DPMSolverMultistepScheduler"
+    assert karras.config.use_karras_sigmas and karras.config.solver_order == 2
+    assert karras.config.algorithm_type == "dpmsolver++"
+    assert type(built["Euler a"]).__name__ == "EulerAncestralDiscreteScheduler"
+    assert type(built["Euler"]).__name__ == "EulerDiscreteScheduler"
+    assert type(built["UniPC"]).__name__ == "UniPCMultistepScheduler"
+    assert type(built["DDIM"]).__name__ == "DDIMScheduler"
 
 
 def test_text_to_image(client):
