@@ -45,6 +45,35 @@ def noise_map() -> Image.Image:
     return Image.fromarray(pixels)
 
 
+@pytest.fixture(scope="session")
+def served_app(studio):
+    """The whole studio app on the session's tiny studio, served on 127.0.0.1 for the whole session."""
+    from app.ui import build_app, launch_options
+    from tests.ui_fixtures import Served, free_port
+
+    demo = build_app(studio=studio)
+    demo.launch(
+        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
+    )
+    try:
+        yield Served(demo, demo.local_url)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="session")
+def client(served_app):
+    """A gradio_client on the served app, as an API user drives it."""
+    from gradio_client import Client
+
+    return Client(served_app.url, verbose=False)
+
+
+def pixels(image_or_result) -> np.ndarray:
+    """The pixels of an image, or of a result's first image."""
+    return np.asarray(getattr(image_or_result, "image", image_or_result))
+
+
 def pytest_report_header(config):
     return f"studio models run in {TEST_DTYPE} on the CPU (STUDIO_TEST_DTYPE)"
 

@@ -14,6 +14,7 @@ from app.compare import parse_compare_request, parse_method
 from app.errors import Cancelled, StudioError
 from app.models import tiny_spec
 from app.studio import Studio
+from tests.conftest import pixels
 
 SHARED = {"prompt": "an astronaut waving", "seed": 21, "num_inference_steps": 2, "width": 64, "height": 64}
 
@@ -26,10 +27,6 @@ def photo() -> Image.Image:
 @pytest.fixture(scope="module")
 def reference() -> Image.Image:
     return Image.fromarray(data.chelsea())
-
-
-def pixels(image) -> np.ndarray:
-    return np.asarray(image)
 
 
 def test_method_strings_parse_pairs_and_refuse_nonsense():

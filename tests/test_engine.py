@@ -12,12 +12,9 @@ import torch
 from app.errors import Cancelled, ModelLoadError, StudioError
 from app.models import tiny_spec
 from app.studio import Studio
+from tests.conftest import pixels
 
 BASE = {"prompt": "a red bicycle", "seed": 11, "num_inference_steps": 3, "width": 96, "height": 64}
-
-
-def pixels(result) -> np.ndarray:
-    return np.asarray(result.image)
 
 
 def with_controls(noise_map, *types, scale=1.0, **extra):

@@ -229,9 +229,11 @@ def test_prompt_score_is_a_deterministic_cosine_and_encodes_each_input_once(tiny
     assert all(-1.0 <= s <= 1.0 for s in scores) and scores[0] == scores[2]
     assert tiny_clip.encoded["texts"] - before["texts"] <= 1  # the prompt, once (or already cached)
     assert tiny_clip.encoded["images"] - before["images"] <= 2
-    # A second embedder from the same folder gives the same numbers.
+    # Deterministic, not only cached: a second embedder from the same folder encodes afresh to the same numbers.
     again = ClipEmbedder(tiny_clip.sources)
-    assert again.text_image_similarity(ctx.prompt, cat) == pytest.approx(scores[1], abs=1e-6)
+    for image, score in ((astronaut, scores[0]), (cat, scores[1])):
+        assert again.text_image_similarity(ctx.prompt, image) == pytest.approx(score, abs=1e-6)
+    assert again.encoded == {"texts": 1, "images": 2}
     assert not scorer.applies(FitContext(prompt="   ", clip=tiny_clip))
 
 

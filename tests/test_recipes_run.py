@@ -29,12 +29,9 @@ from app.recipes import (
     run_recipe,
 )
 from app.request import GenerationRequest
+from tests.conftest import pixels
 
 SMALL = {"num_inference_steps": 2, "width": 64, "height": 64}
-
-
-def pixels(image) -> np.ndarray:
-    return np.asarray(image)
 
 
 def shrink(recipe: Recipe) -> Recipe:

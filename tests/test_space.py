@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from app.hub import default_hub_repositories, preload_from_hub_lines
-from tests.ui_fixtures import SMALL, served_app  # noqa: F401 - fixture
+from tests.ui_fixtures import SMALL
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -156,7 +156,7 @@ def test_without_spaces_the_handlers_are_not_wrapped(monkeypatch, studio):
     assert on_gpu(handler, "text") is handler
 
 
-def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch):  # noqa: F811
+def test_readme_api_snippets_run_against_the_tiny_app(served_app, monkeypatch):
     from gradio_client import Client
 
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)

@@ -11,14 +11,9 @@ from gradio_client.exceptions import AppError
 from PIL import Image
 
 from app.request import CommonSettings, GenerationRequest, field_bounds
-from tests.ui_fixtures import PHOTO, REFERENCE, SMALL, served_app  # noqa: F401 - fixture
+from tests.ui_fixtures import PHOTO, REFERENCE, SMALL
 
 GENERATING = ("/text_to_image", "/preview_maps", "/controlnet", "/ip_adapter", "/preview_all_maps", "/compare")
-
-
-@pytest.fixture(scope="module")
-def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
-    return Client(served_app.url, verbose=False)
 
 
 def sizes(gallery: list[dict]) -> list[tuple[int, int]]:
@@ -26,7 +21,7 @@ def sizes(gallery: list[dict]) -> list[tuple[int, int]]:
     return [Image.open(item["image"]).size for item in gallery]
 
 
-def test_every_generating_event_is_named_and_shares_one_queue(served_app):  # noqa: F811
+def test_every_generating_event_is_named_and_shares_one_queue(served_app):
     demo = served_app.demo
     named = {f"/{fn.api_name}": fn for fn in demo.fns.values() if fn.api_name}
     assert set(GENERATING) <= set(named)
@@ -38,7 +33,7 @@ def test_every_generating_event_is_named_and_shares_one_queue(served_app):  # no
     assert cheap and all(not fn.queue for fn in cheap)
 
 
-def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):  # noqa: F811
+def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):
     shared, settings = served_app.demo.shared, served_app.demo.studio.settings
     steps = field_bounds(CommonSettings, "num_inference_steps")
     assert shared.num_inference_steps.minimum == steps["ge"]
@@ -161,7 +156,7 @@ def test_oversize_upload_is_refused_and_the_next_run_works(client, tmp_path):
     assert sizes(maps) == [(64, 96)]
 
 
-def test_stop_cancels_the_running_job_and_the_next_run_works(served_app, client):  # noqa: F811
+def test_stop_cancels_the_running_job_and_the_next_run_works(served_app, client):
     job = client.submit(prompt="long", width=64, height=64, num_inference_steps=100, api_name="/text_to_image")
     handle = served_app.demo.studio
     deadline = time.monotonic() + 60
@@ -197,7 +192,7 @@ def test_api_clients_may_name_any_detector_and_a_mismatch_is_refused(client):
         client.predict(photo=photo, control_type="canny", detector="midas", **SMALL, api_name="/controlnet")
 
 
-def test_a_cancelled_api_job_frees_the_worker_at_its_next_step(served_app, client):  # noqa: F811
+def test_a_cancelled_api_job_frees_the_worker_at_its_next_step(served_app, client):
     unet = served_app.demo.studio.get().cache.base().unet
     calls = [0]
     hook = unet.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
@@ -250,7 +245,7 @@ def raw_call(client: Client, base_url: str, api_name: str, overrides: dict[str, 
     ],
 )
 def test_nan_or_a_fraction_in_an_integer_field_is_refused_naming_the_field(
-    served_app,  # noqa: F811 - the fixture imported above
+    served_app,
     client,
     api_name,
     field,

@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.ui_fixtures import (  # noqa: F401 - served_app is a fixture
+from tests.ui_fixtures import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     PHOTO,
     REFERENCE,
     TIMEOUT_MS,
-    served_app,
+    set_number,
 )
 
 # The README's screenshot: under docs/, since every file directly in assets/ is a bundled photo for recipes.
@@ -38,7 +38,7 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def page(served_app):  # noqa: F811 - the fixture imported above
+def page(served_app):
     """One browser page on the served app, with small fast settings entered once."""
     from playwright.sync_api import sync_playwright
 
@@ -86,22 +86,6 @@ def upload(page, component: str, path: Path) -> None:
     page.locator(f"{component} input[type=file]").set_input_files(str(path))
 
 
-def set_slider(page, elem_id: str, value: int) -> None:
-    """Type a value into a slider's box, again until the slider holds it (a typed value is sometimes dropped)."""
-    from playwright.sync_api import expect
-
-    box, track = page.locator(f"#{elem_id} input[type=number]"), page.locator(f"#{elem_id} input[type=range]")
-    for _ in range(5):
-        box.fill(str(value))
-        box.press("Tab")
-        try:
-            expect(track).to_have_value(str(value), timeout=2_000)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"the {elem_id} slider did not take the value {value}")
-
-
 def test_text_tab_generates(page):
     page.click("#text-generate")
     page.wait_for_selector("#text-gallery img")
@@ -114,7 +98,7 @@ def test_stop_ends_a_running_generation_and_the_next_one_works(page):
     """Stop mid-run: the page says so, the run leaves no image, and a short run right after is not held up by it."""
     page.get_by_role("tab", name="Text").click()
     for slider, value in (("steps", 100), ("width", 512), ("height", 512)):  # 100 steps: tens of seconds on a CPU
-        set_slider(page, slider, value)
+        set_number(page, slider, value)
     page.click("#text-generate")
     # The bar's pace before Stop says how long the rest of the run would take if Stop did nothing.
     page.wait_for_function(f"document.querySelector('#text-gallery').innerText.includes('step {FIRST}/100')")
@@ -128,7 +112,7 @@ def test_stop_ends_a_running_generation_and_the_next_one_works(page):
     page.wait_for_function("document.querySelector('#text-info').innerText.includes('Stopped.')")
     page.wait_for_function("!document.querySelector('#text-gallery').innerText.includes('/100')")
     for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
-        set_slider(page, slider, value)
+        set_number(page, slider, value)
     page.click("#text-generate")
     page.wait_for_function(
         "document.querySelector('#text-gallery').innerText.includes('2 steps')"
@@ -142,7 +126,7 @@ def test_stop_ends_a_running_generation_and_the_next_one_works(page):
     assert took < rest / 2, f"the run after Stop took {took:.1f} s; the stopped run had about {rest:.1f} s left"
     assert page.locator(".toast-body").all_inner_texts() == []
     for slider, value in (("width", 96), ("height", 96)):  # the page's small settings, for the tests after
-        set_slider(page, slider, value)
+        set_number(page, slider, value)
 
 
 def test_controlnet_tab_previews_maps_and_generates(page):

@@ -16,20 +16,20 @@ from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from app.preprocess import REGISTRY
 from app.recipes import Recipe, decode_share, load_presets, recipe_from_png, run_recipe
 from app.recipes.png import PARAMETERS_KEY, read_text_chunks
-from tests.ui_fixtures import (  # noqa: F401 - served_app is a fixture
+from tests.ui_fixtures import (
     ARTIFACTS,
     CHROMIUM,
     CHROMIUM_ARGS,
     PHOTO,
     REFERENCE,
     TIMEOUT_MS,
-    served_app,
+    set_number,
 )
 
 try:
@@ -38,11 +38,6 @@ except ImportError:  # the browser tests skip
     expect = None
 
 SMALL = {"width": 64, "height": 64, "num_inference_steps": 2}
-
-
-@pytest.fixture(scope="module")
-def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
-    return Client(served_app.url, verbose=False)
 
 
 def restored(path: str) -> Recipe:
@@ -179,7 +174,7 @@ def canonical(recipe: Recipe) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("name", list(load_presets()))
-def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):  # noqa: F811
+def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):
     demo, preset = served_app.demo, load_presets()[name]
     pick, share = handler(demo, "on_pick"), handler(demo, "on_share")
     *updates, notice = pick.fn(f"preset:{name}", {})
@@ -193,7 +188,7 @@ def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):  #
     assert canonical(decode_share(token)) == canonical(preset)
 
 
-def test_presets_kept_in_the_browser_survive_a_server_restart(served_app):  # noqa: F811
+def test_presets_kept_in_the_browser_survive_a_server_restart(served_app):
     import gradio as gr
 
     from app.ui.recipes_panel import build_recipes_panel
@@ -234,7 +229,7 @@ def context(browser):
 
 
 @pytest.fixture
-def page(context, served_app):  # noqa: F811 - the fixture imported above
+def page(context, served_app):
     """A fresh page on the studio, with the recipes panel open; fails the test on any script error."""
     errors: list[str] = []
     page = context.new_page()
@@ -257,23 +252,6 @@ def pick(page, label: str) -> None:
     """Choose ``label`` in the presets menu."""
     page.locator("#recipes-menu input").click()
     page.get_by_role("option", name=label).click()
-
-
-def set_number(page, elem_id: str, value: float) -> None:
-    """Type a value into a slider's or number's box, as a person would."""
-    box, track = page.locator(f"#{elem_id} input[type=number]"), page.locator(f"#{elem_id} input[type=range]")
-    for _ in range(5):
-        box.fill(str(value))
-        box.press("Tab")
-        if not track.count():
-            return
-        # A slider just shown in an opening accordion may drop what is typed before it is live: type it again.
-        try:
-            expect(track).to_have_value(str(value), timeout=2_000)
-            return
-        except AssertionError:
-            continue
-    raise AssertionError(f"the {elem_id} slider did not take the value {value}")
 
 
 def selected_tab(page) -> str:
@@ -302,7 +280,7 @@ def test_picking_a_shipped_preset_fills_the_controls(page):
 
 @pytest.mark.browser
 @in_browser
-def test_a_saved_preset_is_in_the_menu_and_stays_after_a_reload(page, served_app):  # noqa: F811
+def test_a_saved_preset_is_in_the_menu_and_stays_after_a_reload(page, served_app):
     page.fill("#prompt textarea", "my saved prompt")
     set_number(page, "seed", 777)
     page.fill("#recipes-name textarea, #recipes-name input", "my test preset")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 from PIL import Image
 
@@ -12,14 +12,9 @@ from app.errors import StudioError
 from app.grid import LABEL_HEIGHT
 from app.ui.sweep_tab import ALL_SCORES, default_values, parse_values, sweep_gpu_seconds
 from tests.test_ui_browser import page, screenshot, upload  # noqa: F401 - fixture
-from tests.ui_fixtures import CHROMIUM, PHOTO, served_app  # noqa: F401 - fixture
+from tests.ui_fixtures import CHROMIUM, PHOTO
 
 TINY = {"width": 64, "height": 64, "num_inference_steps": 2}
-
-
-@pytest.fixture(scope="module")
-def client(served_app) -> Client:  # noqa: F811 - the fixture imported above
-    return Client(served_app.url, verbose=False)
 
 
 # -- parsing and estimates, no server -----------------------------------------------------------
@@ -70,7 +65,7 @@ def test_a_value_over_the_studio_cap_is_refused_before_any_cell_runs(studio, mon
 # -- through the API ---------------------------------------------------------------------------
 
 
-def test_sweep_is_named_and_runs_on_the_gpu_queue(served_app):  # noqa: F811
+def test_sweep_is_named_and_runs_on_the_gpu_queue(served_app):
     named = {fn.api_name: fn for fn in served_app.demo.fns.values() if fn.api_name}
     assert named["sweep"].concurrency_id == "gpu" and named["sweep"].queue
 

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 ASSETS = Path(__file__).resolve().parents[1] / "assets"
 PHOTO = ASSETS / "astronaut.png"  # a person: every detector (pose included) finds something
@@ -47,16 +44,20 @@ class Served:
     url: str
 
 
-@pytest.fixture(scope="session")
-def served_app(studio) -> Iterator[Served]:
-    """The whole studio app on the session's tiny studio, served on 127.0.0.1 for the whole session."""
-    from app.ui import build_app, launch_options
+def set_number(page, elem_id: str, value: float) -> None:
+    """Type a value into a slider's or number's box as a person would, again until a slider holds it
+    (a slider just shown in an opening accordion may drop what is typed before it is live)."""
+    from playwright.sync_api import expect
 
-    demo = build_app(studio=studio)
-    demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
-    )
-    try:
-        yield Served(demo, demo.local_url)
-    finally:
-        demo.close()
+    box, track = page.locator(f"#{elem_id} input[type=number]"), page.locator(f"#{elem_id} input[type=range]")
+    for _ in range(5):
+        box.fill(str(value))
+        box.press("Tab")
+        if not track.count():
+            return
+        try:
+            expect(track).to_have_value(str(value), timeout=2_000)
+            return
+        except AssertionError:
+            continue
+    raise AssertionError(f"the {elem_id} slider did not take the value {value}")
