@@ -18,6 +18,8 @@ import numpy as np
 from PIL import Image
 
 from app.errors import StudioError
+from app.fit.clip import get_clip
+from app.preprocess import DEFAULTS, get_detector, get_map_service
 
 SCORE_KINDS = ("prompt", "structure", "reference")
 
@@ -88,8 +90,6 @@ class FitContext:
         Raises:
             StudioError: A key is not a control type.
         """
-        from app.preprocess import DEFAULTS, get_map_service
-
         maps = dict(maps or {})
         unknown = [k for k in maps if k not in DEFAULTS]
         if unknown:
@@ -122,32 +122,24 @@ class FitContext:
     def get_edge_detector(self) -> Any:
         """The edge detector to re-run (the given one, else the shared ``canny``)."""
         if self.edge_detector is None:
-            from app.preprocess import get_detector
-
             self.edge_detector = get_detector("canny")
         return self.edge_detector
 
     def get_pose_detector(self) -> Any:
         """The pose detector to re-run (the given one, else the shared default)."""
         if self.pose_detector is None:
-            from app.preprocess import DEFAULTS, get_detector
-
             self.pose_detector = get_detector(DEFAULTS["pose"])
         return self.pose_detector
 
     def get_depth_detector(self) -> Any:
         """The depth detector to re-run (the given one, else the shared default)."""
         if self.depth_detector is None:
-            from app.preprocess import DEFAULTS, get_detector
-
             self.depth_detector = get_detector(DEFAULTS["depth"])
         return self.depth_detector
 
     def get_clip(self) -> Any:
         """The CLIP embedder (the given one, else the process-wide one)."""
         if self.clip is None:
-            from app.fit.clip import get_clip
-
             self.clip = get_clip()
         return self.clip
 

@@ -14,6 +14,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from app.errors import StudioError
 from app.fit.base import FitContext, Scorer
 
 # 2 px at SD1.5's 512 px, scaled with the image's long side (never below 1 px).
@@ -56,8 +57,6 @@ def edge_f1(predicted: np.ndarray, target: np.ndarray, tolerance: float) -> floa
         StudioError: The masks differ in shape.
     """
     if predicted.shape != target.shape:
-        from app.errors import StudioError
-
         raise StudioError(f"edge masks must have one shape, received {predicted.shape} and {target.shape}.")
     target_count = int(target.sum())
     if target_count == 0:

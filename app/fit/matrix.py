@@ -17,6 +17,7 @@ from PIL import Image
 
 from app.errors import StudioError
 from app.fit.base import FitContext, Scorer
+from app.fit.registry import SCORERS, default_scorers
 
 MIB = 1024 * 1024
 
@@ -72,7 +73,6 @@ COST_COLUMNS = (
 
 def known_columns() -> dict[str, Column]:
     """Every column a matrix may have, by name, in display order."""
-    from app.fit.registry import SCORERS
 
     columns = {name: Column.for_scorer(cls) for name, cls in SCORERS.items()}
     columns.update({c.name: c for c in COST_COLUMNS})
@@ -242,7 +242,6 @@ def score_results(
     Raises:
         StudioError: A result is not an image, a list of images or a Result.
     """
-    from app.fit.registry import default_scorers
 
     active = [s for s in (scorers if scorers is not None else default_scorers()) if s.applies(ctx)]
     images = {method: _images_of(item) for method, item in results.items()}

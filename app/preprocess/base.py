@@ -26,6 +26,7 @@ from app.errors import ModelLoadError, StudioError
 from app.images import fit_to_size, load_image
 from app.placement import CPU, Placement
 from app.preprocess.keypoints import Person
+from app.preprocess.params import param_specs
 from app.preprocess.render_pose import render_people
 from app.preprocess.sources import HOW_TO_GO_OFFLINE, DetectorSources
 
@@ -116,8 +117,6 @@ class Detector(ABC):
     @classmethod
     def param_specs(cls) -> list[dict[str, Any]]:
         """One entry per parameter (name, type, default, bounds, step, description) for building sliders."""
-        from app.preprocess.params import param_specs
-
         return param_specs(cls.Params)
 
     # -- loading --------------------------------------------------------------------

@@ -17,6 +17,7 @@ from PIL import Image
 from app.compare import CompareEntry, CompareRequest, parse_compare_request
 from app.errors import StudioError
 from app.images import load_image
+from app.preprocess import DEFAULTS
 from app.recipes.assets import find_asset, load_asset
 from app.recipes.schema import CompareSettings, GenerationSettings, ImageRefs, Recipe, RecipeControl
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request, validated
@@ -70,7 +71,6 @@ def recipe_from_generation(
         data["ip_adapter"] = {k: v for k, v in dict(ip).items() if k != "image"} if ip else None
     detectors = dict(detectors or {})
     params = {k: dict(v) for k, v in (detector_params or {}).items()}
-    from app.preprocess import DEFAULTS
 
     controls = []
     for control in data.pop("controls"):

@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInf
 from pydantic.fields import FieldInfo
 
 from app.compare import CompareRequest, check_detector, check_detector_params
+from app.preprocess import DEFAULTS
 from app.recipes.assets import check_asset_name
 from app.request import (
     MAX_CONTROLS,
@@ -89,16 +90,12 @@ class RecipeControl(ControlStrength):
     @classmethod
     def _known_params(cls, params: dict[str, ParamValue], info: ValidationInfo) -> dict[str, ParamValue]:
         if "control_type" in info.data and "detector" in info.data:
-            from app.preprocess import DEFAULTS
-
             check_detector_params(info.data["detector"] or DEFAULTS[info.data["control_type"]], params)
         return params
 
     @property
     def resolved_detector(self) -> str:
         """The detector name, the control type's default filled in."""
-        from app.preprocess import DEFAULTS
-
         return self.detector or DEFAULTS[self.control_type]
 
 
@@ -129,8 +126,6 @@ class GenerationSettings(CommonSettings):
     @property
     def method(self) -> str:
         """The method string of this generation, e.g. ``text``, ``depth:midas+ip_adapter``."""
-        from app.preprocess import DEFAULTS
-
         parts = [c.control_type if c.detector in (None, DEFAULTS[c.control_type]) else f"{c.control_type}:{c.detector}"
                  for c in self.controls]  # fmt: skip
         return "+".join(parts + ["ip_adapter"] * (self.ip_adapter is not None)) or "text"

@@ -10,6 +10,7 @@ from PIL import Image
 
 from app.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
 from app.fit import GUIDE, method_label
+from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
@@ -272,8 +273,6 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
             parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
             reference_image = None
             if values["reference"] is not None:
-                from app.images import load_image  # validates the upload with a readable StudioError
-
                 reference_image = load_image(values["reference"])
             recipe = try_recipe(lambda: to_recipe(values, reference_image))
             view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe)

@@ -6,6 +6,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.images import load_image
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.controls import MODES, compute_maps, control_inputs
@@ -121,7 +122,6 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
             data = request_of(values)
             if values["reference"] is None:
                 raise gr.Error("Upload a reference image first.", title="No reference")
-            from app.images import load_image  # validates the upload; the core raises a readable StudioError
 
             reference_image = load_image(values["reference"])
             items = [(reference_image, f"reference · scale {float(values['scale']):g} · {values['mode']}")]

@@ -17,6 +17,7 @@ import gradio as gr
 from PIL import Image
 
 from app.errors import StudioError
+from app.images import content_hash, load_image
 from app.recipes import ASSETS_DIR, Recipe, attach_recipe
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,6 @@ def image_ref(value: Any) -> str | Image.Image | None:
     """
     if value is None or isinstance(value, Image.Image):
         return value
-    from app.images import load_image
 
     try:
         return load_image(value)
@@ -75,7 +75,6 @@ def image_ref(value: Any) -> str | Image.Image | None:
 
 def same_image(first: Any, second: Any) -> bool:
     """Whether two image input values hold the same pixels (a path, a decoded image or None)."""
-    from app.images import content_hash
 
     first, second = image_ref(first), image_ref(second)
     if first is None or second is None:

@@ -23,10 +23,12 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
 from app.errors import Cancelled, StudioError
+from app.preprocess import REGISTRY, detectors_for
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
 from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
+from app.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
     from app.result import Result
@@ -184,7 +186,6 @@ def _gpu_call(key: JobKey) -> Iterator[None]:
 
 def gpu_seconds_for(values: dict[str, Any]) -> int:
     """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
-    from app.zerogpu import count_of, estimate_gpu_seconds
 
     methods = values.get("methods")
     return estimate_gpu_seconds(
@@ -198,7 +199,6 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
 
 def preview_gpu_seconds(values: dict[str, Any]) -> int:
     """GPU seconds a map preview needs: detectors only (they run on the GPU with the diffusion models)."""
-    from app.zerogpu import MIN_SECONDS
 
     return MIN_SECONDS
 
@@ -212,7 +212,6 @@ def on_gpu(
     reaches the user as a plain message saying what to reduce, and the job on ``tab`` stays stoppable:
     Stop and gradio's cancel reach the worker process through the job's flag (:mod:`app.ui.cancel`).
     """
-    from app.zerogpu import gpu_task
 
     wrapped = gpu_task(lambda *args, **values: seconds(values))(handler)
     if wrapped is handler:
@@ -357,7 +356,6 @@ class DetectorControls:
     """
 
     def __init__(self, detectors: list[str], selected: str, prefix: str = "") -> None:
-        from app.preprocess import REGISTRY
 
         self.prefix = prefix
         self.groups: dict[str, gr.Group] = {}
@@ -380,8 +378,6 @@ class DetectorControls:
 
     def read(self, values: dict[str, Any], detector: str) -> dict[str, Any]:
         """The chosen detector's parameters from an event's values (integers stay integers)."""
-        from app.preprocess import REGISTRY
-
         specs = {s["name"]: s for s in REGISTRY[detector].param_specs()} if detector in REGISTRY else {}
         out = {}
         for param in self.params.get(detector, {}):
@@ -398,8 +394,6 @@ class DetectorControls:
             chosen: Detector → the parameters a recipe sets; a parameter it leaves out is the detector's default.
             detectors: The detectors whose controls are set.
         """
-        from app.preprocess import REGISTRY
-
         detectors = set(detectors)
         out: list[Any] = []
         for name, params in self.params.items():
@@ -415,7 +409,6 @@ class DetectorControls:
 
 def detector_choices(control_type: str, allow_none: bool = True) -> list[tuple[str, str]]:
     """``(label, name)`` of the detectors for a control type, the default first (``none`` = your own map)."""
-    from app.preprocess import REGISTRY, detectors_for
 
     names = [n for n in detectors_for(control_type) if allow_none or n != "none"]
     return [("none (upload your own map)" if n == "none" else f"{n} — {REGISTRY[n].label}", n) for n in names]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from app.errors import offline_hint
+from app.hub import default_hub_files
 from app.settings import Settings
 
 TINY_BANNER = (
@@ -16,8 +17,6 @@ HOW_TO_GO_TINY = offline_hint()
 def missing_weights() -> list[str]:
     """The Hub repositories the real family loads (models, detectors, fit CLIP) with a file not in the local cache."""
     from huggingface_hub import try_to_load_from_cache
-
-    from app.hub import default_hub_files
 
     def cached(repo: str, name: str, revision: str | None) -> bool:
         return isinstance(try_to_load_from_cache(repo, name, revision=revision), str)  # no network

@@ -15,7 +15,8 @@ from typing import Any
 import gradio as gr
 
 from app.fit import method_label
-from app.preprocess import CONTROL_TYPES, DEFAULTS
+from app.images import load_image
+from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import method_settings
@@ -51,7 +52,6 @@ INTEGER_AXES = ("num_inference_steps", "seed")
 
 def method_choices() -> list[str]:
     """Method strings for the base method: each type with its default and every other detector, and combos."""
-    from app.preprocess import detectors_for
 
     methods = ["text"]
     for kind in CONTROL_TYPES:
@@ -246,8 +246,6 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         with studio.job(TAB, request, progress) as job:
             reference_image = None
             if reference is not None:
-                from app.images import load_image  # validates the upload with a readable StudioError
-
                 reference_image = load_image(reference)
             result = job.studio.sweep(
                 sweep_request(values), photo, reference_image, progress=job.fraction, cancel=job.cancel
