@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> None:
     if banner and settings.family != "tiny":
         print(banner.replace("**", "").replace("`", ""))
     demo = build_app(settings=settings)
-    from app.zerogpu import on_zerogpu
+    from app.ui.zerogpu import on_zerogpu
 
     if on_zerogpu():  # ZeroGPU wants the models loaded and placed on "cuda" at start-up, outside GPU calls
         demo.studio.get().preload()

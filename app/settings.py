@@ -8,10 +8,10 @@ environment variable.
 
 Where weights come from is read beside the code that loads them:
 ``STUDIO_BASE_MODEL``, ``STUDIO_CONTROLNET_*`` and ``STUDIO_IP_ADAPTER*`` in
-:func:`app.models.real_spec`, the detector sources in
+:func:`app.engine.models.real_spec`, the detector sources in
 :meth:`app.preprocess.sources.DetectorSources.from_env`, ``STUDIO_CLIP_MODEL``
 in :meth:`app.fit.clip.ScorerSources.from_env`, and the ZeroGPU time cap
-``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.zerogpu`.
+``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.ui.zerogpu`.
 """
 
 from __future__ import annotations

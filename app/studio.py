@@ -15,7 +15,19 @@ from typing import Any
 import torch
 from PIL import Image
 
-from app.compare import (
+from app.engine.devices import aux_placement, measure_peak_memory
+from app.engine.models import CONTROL_TYPES, ModelSpec, real_spec, tiny_spec
+from app.engine.pipelines import PipelineCache
+from app.engine.placement import Placement
+from app.engine.result import Result
+from app.engine.schedulers import make_scheduler
+from app.errors import Cancelled, OutOfMemory, StudioError
+from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
+from app.images import content_hash, load_image
+from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
+from app.preprocess import MapResult, MapService, PreviewItem
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
+from app.request.compare import (
     CompareEntry,
     CompareProgressFn,
     CompareRequest,
@@ -23,20 +35,8 @@ from app.compare import (
     check_detector,
     parse_compare_request,
 )
-from app.devices import aux_placement, measure_peak_memory
-from app.engine import PipelineCache
-from app.errors import Cancelled, OutOfMemory, StudioError
-from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
-from app.images import content_hash, load_image
-from app.models import CONTROL_TYPES, ModelSpec, real_spec, tiny_spec
-from app.placement import Placement
-from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
-from app.preprocess import MapResult, MapService, PreviewItem
-from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
-from app.result import Result
-from app.schedulers import make_scheduler
+from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, cell_requests, parse_sweep, sweep_grid
 from app.settings import Settings, get_settings
-from app.sweep import SweepCell, SweepRequest, SweepResult, cell_label, cell_requests, parse_sweep, sweep_grid
 from app.tiny import build_tiny_detectors, build_tiny_scorers, ensure_tiny_family
 
 logger = logging.getLogger(__name__)

@@ -22,8 +22,8 @@ import torch
 from PIL import Image
 from skimage import data
 
-from app.compare import parse_method
-from app.schedulers import make_scheduler
+from app.engine.schedulers import make_scheduler
+from app.request.compare import parse_method
 from app.studio import Studio
 from bench.common import family_root, settings_for
 

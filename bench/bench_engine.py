@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from app.schedulers import make_scheduler
+from app.engine.schedulers import make_scheduler
 from app.studio import Studio
 from bench.common import family_root, median_seconds, settings_for
 

@@ -52,7 +52,6 @@ def main() -> int:
 
     imports = time.perf_counter() - started
     if args.sources == "tiny":
-
         started = time.perf_counter()
         sources = build_tiny_detectors(Path(tempfile.mkdtemp(prefix="bench-detectors-")), force=True)
         built = time.perf_counter() - started

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.models import tiny_spec
+from app.engine.models import tiny_spec
 from app.settings import Settings, default_cache_dir
 from app.tiny import build_family, ensure_tiny_family
 

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from app.models import CONTROL_TYPES
+from app.engine.models import CONTROL_TYPES
 from app.studio import Studio
 from bench.common import family_root, settings_for
 

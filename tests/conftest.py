@@ -12,7 +12,7 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from app.models import tiny_spec
+from app.engine.models import tiny_spec
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny import ensure_tiny_family

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.compare import parse_compare_request, parse_method
+from app.engine.models import tiny_spec
 from app.errors import Cancelled, StudioError
-from app.models import tiny_spec
+from app.request.compare import parse_compare_request, parse_method
 from app.studio import Studio
 from tests.conftest import pixels
 

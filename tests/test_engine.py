@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
+from app.engine.models import tiny_spec
 from app.errors import Cancelled, ModelLoadError, StudioError
-from app.models import tiny_spec
 from app.studio import Studio
 from tests.conftest import pixels
 
@@ -67,7 +67,7 @@ def test_result_reports_seed_method_maps_time_and_memory(studio, noise_map):
 
 
 def test_peak_memory_sees_an_allocation():
-    from app.devices import measure_peak_memory
+    from app.engine.devices import measure_peak_memory
 
     with measure_peak_memory("cpu") as reading:
         block = np.ones(64 * 2**20, dtype=np.uint8)  # 64 MiB, touched, then freed before the block ends

@@ -15,6 +15,7 @@ from PIL import Image
 from scipy.ndimage import gaussian_filter
 from skimage import data
 
+from app.engine.result import Result
 from app.errors import ModelLoadError, StudioError
 from app.fit import (
     ClipEmbedder,
@@ -33,7 +34,6 @@ from app.fit import (
 )
 from app.preprocess.canny import CannyDetector
 from app.preprocess.keypoints import Keypoint, Person
-from app.result import Result
 from app.tiny import build_tiny_detectors, build_tiny_scorers
 
 

@@ -1,6 +1,6 @@
 """The real Hub layouts, checked offline: every default repository, laid out as on the Hub, loads by the default path.
 
-For each default repository (``app.hub.default_hub_files``) a local folder is written with the real
+For each default repository (``app.ui.hub.default_hub_files``) a local folder is written with the real
 repository's file names, subfolders and ``model_index.json`` (its ``safety_checker`` and
 ``feature_extractor`` entries, the ``.fp16`` variant files, the pickled ``.bin`` copies beside the
 safetensors, the SD1.5 tokenizer as ``vocab.json``/``merges.txt``), holding the tiny family's weights.
@@ -24,11 +24,11 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.hub import default_hub_files
-from app.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS
+from app.engine.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny.common import tiny_vocab
+from app.ui.hub import default_hub_files
 from tests.conftest import TEST_DTYPE
 
 HALF = TEST_DTYPE != "float32"

@@ -20,9 +20,9 @@ import torch
 from PIL import Image
 from skimage import data
 
-from app.devices import aux_placement
-from app.models import CONTROL_TYPES, tiny_spec
-from app.placement import Placement
+from app.engine.devices import aux_placement
+from app.engine.models import CONTROL_TYPES, tiny_spec
+from app.engine.placement import Placement
 from app.studio import Studio
 
 BASE = {"prompt": "a lighthouse", "seed": 5, "num_inference_steps": 2, "width": 64, "height": 64}

@@ -12,7 +12,6 @@ import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from app.compare import CompareRequest
 from app.errors import StudioError
 from app.recipes import (
     MAX_DOCUMENT_BYTES,
@@ -48,6 +47,7 @@ from app.request import (
     IPAdapterScale,
     field_bounds,
 )
+from app.request.compare import CompareRequest
 
 TRICKY = recipe_from_generation(
     {

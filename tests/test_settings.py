@@ -7,9 +7,9 @@ import hashlib
 import pytest
 import torch
 
-from app.devices import resolve_device
+from app.engine.devices import resolve_device
+from app.engine.models import REAL_DEFAULTS, real_spec
 from app.errors import StudioError
-from app.models import REAL_DEFAULTS, real_spec
 from app.settings import Settings
 from app.studio import spec_for
 from app.tiny import build_family, ensure_tiny_family

@@ -47,9 +47,9 @@ def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):
 def test_scheduler_labels_match_the_core(studio):
     from typing import get_args
 
+    from app.engine.schedulers import SCHEDULERS, make_scheduler
     from app.request import SchedulerName
-    from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
-    from app.schedulers import SCHEDULERS, make_scheduler
+    from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 
     names = list(get_args(SchedulerName))
     # Every sampler the schema allows has one distinct label in the menu and a class behind it, and no more.
@@ -263,8 +263,8 @@ def test_the_banner_is_quiet_once_every_file_the_studio_reads_is_cached_and_name
 ):
     from huggingface_hub import constants
 
-    from app.hub import default_hub_files
     from app.settings import Settings
+    from app.ui.hub import default_hub_files
     from app.ui.status import missing_weights, model_banner
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))

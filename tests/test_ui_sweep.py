@@ -33,7 +33,7 @@ def test_values_are_split_and_typed_and_methods_stay_text():
 
 
 def test_each_axis_prefills_a_range_the_core_accepts(studio):
-    from app.sweep import parse_sweep
+    from app.request.sweep import parse_sweep
 
     for axis in ("method", "controlnet_conditioning_scale", "control_guidance_end", "ip_adapter_scale",
                  "guidance_scale", "num_inference_steps", "seed"):  # fmt: skip

@@ -18,9 +18,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from app.engine.placement import CPU, Placement
 from app.errors import ModelLoadError, offline_hint
 from app.images import content_hash
-from app.placement import CPU, Placement
 
 # ViT-L/14 ships model.safetensors on its main branch (ViT-B/32 only has .bin/.h5/msgpack there) and is the
 # CLIP that CLIP-T and CLIP-I are reported with in the IP-Adapter paper.

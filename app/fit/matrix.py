@@ -227,7 +227,7 @@ def score_results(
 
     Args:
         results: By method name, in display order: a PIL image, a list of images
-            (scores are their mean) or an :class:`app.result.Result` (its images,
+            (scores are their mean) or an :class:`app.engine.result.Result` (its images,
             ``seconds`` and ``peak_memory_bytes`` are used).
         ctx: What the outputs are scored against (see :meth:`FitContext.from_maps`).
         scorers: Scorers to run (default: every registered one); those that do not

@@ -22,9 +22,9 @@ import numpy as np
 from PIL import Image
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from app.engine.placement import CPU, Placement
 from app.errors import ModelLoadError, StudioError
 from app.images import fit_to_size, load_image
-from app.placement import CPU, Placement
 from app.preprocess.keypoints import Person
 from app.preprocess.params import param_specs
 from app.preprocess.render_pose import render_people

@@ -14,9 +14,9 @@ from typing import Any
 
 from PIL import Image
 
+from app.engine.placement import CPU, Placement
 from app.errors import StudioError
 from app.images import content_hash, load_image
-from app.placement import CPU, Placement
 from app.preprocess.base import Detector, MapResult, parse_resolution
 from app.preprocess.cache import CacheStats, MapCache, MapKey
 from app.preprocess.registry import DEFAULTS, REGISTRY

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from app.recipes.schema import GenerationSettings, Recipe
 from app.request import MAX_PROMPT_CHARS, CommonSettings
-from app.scheduler_labels import SCHEDULER_LABELS
+from app.request.scheduler_labels import SCHEDULER_LABELS
 
 # Largest parameters text read; A1111 texts are a few hundred bytes (ComfyUI workflows are another key).
 MAX_PARAMETERS_CHARS = 64 * 1024

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from app.compare import CompareEntry, CompareRequest, parse_compare_request
+from app.engine.result import Result
 from app.errors import StudioError
 from app.images import load_image
 from app.preprocess import DEFAULTS
 from app.recipes.assets import find_asset, load_asset
 from app.recipes.schema import CompareSettings, GenerationSettings, ImageRefs, Recipe, RecipeControl
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request, validated
-from app.result import Result
+from app.request.compare import CompareEntry, CompareRequest, parse_compare_request
 
 if TYPE_CHECKING:
     from app.studio import Studio

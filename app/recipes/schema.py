@@ -1,7 +1,7 @@
 """The recipe schema: the serialisable, versioned form of a generation or a comparison.
 
 The models here are built *from* the request models (:mod:`app.request`,
-:mod:`app.compare`): they inherit from them or copy their fields, bounds and
+:mod:`app.request.compare`): they inherit from them or copy their fields, bounds and
 descriptions, so a recipe can never accept a value the studio would refuse, and
 the UI sliders (built from the same fields) cannot drift from either.
 
@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.compare import CompareRequest, check_detector, check_detector_params
+from app.engine.models import ControlType
 from app.preprocess import DEFAULTS
 from app.recipes.assets import check_asset_name
 from app.request import (
@@ -38,11 +38,11 @@ from app.request import (
     CommonSettings,
     ControlSettings,
     ControlStrength,
-    ControlType,
     GenerationRequest,
     IPAdapterScale,
     check_one_control_per_type,
 )
+from app.request.compare import CompareRequest, check_detector, check_detector_params
 
 SCHEMA_VERSION = 1
 MAX_TITLE_CHARS = 80
@@ -132,7 +132,7 @@ class GenerationSettings(CommonSettings):
 
 
 class CompareSettings(CompareRequest):
-    """A comparison: :class:`~app.compare.CompareRequest` itself, which checks its detectors and their parameters."""
+    """A comparison: :class:`~app.request.compare.CompareRequest` itself (it checks its detectors and parameters)."""
 
     model_config = ConfigDict(arbitrary_types_allowed=False)
 

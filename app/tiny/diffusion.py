@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from app.models import CONTROL_TYPES
+from app.engine.models import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
 
 BUILDER_VERSION = 4  # 4: fp16 weight variants beside the full ones, as in the real repositories

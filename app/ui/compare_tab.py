@@ -8,12 +8,12 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
 from app.fit import GUIDE, method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
+from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
 from app.ui.controls import method_settings
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe

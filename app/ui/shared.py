@@ -25,13 +25,13 @@ from pydantic import BaseModel
 from app.errors import Cancelled, StudioError
 from app.preprocess import REGISTRY, detectors_for
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
-from app.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
+from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
-from app.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
+from app.ui.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
-    from app.result import Result
+    from app.engine.result import Result
     from app.studio import Studio
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 A method axis takes method strings, so method and detector pairs (``depth``,
 ``depth:midas``) are swept like any number. Values are typed as text and only
-split and typed here; the core (:func:`app.sweep.parse_sweep`) checks every
+split and typed here; the core (:func:`app.request.sweep.parse_sweep`) checks every
 cell before anything runs, so its message is the one the user sees.
 """
 
@@ -17,7 +17,7 @@ import gradio as gr
 from app.fit import method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
-from app.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
+from app.request.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import method_settings
 from app.ui.image_input import ImageInput
@@ -30,7 +30,7 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
 )
-from app.zerogpu import count_of, estimate_gpu_seconds
+from app.ui.zerogpu import count_of, estimate_gpu_seconds
 
 TAB = "sweep"
 NO_AXIS = "none"

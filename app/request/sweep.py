@@ -15,9 +15,9 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import Field, model_validator
 
-from app.compare import CompareEntry, CompareRequest, Scorecard, parse_method
 from app.grid import labelled_grid
 from app.request import StrictModel, validated
+from app.request.compare import CompareEntry, CompareRequest, Scorecard, parse_method
 
 AxisName = Literal[
     "method",

@@ -1,7 +1,7 @@
 """Human names of the samplers, importable without diffusers.
 
 The UI builds its sampler menu before torch and diffusers are imported, so the
-page is served in seconds; :mod:`app.schedulers` maps the same names to the
+page is served in seconds; :mod:`app.engine.schedulers` maps the same names to the
 scheduler classes, and a test keeps the two in step.
 """
 

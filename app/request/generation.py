@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
+from app.engine.models import ControlType
 from app.errors import StudioError
-from app.models import ControlType
 
 SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]

@@ -13,9 +13,9 @@ from diffusers import (
 )
 
 from app.errors import StudioError
-from app.scheduler_labels import SCHEDULER_LABELS
+from app.request.scheduler_labels import SCHEDULER_LABELS
 
-# name -> (class, extra config); labels live in app.scheduler_labels (importable without diffusers)
+# name -> (class, extra config); labels live in app.request.scheduler_labels (importable without diffusers)
 SCHEDULERS: dict[str, tuple[type, dict[str, Any]]] = {
     "dpmpp_2m_karras": (
         DPMSolverMultistepScheduler,

@@ -1,6 +1,6 @@
 """Where an auxiliary model (a detector, the fit-scoring CLIP) runs: a device and a dtype.
 
-The studio derives one :class:`Placement` from its settings (:func:`app.devices.aux_placement`):
+The studio derives one :class:`Placement` from its settings (:func:`app.engine.devices.aux_placement`):
 the diffusion models' device and dtype, so maps and scores cost no CPU seconds on a GPU (or a
 ZeroGPU Space), or CPU float32 when ``STUDIO_AUX_DEVICE=cpu``. This module does not import torch,
 so the preprocessing package stays cheap to import.

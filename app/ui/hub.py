@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app.engine.models import HALF_VARIANT, real_spec
 from app.fit import ScorerSources
-from app.models import HALF_VARIANT, real_spec
 from app.preprocess.sources import (
     ANNOTATORS_REVISION,
     BODY_POSE_FILE,

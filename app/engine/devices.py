@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
+from app.engine.placement import CPU, Placement
 from app.errors import StudioError
-from app.placement import CPU, Placement
 from app.settings import Settings
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}

@@ -14,12 +14,12 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from app.engine.models import CONTROL_TYPES, ControlType
+from app.engine.result import Result
 from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
-from app.models import CONTROL_TYPES, ControlType
 from app.preprocess import DEFAULTS, REGISTRY, detectors_for
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, validated
-from app.result import Result
 
 CompareProgressFn = Callable[[float, str], None]
 """Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""

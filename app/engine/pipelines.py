@@ -21,9 +21,9 @@ from typing import Any
 
 import torch
 
-from app.devices import resolve_device
+from app.engine.devices import resolve_device
+from app.engine.models import HALF_VARIANT, ModelSpec
 from app.errors import ModelLoadError, offline_hint
-from app.models import HALF_VARIANT, ModelSpec
 from app.settings import Settings
 
 TINY_HINT = offline_hint()
