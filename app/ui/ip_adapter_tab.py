@@ -1,7 +1,13 @@
-"""IP-Adapter tab: a reference image supplies the look; an optional ControlNet takes structure from another photo."""
+"""IP-Adapter tab: a reference image supplies the look; an optional ControlNet takes structure from another photo.
+
+The tab's widgets are one :class:`IPAdapterInputs`; what a run asks for, what its recipe records and how a
+recipe fills the widgets are module-level functions of those widgets and an event's values, so they are
+tested without a browser. :func:`build_ip_adapter_tab` only lays the widgets out and wires the events.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -9,12 +15,13 @@ import gradio as gr
 from app.images import load_image
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
-from app.ui.controls import MODES, compute_maps, control_inputs
+from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
+    Job,
     SharedControls,
     StudioHandle,
     add_stop,
@@ -26,6 +33,139 @@ from app.ui.shared import (
 )
 
 TAB = "ip_adapter"
+
+
+@dataclass
+class IPAdapterInputs:
+    """The IP-Adapter tab's widgets: the reference and its scale and mode, and the optional ControlNet."""
+
+    shared: SharedControls
+    reference: ImageInput
+    scale: gr.Slider
+    mode: gr.Radio
+    use_control: gr.Checkbox
+    photo: ImageInput
+    control: ControlInputs
+    fit: gr.Radio
+    guidance_end: gr.Slider
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs of the tab's events (the API's parameter names)."""
+        return {
+            **self.shared.inputs(),
+            "reference": self.reference,
+            "scale": self.scale,
+            "mode": self.mode,
+            "use_control": self.use_control,
+            "photo": self.photo,
+            "fit": self.fit,
+            "control_guidance_end": self.guidance_end,
+            **self.control.inputs(),
+        }
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The widgets a recipe sets, in :func:`recipe_updates` order."""
+        head = [self.reference, self.scale, self.mode, self.use_control, self.photo]
+        return [*head, *self.control.outputs(), self.fit, self.guidance_end]
+
+
+def request_of(tab: IPAdapterInputs, values: dict[str, Any]) -> dict[str, Any]:
+    """The generation request of an event's values, without its images: what runs and what a recipe records."""
+    data = tab.shared.read(values)
+    if values["use_control"]:
+        kind, _, _, strength = tab.control.read(values)
+        end = float(values["control_guidance_end"])
+        data["controls"] = [
+            {"control_type": kind, "controlnet_conditioning_scale": strength, "control_guidance_end": end}
+        ]
+    data["ip_adapter"] = {"scale": float(values["scale"]), "mode": values["mode"]}
+    return data
+
+
+def recipe_of(tab: IPAdapterInputs, values: dict[str, Any], reference: Any = None) -> Recipe:
+    """The recipe of an event's values (``reference``: an image reference that overrides the upload's)."""
+    kind, detector, params, _ = tab.control.read(values)
+    return recipe_from_generation(
+        request_of(tab, values),
+        detectors={kind: detector},
+        detector_params={detector: params} if params else None,
+        fit=values["fit"],
+        tab=TAB,
+        structure=image_ref(values["photo"]),
+        reference=reference if reference is not None else image_ref(values["reference"]),
+    )
+
+
+def recipe_updates(tab: IPAdapterInputs, recipe: Recipe) -> list[Any]:
+    """Widget updates that show a recipe, in :meth:`IPAdapterInputs.outputs` order."""
+    settings = recipe.generate
+    first = settings.controls[0] if settings.controls else None
+    return [
+        asset_update(recipe.images.reference),
+        settings.ip_adapter.scale,
+        settings.ip_adapter.mode,
+        first is not None,
+        asset_update(recipe.images.structure),
+        *tab.control.updates(first),
+        settings.fit,
+        first.control_guidance_end if first is not None else gr.skip(),
+    ]
+
+
+def recipe_notes(recipe: Recipe) -> list[str]:
+    """What of a recipe this tab cannot show, in words."""
+    controls, notes = recipe.generate.controls, []
+    if len(controls) > 1:
+        left_out = ", ".join(c.control_type for c in controls[1:])
+        notes.append(f"This tab holds one ControlNet; the recipe's {left_out} control is left out here.")
+    if controls and controls[0].control_guidance_start != 0:
+        notes.append("This tab starts the ControlNet at step 0; the recipe's later start is not shown here.")
+    if controls and controls[0].detector_params:
+        notes.append("The ControlNet's detector parameters are not shown here; it runs on its defaults.")
+    return notes
+
+
+def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[list, str, int]:
+    """Run the tab's generation: the gallery (reference, map, results), the cost line and the seed used."""
+    data = request_of(tab, values)
+    if values["reference"] is None:
+        raise gr.Error("Upload a reference image first.", title="No reference")
+    reference_image = load_image(values["reference"])
+    items = [(reference_image, f"reference · scale {float(values['scale']):g} · {values['mode']}")]
+    label = "IP-Adapter"
+    if values["use_control"]:
+        kind, detector, params, strength = tab.control.read(values)
+        size, fit = (data["width"], data["height"]), values["fit"]
+        maps, captions = compute_maps(job, [(values["photo"], kind, detector, params, strength)], *size, fit)
+        data["controls"][0]["image"] = maps[0].map
+        items.append((maps[0].map, captions[0]))
+        label = f"{kind.capitalize()} ({detector}) + IP-Adapter"
+    data["ip_adapter"]["image"] = reference_image
+    result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
+    recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
+    gallery = tagged(items, recipe) + tagged(result_gallery(result, label), recipe, result.seeds)
+    return gallery, describe_cost(result), result.seeds[0]
+
+
+def _widgets(shared: SharedControls) -> IPAdapterInputs:
+    reference = ImageInput(label="Reference image (the look)", elem_id="ip-reference", height=260)
+    gr.Examples([[p] for p in example_photos()], inputs=[reference], label="Example references")
+    scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+    mode_field = field_bounds(IPAdapterSettings, "mode")
+    mode = gr.Radio(
+        MODES, value=mode_field["default"], label="What the reference steers", info=mode_field["description"],
+        elem_id="ip-mode",
+    )  # fmt: skip
+    use_control = gr.Checkbox(False, label="Structure from another photo (ControlNet)", elem_id="ip-control")
+    with gr.Group(visible=False) as control_group:
+        photo = ImageInput(label="Structure photo", elem_id="ip-photo", height=200)
+        control = control_inputs("control_", "depth", with_params=False, allow_none=True)
+        fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
+        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+    use_control.change(
+        lambda on: gr.update(visible=on), use_control, control_group, queue=False, api_visibility="private"
+    )
+    return IPAdapterInputs(shared, reference, scale, mode, use_control, photo, control, fit, end)
 
 
 def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
@@ -45,142 +185,33 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
     )
     with gr.Row():
         with gr.Column():
-            reference = ImageInput(label="Reference image (the look)", elem_id="ip-reference", height=260)
-            gr.Examples([[p] for p in example_photos()], inputs=[reference], label="Example references")
-            scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
-            mode = gr.Radio(
-                MODES,
-                value=field_bounds(IPAdapterSettings, "mode")["default"],
-                label="What the reference steers",
-                info=field_bounds(IPAdapterSettings, "mode")["description"],
-                elem_id="ip-mode",
-            )
-            use_control = gr.Checkbox(False, label="Structure from another photo (ControlNet)", elem_id="ip-control")
-            with gr.Group(visible=False) as control_group:
-                photo = ImageInput(label="Structure photo", elem_id="ip-photo", height=200)
-                control = control_inputs("control_", "depth", with_params=False, allow_none=True)
-                fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
-                end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
-            use_control.change(
-                lambda on: gr.update(visible=on), use_control, control_group, queue=False, api_visibility="private"
-            )
+            tab = _widgets(shared)
         with gr.Column():
             with gr.Row():
-                generate = gr.Button("Generate", variant="primary", elem_id="ip-generate")
+                run_button = gr.Button("Generate", variant="primary", elem_id="ip-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="ip-stop")
             gallery = gr.Gallery(label="Reference, map and results", columns=2, height="auto", format="png")
             info = gr.Markdown(elem_id="ip-info")
 
-    inputs = {
-        **shared.inputs(),
-        "reference": reference,
-        "scale": scale,
-        "mode": mode,
-        "use_control": use_control,
-        "photo": photo,
-        "fit": fit,
-        "control_guidance_end": end,
-        **control.inputs(),
-    }
-
-    def request_of(values: dict[str, Any]) -> dict[str, Any]:
-        """The generation request without its images: what runs and what the recipe records."""
-        data = shared.read(values)
-        if values["use_control"]:
-            kind, _, _, strength = control.read(values)
-            data["controls"] = [
-                {
-                    "control_type": kind,
-                    "controlnet_conditioning_scale": strength,
-                    "control_guidance_end": float(values["control_guidance_end"]),
-                }
-            ]
-        data["ip_adapter"] = {"scale": float(values["scale"]), "mode": values["mode"]}
-        return data
-
-    def to_recipe(values: dict[str, Any], reference: Any = None) -> Recipe:
-        kind, detector, params, _ = control.read(values)
-        return recipe_from_generation(
-            request_of(values),
-            detectors={kind: detector},
-            detector_params={detector: params} if params else None,
-            fit=values["fit"],
-            tab=TAB,
-            structure=image_ref(values["photo"]),
-            reference=reference if reference is not None else image_ref(values["reference"]),
-        )
-
-    def run(
-        request: gr.Request,
-        progress=PROGRESS,
-        reference=None,
-        photo=None,
-        **values: Any,
-    ):
+    def run(request: gr.Request, progress=PROGRESS, reference=None, photo=None, **values: Any):
         values.update(reference=reference, photo=photo)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            data = request_of(values)
-            if values["reference"] is None:
-                raise gr.Error("Upload a reference image first.", title="No reference")
+            return generate(tab, job, values)
 
-            reference_image = load_image(values["reference"])
-            items = [(reference_image, f"reference · scale {float(values['scale']):g} · {values['mode']}")]
-            label = "IP-Adapter"
-            if values["use_control"]:
-                kind, detector, params, strength = control.read(values)
-                maps, captions = compute_maps(
-                    job, [(values["photo"], kind, detector, params, strength)], data["width"], data["height"],
-                    values["fit"],
-                )  # fmt: skip
-                data["controls"][0]["image"] = maps[0].map
-                items.append((maps[0].map, captions[0]))
-                label = f"{kind.capitalize()} ({detector}) + IP-Adapter"
-            data["ip_adapter"]["image"] = reference_image
-            result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
-        recipe = try_recipe(lambda: to_recipe(values, reference_image))
-        gallery = tagged(items, recipe) + tagged(result_gallery(result, label), recipe, result.seeds)
-        return gallery, describe_cost(result), result.seeds[0]
-
-    event = generate.click(
+    event = run_button.click(
         on_gpu(run, TAB),
-        inputs_kwargs=inputs,
+        inputs_kwargs=tab.inputs(),
         outputs=[gallery, info, shared.last_seed],
         api_name="ip_adapter",
         api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [event], info)
-
-    def from_recipe(recipe: Recipe) -> list[Any]:
-        settings = recipe.generate
-        first = settings.controls[0] if settings.controls else None
-        return [
-            asset_update(recipe.images.reference),
-            settings.ip_adapter.scale,
-            settings.ip_adapter.mode,
-            first is not None,
-            asset_update(recipe.images.structure),
-            *control.updates(first),
-            settings.fit,
-            first.control_guidance_end if first is not None else gr.skip(),
-        ]
-
-    def apply_notes(recipe: Recipe) -> list[str]:
-        controls, notes = recipe.generate.controls, []
-        if len(controls) > 1:
-            left_out = ", ".join(c.control_type for c in controls[1:])
-            notes.append(f"This tab holds one ControlNet; the recipe's {left_out} control is left out here.")
-        if controls and controls[0].control_guidance_start != 0:
-            notes.append("This tab starts the ControlNet at step 0; the recipe's later start is not shown here.")
-        if controls and controls[0].detector_params:
-            notes.append("The ControlNet's detector parameters are not shown here; it runs on its defaults.")
-        return notes
-
     return TabRecipe(
         TAB,
-        inputs,
-        to_recipe,
-        outputs=[reference, scale, mode, use_control, photo, *control.outputs(), fit, end],
-        from_recipe=from_recipe,
-        apply_notes=apply_notes,
+        tab.inputs(),
+        lambda values, reference=None: recipe_of(tab, values, reference),
+        outputs=tab.outputs(),
+        from_recipe=lambda recipe: recipe_updates(tab, recipe),
+        apply_notes=recipe_notes,
     )
