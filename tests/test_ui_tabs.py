@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import gradio as gr
 import pytest
+from PIL import Image
 
 from app.recipes import Recipe
 from app.request import GenerationRequest
 from app.settings import Settings
-from app.ui import ip_adapter_tab
+from app.ui import controlnet_tab, ip_adapter_tab
 from app.ui.shared import build_shared_controls
 
 SHARED_VALUES = {
@@ -93,3 +94,89 @@ def test_ip_adapter_notes_what_a_recipe_holds_that_the_tab_cannot_show():
     assert any("depth control is left out" in n for n in notes)
     assert any("later start" in n for n in notes)
     assert ip_adapter_tab.recipe_notes(Recipe.model_validate({"mode": "generate", "generate": {"prompt": "p"}})) == []
+
+
+@pytest.fixture(scope="module")
+def cn_tab() -> controlnet_tab.ControlNetInputs:
+    with gr.Blocks():
+        return controlnet_tab._widgets(build_shared_controls(Settings(family="tiny")))
+
+
+def cn_values(**changes) -> dict:
+    values = {
+        **SHARED_VALUES,
+        "photo": "first.png",
+        "fit": "crop",
+        "control_guidance_start": 0.1,
+        "control_guidance_end": 0.9,
+        "use_second": True,
+        "second_photo": None,
+        "control_type": "canny",
+        "detector": "canny",
+        "strength": 0.8,
+        "canny__low_threshold": 50.0,
+        "canny__high_threshold": 150.0,
+        "canny__auto_threshold": False,
+        "second_control_type": "pose",
+        "second_detector": "openpose",
+        "second_strength": 0.6,
+    }
+    return {**values, **changes}
+
+
+def test_controlnet_values_become_two_controls_sharing_one_window(cn_tab):
+    controls = controlnet_tab.controls_of(cn_tab, cn_values())
+    assert [c[:3] for c in controls] == [("first.png", "canny", "canny"), ("first.png", "pose", "openpose")]
+    assert controls[0][3] == {"low_threshold": 50, "high_threshold": 150, "auto_threshold": False}
+    data = controlnet_tab.request_of(cn_tab, cn_values())
+    assert data["controls"] == [
+        {
+            "control_type": t,
+            "controlnet_conditioning_scale": s,
+            "control_guidance_start": 0.1,
+            "control_guidance_end": 0.9,
+        }
+        for t, s in (("canny", 0.8), ("pose", 0.6))
+    ]
+    assert GenerationRequest.model_validate(data).method == "canny+pose"
+    assert len(controlnet_tab.request_of(cn_tab, cn_values(use_second=False))["controls"]) == 1
+    assert set(cn_tab.inputs()) >= set(cn_values())
+
+
+def test_controlnet_recipe_fills_the_tab_back_and_says_what_it_cannot_hold(cn_tab, tmp_path):
+    recipe = controlnet_tab.recipe_of(cn_tab, cn_values())
+    assert [c.detector for c in recipe.generate.controls] == ["canny", "openpose"]
+    assert recipe.generate.controls[0].detector_params == {
+        "low_threshold": 50,
+        "high_threshold": 150,
+        "auto_threshold": False,
+    }
+    shown = dict(zip(cn_tab.outputs(), controlnet_tab.recipe_updates(cn_tab, recipe), strict=True))
+    assert shown[cn_tab.guidance_start] == 0.1 and shown[cn_tab.guidance_end] == 0.9 and shown[cn_tab.use_second]
+    assert shown[cn_tab.first.control_type] == "canny" and shown[cn_tab.second.control_type] == "pose"
+    assert shown[cn_tab.second.detector]["value"] == "openpose" and shown[cn_tab.second.strength] == 0.6
+    # A second control on another photo: the recipe holds one photo, and says so.
+    other = Image.new("RGB", (8, 8), "red")
+    notes = controlnet_tab.capture_notes(cn_values(photo=Image.new("RGB", (8, 8)), second_photo=other))
+    assert notes and "one structure photo" in notes[0]
+    assert controlnet_tab.capture_notes(cn_values(second_photo=None)) == []
+
+
+def test_controlnet_notes_what_a_recipe_holds_that_the_tab_cannot_show():
+    recipe = Recipe.model_validate(
+        {
+            "mode": "generate",
+            "generate": {
+                "prompt": "p",
+                "ip_adapter": {"scale": 0.5},
+                "controls": [
+                    {"control_type": "canny", "control_guidance_end": 0.5},
+                    {"control_type": "depth", "detector_params": {"detect_resolution": 256}, "detector": "midas"},
+                    {"control_type": "pose"},
+                ],
+            },
+        }
+    )
+    notes = " ".join(controlnet_tab.recipe_notes(recipe))
+    for words in ("no IP-Adapter", "pose control is left out", "one guidance window", "second control's detector"):
+        assert words in notes, words

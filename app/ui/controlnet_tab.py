@@ -1,19 +1,26 @@
-"""ControlNet tab: a map (edges, pose skeleton, depth) made from a photo fixes the structure."""
+"""ControlNet tab: a map (edges, pose skeleton, depth) made from a photo fixes the structure.
+
+The tab's widgets are one :class:`ControlNetInputs`; what a run asks for, what its recipe records and how a
+recipe fills the widgets are module-level functions of those widgets and an event's values, tested without a
+browser. :func:`build_controlnet_tab` only lays the widgets out and wires the events.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength
-from app.ui.controls import compute_maps, control_inputs
+from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
+    Job,
     SharedControls,
     StudioHandle,
     add_stop,
@@ -26,6 +33,155 @@ from app.ui.shared import (
 )
 
 TAB = "controlnet"
+
+Control = tuple[Any, str, str, dict, float]
+"""One control as an event's values give it: (photo, control type, detector, detector parameters, strength)."""
+
+
+@dataclass
+class ControlNetInputs:
+    """The ControlNet tab's widgets: the photo, the first control, the guidance window and an optional second."""
+
+    shared: SharedControls
+    photo: ImageInput
+    first: ControlInputs
+    fit: gr.Radio
+    guidance_start: gr.Slider
+    guidance_end: gr.Slider
+    use_second: gr.Checkbox
+    second_photo: ImageInput
+    second: ControlInputs
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs of the tab's events (the API's parameter names)."""
+        return {
+            **self.shared.inputs(),
+            "photo": self.photo,
+            "fit": self.fit,
+            "control_guidance_start": self.guidance_start,
+            "control_guidance_end": self.guidance_end,
+            "use_second": self.use_second,
+            "second_photo": self.second_photo,
+            **self.first.inputs(),
+            **self.second.inputs(),
+        }
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The widgets a recipe sets, in :func:`recipe_updates` order."""
+        head = [self.photo, self.fit, self.guidance_start, self.guidance_end, self.use_second, self.second_photo]
+        return [*head, *self.first.outputs(), *self.second.outputs()]
+
+
+def controls_of(tab: ControlNetInputs, values: dict[str, Any]) -> list[Control]:
+    """The chosen controls; the second one's photo defaults to the first's."""
+    chosen = [(values["photo"], *tab.first.read(values))]
+    if values["use_second"]:
+        chosen.append((values["second_photo"] or values["photo"], *tab.second.read(values)))
+    return chosen
+
+
+def request_of(tab: ControlNetInputs, values: dict[str, Any]) -> dict[str, Any]:
+    """The generation request of an event's values, without its maps: what runs and what a recipe records."""
+    data = tab.shared.read(values)
+    window = {name: float(values[name]) for name in ("control_guidance_start", "control_guidance_end")}
+    data["controls"] = [
+        {"control_type": kind, "controlnet_conditioning_scale": strength, **window}
+        for _, kind, _, _, strength in controls_of(tab, values)
+    ]
+    return data
+
+
+def recipe_of(tab: ControlNetInputs, values: dict[str, Any], photo: Any = None) -> Recipe:
+    """The recipe of an event's values (``photo``: an image reference that overrides the upload's)."""
+    controls = controls_of(tab, values)
+    return recipe_from_generation(
+        request_of(tab, values),
+        detectors={kind: detector for _, kind, detector, _, _ in controls},
+        detector_params={detector: params for _, _, detector, params, _ in controls if params},
+        fit=values["fit"],
+        tab=TAB,
+        structure=photo if photo is not None else image_ref(values["photo"]),
+    )
+
+
+def capture_notes(values: dict[str, Any]) -> list[str]:
+    """What a recipe of these values cannot hold: a recipe holds one structure photo."""
+    second_photo = values.get("second_photo") if values.get("use_second") else None
+    if second_photo is not None and not same_image(second_photo, values["photo"]):
+        return [
+            "The recipe records one structure photo: restored, the second control's map is made from "
+            "the first photo, not from its own."
+        ]
+    return []
+
+
+def recipe_updates(tab: ControlNetInputs, recipe: Recipe) -> list[Any]:
+    """Widget updates that show a recipe, in :meth:`ControlNetInputs.outputs` order."""
+    controls = recipe.generate.controls
+    return [
+        asset_update(recipe.images.structure),
+        recipe.generate.fit,
+        controls[0].control_guidance_start,
+        controls[0].control_guidance_end,
+        len(controls) > 1,
+        gr.update(value=None),  # the second control uses the recipe's one photo
+        *tab.first.updates(controls[0]),
+        *tab.second.updates(controls[1] if len(controls) > 1 else None),
+    ]
+
+
+def recipe_notes(recipe: Recipe) -> list[str]:
+    """What of a recipe this tab cannot show, in words."""
+    controls, notes = recipe.generate.controls, []
+    if recipe.generate.ip_adapter is not None:
+        notes.append("This tab has no IP-Adapter: its scale and mode are not shown here.")
+    if len(controls) > 2:
+        notes.append(f"This tab holds two controls; the recipe's {controls[2].control_type} control is left out.")
+    window = {(c.control_guidance_start, c.control_guidance_end) for c in controls}
+    if len(window) > 1:
+        notes.append("This tab uses one guidance window for every control; the first control's is shown.")
+    if len(controls) > 1 and controls[1].detector_params:
+        notes.append("The second control's detector parameters are not shown here; it runs on its defaults.")
+    return notes
+
+
+def preview(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> list:
+    """The maps the current settings make, captioned, each carrying the recipe."""
+    data = tab.shared.read(values)
+    maps, captions = compute_maps(job, controls_of(tab, values), data["width"], data["height"], values["fit"])
+    recipe = try_recipe(lambda: recipe_of(tab, values), warn=False)
+    return tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
+
+
+def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
+    """Run the tab's generation: the map ↔ result pair, the gallery, the cost line and the seed used."""
+    data, controls = request_of(tab, values), controls_of(tab, values)
+    maps, captions = compute_maps(job, controls, data["width"], data["height"], values["fit"])
+    for control, made in zip(data["controls"], maps, strict=True):
+        control["image"] = made.map
+    label = " + ".join(f"{kind.capitalize()} ({detector})" for _, kind, detector, _, _ in controls)
+    result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
+    recipe = try_recipe(lambda: recipe_of(tab, values))
+    items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
+    items += tagged(result_gallery(result, label), recipe, result.seeds)
+    pair = (items[0][0], items[len(maps)][0])
+    return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
+
+
+def _widgets(shared: SharedControls) -> ControlNetInputs:
+    photo = ImageInput(label="Photo (or your own map with detector 'none')", elem_id="cn-photo", height=260)
+    gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Example photos", cache_examples=False)
+    first = control_inputs("", "canny")
+    fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size", elem_id="cn-fit")
+    with gr.Row():
+        start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
+        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+    use_second = gr.Checkbox(False, label="Add a second control (multi-ControlNet)", elem_id="cn-second")
+    with gr.Group(visible=False) as second_group:
+        second_photo = ImageInput(label="Photo for the second control (optional: default the same photo)")
+        second = control_inputs("second_", "depth", with_params=False)
+    use_second.change(lambda on: gr.update(visible=on), use_second, second_group, queue=False, api_visibility="private")
+    return ControlNetInputs(shared, photo, first, fit, start, end, use_second, second_photo, second)
 
 
 def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
@@ -44,169 +200,49 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
     )
     with gr.Row():
         with gr.Column():
-            photo = ImageInput(label="Photo (or your own map with detector 'none')", elem_id="cn-photo", height=260)
-            gr.Examples([[p] for p in example_photos()], inputs=[photo], label="Example photos", cache_examples=False)
-            first = control_inputs("", "canny")
-            fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size", elem_id="cn-fit")
-            with gr.Row():
-                start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
-                end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
-            use_second = gr.Checkbox(False, label="Add a second control (multi-ControlNet)", elem_id="cn-second")
-            with gr.Group(visible=False) as second_group:
-                second_photo = ImageInput(label="Photo for the second control (optional: default the same photo)")
-                second = control_inputs("second_", "depth", with_params=False)
-            use_second.change(
-                lambda on: gr.update(visible=on), use_second, second_group, queue=False, api_visibility="private"
-            )
+            tab = _widgets(shared)
         with gr.Column():
             with gr.Row():
-                preview = gr.Button("Preview maps", elem_id="cn-preview")
-                generate = gr.Button("Generate", variant="primary", elem_id="cn-generate")
+                preview_button = gr.Button("Preview maps", elem_id="cn-preview")
+                generate_button = gr.Button("Generate", variant="primary", elem_id="cn-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="cn-stop")
             maps_view = gr.Gallery(label="Maps", columns=2, height="auto", format="png", elem_id="cn-maps")
             slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
             gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="cn-gallery")
             info = gr.Markdown(elem_id="cn-info")
 
-    inputs = {
-        **shared.inputs(),
-        "photo": photo,
-        "fit": fit,
-        "control_guidance_start": start,
-        "control_guidance_end": end,
-        "use_second": use_second,
-        "second_photo": second_photo,
-        **first.inputs(),
-        **second.inputs(),
-    }
+    def handler(step):
+        def run(request: gr.Request, progress=PROGRESS, photo=None, second_photo=None, **values: Any):
+            values.update(photo=photo, second_photo=second_photo)  # named so the API may leave them out
+            with studio.job(TAB, request, progress) as job:
+                return step(tab, job, values)
 
-    def controls_of(values: dict[str, Any]) -> list[tuple[Any, str, str, dict, float]]:
-        chosen = [(values["photo"], *first.read(values))]
-        if values["use_second"]:
-            chosen.append((values["second_photo"] or values["photo"], *second.read(values)))
-        return chosen
+        run.__name__ = run.__qualname__ = f"run_{step.__name__}"  # the name ZeroGPU and the API docs see
+        return run
 
-    def request_of(values: dict[str, Any]) -> dict[str, Any]:
-        """The generation request without its maps: what runs and what the recipe records."""
-        data = shared.read(values)
-        data["controls"] = [
-            {
-                "control_type": kind,
-                "controlnet_conditioning_scale": strength,
-                "control_guidance_start": float(values["control_guidance_start"]),
-                "control_guidance_end": float(values["control_guidance_end"]),
-            }
-            for _, kind, _, _, strength in controls_of(values)
-        ]
-        return data
-
-    def to_recipe(values: dict[str, Any], photo: Any = None) -> Recipe:
-        controls = controls_of(values)
-        return recipe_from_generation(
-            request_of(values),
-            detectors={kind: detector for _, kind, detector, _, _ in controls},
-            detector_params={detector: params for _, _, detector, params, _ in controls if params},
-            fit=values["fit"],
-            tab=TAB,
-            structure=photo if photo is not None else image_ref(values["photo"]),
-        )
-
-    def capture_notes(values: dict[str, Any]) -> list[str]:
-        # A recipe holds one structure photo: a second control on another photo cannot be reproduced from it.
-        second_photo = values.get("second_photo") if values.get("use_second") else None
-        if second_photo is not None and not same_image(second_photo, values["photo"]):
-            return [
-                "The recipe records one structure photo: restored, the second control's map is made from "
-                "the first photo, not from its own."
-            ]
-        return []
-
-    def run_preview(
-        request: gr.Request,
-        progress=PROGRESS,
-        photo=None,
-        second_photo=None,
-        **values: Any,
-    ):
-        values.update(photo=photo, second_photo=second_photo)  # named so the API may leave them out
-        with studio.job(TAB, request, progress) as job:
-            data = shared.read(values)
-            maps, captions = compute_maps(job, controls_of(values), data["width"], data["height"], values["fit"])
-        recipe = try_recipe(lambda: to_recipe(values), warn=False)
-        return tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
-
-    def run_generate(
-        request: gr.Request,
-        progress=PROGRESS,
-        photo=None,
-        second_photo=None,
-        **values: Any,
-    ):
-        values.update(photo=photo, second_photo=second_photo)
-        with studio.job(TAB, request, progress) as job:
-            data = request_of(values)
-            controls = controls_of(values)
-            maps, captions = compute_maps(job, controls, data["width"], data["height"], values["fit"])
-            for control, made in zip(data["controls"], maps, strict=True):
-                control["image"] = made.map
-            label = " + ".join(f"{kind.capitalize()} ({detector})" for _, kind, detector, _, _ in controls)
-            result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
-        recipe = try_recipe(lambda: to_recipe(values))
-        items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
-        items += tagged(result_gallery(result, label), recipe, result.seeds)
-        pair = (items[0][0], items[len(maps)][0])
-        return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
-
-    preview_event = preview.click(
-        on_gpu(run_preview, TAB, seconds=preview_gpu_seconds),
-        inputs_kwargs=inputs,
+    preview_event = preview_button.click(
+        on_gpu(handler(preview), TAB, seconds=preview_gpu_seconds),
+        inputs_kwargs=tab.inputs(),
         outputs=maps_view,
         api_name="preview_maps",
         api_description="The control map(s) the current settings make from the photo, before generating.",
         concurrency_id=GPU_QUEUE,
     )
-    generate_event = generate.click(
-        on_gpu(run_generate, TAB),
-        inputs_kwargs=inputs,
+    generate_event = generate_button.click(
+        on_gpu(handler(generate), TAB),
+        inputs_kwargs=tab.inputs(),
         outputs=[slider, gallery, info, shared.last_seed],
         api_name="controlnet",
         api_description="ControlNet generation (one or two controls); returns map/result pair, gallery and cost.",
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [preview_event, generate_event], info)
-
-    def from_recipe(recipe: Recipe) -> list[Any]:
-        controls = recipe.generate.controls
-        return [
-            asset_update(recipe.images.structure),
-            recipe.generate.fit,
-            controls[0].control_guidance_start,
-            controls[0].control_guidance_end,
-            len(controls) > 1,
-            gr.update(value=None),  # the second control uses the recipe's one photo
-            *first.updates(controls[0]),
-            *second.updates(controls[1] if len(controls) > 1 else None),
-        ]
-
-    def apply_notes(recipe: Recipe) -> list[str]:
-        controls, notes = recipe.generate.controls, []
-        if recipe.generate.ip_adapter is not None:
-            notes.append("This tab has no IP-Adapter: its scale and mode are not shown here.")
-        if len(controls) > 2:
-            notes.append(f"This tab holds two controls; the recipe's {controls[2].control_type} control is left out.")
-        window = {(c.control_guidance_start, c.control_guidance_end) for c in controls}
-        if len(window) > 1:
-            notes.append("This tab uses one guidance window for every control; the first control's is shown.")
-        if len(controls) > 1 and controls[1].detector_params:
-            notes.append("The second control's detector parameters are not shown here; it runs on its defaults.")
-        return notes
-
     return TabRecipe(
         TAB,
-        inputs,
-        to_recipe,
-        outputs=[photo, fit, start, end, use_second, second_photo, *first.outputs(), *second.outputs()],
-        from_recipe=from_recipe,
+        tab.inputs(),
+        lambda values, photo=None: recipe_of(tab, values, photo),
+        outputs=tab.outputs(),
+        from_recipe=lambda recipe: recipe_updates(tab, recipe),
         capture_notes=capture_notes,
-        apply_notes=apply_notes,
+        apply_notes=recipe_notes,
     )
