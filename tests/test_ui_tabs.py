@@ -8,8 +8,9 @@ from PIL import Image
 
 from app.recipes import Recipe
 from app.request import GenerationRequest
+from app.request.compare import parse_compare_request
 from app.settings import Settings
-from app.ui import controlnet_tab, ip_adapter_tab
+from app.ui import compare_tab, controlnet_tab, ip_adapter_tab
 from app.ui.shared import build_shared_controls
 
 SHARED_VALUES = {
@@ -180,3 +181,60 @@ def test_controlnet_notes_what_a_recipe_holds_that_the_tab_cannot_show():
     notes = " ".join(controlnet_tab.recipe_notes(recipe))
     for words in ("no IP-Adapter", "pose control is left out", "one guidance window", "second control's detector"):
         assert words in notes, words
+
+
+@pytest.fixture(scope="module")
+def cmp_tab() -> compare_tab.CompareInputs:
+    with gr.Blocks():
+        return compare_tab._widgets(build_shared_controls(Settings(family="tiny")), max_methods=6)
+
+
+def cmp_values(**changes) -> dict:
+    values = {name: SHARED_VALUES[name] for name in compare_tab.SHARED_FIELDS}
+    values.update(
+        photo=None,
+        reference=None,
+        methods=["text", "depth", "pose:openpose+ip_adapter"],
+        controlnet_conditioning_scale=0.7,
+        control_guidance_start=0.0,
+        control_guidance_end=0.9,
+        ip_adapter_scale=0.4,
+        ip_adapter_mode="layout",
+        fit="pad",
+        canny_detector="canny",
+        pose_detector="vitpose",
+        depth_detector="midas",
+        canny__low_threshold=40.0,
+        canny__high_threshold=120.0,
+        canny__auto_threshold=False,
+        vitpose__person_threshold=0.5,
+        vitpose__keypoint_threshold=0.2,
+        vitpose__max_people=3.0,
+        midas__detect_resolution=256.0,
+    )
+    return {**values, **changes}
+
+
+def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(cmp_tab):
+    values = cmp_values()
+    assert set(cmp_tab.inputs()) >= set(values)
+    data = compare_tab.compare_request(cmp_tab, values)
+    assert data["detectors"] == {"canny": "canny", "pose": "vitpose", "depth": "midas"}
+    assert data["detector_params"]["midas"] == {"detect_resolution": 256}
+    assert data["detector_params"]["vitpose"]["max_people"] == 3
+    request = parse_compare_request(data)
+    assert [m.name for m in request.parsed_methods()] == ["text", "depth", "pose:openpose+ip_adapter"]
+    assert request.control.controlnet_conditioning_scale == 0.7 and request.ip_adapter.mode == "layout"
+    assert request.fit == "pad" and request.width == 512
+
+
+def test_compare_recipe_fills_the_tab_back_offering_methods_the_checkboxes_lack(cmp_tab):
+    recipe = compare_tab.recipe_of(cmp_tab, cmp_values())
+    assert recipe.mode == "compare" and recipe.compare.detectors["depth"] == "midas"
+    updates = compare_tab.recipe_updates(cmp_tab, recipe)
+    assert len(updates) == len(cmp_tab.outputs())
+    shown = dict(zip(cmp_tab.outputs(), updates, strict=True))
+    methods = shown[cmp_tab.methods]
+    assert methods["value"] == ["text", "depth", "pose:openpose+ip_adapter"]
+    assert "pose:openpose+ip_adapter" in [value for _, value in methods["choices"]]
+    assert shown[cmp_tab.detectors["depth"]] == "midas" and shown[cmp_tab.detectors["pose"]] == "vitpose"

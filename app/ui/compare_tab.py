@@ -1,8 +1,14 @@
-"""Compare tab: one prompt, one seed, one photo, one reference → every method side by side, with its measured fit."""
+"""Compare tab: one prompt, one seed, one photo, one reference → every method side by side, with its measured fit.
+
+The tab's widgets are one :class:`CompareInputs`; the request, recipe, preview and comparison are module-level
+functions of those widgets and an event's values, tested without a browser. :func:`build_compare_tab` only lays
+the widgets out and wires the events.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -14,13 +20,14 @@ from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
 from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
-from app.ui.controls import method_settings
+from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
     DetectorControls,
+    Job,
     SharedControls,
     StudioHandle,
     add_stop,
@@ -127,21 +134,126 @@ def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) 
     return frame.style.apply(styles, axis=None)
 
 
-def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
-    """The Compare tab (API: ``/preview_all_maps``, ``/compare``).
+@dataclass
+class CompareInputs:
+    """The Compare tab's widgets: photo, reference, methods, shared method settings, detectors and their parameters."""
 
-    Args:
-        studio: The process-wide studio handle.
-        shared: The shared prompt, seed and sampling controls.
+    shared: SharedControls
+    photo: ImageInput
+    reference: ImageInput
+    methods: gr.CheckboxGroup
+    settings: MethodSettings
+    detectors: dict[str, gr.Dropdown]
+    params: dict[str, DetectorControls]
 
-    Returns:
-        The tab's recipe hooks.
-    """
-    gr.Markdown(
-        "**One prompt, one seed, one photo, one reference → every method side by side.** "
-        "The photo gives structure (canny, pose, depth maps); the optional reference gives the look (IP-Adapter). "
-        "Each result has the map or reference that drove it below it; the table measures how well each fits."
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs of the tab's events (the API's parameter names, e.g. ``canny__low_threshold``)."""
+        return {
+            **self.shared.inputs(SHARED_FIELDS),
+            "photo": self.photo,
+            "reference": self.reference,
+            "methods": self.methods,
+            **self.settings.inputs(),
+            **{f"{kind}_detector": dropdown for kind, dropdown in self.detectors.items()},
+            **{name: control for controls in self.params.values() for name, control in controls.inputs().items()},
+        }
+
+    def outputs(self) -> list[gr.components.Component]:
+        """The widgets a recipe sets, in :func:`recipe_updates` order."""
+        params = [control for controls in self.params.values() for control in controls.inputs().values()]
+        return [self.photo, self.reference, self.methods, *self.settings.outputs(), *self.detectors.values(), *params]
+
+
+def detector_params(tab: CompareInputs, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The parameters of each type's chosen detector (the ones shown), by detector name."""
+    chosen = {values[f"{kind}_detector"]: tab.params[kind] for kind in CONTROL_TYPES}
+    return {name: controls.read(values, name) for name, controls in chosen.items() if name in controls.params}
+
+
+def compare_request(tab: CompareInputs, values: dict[str, Any]) -> dict[str, Any]:
+    """The comparison an event's values ask for (without its images)."""
+    return {
+        **tab.shared.read(values, SHARED_FIELDS),
+        "methods": list(values["methods"] or []),
+        "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
+        "detector_params": detector_params(tab, values),
+        **tab.settings.read(values),
+    }
+
+
+def recipe_of(tab: CompareInputs, values: dict[str, Any], reference: Any = None) -> Recipe:
+    """The recipe of an event's values (``reference``: an image reference that overrides the upload's)."""
+    return recipe_from_compare(
+        compare_request(tab, values),
+        structure=image_ref(values["photo"]),
+        reference=reference if reference is not None else image_ref(values["reference"]),
     )
+
+
+def recipe_updates(tab: CompareInputs, recipe: Recipe) -> list[Any]:
+    """Widget updates that show a recipe, in :meth:`CompareInputs.outputs` order."""
+    saved = recipe.compare
+    # A recipe may name methods the checkboxes do not offer (e.g. pose:openpose): offer them too.
+    offered = list(dict.fromkeys([*METHOD_CHOICES, *saved.methods]))
+    chosen = set(saved.detectors.values()) | set(saved.detector_params)
+    return [
+        asset_update(recipe.images.structure),
+        asset_update(recipe.images.reference),
+        gr.update(choices=[(method_label(m), m) for m in offered], value=list(saved.methods)),
+        *tab.settings.updates(saved),
+        *(saved.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
+        *(update for controls in tab.params.values() for update in controls.updates(saved.detector_params, chosen)),
+    ]
+
+
+def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
+    """Canny, pose and depth maps of the photo together, captioned (a failed detector shows why)."""
+    if values["photo"] is None:
+        raise gr.Error("Upload a photo first: the maps are made from it.", title="No photo")
+    data = tab.shared.read(values, SHARED_FIELDS)
+    names = [values[f"{kind}_detector"] for kind in CONTROL_TYPES]
+    job.progress(None, desc="Making canny, pose and depth maps…")
+    items = job.studio.preview_maps(
+        values["photo"], names, data["width"], data["height"], values["fit"], detector_params(tab, values)
+    )
+    gallery = []
+    for item in items.values():
+        if item.error:
+            gr.Warning(item.error, title=f"{item.control_type} map")
+            gallery.append((placeholder("no map", data["width"], data["height"]), f"{item.detector}: {item.error}"))
+        else:
+            gallery.append((item.map, f"{item.control_type} map · {item.detector} · {item.seconds:.2f} s"))
+    return tagged(gallery, try_recipe(lambda: recipe_of(tab, values), warn=False))
+
+
+def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
+    """Stream the comparison: the grid as each method finishes, then the fit table and the advice."""
+    data = compare_request(tab, values)
+    parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
+    reference_image = load_image(values["reference"]) if values["reference"] is not None else None
+    recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
+    view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe)
+    yield view.update(), None, "Running the comparison…"
+    entries = []
+    stream = job.studio.compare(data, values["photo"], reference_image, progress=job.fraction, cancel=job.cancel)
+    for index, entry in enumerate(stream):
+        entries.append(entry)
+        view.add(index, entry, data)
+        if entry.error:
+            gr.Warning(entry.error, title=entry.method.label)
+        yield view.update(), gr.skip(), gr.skip()
+    if not any(e.result is not None for e in entries):
+        yield view.update(), None, "No method could run, so there is nothing to score."
+        return
+    job.progress(None, desc="Scoring fit…")
+    card = job.studio.score(entries, data, reference_image)
+    advice_text = card.verdict.text
+    if card.matrix.notes:
+        advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
+    yield view.update(), matrix_table(card.matrix), advice_text
+
+
+def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
     with gr.Row():
         photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
@@ -157,7 +269,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     methods = gr.CheckboxGroup(
         [(method_label(m), m) for m in METHOD_CHOICES],
         value=list(DEFAULT_METHODS),
-        label=f"Methods (at most {studio.settings.max_methods})",
+        label=f"Methods (at most {max_methods})",
         elem_id="cmp-methods",
     )
     with gr.Accordion("Detectors and strengths", open=False):
@@ -171,135 +283,65 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         # Each type's chosen detector shows its parameters, built from its schema (input names: canny__low_threshold).
         params = {kind: DetectorControls(detectors_for(kind), DEFAULTS[kind]) for kind in CONTROL_TYPES}
         settings = method_settings()
-    with gr.Row():
-        preview = gr.Button("Preview all maps", elem_id="cmp-preview")
-        run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
-    maps_view = gr.Gallery(
-        label="Maps (canny · pose · depth)", columns=3, height="auto", format="png", elem_id="cmp-maps"
-    )
-    grid = gr.Gallery(
-        label="Results (top) and what drove each (below)",
-        columns=len(DEFAULT_METHODS),
-        height="auto",
-        format="png",
-        elem_id="cmp-grid",
-    )
-    matrix = gr.Dataframe(label="Fit (best per column highlighted)", interactive=False, elem_id="cmp-matrix")
-    advice = gr.Markdown(elem_id="cmp-advice")
-    with gr.Accordion("When each method fits", open=False):
-        gr.Markdown(GUIDE)
-
-    # One gallery column per method, so each result sits above what drove it (kept out of the API's values).
-    methods.change(
-        lambda chosen: gr.update(columns=max(1, len(chosen or []))), methods, grid, queue=False,
-        api_visibility="private",
-    )  # fmt: skip
-
     for kind, controls in params.items():
         if controls.groups:
             detectors[kind].change(
                 controls.visibility, detectors[kind], list(controls.groups.values()), queue=False,
                 api_visibility="private",
             )  # fmt: skip
+    return CompareInputs(shared, photo, reference, methods, settings, detectors, params)
 
-    inputs = {
-        **shared.inputs(SHARED_FIELDS),
-        "photo": photo,
-        "reference": reference,
-        "methods": methods,
-        **settings.inputs(),
-        **{f"{kind}_detector": dropdown for kind, dropdown in detectors.items()},
-        **{name: control for controls in params.values() for name, control in controls.inputs().items()},
-    }
 
-    def detector_params(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
-        """The parameters of each type's chosen detector (the ones shown), by detector name."""
-        chosen = {values[f"{kind}_detector"]: params[kind] for kind in CONTROL_TYPES}
-        return {name: controls.read(values, name) for name, controls in chosen.items() if name in controls.params}
+def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
+    """The Compare tab (API: ``/preview_all_maps``, ``/compare``).
 
-    def compare_request(values: dict[str, Any]) -> dict[str, Any]:
-        return {
-            **shared.read(values, SHARED_FIELDS),
-            "methods": list(values["methods"] or []),
-            "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
-            "detector_params": detector_params(values),
-            **settings.read(values),
-        }
+    Args:
+        studio: The process-wide studio handle.
+        shared: The shared prompt, seed and sampling controls.
 
-    def to_recipe(values: dict[str, Any], reference: Any = None) -> Recipe:
-        return recipe_from_compare(
-            compare_request(values),
-            structure=image_ref(values["photo"]),
-            reference=reference if reference is not None else image_ref(values["reference"]),
-        )
+    Returns:
+        The tab's recipe hooks.
+    """
+    gr.Markdown(
+        "**One prompt, one seed, one photo, one reference → every method side by side.** "
+        "The photo gives structure (canny, pose, depth maps); the optional reference gives the look (IP-Adapter). "
+        "Each result has the map or reference that drove it below it; the table measures how well each fits."
+    )
+    tab = _widgets(shared, studio.settings.max_methods)
+    with gr.Row():
+        preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
+        run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
+    maps_view = gr.Gallery(
+        label="Maps (canny · pose · depth)", columns=3, height="auto", format="png", elem_id="cmp-maps"
+    )
+    grid = gr.Gallery(
+        label="Results (top) and what drove each (below)", columns=len(DEFAULT_METHODS), height="auto", format="png",
+        elem_id="cmp-grid",
+    )  # fmt: skip
+    matrix = gr.Dataframe(label="Fit (best per column highlighted)", interactive=False, elem_id="cmp-matrix")
+    advice = gr.Markdown(elem_id="cmp-advice")
+    with gr.Accordion("When each method fits", open=False):
+        gr.Markdown(GUIDE)
+    # One gallery column per method, so each result sits above what drove it (kept out of the API's values).
+    tab.methods.change(
+        lambda chosen: gr.update(columns=max(1, len(chosen or []))), tab.methods, grid, queue=False,
+        api_visibility="private",
+    )  # fmt: skip
 
-    def run_preview(
-        request: gr.Request,
-        progress=PROGRESS,
-        photo=None,
-        reference=None,
-        **values: Any,
-    ):
+    def run_preview(request: gr.Request, progress=PROGRESS, photo=None, reference=None, **values: Any):
         values.update(photo=photo, reference=reference)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            if values["photo"] is None:
-                raise gr.Error("Upload a photo first: the maps are made from it.", title="No photo")
-            data = shared.read(values, SHARED_FIELDS)
-            names = [values[f"{kind}_detector"] for kind in CONTROL_TYPES]
-            progress(None, desc="Making canny, pose and depth maps…")
-            items = job.studio.preview_maps(
-                values["photo"], names, data["width"], data["height"], values["fit"], detector_params(values)
-            )
-        gallery = []
-        for item in items.values():
-            if item.error:
-                gr.Warning(item.error, title=f"{item.control_type} map")
-                gallery.append((placeholder("no map", data["width"], data["height"]), f"{item.detector}: {item.error}"))
-            else:
-                gallery.append((item.map, f"{item.control_type} map · {item.detector} · {item.seconds:.2f} s"))
-        return tagged(gallery, try_recipe(lambda: to_recipe(values), warn=False))
+            return preview(tab, job, values)
 
-    def run_compare(
-        request: gr.Request,
-        progress=PROGRESS,
-        photo=None,
-        reference=None,
-        **values: Any,
-    ):
+    def run_compare(request: gr.Request, progress=PROGRESS, photo=None, reference=None, **values: Any):
         values.update(photo=photo, reference=reference)
         with studio.job(TAB, request, progress) as job:
-            data = compare_request(values)
-            parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
-            reference_image = None
-            if values["reference"] is not None:
-                reference_image = load_image(values["reference"])
-            recipe = try_recipe(lambda: to_recipe(values, reference_image))
-            view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe)
-            yield view.update(), None, "Running the comparison…"
-            entries = []
-            stream = job.studio.compare(
-                data, values["photo"], reference_image, progress=job.fraction, cancel=job.cancel
-            )
-            for index, entry in enumerate(stream):
-                entries.append(entry)
-                view.add(index, entry, data)
-                if entry.error:
-                    gr.Warning(entry.error, title=entry.method.label)
-                yield view.update(), gr.skip(), gr.skip()
-            if not any(e.result is not None for e in entries):
-                yield view.update(), None, "No method could run, so there is nothing to score."
-                return
-            progress(None, desc="Scoring fit…")
-            card = job.studio.score(entries, data, reference_image)
-            advice_text = card.verdict.text
-            if card.matrix.notes:
-                advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-        yield view.update(), matrix_table(card.matrix), advice_text
+            yield from compare(tab, job, values)
 
-    preview_event = preview.click(
+    preview_event = preview_button.click(
         on_gpu(run_preview, TAB, seconds=preview_gpu_seconds),
-        inputs_kwargs=inputs,
+        inputs_kwargs=tab.inputs(),
         outputs=maps_view,
         api_name="preview_all_maps",
         api_description="Canny, pose and depth maps of the photo together, before generating.",
@@ -307,35 +349,17 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     )
     compare_event = run_button.click(
         on_gpu(run_compare, TAB),
-        inputs_kwargs=inputs,
+        inputs_kwargs=tab.inputs(),
         outputs=[grid, matrix, advice],
         api_name="compare",
         api_description="Every selected method on the same seed; streams the grid, then the fit table and advice.",
         concurrency_id=GPU_QUEUE,
     )
     add_stop(stop, studio, TAB, [preview_event, compare_event], advice)
-
-    def from_recipe(recipe: Recipe) -> list[Any]:
-        saved = recipe.compare
-        # A recipe may name methods the checkboxes do not offer (e.g. pose:openpose): offer them too.
-        offered = list(dict.fromkeys([*METHOD_CHOICES, *saved.methods]))
-        chosen = set(saved.detectors.values()) | set(saved.detector_params)
-        return [
-            asset_update(recipe.images.structure),
-            asset_update(recipe.images.reference),
-            gr.update(choices=[(method_label(m), m) for m in offered], value=list(saved.methods)),
-            *settings.updates(saved),
-            *(saved.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
-            *(update for controls in params.values() for update in controls.updates(saved.detector_params, chosen)),
-        ]
-
     return TabRecipe(
         TAB,
-        inputs,
-        to_recipe,
-        outputs=[
-            photo, reference, methods, *settings.outputs(), *detectors.values(),
-            *(control for controls in params.values() for control in controls.inputs().values()),
-        ],
-        from_recipe=from_recipe,
-    )  # fmt: skip
+        tab.inputs(),
+        lambda values, reference=None: recipe_of(tab, values, reference),
+        outputs=tab.outputs(),
+        from_recipe=lambda recipe: recipe_updates(tab, recipe),
+    )
