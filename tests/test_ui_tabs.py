@@ -9,8 +9,9 @@ from PIL import Image
 from app.recipes import Recipe
 from app.request import GenerationRequest
 from app.request.compare import parse_compare_request
+from app.request.sweep import cell_requests, parse_sweep
 from app.settings import Settings
-from app.ui import compare_tab, controlnet_tab, ip_adapter_tab
+from app.ui import compare_tab, controlnet_tab, ip_adapter_tab, sweep_tab
 from app.ui.shared import build_shared_controls
 
 SHARED_VALUES = {
@@ -238,3 +239,23 @@ def test_compare_recipe_fills_the_tab_back_offering_methods_the_checkboxes_lack(
     assert methods["value"] == ["text", "depth", "pose:openpose+ip_adapter"]
     assert "pose:openpose+ip_adapter" in [value for _, value in methods["choices"]]
     assert shown[cmp_tab.detectors["depth"]] == "midas" and shown[cmp_tab.detectors["pose"]] == "vitpose"
+
+
+@pytest.fixture(scope="module")
+def sweep_widgets() -> sweep_tab.SweepInputs:
+    with gr.Blocks():
+        return sweep_tab._widgets(build_shared_controls(Settings(family="tiny")))
+
+
+def test_sweep_values_become_a_sweep_the_core_accepts(sweep_widgets):
+    values = {name: value for name, value in cmp_values().items() if name in sweep_widgets.inputs()}
+    values.update(method=" depth:midas ", x_axis="seed", x_values="12, 13", y_axis="method", y_values="depth, canny")
+    assert set(sweep_widgets.inputs()) == set(values)
+    data = sweep_tab.sweep_request(sweep_widgets, values)
+    assert data["base"]["methods"] == ["depth:midas"] and data["base"]["control"]["control_guidance_end"] == 0.9
+    assert data["x"] == {"name": "seed", "values": [12, 13]}
+    assert data["y"] == {"name": "method", "values": ["depth", "canny"]}
+    sweep = parse_sweep(data)
+    assert [(x, y) for x, y, _ in cell_requests(sweep)] == [(12, "depth"), (13, "depth"), (12, "canny"), (13, "canny")]
+    one_row = sweep_tab.sweep_request(sweep_widgets, {**values, "y_axis": sweep_tab.NO_AXIS})
+    assert one_row["y"] is None

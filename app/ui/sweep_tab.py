@@ -4,12 +4,16 @@ A method axis takes method strings, so method and detector pairs (``depth``,
 ``depth:midas``) are swept like any number. Values are typed as text and only
 split and typed here; the core (:func:`app.request.sweep.parse_sweep`) checks every
 cell before anything runs, so its message is the one the user sees.
+
+The tab's widgets are one :class:`SweepInputs`; the request and the run are module-level functions of those
+widgets and an event's values, tested without a browser. :func:`build_sweep_tab` only lays out and wires.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -19,11 +23,12 @@ from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.request.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
-from app.ui.controls import method_settings
+from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
+    Job,
     SharedControls,
     StudioHandle,
     add_stop,
@@ -123,19 +128,81 @@ def plot_update(rows: list[dict[str, Any]], score: str | None, x_labels: list[st
     return gr.update(value=frame, sort=x_labels, x_title=x_title)
 
 
-def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
-    """The Sweep tab (API: ``/sweep``).
+@dataclass
+class SweepInputs:
+    """The Sweep tab's widgets: photo, reference, base method, the two axes and the base method settings."""
 
-    Args:
-        studio: The process-wide studio handle.
-        shared: The shared prompt, seed and sampling controls (every cell starts from them).
-    """
-    gr.Markdown(
-        "**One method, one or two settings varied: see where structure fit saturates or the prompt gets lost.** "
-        f"Pick an X axis (columns) and optionally a Y axis (rows), type their values separated by commas "
-        f"(at most {MAX_AXIS_VALUES} per axis, {MAX_CELLS} cells). A method axis takes method strings, "
-        "e.g. `depth, depth:midas, canny`. Every cell uses the same seed unless seed is an axis."
+    shared: SharedControls
+    photo: ImageInput
+    reference: ImageInput
+    method: gr.Dropdown
+    x_axis: gr.Dropdown
+    x_values: gr.Textbox
+    y_axis: gr.Dropdown
+    y_values: gr.Textbox
+    settings: MethodSettings
+
+    def inputs(self) -> dict[str, gr.components.Component]:
+        """Named inputs of the tab's event (the API's parameter names)."""
+        return {
+            **self.shared.inputs(SHARED_FIELDS),
+            "photo": self.photo,
+            "reference": self.reference,
+            "method": self.method,
+            "x_axis": self.x_axis,
+            "x_values": self.x_values,
+            "y_axis": self.y_axis,
+            "y_values": self.y_values,
+            **self.settings.inputs(),
+        }
+
+
+def sweep_request(tab: SweepInputs, values: dict[str, Any]) -> dict[str, Any]:
+    """The sweep an event's values ask for (without its images); the core validates every cell."""
+    y = values.get("y_axis")
+    return {
+        "base": {
+            **tab.shared.read(values, SHARED_FIELDS),
+            "methods": [str(values.get("method") or "").strip()],
+            **tab.settings.read(values),
+        },
+        "x": {"name": values["x_axis"], "values": parse_values(values["x_axis"], values["x_values"])},
+        "y": None if not y or y == NO_AXIS else {"name": y, "values": parse_values(y, values["y_values"])},
+    }
+
+
+def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> tuple:
+    """Run the sweep: the grid, the plot, the score menu, the fit table, a summary line and the plot's state."""
+    reference = values["reference"]
+    reference_image = load_image(reference) if reference is not None else None
+    result = job.studio.sweep(
+        sweep_request(tab, values), values["photo"], reference_image, progress=job.fraction, cancel=job.cancel
     )
+    failed = [cell for cell in result.cells if cell.entry.result is None]
+    for cell in failed:
+        gr.Warning(cell.entry.error or "could not run", title=cell.label)
+    if result.grid is None or result.scorecard is None:
+        raise gr.Error("No cell could run, so there is no grid to show: " + (failed[0].entry.error or ""),
+                       title="Nothing ran")  # fmt: skip
+    x = result.request.x
+    x_labels = [x.label(value) for value in x.values]
+    state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name]}
+    scores = list(dict.fromkeys(r["score"] for r in state["rows"]))
+    card = result.scorecard
+    text = f"{len(result.cells)} cells, {len(failed)} could not run." if failed else f"{len(result.cells)} cells."
+    if card.matrix.notes:
+        text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
+    return (
+        result.grid,
+        plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
+        gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
+        matrix_table(card.matrix, label=str),
+        text,
+        state,
+    )
+
+
+def _widgets(shared: SharedControls) -> SweepInputs:
     with gr.Row():
         photo = ImageInput(label="Structure photo (for ControlNet methods)", elem_id="sw-photo", height=200)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="sw-reference", height=200)
@@ -159,12 +226,9 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
             axis_choices(), value="controlnet_conditioning_scale", label="X axis (columns)", elem_id="sw-x-axis"
         )
         x_values = gr.Textbox(
-            default_values("controlnet_conditioning_scale"),
-            label="X values",
-            info="Comma-separated.",
-            max_length=MAX_VALUES_CHARS,
-            elem_id="sw-x-values",
-        )
+            default_values("controlnet_conditioning_scale"), label="X values", info="Comma-separated.",
+            max_length=MAX_VALUES_CHARS, elem_id="sw-x-values",
+        )  # fmt: skip
     with gr.Row():
         y_axis = gr.Dropdown(axis_choices(optional=True), value=NO_AXIS, label="Y axis (rows)", elem_id="sw-y-axis")
         y_values = gr.Textbox(
@@ -173,109 +237,56 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         )  # fmt: skip
     with gr.Accordion("Base settings (every cell starts from them)", open=False):
         settings = method_settings()
+    # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
+    x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
+    y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
+    return SweepInputs(shared, photo, reference, method, x_axis, x_values, y_axis, y_values, settings)
+
+
+def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
+    """The Sweep tab (API: ``/sweep``).
+
+    Args:
+        studio: The process-wide studio handle.
+        shared: The shared prompt, seed and sampling controls (every cell starts from them).
+    """
+    gr.Markdown(
+        "**One method, one or two settings varied: see where structure fit saturates or the prompt gets lost.** "
+        f"Pick an X axis (columns) and optionally a Y axis (rows), type their values separated by commas "
+        f"(at most {MAX_AXIS_VALUES} per axis, {MAX_CELLS} cells). A method axis takes method strings, "
+        "e.g. `depth, depth:midas, canny`. Every cell uses the same seed unless seed is an axis."
+    )
+    tab = _widgets(shared)
     with gr.Row():
         run_button = gr.Button("Run sweep", variant="primary", elem_id="sw-run")
         stop = gr.Button("Stop", variant="stop", elem_id="sw-stop")
     grid = gr.Image(
-        label="Grid (download for full size)",
-        type="pil",
-        format="png",
-        interactive=False,
-        buttons=["download", "fullscreen"],
-        elem_id="sw-grid",
-    )
+        label="Grid (download for full size)", type="pil", format="png", interactive=False,
+        buttons=["download", "fullscreen"], elem_id="sw-grid",
+    )  # fmt: skip
     with gr.Row():
         score = gr.Dropdown([ALL_SCORES], value=ALL_SCORES, label="Score to plot", scale=1, elem_id="sw-score")
     plot = gr.LinePlot(
-        x="x",
-        y="value",
-        color="series",
-        x_title="X axis",
-        y_title="fit score",
-        color_title="score (· row)",
-        label="Fit along the X axis",
-        elem_id="sw-plot",
-    )
+        x="x", y="value", color="series", x_title="X axis", y_title="fit score", color_title="score (· row)",
+        label="Fit along the X axis", elem_id="sw-plot",
+    )  # fmt: skip
     matrix = gr.Dataframe(label="Fit of every cell (best per column highlighted)", interactive=False,
                           elem_id="sw-matrix")  # fmt: skip
     notes = gr.Markdown(elem_id="sw-notes")
     plotted = gr.State({"rows": [], "x_labels": [], "x_title": ""})
-
-    # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
-    x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
-    y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
     score.change(
         lambda chosen, state: plot_update(state["rows"], chosen, state["x_labels"], state["x_title"]),
-        [score, plotted],
-        plot,
-        queue=False,
-        api_visibility="private",
-    )
+        [score, plotted], plot, queue=False, api_visibility="private",
+    )  # fmt: skip
 
-    inputs = {
-        **shared.inputs(SHARED_FIELDS),
-        "photo": photo,
-        "reference": reference,
-        "method": method,
-        "x_axis": x_axis,
-        "x_values": x_values,
-        "y_axis": y_axis,
-        "y_values": y_values,
-        **settings.inputs(),
-    }
-
-    def sweep_request(values: dict[str, Any]) -> dict[str, Any]:
-        y = values.get("y_axis")
-        return {
-            "base": {
-                **shared.read(values, SHARED_FIELDS),
-                "methods": [str(values.get("method") or "").strip()],
-                **settings.read(values),
-            },
-            "x": {"name": values["x_axis"], "values": parse_values(values["x_axis"], values["x_values"])},
-            "y": None if not y or y == NO_AXIS else {"name": y, "values": parse_values(y, values["y_values"])},
-        }
-
-    def run_sweep(
-        request: gr.Request,
-        progress=PROGRESS,
-        photo=None,
-        reference=None,
-        **values: Any,
-    ):
+    def run_sweep(request: gr.Request, progress=PROGRESS, photo=None, reference=None, **values: Any):
+        values.update(photo=photo, reference=reference)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            reference_image = None
-            if reference is not None:
-                reference_image = load_image(reference)
-            result = job.studio.sweep(
-                sweep_request(values), photo, reference_image, progress=job.fraction, cancel=job.cancel
-            )
-        failed = [cell for cell in result.cells if cell.entry.result is None]
-        for cell in failed:
-            gr.Warning(cell.entry.error or "could not run", title=cell.label)
-        if result.grid is None or result.scorecard is None:
-            raise gr.Error("No cell could run, so there is no grid to show: " + (failed[0].entry.error or ""),
-                           title="Nothing ran")  # fmt: skip
-        x = result.request.x
-        x_labels = [x.label(value) for value in x.values]
-        state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name]}
-        scores = list(dict.fromkeys(r["score"] for r in state["rows"]))
-        card = result.scorecard
-        text = f"{len(result.cells)} cells, {len(failed)} could not run." if failed else f"{len(result.cells)} cells."
-        if card.matrix.notes:
-            text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-        return (
-            result.grid,
-            plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
-            gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
-            matrix_table(card.matrix, label=str),
-            text,
-            state,
-        )
+            return sweep(tab, job, values)
 
     sweep_event = run_button.click(
         on_gpu(run_sweep, TAB, seconds=sweep_gpu_seconds),
-        inputs_kwargs=inputs,
+        inputs_kwargs=tab.inputs(),
         outputs=[grid, plot, score, matrix, notes, plotted],
         api_name="sweep",
         api_description="An X/Y sweep of one method: the labelled grid, each fit score along X, and the fit table.",
