@@ -243,12 +243,19 @@ def test_clip_load_failure_names_the_model_and_the_tiny_family(tmp_path, astrona
         missing.image_embedding(astronaut)
 
 
-def test_scorer_sources_from_env():
+def test_scorer_sources_from_env(monkeypatch, tmp_path, astronaut):
     assert ScorerSources.from_env({}).clip == "openai/clip-vit-large-patch14"
-    sources = ScorerSources.from_env({"STUDIO_CLIP_MODEL": "org/clip", "HF_HUB_OFFLINE": "1"})
-    assert sources.clip == "org/clip" and sources.local_files_only
+    sources = ScorerSources.from_env({"STUDIO_CLIP_MODEL": "org/clip"})
+    assert sources.clip == "org/clip"
     kwargs = sources.from_pretrained_kwargs(weights=True)
     assert kwargs["use_safetensors"] is True and kwargs["trust_remote_code"] is False
+    # HF_HUB_OFFLINE is huggingface_hub's to honour: a Hub id missing from the cache fails at once, named.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
+    with pytest.raises(ModelLoadError, match=r"(?s)org/clip.*--tiny"):
+        ClipEmbedder(sources).image_embedding(astronaut)
 
 
 # -- the matrix from real scorers -------------------------------------------------------------------

@@ -309,16 +309,24 @@ def test_process_wide_service_is_shared_and_replaceable():
 # -- sources ---------------------------------------------------------------------------------
 
 
-def test_sources_defaults_env_and_folder(tmp_path):
+def test_sources_defaults_env_and_folder(tmp_path, monkeypatch, astronaut):
     default = DetectorSources.from_env({})
     assert default.vitpose == "usyd-community/vitpose-base-simple"
     assert default.person_detector == "PekingU/rtdetr_r50vd_coco_o365"
     assert default.depth_anything == "depth-anything/Depth-Anything-V2-Small-hf"
     assert default.annotators == ANNOTATORS_REPO and len(ANNOTATORS_REVISION) == 40
-    env = {"STUDIO_POSE_MODEL": "me/pose", "STUDIO_DEPTH_MODEL": str(tmp_path), "HF_HUB_OFFLINE": "1"}
+    env = {"STUDIO_POSE_MODEL": "me/pose", "STUDIO_DEPTH_MODEL": str(tmp_path), "STUDIO_ANNOTATORS": str(tmp_path)}
     configured = DetectorSources.from_env(env)
     assert configured.vitpose == "me/pose" and configured.depth_anything == str(tmp_path)
-    assert configured.local_files_only
+    # HF_HUB_OFFLINE is huggingface_hub's to honour: a Hub id missing from the cache fails at once, named.
+    from huggingface_hub import constants
+
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    with pytest.raises(ModelLoadError, match=r"(?s)vitpose detector.*me/pose"):
+        MapService(configured).get_map(astronaut, "vitpose", 64)
+    with pytest.raises(ModelLoadError, match=r"body_pose_model.pth"):  # the pinned repository, offline, uncached
+        MapService(DetectorSources()).get_map(astronaut, "openpose", 64)
     folder = DetectorSources.from_env({"STUDIO_DETECTORS_DIR": str(tmp_path)})
     assert folder.annotators == str(tmp_path / "annotators") and folder.vitpose == str(tmp_path / "vitpose")
     kwargs = default.transformers_kwargs(default.vitpose)

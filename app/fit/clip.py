@@ -50,15 +50,16 @@ class ScorerSources:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ScorerSources:
-        """Sources from ``STUDIO_CLIP_MODEL`` (Hub id or folder) and ``HF_HUB_OFFLINE``.
+        """Sources from ``STUDIO_CLIP_MODEL`` (Hub id or folder).
+
+        ``HF_HUB_OFFLINE`` needs no handling here: huggingface_hub honours it for every load.
 
         Args:
             environ: Mapping to read instead of ``os.environ`` (tests).
         """
         env = os.environ if environ is None else environ
         clip = env.get("STUDIO_CLIP_MODEL", "").strip() or DEFAULT_CLIP_MODEL
-        offline = env.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-        return cls(clip=clip, local_files_only=offline, label="local" if Path(clip).is_dir() else "real")
+        return cls(clip=clip, label="local" if Path(clip).is_dir() else "real")
 
     def from_pretrained_kwargs(self, weights: bool) -> dict[str, Any]:
         """Keyword arguments for ``from_pretrained``: safetensors only for weights, never remote code."""

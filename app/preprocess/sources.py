@@ -16,8 +16,8 @@ tiny seeded-random models, so every detector also runs offline.
 
 Environment variables: ``STUDIO_DETECTORS_DIR`` (a folder with the layout
 above), ``STUDIO_POSE_DETECTOR_MODEL``, ``STUDIO_POSE_MODEL``,
-``STUDIO_DEPTH_MODEL``, ``STUDIO_ANNOTATORS`` (the pinned repository or a
-local folder) and ``HF_HUB_OFFLINE`` (load from the local Hub cache only).
+``STUDIO_DEPTH_MODEL`` and ``STUDIO_ANNOTATORS`` (the pinned repository or a
+local folder). ``HF_HUB_OFFLINE`` is honoured by huggingface_hub itself: only the local Hub cache is read.
 """
 
 from __future__ import annotations
@@ -131,9 +131,6 @@ class DetectorSources:
             "annotators": env.get("STUDIO_ANNOTATORS", "").strip(),
         }
         overrides = {k: v for k, v in overrides.items() if v}
-        offline = env.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
-        if offline:
-            overrides["local_files_only"] = True
         return replace(sources, **overrides) if overrides else sources
 
     def transformers_kwargs(self, source: str) -> dict:
