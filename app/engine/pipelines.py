@@ -217,10 +217,9 @@ class PipelineCache:
 
             models = [self.controlnet(t) for t in control_types]
             controlnet = models[0] if len(models) == 1 else MultiControlNetModel(models)
-            if self._controlnet_pipe is None:
-                self._controlnet_pipe = StableDiffusionControlNetPipeline.from_pipe(
-                    base, controlnet=controlnet, dtype=self.dtype
-                )
+            if self._controlnet_pipe is None:  # dtype=: from_pipe would cast the shared modules to float32
+                derive = StableDiffusionControlNetPipeline.from_pipe
+                self._controlnet_pipe = derive(base, controlnet=controlnet, dtype=self.dtype)
                 self._controlnet_pipe.set_progress_bar_config(disable=True)
             pipe = self._controlnet_pipe
             pipe.register_modules(

@@ -73,7 +73,6 @@ COST_COLUMNS = (
 
 def known_columns() -> dict[str, Column]:
     """Every column a matrix may have, by name, in display order."""
-
     columns = {name: Column.for_scorer(cls) for name, cls in SCORERS.items()}
     columns.update({c.name: c for c in COST_COLUMNS})
     return columns

@@ -75,7 +75,6 @@ def image_ref(value: Any) -> str | Image.Image | None:
 
 def same_image(first: Any, second: Any) -> bool:
     """Whether two image input values hold the same pixels (a path, a decoded image or None)."""
-
     first, second = image_ref(first), image_ref(second)
     if first is None or second is None:
         return first is second

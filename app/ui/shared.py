@@ -186,7 +186,6 @@ def _gpu_call(key: JobKey) -> Iterator[None]:
 
 def gpu_seconds_for(values: dict[str, Any]) -> int:
     """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
-
     methods = values.get("methods")
     return estimate_gpu_seconds(
         steps=count_of(values.get("num_inference_steps"), 25),
@@ -199,7 +198,6 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
 
 def preview_gpu_seconds(values: dict[str, Any]) -> int:
     """GPU seconds a map preview needs: detectors only (they run on the GPU with the diffusion models)."""
-
     return MIN_SECONDS
 
 
@@ -409,7 +407,6 @@ class DetectorControls:
 
 def detector_choices(control_type: str, allow_none: bool = True) -> list[tuple[str, str]]:
     """``(label, name)`` of the detectors for a control type, the default first (``none`` = your own map)."""
-
     names = [n for n in detectors_for(control_type) if allow_none or n != "none"]
     return [("none (upload your own map)" if n == "none" else f"{n} — {REGISTRY[n].label}", n) for n in names]
 

@@ -57,7 +57,6 @@ INTEGER_AXES = ("num_inference_steps", "seed")
 
 def method_choices() -> list[str]:
     """Method strings for the base method: each type with its default and every other detector, and combos."""
-
     methods = ["text"]
     for kind in CONTROL_TYPES:
         methods.append(kind)
