@@ -51,8 +51,8 @@ def unique_component_parameters(root) -> int:
 
     total = 0
     for path in root.rglob("*.safetensors"):
-        if "detectors" in path.parts or "scorers" in path.parts:
-            continue
+        if "detectors" in path.parts or "scorers" in path.parts or len(path.suffixes) > 1:
+            continue  # not a diffusion component, or a half-precision copy (NAME.fp16.safetensors) of one
         with safe_open(str(path), "pt") as weights:
             for key in weights.keys():  # noqa: SIM118 - safe_open has no __iter__
                 total += int(np.prod(weights.get_slice(key).get_shape()))
