@@ -47,8 +47,10 @@ BASELINE = "text"
 
 PROMPT_TOLERANCE = 0.02
 """How far (CLIP cosine) a method's prompt score may fall below text-only's and still "follow the prompt
-as well". Real CLIP ViT-B/32 scores of matching pairs sit around 0.25–0.35 and move by about 0.01–0.02
-between seeds of one prompt, so smaller drops are noise."""
+as well". Set with CLIP ViT-B/32, whose scores of matching pairs sit around 0.25–0.35 and move by about
+0.01–0.02 between seeds of one prompt, so smaller drops are noise. The scorer now defaults to ViT-L/14
+(safetensors on its main branch), whose cosines fall in a similar range; the tolerance has not been
+re-measured on it with real weights."""
 
 STRUCTURE_MARGIN = 0.05
 """How much a structure score (edge F1, PCK, Spearman; all 0–1 for useful outputs) must beat the baseline's

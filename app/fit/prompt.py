@@ -10,7 +10,7 @@ from app.fit.base import FitContext, Scorer
 
 
 class PromptScorer(Scorer):
-    """CLIP text–image cosine (raw, −1…1; real CLIP ViT-B/32 gives about 0.2–0.35 for matching pairs)."""
+    """CLIP text–image cosine (raw, −1…1; real CLIP gives about 0.2–0.35 for matching pairs)."""
 
     name: ClassVar[str] = "prompt"
     label: ClassVar[str] = "Prompt (CLIP)"
