@@ -280,6 +280,32 @@ def test_picking_a_shipped_preset_fills_the_controls(page):
 
 @pytest.mark.browser
 @in_browser
+def test_opening_the_presets_menu_and_clicking_away_keeps_the_edits(page):
+    preset = load_presets()["depth-landscape"]
+    pick(page, preset.title)
+    expect(page.locator("#prompt textarea")).to_have_value(preset.generate.prompt)
+    page.fill("#prompt textarea", "my own edit")
+    set_number(page, "seed", 4242)
+    page.locator("#recipes-menu input").click()  # open the menu, choose nothing...
+    expect(page.get_by_role("option", name=preset.title)).to_be_visible()
+    page.locator("#recipes-notice").click()  # ...and click elsewhere
+    page.wait_for_timeout(1_500)  # long enough for a stray re-apply to land
+    expect(page.locator("#prompt textarea")).to_have_value("my own edit")
+    expect(page.locator("#seed input")).to_have_value("4242")
+
+
+@pytest.mark.browser
+@in_browser
+def test_saving_a_preset_without_a_name_says_why_in_the_notice(page):
+    page.fill("#recipes-name textarea, #recipes-name input", "")
+    page.click("#recipes-save")
+    expect(page.locator("#recipes-notice")).to_contain_text("Not saved: Name the preset")
+    expect(page.locator("#recipes-menu input")).to_be_visible()  # the menu is still there, not an error badge
+    assert page.locator("#recipes-menu .error, #recipes-notice .error").count() == 0
+
+
+@pytest.mark.browser
+@in_browser
 def test_a_saved_preset_is_in_the_menu_and_stays_after_a_reload(page, served_app):
     page.fill("#prompt textarea", "my saved prompt")
     set_number(page, "seed", 777)

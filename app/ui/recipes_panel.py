@@ -331,8 +331,8 @@ def build_recipes_panel(
         try:
             recipe, notes = captured(values)
             stored, path = save_preset(preset_name, stored, recipe)
-        except StudioError as error:
-            raise gr.Error(str(error), title="Cannot save this preset") from None
+        except StudioError as error:  # said in the notice: an unqueued event's gr.Error shows only a bare badge
+            return gr.skip(), gr.skip(), gr.skip(), f"**Not saved:** {html.escape(str(error))}"
         return (
             stored,
             gr.update(choices=menu_choices(stored), value=f"{_MINE}{preset_name}"),
@@ -364,7 +364,7 @@ def build_recipes_panel(
             recipe, notes = captured(values)
             token = encode_share(recipe)
         except StudioError as error:
-            raise gr.Error(str(error), title="Cannot share this") from None
+            return "", gr.skip(), f"**No share link made:** {html.escape(str(error))}"
         download = gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
         # Say what this link cannot reproduce; otherwise keep the notice (e.g. which image a loaded recipe needs).
         return token, download, f"Share link made.{notes}" if notes else gr.skip()
@@ -380,7 +380,9 @@ def build_recipes_panel(
         return [choices, *applied(recipe, "the shared link")]
 
     private = {"queue": False, "api_visibility": "private"}
-    menu.input(on_pick, inputs=[menu, store], outputs=[*outputs, notice], **private)
+    # ``select``: only an explicit choice applies a preset (``input`` also fired when the open menu lost focus,
+    # re-applying the shown preset over the user's edits).
+    menu.select(on_pick, inputs=[menu, store], outputs=[*outputs, notice], **private)
     remove.click(on_delete, inputs=[menu, store], outputs=[store, menu], **private)
     save.click(
         on_save,
