@@ -176,6 +176,9 @@ def test_the_page_says_plainly_which_weights_it_runs_on(monkeypatch, tmp_path):
     from app.ui.status import model_banner
 
     assert "random demo weights" in model_banner(Settings(family="tiny"))
+    # A Space's visitors cannot restart it: tell them how to get real images instead.
+    on_space = model_banner(Settings(family="tiny", on_space=True))
+    assert "duplicate this Space" in on_space and "scripts/run.sh" in on_space and "--tiny" not in on_space
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
     banner = model_banner(Settings(family="real"))

@@ -11,6 +11,11 @@ TINY_BANNER = (
     "Every code path, setting, map, timing and score is real. Start without `--tiny` (with the real "
     "weights available) for real Stable Diffusion."
 )
+TINY_SPACE_BANNER = (
+    "**This Space is a demo on tiny random weights**, so the images are noise; every code path, setting, map, "
+    "timing and score is real. For real Stable Diffusion images, duplicate this Space onto GPU hardware "
+    "(it then loads the real models), or run it on your own machine: `bash scripts/run.sh`."
+)
 HOW_TO_GO_TINY = offline_hint()
 
 
@@ -31,7 +36,7 @@ def missing_weights() -> list[str]:
 def model_banner(settings: Settings) -> str | None:
     """A plain sentence for the top of the page: demo weights, or real weights that cannot load; None if fine."""
     if settings.family == "tiny":
-        return TINY_BANNER
+        return TINY_SPACE_BANNER if settings.on_space else TINY_BANNER
     missing = missing_weights()
     if not missing:
         return None
