@@ -13,8 +13,8 @@ TINY_BANNER = (
 )
 TINY_SPACE_BANNER = (
     "**This Space is a demo on tiny random weights**, so the images are noise; every code path, setting, map, "
-    "timing and score is real. For real Stable Diffusion images, duplicate this Space onto GPU hardware "
-    "(it then loads the real models), or run it on your own machine: `bash scripts/run.sh`."
+    "timing and score is real. For real Stable Diffusion images, duplicate this Space onto GPU hardware and "
+    "remove its `STUDIO_MODELS=tiny` variable, or run it on your own machine: `bash scripts/run.sh`."
 )
 HOW_TO_GO_TINY = offline_hint()
 
