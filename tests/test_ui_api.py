@@ -30,7 +30,10 @@ def test_every_generating_event_is_named_and_shares_one_queue(served_app):
     assert demo._queue.max_size == served_app.demo.studio.settings.queue_size
     # Cheap events (seed buttons, visibility toggles) skip the queue and stay out of the API.
     cheap = [fn for fn in demo.fns.values() if not fn.api_name or fn.api_visibility == "private"]
-    assert cheap and all(not fn.queue for fn in cheap)
+    # Upload checks are queued so their warning shows, on their own unlimited queue: never behind a generation.
+    uploads = [fn for fn in cheap if fn.concurrency_id == "uploads"]
+    assert len(uploads) == 8 and all(fn.queue and fn.concurrency_limit is None for fn in uploads)
+    assert cheap and all(not fn.queue for fn in cheap if fn not in uploads)
 
 
 def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):

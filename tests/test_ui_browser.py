@@ -147,8 +147,14 @@ def test_bad_uploads_show_an_error_and_the_next_generation_works(page, tmp_path)
     not_an_image = tmp_path / "holiday.png"
     not_an_image.write_text("this is not an image")
     upload(page, "#cn-photo", not_an_image)
-    page.click("#cn-preview")
-    assert "not an image" in toast_text(page)
+    assert "not an image" in toast_text(page)  # said at upload, before anything runs...
+    page.wait_for_function("document.querySelectorAll('#cn-photo img').length === 0")  # ...and the upload is cleared
+
+    too_small = tmp_path / "icon.png"
+    Image.new("RGB", (8, 8), "red").save(too_small)
+    upload(page, "#cn-photo", too_small)
+    assert "8×8 px" in toast_text(page)
+    page.wait_for_function("document.querySelectorAll('#cn-photo img').length === 0")
 
     oversize = tmp_path / "huge.png"
     oversize.write_bytes(b"\0" * (21 * 1024 * 1024))  # over launch(max_file_size="20mb")

@@ -31,6 +31,7 @@ from app.ui.shared import (
     SharedControls,
     StudioHandle,
     add_stop,
+    check_uploads,
     detector_choices,
     example_photos,
     on_gpu,
@@ -289,6 +290,7 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
                 controls.visibility, detectors[kind], list(controls.groups.values()), queue=False,
                 api_visibility="private",
             )  # fmt: skip
+    check_uploads(photo, reference)
     return CompareInputs(shared, photo, reference, methods, settings, detectors, params)
 
 

@@ -24,6 +24,7 @@ from app.ui.shared import (
     SharedControls,
     StudioHandle,
     add_stop,
+    check_uploads,
     describe_cost,
     example_photos,
     on_gpu,
@@ -181,6 +182,7 @@ def _widgets(shared: SharedControls) -> ControlNetInputs:
         second_photo = ImageInput(label="Photo for the second control (optional: default the same photo)")
         second = control_inputs("second_", "depth", with_params=False)
     use_second.change(lambda on: gr.update(visible=on), use_second, second_group, queue=False, api_visibility="private")
+    check_uploads(photo, second_photo)
     return ControlNetInputs(shared, photo, first, fit, start, end, use_second, second_photo, second)
 
 

@@ -25,6 +25,7 @@ from app.ui.shared import (
     SharedControls,
     StudioHandle,
     add_stop,
+    check_uploads,
     describe_cost,
     example_photos,
     on_gpu,
@@ -165,6 +166,7 @@ def _widgets(shared: SharedControls) -> IPAdapterInputs:
     use_control.change(
         lambda on: gr.update(visible=on), use_control, control_group, queue=False, api_visibility="private"
     )
+    check_uploads(reference, photo)
     return IPAdapterInputs(shared, reference, scale, mode, use_control, photo, control, fit, end)
 
 

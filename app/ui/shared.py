@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
 from app.errors import Cancelled, StudioError
+from app.images import load_image
 from app.preprocess import REGISTRY, detectors_for
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
 from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
@@ -272,6 +273,28 @@ def studio_errors() -> Iterator[None]:
 
 
 STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
+
+
+def check_uploads(*images: gr.Image) -> None:
+    """Check each image as it is uploaded: one that is not a usable image (not an image, too small, a
+    decompression bomb) is cleared at once with the reason in a warning, instead of at the next Generate."""
+
+    def check(value: Any) -> Any:
+        if value is None:
+            return gr.skip()
+        try:
+            load_image(value)
+        except StudioError as error:
+            gr.Warning(str(error), title="Not a usable image")
+            return None
+        return gr.skip()
+
+    for image in images:
+        # Queued (so the warning shows) on its own unlimited queue: never behind a generation.
+        image.upload(
+            check, inputs=image, outputs=image, concurrency_id="uploads", concurrency_limit=None,
+            api_visibility="private",
+        )  # fmt: skip
 
 
 def add_stop(button: gr.Button, studio: StudioHandle, tab: str, events: list[Any], status: gr.Markdown) -> None:

@@ -32,6 +32,7 @@ from app.ui.shared import (
     SharedControls,
     StudioHandle,
     add_stop,
+    check_uploads,
     example_photos,
     on_gpu,
 )
@@ -239,6 +240,7 @@ def _widgets(shared: SharedControls) -> SweepInputs:
     # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
     x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
     y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
+    check_uploads(photo, reference)
     return SweepInputs(shared, photo, reference, method, x_axis, x_values, y_axis, y_values, settings)
 
 
