@@ -203,3 +203,28 @@ def test_method_labels_and_guide():
     assert method_label("text") == "Text-only"
     assert [e.method for e in GUIDE_ENTRIES] == ["text", "canny", "pose", "depth", "ip_adapter", "combo"]
     assert "3-D layout" in GUIDE and "text-only" in GUIDE
+
+
+def test_leaders_are_only_real_leads_beyond_the_tie_tolerance():
+    from app.fit import TIE_TOLERANCE
+
+    tied = matrix(**{name: {"prompt": 0.0, "seconds": 1.0} for name in ("text", "canny", "pose", "depth")})
+    assert tied.leaders(TIE_TOLERANCE) == {"prompt": [], "seconds": []}  # a tie all round: nothing to highlight
+    close = matrix(text={"prompt": 0.305}, canny={"prompt": 0.30}, depth={"prompt": 0.10})
+    assert close.leaders(TIE_TOLERANCE)["prompt"] == ["text", "canny"]  # within tolerance of the best: tied leaders
+    clear = matrix(text={"depth": 0.22, "seconds": 2.0}, depth={"depth": 0.81, "seconds": 2.6})
+    assert clear.leaders(TIE_TOLERANCE) == {"depth": ["depth"], "seconds": ["text"]}
+    assert matrix(text={"depth": 0.5}).leaders(TIE_TOLERANCE) == {"depth": []}  # one value leads nothing
+
+
+def test_the_fit_table_colours_a_clear_lead_and_not_a_tie():
+    from app.ui.compare_tab import BEST_STYLE, matrix_table
+
+    m = matrix(
+        text={"prompt": 0.0, "depth": 0.22}, canny={"prompt": 0.0, "depth": 0.30}, depth={"prompt": 0.0, "depth": 0.81}
+    )
+    css = matrix_table(m, label=str)._compute().ctx  # cell (row, column) -> [(property, value), ...]
+    coloured = {(row, col) for (row, col), props in css.items() if props}
+    depth_column = 1 + [c.name for c in m.columns].index("depth")
+    assert coloured == {(m.methods.index("depth"), depth_column)}
+    assert BEST_STYLE.split(";")[0].split(":")[1].strip() in str(css[(m.methods.index("depth"), depth_column)])

@@ -165,6 +165,24 @@ class FitMatrix:
             best[column.name] = [m for m, v in present if column.format(v, decimals) == shown]
         return best
 
+    def leaders(self, tolerance: float, decimals: int = 2) -> dict[str, list[str]]:
+        """The method(s) of each column that lead the rest: worth highlighting, unlike a tie all round.
+
+        A score within ``tolerance`` of the best counts as tied with it (use the advice's tie tolerance);
+        a cost ties when it reads the same at the table's precision. A column where every method ties with
+        the best, or with fewer than two values, has no leader (an empty list).
+        """
+        best = self.best_per_column(decimals)
+        leaders: dict[str, list[str]] = {}
+        for column in self.columns:
+            present = {m: v for m in self.methods if (v := self.values[m].get(column.name)) is not None}
+            tied = best[column.name]
+            if column.kind != "cost" and present:
+                top = max(present.values()) if column.higher_is_better else min(present.values())
+                tied = [m for m, v in present.items() if abs(top - v) <= tolerance + 1e-9]
+            leaders[column.name] = tied if len(present) >= 2 and len(tied) < len(present) else []
+        return leaders
+
     # -- showing ----------------------------------------------------------------------------------
     def headers(self) -> list[str]:
         """Table headers: ``Method`` then each column's label."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.fit import GUIDE, method_label
+from app.fit import GUIDE, TIE_TOLERANCE, method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
@@ -107,7 +107,10 @@ class Grid:
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) -> Any:
-    """The fit matrix as a table with the best method of each column highlighted (a pandas Styler).
+    """The fit matrix as a table with each column's clear leader highlighted (a pandas Styler).
+
+    Only a real lead is coloured: scores within the advice's tie tolerance of the best count as tied, and a
+    column where every method ties highlights nothing (six green "0.00" cells would say nothing).
 
     Args:
         matrix: The scored matrix.
@@ -122,7 +125,7 @@ def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) 
     )
     if len(matrix.methods) < 2:
         return frame
-    best = matrix.best_per_column()
+    best = matrix.leaders(TIE_TOLERANCE)
 
     def styles(data: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=data.index, columns=data.columns)
@@ -321,7 +324,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         label="Results (top) and what drove each (below)", columns=len(DEFAULT_METHODS), height="auto", format="png",
         elem_id="cmp-grid",
     )  # fmt: skip
-    matrix = gr.Dataframe(label="Fit (best per column highlighted)", interactive=False, elem_id="cmp-matrix")
+    matrix = gr.Dataframe(label="Fit (a clear lead per column highlighted)", interactive=False, elem_id="cmp-matrix")
     advice = gr.Markdown(elem_id="cmp-advice")
     with gr.Accordion("When each method fits", open=False):
         gr.Markdown(GUIDE)

@@ -271,7 +271,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         x="x", y="value", color="series", x_title="X axis", y_title="fit score", color_title="score (· row)",
         label="Fit along the X axis", elem_id="sw-plot",
     )  # fmt: skip
-    matrix = gr.Dataframe(label="Fit of every cell (best per column highlighted)", interactive=False,
+    matrix = gr.Dataframe(label="Fit of every cell (a clear lead per column highlighted)", interactive=False,
                           elem_id="sw-matrix")  # fmt: skip
     notes = gr.Markdown(elem_id="sw-notes")
     plotted = gr.State({"rows": [], "x_labels": [], "x_title": ""})
