@@ -43,7 +43,7 @@ def test_empty_column_has_no_best_and_shows_dashes():
 def test_matrix_columns_follow_display_order_and_format_costs():
     m = matrix(text={"peak_memory": 512 * 1024**2, "seconds": 1.234, "reference": 0.5, "prompt": 0.3})
     assert [c.name for c in m.columns] == ["prompt", "reference", "seconds", "peak_memory"]
-    assert m.headers()[0] == "Method"
+    assert m.headers() == ["Method", "Prompt (CLIP) ↑", f"{m.columns[1].label} ↑", "Time ↓", "Peak memory ↓"]
     assert m.to_rows() == [["text", "0.30", "0.50", "1.23 s", "512 MiB"]]
     assert m.to_dict()["best"]["prompt"] == ["text"]
 

@@ -185,8 +185,9 @@ class FitMatrix:
 
     # -- showing ----------------------------------------------------------------------------------
     def headers(self) -> list[str]:
-        """Table headers: ``Method`` then each column's label."""
-        return ["Method", *(c.label for c in self.columns)]
+        """Table headers: ``Method`` then each column's label with its direction (↑ higher fits better, ↓ lower
+        costs less), so the table reads without the guide."""
+        return ["Method", *(f"{c.label} {'↑' if c.higher_is_better else '↓'}" for c in self.columns)]
 
     def to_rows(self, decimals: int = 2) -> list[list[str]]:
         """One row of formatted cells per method (no highlighting; see :meth:`best_per_column`)."""

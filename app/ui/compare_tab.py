@@ -324,7 +324,12 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         label="Results (top) and what drove each (below)", columns=len(DEFAULT_METHODS), height="auto", format="png",
         elem_id="cmp-grid",
     )  # fmt: skip
-    matrix = gr.Dataframe(label="Fit (a clear lead per column highlighted)", interactive=False, elem_id="cmp-matrix")
+    matrix = gr.Dataframe(
+        headers=["Method", "Fit scores and costs appear here after a comparison"],
+        label="Fit: ↑ higher fits better (scores 0–1, cosines −1–1), ↓ lower costs less; a clear lead is highlighted",
+        interactive=False,
+        elem_id="cmp-matrix",
+    )
     advice = gr.Markdown(elem_id="cmp-advice")
     with gr.Accordion("When each method fits", open=False):
         gr.Markdown(GUIDE)
