@@ -188,3 +188,25 @@ def test_compare_tab_runs_a_comparison(page):
     if os.environ.get("UPDATE_SCREENSHOT"):  # 256 colours: a third of the size, same look
         with Image.open(path) as shot:
             shot.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(SCREENSHOT, optimize=True)
+
+
+def contrast(foreground: str, background: tuple[int, int, int] = (255, 255, 255)) -> float:
+    """WCAG contrast ratio of a CSS ``rgb(...)`` colour on ``background``."""
+    import re
+
+    def luminance(rgb) -> float:
+        channels = [c / 255 for c in rgb]
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    rgb = [int(v) for v in re.findall(r"\d+", foreground)[:3]]
+    light, dark = sorted((luminance(rgb), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_seed_buttons_are_button_sized_and_help_text_is_readable(page):
+    for button in ("#seed-random", "#seed-reuse"):
+        assert page.locator(button).bounding_box()["height"] <= 48, button
+    for component, words in (("#seed", "Same seed"), ("#prompt", "What to draw")):
+        colour = page.locator(component).get_by_text(words).evaluate("e => getComputedStyle(e).color")
+        assert contrast(colour) >= 4.5, (component, colour)

@@ -50,6 +50,8 @@ TABS = (
 middle name (``text``, ``controlnet``, ``ip_adapter``, ``compare``), as in ``Recipe.ui_tab``."""
 
 CSS = """
+/* Help text under labels: gray-600 on white is about 7:1 (gradio's default grey is about 2.5:1). */
+.gradio-container { --block-info-text-color: #4b5563; }
 #banner { border-left: 4px solid #f59e0b; padding: 0.25rem 0.75rem; background: #fffbeb; }
 #banner * { color: #78350f !important; }
 footer { display: none !important; }

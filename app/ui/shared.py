@@ -502,7 +502,7 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             elem_id="prompt",
         )
         negative_prompt = gr.Textbox("", label="Negative prompt", placeholder="blurry, low quality", elem_id="negative")
-    with gr.Row(equal_height=True):
+    with gr.Row():
         seed = gr.Number(
             value=field_bounds(CommonSettings, "seed")["default"],
             minimum=0,
@@ -514,8 +514,9 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             elem_id="seed",
             scale=3,
         )
-        randomize = gr.Button("Random seed", scale=1, size="sm", elem_id="seed-random")
-        reuse_last = gr.Button("Reuse last seed", scale=1, size="sm", elem_id="seed-reuse")
+        with gr.Column(scale=1, min_width=160):  # stacked, button-sized: a stretched row made them 110 px tall
+            randomize = gr.Button("Random seed", size="sm", elem_id="seed-random")
+            reuse_last = gr.Button("Reuse last seed", size="sm", elem_id="seed-reuse")
         last_seed = gr.State(None)
     with gr.Accordion("Sampling settings", open=False):
         with gr.Row():
