@@ -92,8 +92,10 @@ def measure_peak_memory(device: str) -> Iterator[MemoryReading]:
         torch.cuda.synchronize()
         reading.peak_bytes, reading.kind = torch.cuda.max_memory_allocated() - start, "cuda_peak_allocated"
         return
+    # Reset the high-water mark first, then read the start: read the other way round, memory freed in between
+    # (by the garbage collector, another thread) leaves the mark below the start and the peak reads as 0.
+    peak_resettable = os.name == "posix" and _reset_peak_rss()
     start = _rss_bytes("VmRSS")
-    peak_resettable = start is not None and os.name == "posix" and _reset_peak_rss()
     yield reading
     if start is None:
         return
