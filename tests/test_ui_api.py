@@ -203,7 +203,9 @@ def test_a_cancelled_api_job_frees_the_worker_at_its_next_step(served_app, clien
     calls = [0]
     hook = unet.register_forward_pre_hook(lambda *_: calls.__setitem__(0, calls[0] + 1))
     try:
-        job = client.submit(prompt="cancel me", width=64, height=64, num_inference_steps=100, api_name="/text_to_image")
+        job = client.submit(
+            prompt="cancel me", width=256, height=256, num_inference_steps=100, api_name="/text_to_image"
+        )
         deadline = time.monotonic() + 60
         while calls[0] < 3:
             assert time.monotonic() < deadline, "the job never started"
