@@ -27,6 +27,7 @@ import torch
 from PIL import Image
 
 from app.engine.models import CONTROL_TYPES
+from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.studio import Studio
 from bench.common import family_root, settings_for
 
@@ -149,9 +150,6 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     check(studio, "the sweep", failures)
     print(f"sweep 2×2 {time.perf_counter() - started:.2f}s")
     return failures
-
-
-DEFAULT_DETECTORS = {"canny": "canny", "pose": "vitpose", "depth": "depth_anything"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -37,10 +37,6 @@ def request_for(method: str, image: Image.Image) -> dict:
     return request
 
 
-def misplaced(studio: Studio) -> list[str]:
-    return studio.cache.misplaced()
-
-
 @pytest.fixture(scope="module")
 def photo() -> Image.Image:
     return Image.fromarray(data.astronaut()).resize((128, 128))
@@ -54,11 +50,11 @@ def test_every_method_in_sequence_keeps_the_configured_dtype_and_device(
     studio = Studio(replace(tiny_settings, low_vram=low_vram), tiny_spec(tiny_root))
     if preload:
         studio.preload()
-        assert misplaced(studio) == []
+        assert studio.cache.misplaced() == []
     for method in SEQUENCE:
         result = studio.generate(request_for(method, photo))
         assert result.image.size == (64, 64), method
-        assert misplaced(studio) == [], f"after {method}"
+        assert studio.cache.misplaced() == [], f"after {method}"
     resident = studio.cache.resident_modules()
     assert {"unet", "vae", "text_encoder", "image_encoder", "controlnet_depth"} <= set(resident)
 
@@ -69,7 +65,7 @@ def test_comparison_and_sweep_keep_the_configured_dtype(tiny_settings, tiny_root
     methods = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth"]
     entries = list(studio.compare({**BASE, "methods": methods}, photo, photo))
     assert [e.error for e in entries] == [None] * len(methods)
-    assert misplaced(studio) == []
+    assert studio.cache.misplaced() == []
     studio.score(entries, {**BASE, "methods": methods}, photo)
     sweep = {
         "base": {**BASE, "methods": ["depth"]},
@@ -78,7 +74,7 @@ def test_comparison_and_sweep_keep_the_configured_dtype(tiny_settings, tiny_root
     }
     result = studio.sweep(sweep, photo, photo)
     assert all(c.entry.result is not None for c in result.cells)
-    assert misplaced(studio) == []
+    assert studio.cache.misplaced() == []
 
 
 def test_the_controlnet_pipeline_is_derived_in_the_configured_dtype(studio, photo):
