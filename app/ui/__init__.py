@@ -27,6 +27,7 @@ from app.ui.controlnet_tab import build_controlnet_tab
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
+from app.ui.runs import KEYBOARD_JS
 from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
 from app.ui.status import model_banner
 from app.ui.sweep_tab import build_sweep_tab
@@ -157,6 +158,7 @@ def launch_options(settings: Settings | None = None) -> dict[str, Any]:
         "max_file_size": MAX_UPLOAD,
         "show_error": True,
         "css": CSS,
+        "js": KEYBOARD_JS,
         "theme": gr.themes.Soft(),
         "allowed_paths": [str(ASSETS_DIR)],
     }

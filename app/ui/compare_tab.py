@@ -23,6 +23,7 @@ from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_req
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -30,7 +31,6 @@ from app.ui.shared import (
     Job,
     SharedControls,
     StudioHandle,
-    add_stop,
     check_uploads,
     detector_choices,
     example_photos,
@@ -47,6 +47,9 @@ if TYPE_CHECKING:
 TAB = "compare"
 METHOD_CHOICES = (*DEFAULT_METHODS, "depth+ip_adapter", "canny+ip_adapter", "pose+ip_adapter")
 SHARED_FIELDS = tuple(CommonSettings.model_fields)  # a comparison makes one image per method
+STOPPED_COMPARISON = (
+    "**Stopped.** The methods that finished stay above; the others did not run, and nothing was scored."
+)
 BEST_STYLE = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
 
 
@@ -315,14 +318,14 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     tab = _widgets(shared, studio.settings.max_methods)
     with gr.Row():
         preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
-        run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run")
+        run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
     maps_view = gr.Gallery(
         label="Maps (canny · pose · depth)", columns=3, height="auto", format="png", elem_id="cmp-maps"
     )
     grid = gr.Gallery(
         label="Results (top) and what drove each (below)", columns=len(DEFAULT_METHODS), height="auto", format="png",
-        elem_id="cmp-grid",
+        type="filepath", elem_id="cmp-grid",
     )  # fmt: skip
     matrix = gr.Dataframe(
         headers=["Method", "Fit scores and costs appear here after a comparison"],
@@ -349,23 +352,35 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         with studio.job(TAB, request, progress) as job:
             yield from compare(tab, job, values)
 
-    preview_event = preview_button.click(
+    preview_run = wire_run(
+        preview_button,
         on_gpu(run_preview, TAB, seconds=preview_gpu_seconds),
+        tab=TAB,
+        status=advice,
+        busy="Making maps…",
+        clear_status=False,
         inputs_kwargs=tab.inputs(),
-        outputs=maps_view,
+        outputs=[maps_view],
         api_name="preview_all_maps",
         api_description="Canny, pose and depth maps of the photo together, before generating.",
         concurrency_id=GPU_QUEUE,
     )
-    compare_event = run_button.click(
+    compare_run = wire_run(
+        run_button,
         on_gpu(run_compare, TAB),
+        tab=TAB,
+        status=advice,
+        busy="Comparing…",
         inputs_kwargs=tab.inputs(),
         outputs=[grid, matrix, advice],
         api_name="compare",
         api_description="Every selected method on the same seed; streams the grid, then the fit table and advice.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [preview_event, compare_event], advice)
+    add_stop(
+        stop, studio, TAB, [preview_run, compare_run], advice, message=STOPPED_COMPARISON,
+        tidy=(grid, stopped_tiles),
+    )  # fmt: skip
     return TabRecipe(
         TAB,
         tab.inputs(),

@@ -17,13 +17,13 @@ from app.request import ControlStrength
 from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
     Job,
     SharedControls,
     StudioHandle,
-    add_stop,
     check_uploads,
     describe_cost,
     example_photos,
@@ -206,7 +206,9 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         with gr.Column():
             with gr.Row():
                 preview_button = gr.Button("Preview maps", elem_id="cn-preview")
-                generate_button = gr.Button("Generate", variant="primary", elem_id="cn-generate")
+                generate_button = gr.Button(
+                    "Generate", variant="primary", elem_id="cn-generate", elem_classes=RUN_BUTTON_CLASS
+                )
                 stop = gr.Button("Stop", variant="stop", elem_id="cn-stop")
             maps_view = gr.Gallery(label="Maps", columns=2, height="auto", format="png", elem_id="cn-maps")
             slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
@@ -222,23 +224,32 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         run.__name__ = run.__qualname__ = f"run_{step.__name__}"  # the name ZeroGPU and the API docs see
         return run
 
-    preview_event = preview_button.click(
+    preview_run = wire_run(
+        preview_button,
         on_gpu(handler(preview), TAB, seconds=preview_gpu_seconds),
+        tab=TAB,
+        status=info,
+        busy="Making maps…",
+        clear_status=False,
         inputs_kwargs=tab.inputs(),
-        outputs=maps_view,
+        outputs=[maps_view],
         api_name="preview_maps",
         api_description="The control map(s) the current settings make from the photo, before generating.",
         concurrency_id=GPU_QUEUE,
     )
-    generate_event = generate_button.click(
+    generate_run = wire_run(
+        generate_button,
         on_gpu(handler(generate), TAB),
+        tab=TAB,
+        status=info,
         inputs_kwargs=tab.inputs(),
         outputs=[slider, gallery, info, shared.last_seed],
+        progress_on=gallery,
         api_name="controlnet",
         api_description="ControlNet generation (one or two controls); returns map/result pair, gallery and cost.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [preview_event, generate_event], info)
+    add_stop(stop, studio, TAB, [preview_run, generate_run], info)
     return TabRecipe(
         TAB,
         tab.inputs(),

@@ -18,13 +18,13 @@ from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
     Job,
     SharedControls,
     StudioHandle,
-    add_stop,
     check_uploads,
     describe_cost,
     example_photos,
@@ -190,7 +190,9 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
             tab = _widgets(shared)
         with gr.Column():
             with gr.Row():
-                run_button = gr.Button("Generate", variant="primary", elem_id="ip-generate")
+                run_button = gr.Button(
+                    "Generate", variant="primary", elem_id="ip-generate", elem_classes=RUN_BUTTON_CLASS
+                )
                 stop = gr.Button("Stop", variant="stop", elem_id="ip-stop")
             gallery = gr.Gallery(label="Reference, map and results", columns=2, height="auto", format="png")
             info = gr.Markdown(elem_id="ip-info")
@@ -200,15 +202,18 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         with studio.job(TAB, request, progress) as job:
             return generate(tab, job, values)
 
-    event = run_button.click(
+    run_event = wire_run(
+        run_button,
         on_gpu(run, TAB),
+        tab=TAB,
+        status=info,
         inputs_kwargs=tab.inputs(),
         outputs=[gallery, info, shared.last_seed],
         api_name="ip_adapter",
         api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [event], info)
+    add_stop(stop, studio, TAB, [run_event], info)
     return TabRecipe(
         TAB,
         tab.inputs(),

@@ -37,6 +37,9 @@ if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path t
 
 logger = logging.getLogger(__name__)
 
+STOPPED_TITLE = "Stopped"
+"""The title of the message a stopped job raises (the Stop button has already said so in the page)."""
+
 GPU_QUEUE = "gpu"
 """The one ``concurrency_id`` every generating event shares: one job on the accelerator at a time."""
 
@@ -261,7 +264,7 @@ def studio_errors() -> Iterator[None]:
     except gr.Error:
         raise
     except Cancelled as error:
-        raise gr.Error(str(error), title="Stopped") from None
+        raise gr.Error(str(error), title=STOPPED_TITLE) from None
     except StudioError as error:
         raise gr.Error(str(error), title="Cannot run this") from None
     except Exception as error:
@@ -270,9 +273,6 @@ def studio_errors() -> Iterator[None]:
             f"Unexpected {type(error).__name__}: {str(error)[:300]} (details are in the server log).",
             title="Something went wrong",
         ) from None
-
-
-STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
 
 
 def check_uploads(*images: gr.Image) -> None:
@@ -295,19 +295,6 @@ def check_uploads(*images: gr.Image) -> None:
             check, inputs=image, outputs=image, concurrency_id="uploads", concurrency_limit=None,
             api_visibility="private",
         )  # fmt: skip
-
-
-def add_stop(button: gr.Button, studio: StudioHandle, tab: str, events: list[Any], status: gr.Markdown) -> None:
-    """Wire a Stop button: set the job's cancel event (it stops at its next step) and cancel the events.
-
-    The message goes to the tab's own status line: the click skips the queue, and gradio shows neither
-    ``gr.Info`` from an unqueued event nor the cancelled job's error in the page.
-    """
-
-    def stop(request: gr.Request) -> Any:
-        return STOPPED if studio.stop(tab, request) else gr.skip()
-
-    button.click(stop, outputs=status, queue=False, cancels=events, api_visibility="private")
 
 
 # -- sliders from the schema ----------------------------------------------------------------------

@@ -25,13 +25,13 @@ from app.request.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
     Job,
     SharedControls,
     StudioHandle,
-    add_stop,
     check_uploads,
     example_photos,
     on_gpu,
@@ -259,7 +259,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
     )
     tab = _widgets(shared)
     with gr.Row():
-        run_button = gr.Button("Run sweep", variant="primary", elem_id="sw-run")
+        run_button = gr.Button("Run sweep", variant="primary", elem_id="sw-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="sw-stop")
     grid = gr.Image(
         label="Grid (download for full size)", type="pil", format="png", interactive=False,
@@ -285,12 +285,16 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         with studio.job(TAB, request, progress) as job:
             return sweep(tab, job, values)
 
-    sweep_event = run_button.click(
+    sweep_run = wire_run(
+        run_button,
         on_gpu(run_sweep, TAB, seconds=sweep_gpu_seconds),
+        tab=TAB,
+        status=notes,
+        busy="Sweeping…",
         inputs_kwargs=tab.inputs(),
         outputs=[grid, plot, score, matrix, notes, plotted],
         api_name="sweep",
         api_description="An X/Y sweep of one method: the labelled grid, each fit score along X, and the fit table.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [sweep_event], notes)
+    add_stop(stop, studio, TAB, [sweep_run], notes)

@@ -8,12 +8,12 @@ import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
     SharedControls,
     StudioHandle,
-    add_stop,
     describe_cost,
     on_gpu,
     result_gallery,
@@ -34,7 +34,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """
     gr.Markdown("Plain text-to-image: the baseline every other method is measured against.")
     with gr.Row():
-        generate = gr.Button("Generate", variant="primary", elem_id="text-generate")
+        generate = gr.Button("Generate", variant="primary", elem_id="text-generate", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
     gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="text-gallery")
     info = gr.Markdown(elem_id="text-info")
@@ -50,15 +50,18 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         gallery = tagged(result_gallery(result, "Text only"), recipe, result.seeds)
         return gallery, describe_cost(result), result.seeds[0]
 
-    event = generate.click(
+    run_event = wire_run(
+        generate,
         on_gpu(run, TAB),
+        tab=TAB,
+        status=info,
         inputs_kwargs=shared.inputs(),
         outputs=[gallery, info, shared.last_seed],
         api_name="text_to_image",
         api_description="Text-to-image on the shared settings; returns the images captioned with seed and settings.",
         concurrency_id=GPU_QUEUE,
     )
-    add_stop(stop, studio, TAB, [event], info)
+    add_stop(stop, studio, TAB, [run_event], info)
     gr.Examples(
         examples=[
             ["a watercolour portrait of an astronaut, soft morning light"],

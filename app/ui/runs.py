@@ -1,0 +1,238 @@
+"""Run and Stop buttons: feedback where the user clicked, failures said where they happened, Stop that tidies up.
+
+A run is three events on one click, so the page answers at once and never leaves a stale state behind:
+
+1. off the queue, the button turns into a disabled "Generating…" and the tab's status line is cleared (a faded
+   "Stopped" or error line never overlaps the next run's progress);
+2. the run itself (the API endpoint), its progress bar on the results only (one bar, not one per output);
+3. afterwards, the button comes back; if the run failed, the status line says what failed and why, and the outputs
+   lose the bare red "Error" badge gradio leaves on them (the toast fades, the status line stays).
+
+API clients call step 2 by its name and still receive the error as an exception.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+from PIL import Image
+
+from app.ui.cancel import JobKey
+from app.ui.shared import STOPPED_TITLE, StudioHandle, job_key, placeholder
+
+logger = logging.getLogger(__name__)
+
+STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
+
+RUN_BUTTON_CLASS = "run-button"
+"""Marks each tab's main button: Ctrl/Cmd+Enter clicks the one in the open tab."""
+
+
+class FailureNotes:
+    """The last failure of each (session, tab), kept in the serving process until the page asks for it."""
+
+    def __init__(self) -> None:
+        self._notes: dict[JobKey, str] = {}
+        self._lock = threading.Lock()
+
+    def record(self, key: JobKey, error: Exception) -> None:
+        if isinstance(error, gr.Error) and error.title == STOPPED_TITLE:
+            return  # the Stop button already said so, in the tab's own words
+        if isinstance(error, gr.Error):
+            title = error.title if error.title and error.title != "Error" else "Cannot run this"
+            text = f"**{title}.** {error.message}"
+        else:
+            text = f"**Something went wrong.** {type(error).__name__}: {str(error)[:300]}"
+        with self._lock:
+            self._notes[key] = text
+
+    def take(self, key: JobKey) -> str | None:
+        with self._lock:
+            return self._notes.pop(key, None)
+
+
+FAILURES = FailureNotes()
+"""The serving process's failure notes (session hashes are unique, so one registry serves every app)."""
+
+
+def remembering_failures(handler: Callable[..., Any], notes: FailureNotes, tab: str) -> Callable[..., Any]:
+    """``handler``, recording any exception it raises under the caller's (session, tab) before re-raising it.
+
+    Wraps the outermost handler (after ZeroGPU's), so the record is made in the serving process.
+    """
+
+    def key_of(args: tuple, values: dict[str, Any]) -> JobKey:
+        request = next((a for a in (*args, *values.values()) if isinstance(a, gr.Request)), None)
+        return job_key(tab, request)
+
+    if inspect.isgeneratorfunction(handler):
+
+        @functools.wraps(handler)
+        def stream(*args: Any, **values: Any) -> Iterator[Any]:
+            try:
+                yield from handler(*args, **values)
+            except Exception as error:
+                notes.record(key_of(args, values), error)
+                raise
+
+        return stream
+
+    @functools.wraps(handler)
+    def call(*args: Any, **values: Any) -> Any:
+        try:
+            return handler(*args, **values)
+        except Exception as error:
+            notes.record(key_of(args, values), error)
+            raise
+
+    return call
+
+
+@dataclass
+class Run:
+    """One wired run: its button (and the label to restore) and the event that runs it."""
+
+    button: gr.Button
+    label: str
+    event: Any
+
+    def idle(self) -> Any:
+        return gr.update(value=self.label, interactive=True)
+
+
+def wire_run(
+    button: gr.Button,
+    handler: Callable[..., Any],
+    *,
+    tab: str,
+    status: gr.Markdown,
+    outputs: Sequence[gr.components.Component],
+    progress_on: gr.components.Component | None = None,
+    busy: str = "Generating…",
+    clear_status: bool = True,
+    **event: Any,
+) -> Run:
+    """Wire a run button: busy label at once, the run (an API endpoint), then the button back and any failure shown.
+
+    Args:
+        button: The button (its label comes back after the run).
+        handler: The event handler (already wrapped for ZeroGPU).
+        tab: The tab id (failures are kept per session and tab).
+        status: The tab's status line: cleared when the run starts, the failure's message if it fails.
+        outputs: The run's outputs (``status`` among them or not).
+        progress_on: Where the progress bar shows (default: the first output).
+        busy: The button's label while the run is queued or running.
+        clear_status: Clear the status line when the run starts (off for map previews, which keep the cost line).
+        **event: The run event's own arguments (``inputs_kwargs``, ``api_name``, ``concurrency_id``, ...).
+    """
+    private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+    started = button.click(
+        lambda: (gr.update(value=busy, interactive=False), "" if clear_status else gr.skip()),
+        outputs=[button, status],
+        **private,
+    )
+    run = started.then(
+        remembering_failures(handler, FAILURES, tab),
+        outputs=list(outputs),
+        show_progress_on=progress_on or outputs[0],
+        **event,
+    )
+    wired = Run(button, button.value, run)
+    run.success(wired.idle, outputs=button, **private)
+    targets = [status, *(o for o in outputs if o is not status)]
+
+    def show_failure(request: gr.Request) -> list[Any]:
+        note = FAILURES.take(job_key(tab, request))
+        # Every output is touched (skipped), so gradio drops the error badge it put on each.
+        return [wired.idle(), note if note is not None else gr.skip(), *(gr.skip() for _ in targets[1:])]
+
+    run.failure(show_failure, outputs=[button, *targets], **private)
+    return wired
+
+
+def add_stop(
+    button: gr.Button,
+    studio: StudioHandle,
+    tab: str,
+    runs: Sequence[Run],
+    status: gr.Markdown,
+    message: str = STOPPED,
+    tidy: tuple[gr.components.Component, Callable[[Any], Any]] | None = None,
+) -> None:
+    """Wire a Stop button: set the job's cancel event (it stops at its next step) and cancel the runs' events.
+
+    The message goes to the tab's own status line (the click skips the queue, and gradio shows neither
+    ``gr.Info`` from an unqueued event nor the cancelled job's error), and the run buttons come back at once.
+
+    Args:
+        button: The Stop button.
+        studio: The studio handle.
+        tab: The tab id.
+        runs: The tab's runs, whose events it cancels.
+        status: The tab's status line.
+        message: What the status line says when a job was stopped.
+        tidy: ``(component, fn)``: ``fn`` maps the component's value to what it shows after a stop
+            (e.g. pending tiles marked as stopped).
+    """
+    extra = [tidy[0]] if tidy else []
+
+    def stop(request: gr.Request, value: Any = None) -> list[Any]:
+        stopped = studio.stop(tab, request)
+        updates = [message if stopped else gr.skip(), *(run.idle() for run in runs)]
+        if tidy:
+            updates.append(tidy[1](value) if stopped else gr.skip())
+        return updates
+
+    button.click(
+        stop,
+        inputs=extra,
+        outputs=[status, *(run.button for run in runs), *extra],
+        queue=False,
+        cancels=[run.event for run in runs],
+        api_visibility="private",
+        show_progress="hidden",
+    )
+
+
+def stopped_tiles(items: Sequence[Any] | None, pending: str = "pending", label: str = "stopped") -> list[Any]:
+    """Gallery items with each tile whose caption says ``pending`` replaced by a grey "stopped" tile."""
+    out = []
+    for item in items or []:
+        image, caption = item if isinstance(item, (tuple, list)) else (item, None)
+        if caption and pending in caption:
+            size = _size_of(image)
+            method = caption.split(" · ")[0].split(":")[0]
+            out.append((placeholder(label, *size), f"{method} · {label}"))
+        else:
+            out.append((image, caption))
+    return out
+
+
+def _size_of(image: Any) -> tuple[int, int]:
+    if isinstance(image, Image.Image):
+        return image.size
+    try:
+        with Image.open(image) as opened:
+            return opened.size
+    except Exception:  # a tile that cannot be read: a small one stands in
+        return (256, 256)
+
+
+KEYBOARD_JS = f"""
+() => {{
+  // Ctrl/Cmd+Enter runs the open tab, as in A1111, ComfyUI and Fooocus.
+  document.addEventListener('keydown', (event) => {{
+    if (event.key !== 'Enter' || !(event.ctrlKey || event.metaKey)) return;
+    const buttons = [...document.querySelectorAll('.{RUN_BUTTON_CLASS}')];
+    const visible = buttons.find((b) => b.offsetParent !== null && !b.disabled);
+    if (visible) {{ event.preventDefault(); visible.click(); }}
+  }});
+}}
+"""
