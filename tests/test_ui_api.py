@@ -132,7 +132,7 @@ def test_preview_all_maps_and_compare(client):
     )
     assert len(grid) == 2 * len(methods)  # results on top, what drove each below
     assert all(size == (64, 96) for size in sizes(grid)[: len(methods)])
-    assert grid[0]["caption"].startswith("Text only")
+    assert grid[0]["caption"].startswith("Text-only")
     assert "depth map" in grid[5]["caption"] and "reference" in grid[5]["caption"]
     assert matrix["headers"][0] == "Method" and len(matrix["data"]) == len(methods)
     assert advice.strip()

@@ -42,7 +42,7 @@ class Method:
         parts = [f"{t.capitalize()} ({d})" for t, d in self.controls]
         if self.ip_adapter:
             parts.append("IP-Adapter")
-        return " + ".join(parts) or "Text only"
+        return " + ".join(parts) or "Text-only"
 
 
 def default_detectors() -> dict[str, str]:

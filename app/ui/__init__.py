@@ -24,6 +24,7 @@ from app.errors import StudioError
 from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
+from app.ui.gallery import GALLERY_CSS
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
@@ -50,13 +51,16 @@ TABS = (
 (:class:`~app.ui.recipe_hooks.TabRecipe`) or None for a tab without recipes. The tab id is the builder's
 middle name (``text``, ``controlnet``, ``ip_adapter``, ``compare``), as in ``Recipe.ui_tab``."""
 
-CSS = """
+CSS = (
+    """
 /* Help text under labels: gray-600 on white is about 7:1 (gradio's default grey is about 2.5:1). */
 .gradio-container { --block-info-text-color: #4b5563; }
 #banner { border-left: 4px solid #f59e0b; padding: 0.25rem 0.75rem; background: #fffbeb; }
 #banner * { color: #78350f !important; }
 footer { display: none !important; }
 """
+    + GALLERY_CSS
+)
 
 
 def build_app(studio: Studio | None = None, settings: Settings | None = None) -> gr.Blocks:

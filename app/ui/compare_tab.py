@@ -21,6 +21,7 @@ from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
 from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
 from app.ui.controls import MethodSettings, method_settings
+from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
@@ -66,8 +67,10 @@ class Grid:
         height: int,
         reference: Image.Image | None,
         recipe: Recipe | None = None,
+        seed: int | None = None,
     ) -> None:
         self.methods = methods
+        self.seed = seed
         self.width, self.height = width, height
         self.reference = reference
         self.recipe = recipe
@@ -78,7 +81,7 @@ class Grid:
 
     def _driver_placeholder(self, method: str) -> tuple[Image.Image, str]:
         if method == "text":
-            return placeholder("no map: prompt only", self.width, self.height), "Text only: no map, the prompt alone"
+            return placeholder("no map: prompt only", self.width, self.height), "Text-only: no map, the prompt alone"
         return placeholder("map pending…", self.width, self.height), f"{method_label(method)}: map pending"
 
     def add(self, index: int, entry: CompareEntry, request: dict[str, Any]) -> None:
@@ -86,10 +89,7 @@ class Grid:
         label = entry.method.label
         if entry.result is not None:
             result = entry.result
-            self.results[index] = (
-                result.image,
-                f"{label} · {result.seconds:.1f} s · {settings_caption(result.settings, result.seeds[0])}",
-            )
+            self.results[index] = (result.image, f"{label} · seed {result.seeds[0]} · {result.seconds:.1f} s")
         else:
             self.results[index] = (placeholder("could not run", self.width, self.height), f"{label}: {entry.error}")
         drivers = [m.map for m in entry.maps]
@@ -103,10 +103,15 @@ class Grid:
         elif entry.method.controls:
             self.drivers[index] = (placeholder("no map", self.width, self.height), f"{label}: no map")
 
-    def update(self) -> list[tuple[Image.Image, str]]:
-        """The gallery value, results then drivers (the gallery has one column per method, see ``columns``)."""
+    def update(self) -> list[tuple[Any, str]]:
+        """The gallery value, results then drivers (the gallery has one column per method, see ``columns``).
+
+        Finished cells are served as PNGs named after method and seed (``canny-seed42.png``, ``canny-map.png``).
+        """
         cells, methods = self.results + self.drivers, self.methods * 2
-        return [tagged([cell], self.recipe, method=method)[0] for cell, method in zip(cells, methods, strict=True)]
+        items = [tagged([cell], self.recipe, method=method)[0] for cell, method in zip(cells, methods, strict=True)]
+        stems = [file_stem(m, self.seed) for m in self.methods] + [file_stem(m, kind="map") for m in self.methods]
+        return downloadable(items, stems)
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) -> Any:
@@ -239,8 +244,9 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
     reference_image = load_image(values["reference"]) if values["reference"] is not None else None
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
-    view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe)
-    yield view.update(), None, "Running the comparison…"
+    view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe, data.get("seed"))
+    shared_settings = f"Every method runs on {settings_caption(data, data['seed'])}."
+    yield view.update(), None, f"Running the comparison… {shared_settings}"
     entries = []
     stream = job.studio.compare(data, values["photo"], reference_image, progress=job.fraction, cancel=job.cancel)
     for index, entry in enumerate(stream):
@@ -257,6 +263,7 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     advice_text = card.verdict.text
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
+    advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
     yield view.update(), matrix_table(card.matrix), advice_text
 
 
@@ -320,13 +327,10 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
-    maps_view = gr.Gallery(
-        label="Maps (canny · pose · depth)", columns=3, height="auto", format="png", elem_id="cmp-maps"
+    maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
+    grid = results_gallery(
+        "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(DEFAULT_METHODS), type="filepath"
     )
-    grid = gr.Gallery(
-        label="Results (top) and what drove each (below)", columns=len(DEFAULT_METHODS), height="auto", format="png",
-        type="filepath", elem_id="cmp-grid",
-    )  # fmt: skip
     matrix = gr.Dataframe(
         headers=["Method", "Fit scores and costs appear here after a comparison"],
         label="Fit: ↑ higher fits better (scores 0–1, cosines −1–1), ↓ lower costs less; a clear lead is highlighted",

@@ -15,6 +15,7 @@ import gradio as gr
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength
 from app.ui.controls import ControlInputs, compute_maps, control_inputs
+from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
@@ -29,7 +30,6 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
     preview_gpu_seconds,
-    result_gallery,
     schema_slider,
 )
 
@@ -151,7 +151,8 @@ def preview(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> list:
     data = tab.shared.read(values)
     maps, captions = compute_maps(job, controls_of(tab, values), data["width"], data["height"], values["fit"])
     recipe = try_recipe(lambda: recipe_of(tab, values), warn=False)
-    return tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
+    items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
+    return downloadable(items, map_stems(controls_of(tab, values)))
 
 
 def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
@@ -164,9 +165,15 @@ def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
     result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
     recipe = try_recipe(lambda: recipe_of(tab, values))
     items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
-    items += tagged(result_gallery(result, label), recipe, result.seeds)
+    items += tagged(result_items(result, label), recipe, result.seeds)
     pair = (items[0][0], items[len(maps)][0])
+    items = downloadable(items, [*map_stems(controls), *result_stems(result)])
     return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
+
+
+def map_stems(controls: list[tuple[Any, str, str, dict, float]]) -> list[str]:
+    """Download names of the maps: ``canny-map``, ``depth-map``."""
+    return [file_stem(kind, kind="map") for _, kind, *_ in controls]
 
 
 def _widgets(shared: SharedControls) -> ControlNetInputs:
@@ -210,9 +217,9 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
                     "Generate", variant="primary", elem_id="cn-generate", elem_classes=RUN_BUTTON_CLASS
                 )
                 stop = gr.Button("Stop", variant="stop", elem_id="cn-stop")
-            maps_view = gr.Gallery(label="Maps", columns=2, height="auto", format="png", elem_id="cn-maps")
+            maps_view = results_gallery("Maps", elem_id="cn-maps")
             slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
-            gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="cn-gallery")
+            gallery = results_gallery("Results", elem_id="cn-gallery")
             info = gr.Markdown(elem_id="cn-info")
 
     def handler(step):

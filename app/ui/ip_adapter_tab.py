@@ -16,6 +16,7 @@ from app.images import load_image
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
+from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
@@ -29,7 +30,6 @@ from app.ui.shared import (
     describe_cost,
     example_photos,
     on_gpu,
-    result_gallery,
     schema_slider,
 )
 
@@ -144,8 +144,9 @@ def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[li
     data["ip_adapter"]["image"] = reference_image
     result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
-    gallery = tagged(items, recipe) + tagged(result_gallery(result, label), recipe, result.seeds)
-    return gallery, describe_cost(result), result.seeds[0]
+    gallery = tagged(items, recipe) + tagged(result_items(result, label), recipe, result.seeds)
+    stems = [file_stem("reference"), *(file_stem(result.method, kind="map") for _ in items[1:]), *result_stems(result)]
+    return downloadable(gallery, stems), describe_cost(result), result.seeds[0]
 
 
 def _widgets(shared: SharedControls) -> IPAdapterInputs:
@@ -194,7 +195,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
                     "Generate", variant="primary", elem_id="ip-generate", elem_classes=RUN_BUTTON_CLASS
                 )
                 stop = gr.Button("Stop", variant="stop", elem_id="ip-stop")
-            gallery = gr.Gallery(label="Reference, map and results", columns=2, height="auto", format="png")
+            gallery = results_gallery("Reference, map and results", elem_id="ip-gallery")
             info = gr.Markdown(elem_id="ip-info")
 
     def run(request: gr.Request, progress=PROGRESS, reference=None, photo=None, **values: Any):

@@ -531,7 +531,7 @@ def build_shared_controls(settings: Settings) -> SharedControls:
                 info=field_bounds(CommonSettings, "scheduler")["description"],
             )
             images = schema_slider(
-                GenerationRequest, "num_images_per_prompt", "Images per run", cap=settings.max_images
+                GenerationRequest, "num_images_per_prompt", "Images per run", cap=settings.max_images, elem_id="images"
             )
     shared = SharedControls(
         prompt,
@@ -574,19 +574,18 @@ def settings_caption(settings: dict[str, Any], seed: int) -> str:
     )
 
 
-def result_gallery(result: Result, label: str) -> list[tuple[Image.Image, str]]:
-    """Gallery items of a result: each image captioned with its method, seed and settings."""
-    return [
-        (image, f"{label} · {settings_caption(result.settings, seed)}")
-        for image, seed in zip(result.images, result.seeds, strict=True)
-    ]
-
-
 def describe_cost(result: Result) -> str:
-    """Time (and model loading), peak memory and the core's notes, as a short Markdown line."""
+    """The settings the images share, time (and model loading), peak memory and the core's notes, in Markdown."""
     memory = result.peak_memory_bytes / 2**20
     loading = f" (+{result.load_seconds:.1f} s loading models)" if result.load_seconds >= 0.05 else ""
-    text = f"{result.seconds:.1f} s{loading} · peak memory {memory:.0f} MiB ({result.memory_kind.replace('_', ' ')})"
+    seeds = result.seeds
+    settings = settings_caption(result.settings, seeds[0])
+    if len(seeds) > 1:
+        settings = settings.replace(f"seed {seeds[0]}", f"seeds {seeds[0]}–{seeds[-1]}", 1)
+    text = (
+        f"{settings}  \n**{result.seconds:.1f} s**{loading} · peak memory {memory:.0f} MiB "
+        f"({result.memory_kind.replace('_', ' ')})"
+    )
     if result.notes:
         text += "\n\n" + "\n".join(f"- {note}" for note in result.notes)
     return text

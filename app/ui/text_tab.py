@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
+from app.ui.gallery import downloadable, result_items, result_stems, results_gallery
 from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
@@ -16,7 +17,6 @@ from app.ui.shared import (
     StudioHandle,
     describe_cost,
     on_gpu,
-    result_gallery,
 )
 
 TAB = "text"
@@ -36,7 +36,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     with gr.Row():
         generate = gr.Button("Generate", variant="primary", elem_id="text-generate", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
-    gallery = gr.Gallery(label="Results", columns=2, height="auto", format="png", elem_id="text-gallery")
+    gallery = results_gallery("Results", elem_id="text-gallery")
     info = gr.Markdown(elem_id="text-info")
 
     def to_recipe(values: dict[str, Any]) -> Recipe:
@@ -45,10 +45,10 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     def run(request: gr.Request, progress=PROGRESS, **values: Any):
         with studio.job(TAB, request, progress) as job:
             data = shared.read(values)
-            result = job.studio.generate(data, progress=job.steps("Text only"), cancel=job.cancel)
+            result = job.studio.generate(data, progress=job.steps("Text-only"), cancel=job.cancel)
         recipe = try_recipe(lambda: to_recipe(values))
-        gallery = tagged(result_gallery(result, "Text only"), recipe, result.seeds)
-        return gallery, describe_cost(result), result.seeds[0]
+        gallery = tagged(result_items(result, "Text-only"), recipe, result.seeds)
+        return downloadable(gallery, result_stems(result)), describe_cost(result), result.seeds[0]
 
     run_event = wire_run(
         generate,
