@@ -35,6 +35,7 @@ from app.request.compare import (
     check_detector,
     parse_compare_request,
 )
+from app.request.labels import describe_field
 from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, cell_requests, parse_sweep, sweep_grid
 from app.settings import Settings, get_settings
 from app.tiny import build_tiny_detectors, build_tiny_scorers, ensure_tiny_family
@@ -134,24 +135,21 @@ class Studio:
         for name in ("width", "height"):
             value = getattr(request, name)
             if value > caps.max_side:
-                problems.append(f"{name}: received {value}, this studio allows at most {caps.max_side} pixels")
-        if request.num_inference_steps > caps.max_steps:
-            problems.append(
-                f"num_inference_steps: received {request.num_inference_steps}, this studio allows at most "
-                f"{caps.max_steps}"
-            )
-        if request.num_images_per_prompt > caps.max_images:
-            problems.append(
-                f"num_images_per_prompt: received {request.num_images_per_prompt}, this studio allows at most "
-                f"{caps.max_images}"
-            )
+                problems.append(
+                    f"{describe_field([name])}: received {value}, this studio allows at most {caps.max_side} pixels"
+                )
+        for name, cap in (("num_inference_steps", caps.max_steps), ("num_images_per_prompt", caps.max_images)):
+            value = getattr(request, name)
+            if value > cap:
+                problems.append(f"{describe_field([name])}: received {value}, this studio allows at most {cap}")
         for index, control in enumerate(request.controls):
             if control.image is None:
                 problems.append(
-                    f"controls.{index}: the {control.control_type} ControlNet needs a control image, received none"
+                    f"{describe_field(['controls', index])}: the {control.control_type} ControlNet needs a control "
+                    "image, received none"
                 )
         if request.ip_adapter is not None and request.ip_adapter.image is None:
-            problems.append("ip_adapter.image: the IP-Adapter needs a reference image, received none")
+            problems.append("IP-Adapter · ip_adapter.image: the IP-Adapter needs a reference image, received none")
         if problems:
             raise StudioError("Invalid request — " + "; ".join(problems))
         return request
@@ -255,11 +253,11 @@ class Studio:
             )
         missing = []
         if structure_image is None and any(m.controls for m in methods):
-            missing.append("a structure photo (for " + ", ".join(m.name for m in methods if m.controls) + ")")
+            missing.append("a structure photo (for " + ", ".join(m.label for m in methods if m.controls) + ")")
         if reference_image is None and any(m.ip_adapter for m in methods):
-            missing.append("a reference image (for " + ", ".join(m.name for m in methods if m.ip_adapter) + ")")
+            missing.append("a reference image (for " + ", ".join(m.label for m in methods if m.ip_adapter) + ")")
         if missing:
-            raise StudioError("This comparison needs " + " and ".join(missing) + ", received none.")
+            raise StudioError("These methods need " + " and ".join(missing) + ", received none.")
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work

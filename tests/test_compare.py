@@ -88,7 +88,7 @@ def test_results_stream_one_by_one_with_progress(studio, photo):
 def test_missing_images_and_too_many_methods_are_refused(studio, photo):
     with pytest.raises(StudioError, match=r"structure photo.*canny"):
         list(studio.compare({**SHARED, "methods": ["text", "canny"]}))
-    with pytest.raises(StudioError, match=r"reference image.*ip_adapter"):
+    with pytest.raises(StudioError, match=r"reference image.*IP-Adapter"):
         list(studio.compare({**SHARED, "methods": ["ip_adapter"]}, photo))
     with pytest.raises(StudioError, match="each method may appear once"):
         parse_compare_request({"methods": ["depth", "depth:depth_anything"]})

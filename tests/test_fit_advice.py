@@ -228,3 +228,46 @@ def test_the_fit_table_colours_a_clear_lead_and_not_a_tie():
     depth_column = 1 + [c.name for c in m.columns].index("depth")
     assert coloured == {(m.methods.index("depth"), depth_column)}
     assert BEST_STYLE.split(";")[0].split(":")[1].strip() in str(css[(m.methods.index("depth"), depth_column)])
+
+
+def test_scores_that_cannot_tell_methods_apart_name_no_winner_and_no_closest():
+    """The issue's case: every score tied (tiny weights, a photo given) must not name a "closest" or a winner."""
+    tied = {"prompt": 0.0, "edges": 0.55, "pose": 0.10, "depth": 0.26, "reference": 0.4, "seconds": 1.0}
+    verdict = advise(matrix(**{m: dict(tied) for m in ("text", "canny", "pose", "depth", "ip_adapter")}))
+    assert verdict.winner is None and verdict.rule == "indistinct" and verdict.ranking == []
+    assert verdict.headline == "No clear winner: the scores cannot tell these methods apart on this input."
+    assert "closest" not in verdict.text and "fits this input." not in verdict.text
+    assert "edges 0.55" in verdict.text and "within 0.01" in verdict.text
+    # Costs do not count: a faster method is not a better fit.
+    near = matrix(text={"prompt": 0.300, "edges": 0.20, "seconds": 1.0}, canny={"prompt": 0.305, "edges": 0.205})
+    assert advise(near).rule == "indistinct"
+
+
+def test_a_clear_verdict_leads_with_a_headline_and_a_ranking():
+    m = matrix(
+        text={"prompt": 0.32, "depth": 0.22, "edges": 0.20},
+        depth={"prompt": 0.31, "depth": 0.81, "edges": 0.40},
+        canny={"prompt": 0.315, "depth": 0.60, "edges": 0.90},
+        pose={"prompt": 0.20, "depth": 0.70, "edges": 0.50},
+    )
+    verdict = advise(m)
+    assert verdict.winner == "canny"
+    assert verdict.headline == "Canny fits this input best: it kept the structure and followed the prompt."
+    # Canny first (the winner), then depth, then text-only; pose lost the prompt, so it ranks last.
+    assert verdict.ranking == [["canny"], ["depth"], ["text"], ["pose"]]
+    assert verdict.ranking_line == "Ranking by measured fit: 1. Canny · 2. Depth · 3. Text-only · 4. Pose."
+    assert verdict.markdown.startswith(f"**{verdict.headline}**\n\n{verdict.ranking_line}\n\n")
+    assert verdict.text.startswith(verdict.headline)
+
+
+def test_no_closest_method_among_ties_in_one_column():
+    m = matrix(text={"prompt": 0.32, "depth": 0.40, "edges": 0.2}, depth={"prompt": 0.31, "depth": 0.405, "edges": 0.9})
+    verdict = advise(m)
+    assert "No method kept the layout better than text-only (all within 0.01 of it)." in verdict.sentences
+
+
+def test_nothing_gained_says_so_in_plain_words():
+    m = matrix(text={"prompt": 0.32, "depth": 0.40}, depth={"prompt": 0.31, "depth": 0.43})
+    verdict = advise(m)
+    assert verdict.headline == "Text-only is enough here: no conditioning improved the measured fit."
+    assert verdict.ranking == [["text"], ["depth"]]

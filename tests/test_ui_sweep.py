@@ -58,7 +58,7 @@ def test_a_value_over_the_studio_cap_is_refused_before_any_cell_runs(studio, mon
 
     monkeypatch.setattr(studio, "generate", never)
     over = studio.settings.max_steps + 1
-    with pytest.raises(StudioError, match=f"num_inference_steps: received {over}"):
+    with pytest.raises(StudioError, match=f"Steps · num_inference_steps: received {over}"):
         studio.sweep({"base": {"methods": ["text"]}, "x": {"name": "num_inference_steps", "values": [1, over]}})
 
 

@@ -1,10 +1,14 @@
 """Advice: a short, plain-language verdict derived transparently from the fit matrix.
 
 Every sentence quotes the numbers it rests on, and :class:`Verdict` lists them,
-so a user can check the verdict against the table. The rules, in order:
+so a user can check the verdict against the table. A verdict leads with a one-line
+headline and a ranking, then gives its reasons. The rules, in order:
 
 1. **Nothing to compare.** No score at all: say so, no winner. One method
    only: describe its scores and suggest running text-only beside it, no winner.
+   **Cannot tell apart:** when every measured fit (each score column) lies within
+   :data:`TIE_TOLERANCE` across the methods, the scores say nothing about which
+   fits better: the verdict says so and names no winner (rule ``indistinct``).
 2. **Baseline.** Gains are measured against text-only (:data:`BASELINE`); in a
    column where text-only has no value, against that column's lowest value,
    and the sentence names that method.
@@ -104,12 +108,14 @@ class Verdict:
     """The advice for one comparison.
 
     Attributes:
-        sentences: The verdict, a few short sentences.
+        sentences: The reasons, a few short sentences quoting the table.
         winner: The method that fits this input, or None when the numbers name none.
-        rule: Which rule decided (``empty``, ``single``, ``structure``, ``trade_off``,
+        rule: Which rule decided (``empty``, ``single``, ``indistinct``, ``structure``, ``trade_off``,
             ``reference``, ``baseline``, ``prompt``).
         tied: Methods tied with the winner, the winner first.
         numbers: Every number quoted, keyed ``"method/column"``.
+        headline: The verdict in one line, for a person who reads nothing else.
+        ranking: Methods from best to worst fit, tied methods grouped (empty when the scores cannot rank them).
     """
 
     sentences: list[str]
@@ -117,11 +123,30 @@ class Verdict:
     rule: str
     tied: list[str] = field(default_factory=list)
     numbers: dict[str, float] = field(default_factory=dict)
+    headline: str = ""
+    ranking: list[list[str]] = field(default_factory=list)
+
+    @property
+    def ranking_line(self) -> str:
+        """``Ranking by measured fit: 1. Depth · 2. Canny, Pose (tied) · 3. Text-only``, or "" without a ranking."""
+        if len(self.ranking) < 2:
+            return ""
+        places = [
+            f"{place}. {', '.join(method_label(m) for m in group)}{' (tied)' if len(group) > 1 else ''}"
+            for place, group in enumerate(self.ranking, start=1)
+        ]
+        return "Ranking by measured fit: " + " · ".join(places) + "."
 
     @property
     def text(self) -> str:
-        """The sentences as one paragraph."""
-        return " ".join(self.sentences)
+        """Headline, ranking and reasons as one paragraph."""
+        return " ".join(part for part in (self.headline, self.ranking_line, *self.sentences) if part)
+
+    @property
+    def markdown(self) -> str:
+        """The headline in bold, the ranking on its own line, then the reasons."""
+        parts = [f"**{self.headline}**" if self.headline else "", self.ranking_line, " ".join(self.sentences)]
+        return "\n\n".join(part for part in parts if part)
 
 
 class _Reader:
@@ -210,9 +235,19 @@ def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
     reader = _Reader(matrix, baseline)
     scored = [c for c in matrix.columns if c.kind != "cost" and matrix.has(c.name)]
     if not matrix.methods or not scored:
-        return Verdict(["No fit scores could be computed for this comparison, so there is no verdict."], None, "empty")
+        return Verdict(["No fit scores could be computed for this comparison."], None, "empty", headline="No verdict.")
     if len(matrix.methods) == 1:
         return _single(reader, matrix.methods[0], scored)
+    if _indistinct(reader, scored):
+        return _cannot_tell(reader, scored)
+    verdict = _decide(reader, matrix)
+    verdict.headline = _headline(reader, verdict)
+    verdict.ranking = _ranking(reader, verdict)
+    return verdict
+
+
+def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
+    """The rules from *Baseline* on (module docstring): the reasons, the winner and the rule that decided."""
 
     sentences: list[str] = []
     structure = matrix.columns_of("structure")
@@ -263,7 +298,8 @@ def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
         if reader.baseline is not None:
             winner, tied = reader.baseline, [reader.baseline]
             sentences.append(
-                "No conditioning improved the measured fit clearly over text-only: text-only fits this input."
+                "No conditioning improved the measured fit clearly over text-only: here the photo and reference "
+                "added nothing the scores can see, so text-only fits this input."
             )
         else:
             sentences.append("No method stood out clearly from the others on this input.")
@@ -289,7 +325,88 @@ def _single(reader: _Reader, method: str, scored: list[Column]) -> Verdict:
         sentences.append("Run text-only beside it to see what the conditioning added.")
     else:
         sentences.append("Run a ControlNet or IP-Adapter beside it to see what conditioning adds.")
-    return Verdict(sentences, None, "single", [], reader.numbers)
+    return Verdict(sentences, None, "single", [], reader.numbers, headline="One method only: nothing to compare.")
+
+
+def _spread(reader: _Reader, column: Column) -> tuple[float, float] | None:
+    """The lowest and highest value of a column, or None with fewer than two methods measured in it."""
+    present = [v for m in reader.matrix.methods if (v := reader.get(m, column.name)) is not None]
+    return (min(present), max(present)) if len(present) >= 2 else None
+
+
+def _indistinct(reader: _Reader, scored: list[Column]) -> bool:
+    """Whether every fit column measured for two or more methods lies within the tie tolerance."""
+    spreads = [s for c in scored if (s := _spread(reader, c)) is not None]
+    return bool(spreads) and all(high - low <= TIE_TOLERANCE + _EPSILON for low, high in spreads)
+
+
+def _cannot_tell(reader: _Reader, scored: list[Column]) -> Verdict:
+    ranges = []
+    for column in scored:
+        spread = _spread(reader, column)
+        if spread is not None:
+            low, high = spread
+            name = column.label.split(" (")[0].lower()
+            ranges.append(f"{name} {_n(low)}" if _n(low) == _n(high) else f"{name} {_n(low)}–{_n(high)}")
+    sentences = [
+        f"Every measured fit lies within {TIE_TOLERANCE:g} across the methods ({'; '.join(ranges)}), "
+        "so the numbers cannot say which method fits better.",
+        "Judge by the images, or try another seed or photo.",
+    ]
+    return Verdict(
+        sentences,
+        None,
+        "indistinct",
+        list(reader.matrix.methods),  # every method ties with every other
+        reader.numbers,
+        headline="No clear winner: the scores cannot tell these methods apart on this input.",
+    )
+
+
+def _headline(reader: _Reader, verdict: Verdict) -> str:
+    """The verdict in one line."""
+    winner = verdict.winner
+    others = [m for m in verdict.tied if m != winner]
+    if verdict.rule in ("structure", "reference") and winner is not None:
+        tie = f" (tied with {_names(others)})" if others else ""
+        what = "kept the structure" if verdict.rule == "structure" else "matched the reference"
+        prompt = " and followed the prompt" if reader.keeps_prompt(winner) else ""
+        return f"{method_label(winner)} fits this input best{tie}: it {what}{prompt}."
+    if verdict.rule == "trade_off":
+        return "No method keeps both: here, keeping the structure cost the prompt."
+    if verdict.rule == "prompt":
+        if winner is None:
+            return "No clear winner on the prompt, the only fit measured."
+        return f"{method_label(winner)} followed the prompt best (the only fit measured)."
+    if winner == BASELINE:
+        return "Text-only is enough here: no conditioning improved the measured fit."
+    return "No method stood out clearly."
+
+
+def _ranking(reader: _Reader, verdict: Verdict) -> list[list[str]]:
+    """Methods from best to worst: the winner (and its ties) first, then by mean gain over the baseline in the
+    structure and reference columns; a method that lost the prompt ranks below every one that kept it."""
+    matrix = reader.matrix
+    columns = [c for c in (*matrix.columns_of("structure"), matrix.column("reference")) if c and matrix.has(c.name)]
+
+    def merit(method: str) -> float:
+        if not columns:  # only the prompt was measured
+            return reader.get(method, "prompt") or 0.0
+        gains = [0.0 if method == reader.base_of(c.name) else reader.gain(method, c.name) for c in columns]
+        present = [g for g in gains if g is not None]
+        return sum(present) / len(present) if present else 0.0
+
+    first = list(verdict.tied or ([verdict.winner] if verdict.winner else []))
+    rest = [m for m in matrix.methods if m not in first]
+    score = {m: merit(m) for m in rest}
+    groups: list[list[str]] = [first] if first else []
+    for lost in (False, True):
+        pool = sorted((m for m in rest if (reader.keeps_prompt(m) is False) == lost), key=lambda m: -score[m])
+        while pool:
+            group = [m for m in pool if score[pool[0]] - score[m] <= TIE_TOLERANCE + _EPSILON]
+            pool = [m for m in pool if m not in group]
+            groups.append(group)
+    return groups
 
 
 def _structure_sentence(reader: _Reader, column: Column) -> str:
@@ -303,6 +420,8 @@ def _structure_sentence(reader: _Reader, column: Column) -> str:
             return f"Only one method has a {column.name} score, so {column.keeps} cannot be compared."
         others = [m for m in present if m != base]
         runner = max(others, key=lambda m: present[m])
+        if present[runner] - present[base] <= TIE_TOLERANCE + _EPSILON:  # no "closest" among ties
+            return f"No method kept {column.keeps} better than {_ref(base)} (all within {TIE_TOLERANCE:g} of it)."
         return (
             f"No method kept {column.keeps} clearly better than {_ref(base)} "
             f"(closest: {method_label(runner)}, {reader.versus(runner, column.name)})."

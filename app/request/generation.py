@@ -19,6 +19,7 @@ from pydantic_core import PydanticOmit
 
 from app.engine.models import ControlType
 from app.errors import StudioError
+from app.request.labels import describe_field
 
 SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]
@@ -53,8 +54,8 @@ class ControlStrength(StrictModel):
     def _start_before_end(self) -> ControlStrength:
         if self.control_guidance_start >= self.control_guidance_end:
             raise ValueError(
-                f"control_guidance_start ({self.control_guidance_start}) must be below "
-                f"control_guidance_end ({self.control_guidance_end})"
+                f"Guidance start · control_guidance_start ({self.control_guidance_start}) must be below "
+                f"guidance end · control_guidance_end ({self.control_guidance_end})"
             )
         return self
 
@@ -138,7 +139,7 @@ def describe_errors(error: ValidationError) -> str:
     """One line per problem: which field, what was received, what is allowed."""
     lines = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "request"
+        where = describe_field(item["loc"])
         received = item.get("input")
         shown = repr(received)
         if len(shown) > 60:

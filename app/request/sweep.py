@@ -91,7 +91,7 @@ def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest
         data["ip_adapter"]["scale"] = value
     else:
         data[axis] = value
-    return validated(CompareRequest, data, f"Invalid sweep — axis {axis} value {value!r}: ")
+    return validated(CompareRequest, data, f"Invalid sweep — {AXIS_LABELS[axis]} · axis {axis} value {value!r}: ")
 
 
 def parse_sweep(data: dict[str, Any] | SweepRequest) -> SweepRequest:

@@ -260,7 +260,7 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
         return
     job.progress(None, desc="Scoring fit…")
     card = job.studio.score(entries, data, reference_image)
-    advice_text = card.verdict.text
+    advice_text = card.verdict.markdown
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
     advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
