@@ -10,7 +10,17 @@ INK = (20, 20, 20)
 MISSING = (235, 235, 235)
 
 
+LABEL_FONTS = ("DejaVuSans.ttf", "LiberationSans-Regular.ttf", "Arial.ttf")
+"""System fonts tried first: Pillow's built-in font draws a space 2 px wide at label sizes, so "ControlNet strength"
+read as "ControlNetstrength"."""
+
+
 def _font(size: int) -> ImageFont.ImageFont:
+    for name in LABEL_FONTS:
+        try:
+            return ImageFont.truetype(name, size)
+        except OSError:  # not installed here
+            continue
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow without sized default fonts
@@ -40,8 +50,13 @@ def labelled_grid(
     """
     sample = next(image for row in cells for image in row if image is not None)
     cell_w, cell_h = sample.size
-    font = _font(max(10, min(16, cell_w // 12)))
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    size = max(11, min(16, cell_w // 12))
+    font = _font(size)
+    # Shrink (down to 9 px) until every column label fits its cell, before cutting any label short.
+    while size > 9 and max(measure.textlength(label, font=font) for label in column_labels) > cell_w - 8:
+        size -= 1
+        font = _font(size)
     left = 0
     if row_labels:
         left = min(cell_w, int(max(measure.textlength(label, font=font) for label in row_labels)) + 16)

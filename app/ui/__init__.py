@@ -89,7 +89,7 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
         shared: SharedControls = build_shared_controls(settings)
         active = gr.State("text")  # the open tab, whose widgets "save" and "share" capture
         hooks: dict[str, TabRecipe] = {}
-        with gr.Tabs() as tabs:
+        with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:  # a phone sees every tab, no "⋯" menu
             for title, build in TABS:
                 tab_id = build.__name__.removeprefix("build_").removesuffix("_tab")
                 with gr.Tab(title, id=tab_id) as tab:
