@@ -51,12 +51,16 @@ class Axis(StrictModel):
     )
 
     def label(self, value: Any) -> str:
-        """A cell label such as ``ControlNet strength 0.5`` or ``depth:midas``."""
+        """A cell label such as ``ControlNet strength 0.5`` or ``Depth (midas)``."""
         if self.name == "method":
             return parse_method(str(value)).label
-        return (
-            f"{AXIS_LABELS[self.name]} {value:g}" if isinstance(value, float) else f"{AXIS_LABELS[self.name]} {value}"
-        )
+        return f"{AXIS_LABELS[self.name]} {self.tick(value)}"
+
+    def tick(self, value: Any) -> str:
+        """The value alone, as a plot's tick under an axis titled with the setting: ``0.5``, ``Depth (midas)``."""
+        if self.name == "method":
+            return parse_method(str(value)).label
+        return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 class SweepRequest(StrictModel):
@@ -144,7 +148,7 @@ class SweepResult:
                     continue
                 series = column.label if self.request.y is None else f"{column.label} · {self.request.y.label(cell.y)}"
                 rows.append(
-                    {"x": self.request.x.label(cell.x), "series": series, "score": column.label, "value": value}
+                    {"x": self.request.x.tick(cell.x), "series": series, "score": column.label, "value": value}
                 )
         return rows
 

@@ -335,6 +335,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         headers=["Method", "Fit scores and costs appear here after a comparison"],
         label="Fit: ↑ higher fits better (scores 0–1, cosines −1–1), ↓ lower costs less; a clear lead is highlighted",
         interactive=False,
+        wrap=True,  # headers wrap instead of being cut ("Model we…")
         elem_id="cmp-matrix",
     )
     advice = gr.Markdown(elem_id="cmp-advice")

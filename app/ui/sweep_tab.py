@@ -185,7 +185,7 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> tuple:
         raise gr.Error("No cell could run, so there is no grid to show: " + (failed[0].entry.error or ""),
                        title="Nothing ran")  # fmt: skip
     x = result.request.x
-    x_labels = [x.label(value) for value in x.values]
+    x_labels = [x.tick(value) for value in x.values]
     state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name]}
     scores = list(dict.fromkeys(r["score"] for r in state["rows"]))
     card = result.scorecard
@@ -272,7 +272,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         label="Fit along the X axis", elem_id="sw-plot",
     )  # fmt: skip
     matrix = gr.Dataframe(label="Fit of every cell (a clear lead per column highlighted)", interactive=False,
-                          elem_id="sw-matrix")  # fmt: skip
+                          wrap=True, elem_id="sw-matrix")  # fmt: skip
     notes = gr.Markdown(elem_id="sw-notes")
     plotted = gr.State({"rows": [], "x_labels": [], "x_title": ""})
     score.change(
