@@ -147,9 +147,7 @@ class SweepResult:
                 if value is None or column.kind == "cost":
                     continue
                 series = column.label if self.request.y is None else f"{column.label} · {self.request.y.label(cell.y)}"
-                rows.append(
-                    {"x": self.request.x.tick(cell.x), "series": series, "score": column.label, "value": value}
-                )
+                rows.append({"x": self.request.x.tick(cell.x), "series": series, "score": column.label, "value": value})
         return rows
 
 

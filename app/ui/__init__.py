@@ -157,8 +157,11 @@ def mount_recipes(
 
 
 def launch_options(settings: Settings | None = None) -> dict[str, Any]:
-    """Keyword arguments for ``demo.launch``: theme and css (gradio 6 takes them at launch), upload cap, errors."""
+    """Keyword arguments for ``demo.launch``: theme and css (gradio 6 takes them at launch), upload cap, errors,
+    and the MCP server (``STUDIO_MCP=0`` turns it off)."""
+    settings = settings or get_settings()
     return {
+        "mcp_server": settings.mcp_server,
         "max_file_size": MAX_UPLOAD,
         "show_error": True,
         "css": CSS,

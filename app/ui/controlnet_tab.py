@@ -18,7 +18,7 @@ from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
-from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -156,7 +156,7 @@ def preview(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> list:
 
 
 def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
-    """Run the tab's generation: the map ↔ result pair, the gallery, the cost line and the seed used."""
+    """Run the tab's generation: the map ↔ result pair, the gallery and the cost line (it starts with the seed)."""
     data, controls = request_of(tab, values), controls_of(tab, values)
     maps, captions = compute_maps(job, controls, data["width"], data["height"], values["fit"])
     for control, made in zip(data["controls"], maps, strict=True):
@@ -168,7 +168,7 @@ def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
     items += tagged(result_items(result, label), recipe, result.seeds)
     pair = (items[0][0], items[len(maps)][0])
     items = downloadable(items, [*map_stems(controls), *result_stems(result)])
-    return pair, items, with_notes(describe_cost(result), capture_notes(values)), result.seeds[0]
+    return pair, items, with_notes(describe_cost(result), capture_notes(values))
 
 
 def map_stems(controls: list[tuple[Any, str, str, dict, float]]) -> list[str]:
@@ -250,12 +250,13 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         tab=TAB,
         status=info,
         inputs_kwargs=tab.inputs(),
-        outputs=[slider, gallery, info, shared.last_seed],
+        outputs=[slider, gallery, info],
         progress_on=gallery,
         api_name="controlnet",
         api_description="ControlNet generation (one or two controls); returns map/result pair, gallery and cost.",
         concurrency_id=GPU_QUEUE,
     )
+    remember_seed(generate_run, info, shared.last_seed)
     add_stop(stop, studio, TAB, [preview_run, generate_run], info)
     return TabRecipe(
         TAB,

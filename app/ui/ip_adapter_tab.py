@@ -19,7 +19,7 @@ from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
-from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -126,8 +126,8 @@ def recipe_notes(recipe: Recipe) -> list[str]:
     return notes
 
 
-def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[list, str, int]:
-    """Run the tab's generation: the gallery (reference, map, results), the cost line and the seed used."""
+def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[list, str]:
+    """Run the tab's generation: the gallery (reference, map, results) and the cost line (it starts with the seed)."""
     data = request_of(tab, values)
     if values["reference"] is None:
         raise gr.Error("Upload a reference image first.", title="No reference")
@@ -146,7 +146,7 @@ def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[li
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
     gallery = tagged(items, recipe) + tagged(result_items(result, label), recipe, result.seeds)
     stems = [file_stem("reference"), *(file_stem(result.method, kind="map") for _ in items[1:]), *result_stems(result)]
-    return downloadable(gallery, stems), describe_cost(result), result.seeds[0]
+    return downloadable(gallery, stems), describe_cost(result)
 
 
 def _widgets(shared: SharedControls) -> IPAdapterInputs:
@@ -209,11 +209,12 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         tab=TAB,
         status=info,
         inputs_kwargs=tab.inputs(),
-        outputs=[gallery, info, shared.last_seed],
+        outputs=[gallery, info],
         api_name="ip_adapter",
         api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",
         concurrency_id=GPU_QUEUE,
     )
+    remember_seed(run_event, info, shared.last_seed)
     add_stop(stop, studio, TAB, [run_event], info)
     return TabRecipe(
         TAB,

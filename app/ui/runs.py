@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -138,8 +139,11 @@ def wire_run(
         outputs=[button, status],
         **private,
     )
+    endpoint = remembering_failures(handler, FAILURES, tab)
+    if event.get("api_name"):  # MCP clients see the function's name as the tool's: make it the endpoint's
+        endpoint.__name__ = endpoint.__qualname__ = event["api_name"]
     run = started.then(
-        remembering_failures(handler, FAILURES, tab),
+        endpoint,
         outputs=list(outputs),
         show_progress_on=progress_on or outputs[0],
         **event,
@@ -155,6 +159,25 @@ def wire_run(
 
     run.failure(show_failure, outputs=[button, *targets], **private)
     return wired
+
+
+SEED_IN_COST_LINE = re.compile(r"\bseeds? (\d+)")
+
+
+def remember_seed(run: Run, cost_line: gr.Markdown, last_seed: gr.State) -> None:
+    """After a run succeeds, keep the seed its cost line reports, for "Reuse last seed".
+
+    The run itself outputs no State: gradio's MCP server drops State outputs by position from a queued event's
+    result, which has none, and fails every tool call ("pop index out of range").
+    """
+
+    def seed_of(text: str | None) -> Any:
+        found = SEED_IN_COST_LINE.search(text or "")
+        return int(found.group(1)) if found else gr.skip()
+
+    run.event.success(
+        seed_of, inputs=cost_line, outputs=last_seed, queue=False, api_visibility="private", show_progress="hidden"
+    )
 
 
 def add_stop(

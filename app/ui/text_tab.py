@@ -9,7 +9,7 @@ import gradio as gr
 from app.recipes import Recipe, recipe_from_generation
 from app.ui.gallery import downloadable, result_items, result_stems, results_gallery
 from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
-from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
+from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
     PROGRESS,
@@ -48,7 +48,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
             result = job.studio.generate(data, progress=job.steps("Text-only"), cancel=job.cancel)
         recipe = try_recipe(lambda: to_recipe(values))
         gallery = tagged(result_items(result, "Text-only"), recipe, result.seeds)
-        return downloadable(gallery, result_stems(result)), describe_cost(result), result.seeds[0]
+        return downloadable(gallery, result_stems(result)), describe_cost(result)
 
     run_event = wire_run(
         generate,
@@ -56,11 +56,12 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         tab=TAB,
         status=info,
         inputs_kwargs=shared.inputs(),
-        outputs=[gallery, info, shared.last_seed],
+        outputs=[gallery, info],
         api_name="text_to_image",
         api_description="Text-to-image on the shared settings; returns the images captioned with seed and settings.",
         concurrency_id=GPU_QUEUE,
     )
+    remember_seed(run_event, info, shared.last_seed)
     add_stop(stop, studio, TAB, [run_event], info)
     gr.Examples(
         examples=[
