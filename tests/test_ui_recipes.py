@@ -177,9 +177,9 @@ def canonical(recipe: Recipe) -> dict[str, Any]:
 def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):
     demo, preset = served_app.demo, load_presets()[name]
     pick, share = handler(demo, "on_pick"), handler(demo, "on_share")
-    *updates, notice = pick.fn(f"preset:{name}", {})
+    *updates, notice, _before, _undo = pick.fn(recipes__menu=f"preset:{name}", recipes__store={})
     assert notice.startswith(f"Loaded “{preset.title}”") and "needs" not in notice
-    assert len(updates) == len(pick.outputs) - 1
+    assert len(updates) == len(pick.outputs) - 3
     held = {c._id: value_of(u, getattr(c, "value", None)) for c, u in zip(pick.outputs, updates, strict=False)}
     assert updates[0]["selected"] == preset.ui_tab
     # "Make share link" on the page as the preset left it: the same recipe, bundled photos recognised.

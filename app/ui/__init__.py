@@ -25,6 +25,7 @@ from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
 from app.ui.gallery import GALLERY_CSS
+from app.ui.history import SendTarget, build_history
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
@@ -99,6 +100,17 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
                     hooks[tab_id] = made
         with recipes_slot:
             panel = mount_recipes(demo, tabs, active, shared, hooks)
+        build_history(
+            [result for hook in hooks.values() for result in hook.results],
+            tabs,
+            active,
+            panel,
+            [
+                SendTarget("ControlNet", "controlnet", hooks["controlnet"].inputs["photo"]),
+                SendTarget("IP-Adapter (reference)", "ip_adapter", hooks["ip_adapter"].inputs["reference"]),
+                SendTarget("Compare (photo)", "compare", hooks["compare"].inputs["photo"]),
+            ],
+        )
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=1)
     demo.studio = handle  # type: ignore[attr-defined]
     demo.shared = shared  # type: ignore[attr-defined]

@@ -329,7 +329,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
     maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
-        "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(DEFAULT_METHODS), type="filepath"
+        "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(DEFAULT_METHODS)
     )
     matrix = gr.Dataframe(
         headers=["Method", "Fit scores and costs appear here after a comparison"],
@@ -392,4 +392,5 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         lambda values, reference=None: recipe_of(tab, values, reference),
         outputs=tab.outputs(),
         from_recipe=lambda recipe: recipe_updates(tab, recipe),
+        results=[(compare_run, grid)],
     )

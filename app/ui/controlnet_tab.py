@@ -266,4 +266,5 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         from_recipe=lambda recipe: recipe_updates(tab, recipe),
         capture_notes=capture_notes,
         apply_notes=recipe_notes,
+        results=[(generate_run, gallery)],
     )

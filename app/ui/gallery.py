@@ -39,7 +39,11 @@ GALLERY_CSS = f"""
 
 
 def results_gallery(label: str, elem_id: str | None = None, columns: int = 2, **kwargs: Any) -> gr.Gallery:
-    """A gallery for results and maps: whole images in ``columns`` columns, readable captions, PNG downloads."""
+    """A gallery for results and maps: whole images in ``columns`` columns, readable captions, PNG downloads.
+
+    As an event input it gives the served files' paths (what the history and Stop's tidy-up need), not pixels.
+    """
+    kwargs.setdefault("type", "filepath")
     return gr.Gallery(
         label=label,
         columns=columns,

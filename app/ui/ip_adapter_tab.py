@@ -223,4 +223,5 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         outputs=tab.outputs(),
         from_recipe=lambda recipe: recipe_updates(tab, recipe),
         apply_notes=recipe_notes,
+        results=[(run_event, gallery)],
     )

@@ -39,6 +39,7 @@ class TabRecipe:
         from_recipe: A recipe of this tab → one update per :attr:`outputs` entry.
         capture_notes: Values → what the recipe could not record (shown when saving, sharing, generating).
         apply_notes: Recipe → what this tab cannot show of it (shown when loading).
+        results: ``(run, gallery)`` of each run whose results feed the session history.
     """
 
     tab: str
@@ -48,6 +49,7 @@ class TabRecipe:
     from_recipe: Callable[[Recipe], list[Any]]
     capture_notes: Callable[[dict[str, Any]], list[str]] = field(default=_nothing)
     apply_notes: Callable[[Recipe], list[str]] = field(default=_nothing)
+    results: list[tuple[Any, gr.Gallery]] = field(default_factory=list)
 
     def skips(self) -> list[Any]:
         """Updates that leave every one of :attr:`outputs` unchanged."""

@@ -93,6 +93,11 @@ class RecipesPanel:
     restore: gr.File
     notice: gr.Markdown
     store: gr.BrowserState
+    undo: gr.Button
+    restore_png: Callable[..., list[Any]]
+    """``restore_png(path, **values)`` → updates for :attr:`restore_targets`: a PNG's recipe applied, undoable."""
+    restore_targets: list[Any]
+    restore_inputs: dict[str, Any]
 
 
 def shared_values(recipe: Recipe) -> dict[str, Any]:
@@ -273,7 +278,11 @@ def build_recipes_panel(
     skip_all = [gr.skip() for _ in outputs]
 
     # Outside the accordion, so a shared link's notice ("supply a photo") is seen even while it is closed.
-    notice = gr.Markdown(elem_id="recipes-notice")
+    with gr.Row(equal_height=True):
+        notice = gr.Markdown(elem_id="recipes-notice")
+        # Loading a preset, a JSON, an image or a history entry replaces what was on screen: one click brings it back.
+        undo = gr.Button("Undo load", size="sm", visible=False, scale=0, min_width=120, elem_id="recipes-undo")
+    before = gr.State(None)  # the recipe on screen before the last load
     # Outside too: a closed accordion does not mount its children, and the store reads local storage on mount.
     store = gr.BrowserState({}, storage_key=STORAGE_KEY, secret=STORAGE_SECRET)
     with gr.Accordion("Recipes: presets, save, share, restore", open=False):
@@ -309,22 +318,31 @@ def build_recipes_panel(
             elem_id="recipes-restore",
         )
 
-    def applied(recipe: Recipe, source: str, message: str = "") -> list[Any]:
+    def applied(recipe: Recipe, source: str, message: str = "", values: dict[str, Any] | None = None) -> list[Any]:
+        """Updates for ``[*outputs, notice, before, undo]``: the recipe on screen, what was there kept for Undo."""
         notes = list(apply_notes(recipe)) if apply_notes else []
         text = loaded_notice(recipe, source, notes) + (f"\n\n{html.escape(message)}" if message else "")
-        return [*apply(recipe), text]
+        try:
+            previous = capture(values) if values is not None else None
+        except (StudioError, KeyError):  # nothing recordable on screen (e.g. a tab without recipes): no undo
+            previous = None
+        undo_update = gr.update(visible=previous is not None)
+        return [*apply(recipe), text, previous if previous is not None else gr.skip(), undo_update]
+
+    refused = [gr.skip(), gr.skip()]  # before and undo stay as they are when nothing was loaded
 
     def captured(values: dict[str, Any]) -> tuple[Recipe, str]:
         return capture(values), noted(capture_notes(values) if capture_notes else [])
 
-    def on_pick(choice: str | None, stored: Any) -> list[Any]:
+    def on_pick(**values: Any) -> list[Any]:
+        choice, stored = values.pop("recipes__menu"), values.pop("recipes__store")
         if not choice:
-            return [*skip_all, gr.skip()]
+            return [*skip_all, gr.skip(), *refused]
         try:
             recipe = find_preset(choice, stored)
         except StudioError as error:
-            return [*skip_all, html.escape(str(error))]
-        return applied(recipe, "the presets")
+            return [*skip_all, html.escape(str(error)), *refused]
+        return applied(recipe, "the presets", values=values)
 
     def on_save(**values: Any) -> tuple[Any, ...]:
         preset_name, stored = normalise_name(values.pop("recipes__name")), values.pop("recipes__store")
@@ -344,20 +362,27 @@ def build_recipes_panel(
         kept = delete_preset(choice, stored)
         return kept, gr.update(choices=menu_choices(kept), value=None)
 
-    def on_upload(path: str | None) -> list[Any]:
+    def on_upload(**values: Any) -> list[Any]:
+        path = values.pop("recipes__upload")
         try:
-            return applied(read_uploaded_json(path), "the JSON file")
+            return applied(read_uploaded_json(path), "the JSON file", values=values)
         except StudioError as error:
-            return [*skip_all, f"**Not loaded:** {html.escape(str(error))}"]
+            return [*skip_all, f"**Not loaded:** {html.escape(str(error))}", *refused]
 
-    def on_restore(path: str | None) -> list[Any]:
+    def on_restore(path: str | None = None, **values: Any) -> list[Any]:
+        path = values.pop("recipes__restore", path)
         if not path:
-            return [*skip_all, gr.skip()]
+            return [*skip_all, gr.skip(), *refused]
         try:
             recipe, message = recipe_from_png(path)
         except StudioError as error:
-            return [*skip_all, f"**Not restored:** {html.escape(str(error))}"]
-        return applied(recipe, "the image", message)
+            return [*skip_all, f"**Not restored:** {html.escape(str(error))}", *refused]
+        return applied(recipe, "the image", message, values=values)
+
+    def on_undo(previous: Recipe | None) -> list[Any]:
+        if previous is None:
+            return [*skip_all, gr.skip(), None, gr.update(visible=False)]
+        return [*apply(previous), "Back to what was on screen before the last load.", None, gr.update(visible=False)]
 
     def on_share(**values: Any) -> tuple[Any, ...]:
         try:
@@ -377,12 +402,16 @@ def build_recipes_panel(
             return [choices, *skip_all, f"**The shared link could not be loaded:** {html.escape(str(error))}"]
         if recipe is None:
             return [choices, *skip_all, gr.skip()]
-        return [choices, *applied(recipe, "the shared link")]
+        return [choices, *applied(recipe, "the shared link")[:-2]]
 
     private = {"queue": False, "api_visibility": "private"}
     # ``select``: only an explicit choice applies a preset (``input`` also fired when the open menu lost focus,
     # re-applying the shown preset over the user's edits).
-    menu.select(on_pick, inputs=[menu, store], outputs=[*outputs, notice], **private)
+    targets = [*outputs, notice, before, undo]
+    menu.select(
+        on_pick, inputs_kwargs={**capture_inputs, "recipes__menu": menu, "recipes__store": store}, outputs=targets,
+        **private,
+    )  # fmt: skip
     remove.click(on_delete, inputs=[menu, store], outputs=[store, menu], **private)
     save.click(
         on_save,
@@ -390,12 +419,18 @@ def build_recipes_panel(
         outputs=[store, menu, download, notice],
         **private,
     )
-    upload.upload(on_upload, inputs=upload, outputs=[*outputs, notice], **private)
-    restore.upload(on_restore, inputs=restore, outputs=[*outputs, notice], **private)
+    upload.upload(on_upload, inputs_kwargs={**capture_inputs, "recipes__upload": upload}, outputs=targets, **private)
+    restore.upload(
+        on_restore, inputs_kwargs={**capture_inputs, "recipes__restore": restore}, outputs=targets, **private
+    )
+    undo.click(on_undo, inputs=before, outputs=[*outputs, notice, before, undo], **private)
     # The token lands in the link box, then the browser turns it into a URL (gr.State never reaches the browser).
     share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download, notice], **private).then(
         None, inputs=link, outputs=link, js=_SHARE_JS, **private
     )
     if demo is not None:
         demo.load(on_load, inputs=store, outputs=[menu, *outputs, notice], **private)
-    return RecipesPanel(menu, name, save, download, upload, share, link, restore, notice, store)
+    return RecipesPanel(
+        menu, name, save, download, upload, share, link, restore, notice, store, undo, on_restore, targets,
+        dict(capture_inputs),
+    )  # fmt: skip

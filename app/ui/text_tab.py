@@ -72,4 +72,6 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         inputs=[shared.prompt],
         label="Example prompts",
     )
-    return TabRecipe(TAB, shared.inputs(), to_recipe, outputs=[], from_recipe=lambda recipe: [])
+    return TabRecipe(
+        TAB, shared.inputs(), to_recipe, outputs=[], from_recipe=lambda recipe: [], results=[(run_event, gallery)]
+    )

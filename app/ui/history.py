@@ -1,0 +1,115 @@
+"""This session's results, newest first: pick one to restore its settings or send its image to another tab.
+
+Every result image the studio serves is a PNG carrying its recipe, so an entry is just the served file and its
+caption: restoring reads the recipe back from the file (the recipes panel's "restore from image"), and sending
+puts the file into another tab's image input. Entries live in the browser session (``gr.State``), at most
+:data:`MAX_ENTRIES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import gradio as gr
+
+from app.ui.gallery import results_gallery
+from app.ui.recipes_panel import RecipesPanel
+from app.ui.runs import Run
+
+MAX_ENTRIES = 48
+RESULT_MARK = " · seed "
+"""Result captions say "· seed N" (maps, references and placeholders do not): only results enter the history."""
+
+
+@dataclass
+class SendTarget:
+    """A tab's image input that a history image can be sent to."""
+
+    label: str
+    tab_id: str
+    image: gr.Image
+
+
+def new_results(value: Sequence[Any] | None) -> list[tuple[str, str]]:
+    """The ``(path, caption)`` results in a results gallery's value (maps, references, pending tiles left out)."""
+    out = []
+    for item in value or []:
+        path, caption = item if isinstance(item, (tuple, list)) else (item, "")
+        if isinstance(path, str) and caption and RESULT_MARK in caption:
+            out.append((path, caption))
+    return out
+
+
+def added(history: list[tuple[str, str]] | None, value: Sequence[Any] | None) -> list[tuple[str, str]]:
+    """The history with a run's results in front (newest first), capped at :data:`MAX_ENTRIES`."""
+    fresh = new_results(value)
+    known = {path for path, _ in fresh}
+    return (fresh + [entry for entry in history or [] if entry[0] not in known])[:MAX_ENTRIES]
+
+
+def build_history(
+    runs: Sequence[tuple[Run, gr.Gallery]],
+    tabs: gr.Tabs,
+    active: gr.State,
+    panel: RecipesPanel,
+    targets: Sequence[SendTarget],
+) -> gr.Gallery:
+    """The history accordion: a gallery of this session's results, and what to do with the one picked.
+
+    Args:
+        runs: Each run whose results gallery feeds the history (after the run succeeds).
+        tabs: The tabs (sending an image opens its tab).
+        active: The open tab's id (kept in step with ``tabs``).
+        panel: The recipes panel (restoring applies a result's recipe through it, with Undo).
+        targets: The image inputs a result can be sent to.
+    """
+    entries = gr.State([])
+    picked = gr.State(None)
+    with gr.Accordion("History: this session's results", open=False, elem_id="history"):
+        view = results_gallery("Earlier results (newest first)", elem_id="history-gallery", columns=6, type="filepath")
+        about = gr.Markdown("Pick a result to restore its settings or send its image to another tab.")
+        with gr.Row():
+            restore = gr.Button("Restore its settings", size="sm", interactive=False, elem_id="history-restore")
+            sends = [
+                gr.Button(f"Send to {t.label}", size="sm", interactive=False, elem_id=f"history-send-{t.tab_id}")
+                for t in targets
+            ]
+
+    private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+    buttons = [restore, *sends]
+
+    def remember(history: list[tuple[str, str]], value: Any) -> tuple[Any, Any]:
+        history = added(history, value)
+        return history, history
+
+    for run, gallery in runs:
+        run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view], **private)
+
+    def pick(history: list[tuple[str, str]], event: gr.SelectData) -> list[Any]:
+        index = event.index if isinstance(event.index, int) else None
+        if index is None or not 0 <= index < len(history or []):
+            return [None, gr.skip(), *(gr.update(interactive=False) for _ in buttons)]
+        caption = history[index][1]
+        return [history[index][0], f"Picked: **{caption}**", *(gr.update(interactive=True) for _ in buttons)]
+
+    view.select(pick, inputs=entries, outputs=[picked, about, *buttons], **private)
+
+    def restore_picked(path: str | None = None, **values: Any) -> list[Any]:
+        return panel.restore_png(path, **values)
+
+    restore.click(
+        restore_picked,
+        inputs_kwargs={"path": picked, **panel.restore_inputs},
+        outputs=panel.restore_targets,
+        **private,
+    )
+    for target, button in zip(targets, sends, strict=True):
+        button.click(
+            lambda path, tab_id=target.tab_id: (gr.update(selected=tab_id), tab_id, path if path else gr.skip()),
+            inputs=picked,
+            outputs=[tabs, active, target.image],
+            **private,
+        )
+    return view
