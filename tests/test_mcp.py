@@ -10,18 +10,17 @@ import pytest
 
 pytest.importorskip("mcp", reason="the MCP server needs gradio[mcp] (requirements.txt)")
 
-from mcp import ClientSession  # noqa: E402
-from mcp.client.streamable_http import streamablehttp_client  # noqa: E402
+from mcp import ClientSession
+from mcp.client.streamable_http import streamablehttp_client
 
 TOOLS = {"text_to_image", "preview_maps", "controlnet", "ip_adapter", "preview_all_maps", "compare", "sweep"}
 
 
 def _with_session(url: str, work):
     async def main():
-        async with streamablehttp_client(url) as (read, write, _):
-            async with ClientSession(read, write) as session:
-                await session.initialize()
-                return await work(session)
+        async with streamablehttp_client(url) as (read, write, _), ClientSession(read, write) as session:
+            await session.initialize()
+            return await work(session)
 
     return anyio.run(main)
 

@@ -259,3 +259,68 @@ def test_sweep_values_become_a_sweep_the_core_accepts(sweep_widgets):
     assert [(x, y) for x, y, _ in cell_requests(sweep)] == [(12, "depth"), (13, "depth"), (12, "canny"), (13, "canny")]
     one_row = sweep_tab.sweep_request(sweep_widgets, {**values, "y_axis": sweep_tab.NO_AXIS})
     assert one_row["y"] is None
+
+
+def test_download_names_say_method_and_seed():
+    from app.ui.gallery import file_stem
+
+    assert file_stem("canny", 42) == "canny-seed42"
+    assert file_stem("depth:midas+ip_adapter", 7) == "depth-midas-ip-adapter-seed7"
+    assert file_stem("pose", kind="map") == "pose-map"
+
+
+def test_stopped_tiles_replace_only_pending_ones(tmp_path):
+    from PIL import Image
+
+    from app.ui.runs import stopped_tiles
+
+    done = tmp_path / "done.png"
+    Image.new("RGB", (32, 48)).save(done)
+    items = [
+        (str(done), "Text-only · seed 0 · 0.4 s"),
+        (str(done), "Canny · pending"),
+        (str(done), "Canny: map pending"),
+    ]
+    tidied = stopped_tiles(items)
+    assert tidied[0] == items[0]
+    assert [caption for _, caption in tidied[1:]] == ["Canny · stopped", "Canny · stopped"]
+    assert all(image.size == (32, 48) for image, _ in tidied[1:])
+
+
+def test_history_keeps_results_only_newest_first_and_capped():
+    from app.ui.history import MAX_ENTRIES, added
+
+    run = [("a.png", "Canny · seed 1 · 0.3 s"), ("m.png", "canny map · canny · 0.01 s"), ("p.png", "Pose · stopped")]
+    history = added([], run)
+    assert history == [("a.png", "Canny · seed 1 · 0.3 s")]
+    history = added(history, [("b.png", "Text-only · seed 2")])
+    assert [path for path, _ in history] == ["b.png", "a.png"]
+    many = added(history, [(f"{i}.png", f"Text-only · seed {i}") for i in range(MAX_ENTRIES + 5)])
+    assert len(many) == MAX_ENTRIES
+
+
+def test_messages_lead_with_the_label_a_person_sees():
+    from app.errors import StudioError
+    from app.request import parse_request
+    from app.request.labels import describe_field
+
+    assert describe_field(["num_inference_steps"]) == "Steps · num_inference_steps"
+    assert describe_field(["controls", 0, "controlnet_conditioning_scale"]) == (
+        "ControlNet 1 controlNet strength · controls.0.controlnet_conditioning_scale"
+    ) or describe_field(["controls", 0, "controlnet_conditioning_scale"]).startswith("ControlNet 1")
+    assert describe_field(["generate", "base_model"]) == "generate.base_model"  # no label: the path alone
+    try:
+        parse_request({"num_inference_steps": 500})
+    except StudioError as error:
+        assert "Steps · num_inference_steps:" in str(error) and "500" in str(error)
+    else:
+        raise AssertionError("500 steps were accepted")
+
+
+def test_grid_labels_keep_their_spaces():
+    from PIL import Image, ImageDraw
+
+    from app.grid import _font
+
+    font, draw = _font(11), ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    assert draw.textlength("a b", font=font) - draw.textlength("ab", font=font) >= 3  # a visible space

@@ -53,5 +53,6 @@ def describe_field(loc: Sequence[str | int]) -> str:
     label = FIELD_LABELS[names[-1]]
     if names[0] == "controls" and len(loc) > 1 and isinstance(loc[1], int):
         which = f"ControlNet {loc[1] + 1}"
-        label = which if len(names) == 1 else f"{which} {label[0].lower()}{label[1:]}"
+        own = label.removeprefix("ControlNet ")  # "ControlNet 1 strength", "ControlNet 1 guidance start"
+        label = which if len(names) == 1 else f"{which} {own[0].lower()}{own[1:]}"
     return f"{label} · {dotted}"

@@ -1,0 +1,180 @@
+"""A first-time visitor in Chromium at 1280×900 (and on a phone): feedback where they click, readable failures,
+a Stop that keeps what finished, whole results, a verdict they can read, history, keyboard. Tiny family.
+
+The tests run in file order on one page, as one visitor would.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS, PHOTO, REFERENCE, TIMEOUT_MS, set_number
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+]
+
+ERROR_BADGES = "[...document.querySelectorAll('#{id} [data-testid=status-tracker] .error')].length"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def page(browser, served_app):
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(served_app.url)
+    page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
+    page.get_by_text("Sampling settings").click()
+    for slider, value in (("steps", 2), ("width", 64), ("height", 96)):
+        set_number(page, slider, value)
+    yield page
+    page.close()
+    assert not errors, f"errors in the page's scripts: {errors}"
+
+
+def close_toasts(page) -> list[str]:
+    """The toasts' texts, after closing them all."""
+    texts = page.locator(".toast-body").all_inner_texts()
+    for close in page.locator(".toast-close").all():
+        close.click()
+    page.wait_for_function("document.querySelectorAll('.toast-body').length === 0")
+    return texts
+
+
+def test_the_run_button_answers_where_it_was_clicked(page):
+    """At 1280×900 the progress bar may be below the fold: the button itself says a run started, then comes back."""
+    set_number(page, "steps", 40)
+    page.click("#text-generate")
+    button = page.locator("#text-generate")
+    page.wait_for_function("document.querySelector('#text-generate').innerText.includes('Generating')")
+    assert button.is_disabled()  # no double submit
+    box = button.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 900  # visible without scrolling
+    page.wait_for_function("document.querySelector('#text-generate').innerText.trim() === 'Generate'")
+    assert button.is_enabled()
+    set_number(page, "steps", 2)
+
+
+def test_a_single_result_shows_whole_with_its_caption_and_a_named_download(page):
+    image = page.locator("#text-gallery img").first
+    page.wait_for_function(
+        "(() => { const i = document.querySelector('#text-gallery img'); return i && i.complete && i.naturalWidth })()"
+    )
+    natural = page.evaluate("(() => { const i = document.querySelector('#text-gallery img');"
+                            " return [i.naturalWidth, i.naturalHeight] })()")  # fmt: skip
+    box = image.bounding_box()
+    assert natural == [64, 96]
+    # The whole image: scaled to fit its box (never cropped to a square or a band), the box not clipped.
+    fit, clipped = page.evaluate(
+        "(() => { const i = document.querySelector('#text-gallery img'); const t = i.closest('.thumbnail-item');"
+        " return [getComputedStyle(i).objectFit, t.scrollHeight > t.clientHeight + 1] })()"
+    )
+    assert fit == "contain" and not clipped
+    gallery = page.locator("#text-gallery").bounding_box()
+    assert box["y"] >= gallery["y"] and box["y"] + box["height"] <= gallery["y"] + gallery["height"] + 1
+    caption = page.locator("#text-gallery .caption-label").first
+    assert re.fullmatch(r"Text-only · seed \d+", caption.inner_text())
+    assert page.evaluate(
+        "(() => { const c = document.querySelector('#text-gallery .caption-label'); "
+        "return c.scrollWidth <= c.clientWidth })()"
+    )  # not cut off
+    assert re.search(r"/text-seed\d+\.png$", image.get_attribute("src"))
+    assert "40 steps · CFG 7" in page.inner_text("#text-info")  # the shared settings, once, in the cost line
+
+
+def test_a_failure_is_said_in_the_tab_and_leaves_no_bare_error_badge(page):
+    page.get_by_role("tab", name="ControlNet").click()
+    page.click("#cn-generate")
+    page.wait_for_function("document.querySelector('#cn-info').innerText.includes('No photo')")
+    assert "Upload a photo" in page.inner_text("#cn-info")
+    close_toasts(page)
+    for output in ("cn-gallery", "cn-slider", "cn-info"):
+        assert page.evaluate(ERROR_BADGES.format(id=output)) == 0, output
+    assert page.locator("#cn-generate").inner_text() == "Generate" and page.locator("#cn-generate").is_enabled()
+
+
+def test_stop_on_compare_keeps_what_finished_and_says_so(page):
+    page.get_by_role("tab", name="Compare").click()
+    page.locator("#cmp-photo input[type=file]").set_input_files(str(PHOTO))
+    page.locator("#cmp-reference input[type=file]").set_input_files(str(REFERENCE))
+    page.wait_for_selector("#cmp-photo img")
+    page.wait_for_selector("#cmp-reference img")
+    for slider, value in (("steps", 60), ("width", 256), ("height", 256)):
+        set_number(page, slider, value)
+    page.click("#cmp-run")
+    assert page.locator("#cmp-run").inner_text() == "Comparing…"
+    # Text-only has finished when its caption says its seed; stop while the next method runs.
+    page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('Text-only · seed')")
+    page.click("#cmp-stop")
+    page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('· stopped')")
+    grid = page.inner_text("#cmp-grid")
+    assert "Text-only · seed" in grid and "pending" not in grid
+    page.wait_for_function("document.querySelector('#cmp-advice').innerText.trim().startsWith('Stopped.')")
+    assert "finished stay" in page.inner_text("#cmp-advice")
+    time.sleep(1.5)  # the stopped job's own end must not bring an error notice
+    assert not [t for t in page.locator(".toast-body").all_inner_texts() if "Cancelled" in t]
+    assert page.locator("#cmp-run").inner_text() == "Compare" and page.locator("#cmp-run").is_enabled()
+    for slider, value in (("steps", 2), ("width", 64), ("height", 96)):
+        set_number(page, slider, value)
+
+
+def test_ctrl_enter_runs_the_open_tab_and_the_verdict_reads_for_a_person(page):
+    """The advice leads with a one-line verdict (and a ranking when the scores can rank), in words, not fields."""
+    page.focus("#prompt textarea")
+    page.keyboard.press("Control+Enter")
+    page.wait_for_function("document.querySelector('#cmp-advice').innerText.includes('ran on seed')")
+    advice = page.inner_text("#cmp-advice")
+    assert "ip_adapter" not in advice and "controlnet_conditioning_scale" not in advice
+    assert not re.search(r"closest: [^,]+, (\d\.\d\d) vs \1 ", advice), advice  # never a "closest" among ties
+    headline, *rest = [line for line in advice.strip().splitlines() if line.strip()]
+    assert len(headline) < 120 and headline.endswith("."), advice  # one line a person reads first
+    if not headline.startswith("No clear winner"):
+        assert rest[0].startswith("Ranking by measured fit: 1. "), advice
+    headers = page.locator("#cmp-matrix th").all_inner_texts()
+    assert any("↑" in h for h in headers) and any("↓" in h for h in headers)
+
+
+def test_history_restores_a_result_with_undo_and_sends_it_to_another_tab(page):
+    page.get_by_text("History: this session").click()
+    page.wait_for_selector("#history-gallery img")
+    captions = page.locator("#history-gallery .caption-label").all_inner_texts()
+    assert captions and all(" · seed " in c for c in captions)  # results only, no maps or stopped tiles
+    page.fill("#prompt textarea", "an edit I want back")
+    page.locator("#history-gallery .thumbnail-item").last.click()  # the oldest: the text-only run
+    page.click("#history-restore")
+    page.wait_for_function(
+        "document.querySelector('#prompt textarea').value === 'a watercolour portrait of an astronaut'"
+    )
+    page.click("#recipes-undo")
+    page.wait_for_function("document.querySelector('#prompt textarea').value === 'an edit I want back'")
+    page.click("#history-send-ip_adapter")
+    page.wait_for_selector("#ip-reference img")
+    assert page.get_by_role("tab", name="IP-Adapter").get_attribute("aria-selected") == "true"
+
+
+def test_on_a_phone_every_tab_is_in_sight(browser, served_app):
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    phone.goto(served_app.url)
+    phone.wait_for_selector("[role=tab]")
+    tabs = phone.locator("[role=tab]")
+    names = [t.inner_text() for t in tabs.all() if t.is_visible()]
+    assert names == ["Text to image", "ControlNet", "IP-Adapter", "Compare", "Sweep"]
+    assert phone.locator(".overflow-menu button:visible").count() == 0
+    phone.close()
