@@ -306,8 +306,11 @@ def test_messages_lead_with_the_label_a_person_sees():
 
     assert describe_field(["num_inference_steps"]) == "Steps · num_inference_steps"
     assert describe_field(["controls", 0, "controlnet_conditioning_scale"]) == (
-        "ControlNet 1 controlNet strength · controls.0.controlnet_conditioning_scale"
-    ) or describe_field(["controls", 0, "controlnet_conditioning_scale"]).startswith("ControlNet 1")
+        "ControlNet 1 strength · controls.0.controlnet_conditioning_scale"
+    )
+    assert describe_field(["controls", 1, "control_guidance_end"]) == (
+        "ControlNet 2 guidance end · controls.1.control_guidance_end"
+    )
     assert describe_field(["generate", "base_model"]) == "generate.base_model"  # no label: the path alone
     try:
         parse_request({"num_inference_steps": 500})
