@@ -36,6 +36,9 @@ RUN_BUTTON_CLASS = "run-button"
 """Marks each tab's main button: Ctrl/Cmd+Enter clicks the one in the open tab."""
 
 
+MAX_NOTES = 1000
+
+
 class FailureNotes:
     """The last failure of each (session, tab), kept in the serving process until the page asks for it."""
 
@@ -44,15 +47,16 @@ class FailureNotes:
         self._lock = threading.Lock()
 
     def record(self, key: JobKey, error: Exception) -> None:
-        if isinstance(error, gr.Error) and error.title == STOPPED_TITLE:
-            return  # the Stop button already said so, in the tab's own words
         if isinstance(error, gr.Error):
             title = error.title if error.title and error.title != "Error" else "Cannot run this"
             text = f"**{title}.** {error.message}"
         else:
             text = f"**Something went wrong.** {type(error).__name__}: {str(error)[:300]}"
         with self._lock:
+            self._notes.pop(key, None)
             self._notes[key] = text
+            while len(self._notes) > MAX_NOTES:  # API clients never read theirs: keep only the newest
+                self._notes.pop(next(iter(self._notes)))
 
     def take(self, key: JobKey) -> str | None:
         with self._lock:
@@ -63,11 +67,21 @@ FAILURES = FailureNotes()
 """The serving process's failure notes (session hashes are unique, so one registry serves every app)."""
 
 
-def remembering_failures(handler: Callable[..., Any], notes: FailureNotes, tab: str) -> Callable[..., Any]:
+def remembering_failures(
+    handler: Callable[..., Any], notes: FailureNotes, tab: str, outputs: int = 1
+) -> Callable[..., Any]:
     """``handler``, recording any exception it raises under the caller's (session, tab) before re-raising it.
 
-    Wraps the outermost handler (after ZeroGPU's), so the record is made in the serving process.
+    A job that was stopped ends quietly instead, leaving its ``outputs`` as they are: the Stop button has said so
+    in the page, and the stopped job's error could otherwise still reach the page as a notice titled "Error" when
+    it arrives before gradio's cancel. Wraps the outermost handler (after ZeroGPU's), so the record is made in the
+    serving process.
     """
+
+    def stopped(error: Exception) -> bool:
+        return isinstance(error, gr.Error) and error.title == STOPPED_TITLE
+
+    unchanged = gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
     def key_of(args: tuple, values: dict[str, Any]) -> JobKey:
         request = next((a for a in (*args, *values.values()) if isinstance(a, gr.Request)), None)
@@ -80,6 +94,8 @@ def remembering_failures(handler: Callable[..., Any], notes: FailureNotes, tab: 
             try:
                 yield from handler(*args, **values)
             except Exception as error:
+                if stopped(error):
+                    return
                 notes.record(key_of(args, values), error)
                 raise
 
@@ -90,6 +106,8 @@ def remembering_failures(handler: Callable[..., Any], notes: FailureNotes, tab: 
         try:
             return handler(*args, **values)
         except Exception as error:
+            if stopped(error):
+                return unchanged
             notes.record(key_of(args, values), error)
             raise
 
@@ -139,7 +157,7 @@ def wire_run(
         outputs=[button, status],
         **private,
     )
-    endpoint = remembering_failures(handler, FAILURES, tab)
+    endpoint = remembering_failures(handler, FAILURES, tab, len(outputs))
     if event.get("api_name"):  # MCP clients see the function's name as the tool's: make it the endpoint's
         endpoint.__name__ = endpoint.__qualname__ = event["api_name"]
     run = started.then(
