@@ -66,20 +66,27 @@ class FailureNotes:
 FAILURES = FailureNotes()
 """The serving process's failure notes (session hashes are unique, so one registry serves every app)."""
 
+PAGE_STOPS: set[JobKey] = set()
+"""Jobs the page's Stop button stopped: they end quietly, the page has said so. Any other stop (an API client's
+own job stopped from elsewhere) still ends in the "Cancelled after n of m steps" error its caller waits for."""
+
 
 def remembering_failures(
     handler: Callable[..., Any], notes: FailureNotes, tab: str, outputs: int = 1
 ) -> Callable[..., Any]:
     """``handler``, recording any exception it raises under the caller's (session, tab) before re-raising it.
 
-    A job that was stopped ends quietly instead, leaving its ``outputs`` as they are: the Stop button has said so
-    in the page, and the stopped job's error could otherwise still reach the page as a notice titled "Error" when
-    it arrives before gradio's cancel. Wraps the outermost handler (after ZeroGPU's), so the record is made in the
+    A job the page's Stop button stopped ends quietly instead, leaving its ``outputs`` as they are: the page has
+    said so, and the stopped job's error could otherwise still reach the page as a notice titled "Error" when it
+    arrives before gradio's cancel. Wraps the outermost handler (after ZeroGPU's), so the record is made in the
     serving process.
     """
 
-    def stopped(error: Exception) -> bool:
-        return isinstance(error, gr.Error) and error.title == STOPPED_TITLE
+    def stopped(error: Exception, key: JobKey) -> bool:
+        if not (isinstance(error, gr.Error) and error.title == STOPPED_TITLE and key in PAGE_STOPS):
+            return False
+        PAGE_STOPS.discard(key)
+        return True
 
     unchanged = gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
@@ -91,24 +98,28 @@ def remembering_failures(
 
         @functools.wraps(handler)
         def stream(*args: Any, **values: Any) -> Iterator[Any]:
+            key = key_of(args, values)
+            PAGE_STOPS.discard(key)  # a new run: an old Stop is not about it
             try:
                 yield from handler(*args, **values)
             except Exception as error:
-                if stopped(error):
+                if stopped(error, key):
                     return
-                notes.record(key_of(args, values), error)
+                notes.record(key, error)
                 raise
 
         return stream
 
     @functools.wraps(handler)
     def call(*args: Any, **values: Any) -> Any:
+        key = key_of(args, values)
+        PAGE_STOPS.discard(key)  # a new run: an old Stop is not about it
         try:
             return handler(*args, **values)
         except Exception as error:
-            if stopped(error):
+            if stopped(error, key):
                 return unchanged
-            notes.record(key_of(args, values), error)
+            notes.record(key, error)
             raise
 
     return call
@@ -225,7 +236,11 @@ def add_stop(
     extra = [tidy[0]] if tidy else []
 
     def stop(request: gr.Request, value: Any = None) -> list[Any]:
+        key = job_key(tab, request)
+        PAGE_STOPS.add(key)  # before the job can see its cancel signal
         stopped = studio.stop(tab, request)
+        if not stopped:
+            PAGE_STOPS.discard(key)
         updates = [message if stopped else gr.skip(), *(run.idle() for run in runs)]
         if tidy:
             updates.append(tidy[1](value) if stopped else gr.skip())
