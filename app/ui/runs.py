@@ -104,6 +104,9 @@ def remembering_failures(
                 yield from handler(*args, **values)
             except Exception as error:
                 if stopped(error, key):
+                    # gradio re-sends a stream's last value when it ends: make that "leave everything as it is",
+                    # or it would put the pending tiles back over what Stop tidied.
+                    yield unchanged
                     return
                 notes.record(key, error)
                 raise
