@@ -21,7 +21,7 @@ from tests.ui_fixtures import (
     CHROMIUM_ARGS,
     PHOTO,
     REFERENCE,
-    TIMEOUT_MS,
+    open_studio,
     set_number,
 )
 
@@ -45,16 +45,7 @@ def page(served_app):
     errors: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
-        page.on("pageerror", lambda error: errors.append(str(error)))
-        page.goto(served_app.url)
-        page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
-        page.get_by_text("Sampling settings").click()
-        for slider, value in (("steps", 2), ("width", 96), ("height", 96)):
-            box = page.locator(f"#{slider} input[type=number]")
-            box.fill(str(value))
-            box.press("Tab")
+        page = open_studio(browser, served_app.url, {"width": 1400, "height": 1000}, (96, 96), errors)
         yield page
         browser.close()
     assert not errors, f"errors in the page's scripts: {errors}"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS, PHOTO, REFERENCE, TIMEOUT_MS, set_number
+from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS, PHOTO, REFERENCE, open_studio, set_number
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,14 +36,7 @@ def browser():
 @pytest.fixture(scope="module")
 def page(browser, served_app):
     errors: list[str] = []
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.set_default_timeout(TIMEOUT_MS)
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.goto(served_app.url)
-    page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
-    page.get_by_text("Sampling settings").click()
-    for slider, value in (("steps", 2), ("width", 64), ("height", 96)):
-        set_number(page, slider, value)
+    page = open_studio(browser, served_app.url, {"width": 1280, "height": 900}, (64, 96), errors)
     yield page
     page.close()
     assert not errors, f"errors in the page's scripts: {errors}"

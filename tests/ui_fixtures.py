@@ -44,6 +44,20 @@ class Served:
     url: str
 
 
+def open_studio(browser, url: str, viewport: dict[str, int], size: tuple[int, int], errors: list[str]):
+    """A page on the studio with a prompt and small, fast settings entered as a person would (2 steps at ``size``);
+    script errors on the page are appended to ``errors``."""
+    page = browser.new_page(viewport=viewport)
+    page.set_default_timeout(TIMEOUT_MS)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(url)
+    page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
+    page.get_by_text("Sampling settings").click()
+    for slider, value in (("steps", 2), ("width", size[0]), ("height", size[1])):
+        set_number(page, slider, value)
+    return page
+
+
 def set_number(page, elem_id: str, value: float) -> None:
     """Type a value into a slider's or number's box as a person would, again until a slider holds it
     (a slider just shown in an opening accordion may drop what is typed before it is live)."""
