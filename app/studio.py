@@ -31,6 +31,7 @@ from app.request.compare import (
     CompareEntry,
     CompareProgressFn,
     CompareRequest,
+    Method,
     Scorecard,
     check_detector,
     parse_compare_request,
@@ -261,6 +262,9 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
+        if (request.batching or self.default_batching) == "batched" and len(methods) > 1:
+            yield from self._compare_batched(request, methods, structure, reference, progress, cancel)
+            return
         total = len(methods) * request.num_inference_steps
         for index, method in enumerate(methods):
             maps: list[MapResult] = []
@@ -270,21 +274,8 @@ class Studio:
                     progress((index * steps + done) / total, f"{method.label}: step {done}/{steps}")
 
             try:
-                for _, detector in method.controls:
-                    params = request.detector_params.get(detector)
-                    maps.append(
-                        self.control_map(structure, detector, request.width, request.height, request.fit, params)
-                    )
-                generation = GenerationRequest(
-                    **request.common(),
-                    controls=[
-                        ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
-                        for (t, _), m in zip(method.controls, maps, strict=True)
-                    ],
-                    ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference)
-                    if method.ip_adapter
-                    else None,
-                )
+                maps = self._method_maps(request, method, structure)
+                generation = self._method_request(request, method, maps, reference)
                 if progress is not None:
                     progress(index / len(methods), f"{method.label}: starting")
                 yield CompareEntry(method, self.generate(generation, progress=step, cancel=cancel), maps)
@@ -297,6 +288,153 @@ class Studio:
                 if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
                     _release_memory()
                 yield CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500])
+
+    @property
+    def default_batching(self) -> str:
+        """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere."""
+        return "batched" if torch.device(self.cache.device).type == "cuda" else "exact"
+
+    def _method_maps(self, request: CompareRequest, method: Method, structure: Image.Image | None) -> list[MapResult]:
+        """The control maps one method of a comparison uses, from the map cache."""
+        return [
+            self.control_map(
+                structure, detector, request.width, request.height, request.fit, request.detector_params.get(detector)
+            )
+            for _, detector in method.controls
+        ]
+
+    @staticmethod
+    def _method_request(
+        request: CompareRequest, method: Method, maps: list[MapResult], reference: Image.Image | None
+    ) -> GenerationRequest:
+        """The generation one method of a comparison is: the shared settings, its maps, the reference if it uses it."""
+        return GenerationRequest(
+            **request.common(),
+            controls=[
+                ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
+                for (t, _), m in zip(method.controls, maps, strict=True)
+            ],
+            ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference)
+            if method.ip_adapter
+            else None,
+        )
+
+    def _compare_batched(
+        self,
+        request: CompareRequest,
+        methods: list[Method],
+        structure: Image.Image | None,
+        reference: Image.Image | None,
+        progress: CompareProgressFn | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[CompareEntry]:
+        """:meth:`compare` in passes of up to ``settings.compare_batch`` methods (see :mod:`app.engine.batched`).
+
+        A method whose map fails is left out of the pass with its reason; a pass that fails costs its methods only.
+        """
+        entries: list[CompareEntry | None] = [None] * len(methods)
+        ready: list[tuple[int, GenerationRequest, list[MapResult]]] = []
+        for index, method in enumerate(methods):
+            maps: list[MapResult] = []
+            try:
+                maps = self._method_maps(request, method, structure)
+                ready.append((index, self._method_request(request, method, maps, reference), maps))
+            except StudioError as error:
+                entries[index] = CompareEntry(method, None, maps, str(error))
+            except Exception as error:  # a detector's bug costs only its method
+                logger.exception("maps of method %s failed", method.name)
+                entries[index] = CompareEntry(method, None, maps, f"{method.label} failed: {error}"[:500])
+        size = self.settings.compare_batch
+        for start in range(0, len(ready), size):
+            group = ready[start : start + size]
+
+            def step(done: int, steps: int, start=start, group=group) -> None:
+                if progress is not None:
+                    names = ", ".join(methods[i].label for i, _, _ in group)
+                    progress((start + len(group) * done / steps) / len(ready), f"{names}: step {done}/{steps}")
+
+            try:
+                results = self._generate_batch([g for _, g, _ in group], step, cancel)
+            except Cancelled:
+                raise
+            except Exception as error:
+                if not isinstance(error, StudioError):
+                    logger.exception("a batched pass failed")
+                for index, _, maps in group:
+                    entries[index] = CompareEntry(methods[index], None, maps, str(error)[:500])
+                continue
+            for (index, _, maps), result in zip(group, results, strict=True):
+                entries[index] = CompareEntry(methods[index], result, maps)
+        yield from (entry for entry in entries if entry is not None)
+
+    def _generate_batch(
+        self, requests: list[GenerationRequest], progress: ProgressFn | None, cancel: threading.Event | None
+    ) -> list[Result]:
+        """Several single-image generations that differ only in their conditioning, in one pipeline call."""
+        first, items = requests[0], len(requests)
+        types = [t for t in CONTROL_TYPES if any(t == c.control_type for r in requests for c in r.controls)]
+        users = [[k for k, r in enumerate(requests) if any(c.control_type == t for c in r.controls)] for t in types]
+        blank = Image.new("RGB", (first.width, first.height))
+        # Item-major, as diffusers takes per-prompt images for several ControlNets: [[map of each type] per item].
+        maps = [[next((c.image for c in r.controls if c.control_type == t), blank) for t in types] for r in requests]
+        uses_reference = [r.ip_adapter is not None for r in requests]
+        reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
+        for request in requests:
+            self.check(request)
+        cache = self.cache
+        with cache.lock, self._out_of_memory_as_studio_error(first):
+            started = time.perf_counter()
+            pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
+            embeds, notes = self._prompt_embeddings(first)
+            load_seconds = time.perf_counter() - started
+            # The shared settings' call; the batch and its conditioning are set below.
+            kwargs = self._pipeline_kwargs(GenerationRequest(**first.common()), [], embeds, progress, cancel)
+            positive, negative = embeds
+            kwargs["prompt_embeds"] = positive.repeat(items, 1, 1)
+            kwargs["negative_prompt_embeds"] = None if negative is None else negative.repeat(items, 1, 1)
+            kwargs["generator"] = [torch.Generator("cpu").manual_seed(first.seed) for _ in range(items)]
+            if types:
+                strength = requests[users[0][0]].controls[0]  # every method of a comparison shares one strength
+                kwargs["image"] = maps
+                for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
+                    kwargs[name] = [getattr(strength, name)] * len(types)
+            pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
+            try:
+                if reference is not None:
+                    cache.use_ip_adapter(pipe, reference.scale, reference.mode)
+                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(
+                        pipe, reference.image.convert("RGB"), first
+                    )
+                    # Rows are [unconditional items, conditional items] under guidance: one 0/1 mask per row.
+                    rows = uses_reference * (2 if first.guidance_scale > 1.0 else 1)
+                    mask = torch.tensor(rows, dtype=torch.float32).view(len(rows), 1, 1, 1)
+                    mask = mask.expand(len(rows), 1, first.height // 8, first.width // 8).contiguous()
+                    kwargs["cross_attention_kwargs"] = {"ip_adapter_masks": [mask]}
+                with measure_peak_memory(cache.device) as memory, torch.inference_mode():
+                    started = time.perf_counter()
+                    images = pipe(**kwargs).images
+                    seconds = time.perf_counter() - started
+            finally:
+                cache.use_ip_adapter(pipe, None)
+            model_bytes = cache.parameter_bytes(pipe, reference is not None)
+        shared = f"Ran batched: {items} methods in one {seconds:.1f} s pass; the time shown is this method's share."
+        return [
+            Result(
+                images=[image],
+                seeds=[request.seed],
+                method=request.method,
+                settings=request.settings_dict(),
+                control_images=[c.image for c in request.controls],
+                reference_image=request.ip_adapter.image.convert("RGB") if request.ip_adapter else None,
+                seconds=seconds / items,
+                load_seconds=load_seconds,
+                peak_memory_bytes=memory.peak_bytes,
+                memory_kind=memory.kind,
+                model_bytes=model_bytes,
+                notes=[*notes, shared],
+            )
+            for request, image in zip(requests, images, strict=True)
+        ]
 
     def sweep(
         self,

@@ -213,20 +213,45 @@ class PipelineCache:
         if not control_types:
             pipe = base
         else:
-            from diffusers import MultiControlNetModel, StableDiffusionControlNetPipeline
+            from diffusers import MultiControlNetModel
 
             models = [self.controlnet(t) for t in control_types]
-            controlnet = models[0] if len(models) == 1 else MultiControlNetModel(models)
-            if self._controlnet_pipe is None:  # dtype=: from_pipe would cast the shared modules to float32
-                derive = StableDiffusionControlNetPipeline.from_pipe
-                self._controlnet_pipe = derive(base, controlnet=controlnet, dtype=self.dtype)
-                self._controlnet_pipe.set_progress_bar_config(disable=True)
-            pipe = self._controlnet_pipe
-            pipe.register_modules(
-                controlnet=controlnet, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor
-            )
+            pipe = self._with_controlnet(models[0] if len(models) == 1 else MultiControlNetModel(models))
         if self.settings.low_vram:
             self._offload(pipe, tuple(control_types), ip_adapter)
+        return pipe
+
+    def pipeline_for_batch(self, control_types: list[str], users: list[list[int]], items: int, ip_adapter: bool):
+        """The pipeline for a batch of ``items`` methods: each ControlNet steers only its ``users`` (batch items).
+
+        See :mod:`app.engine.batched`. Call under :attr:`lock`.
+        """
+        base = self.base()
+        if ip_adapter:
+            self._ensure_ip_adapter()
+        if not control_types:
+            pipe = base
+        else:
+            from app.engine.batched import PerItemControlNets
+
+            pipe = self._with_controlnet(PerItemControlNets([self.controlnet(t) for t in control_types], users, items))
+        if self.settings.low_vram:
+            self._offload(pipe, ("batch", *control_types, *map(tuple, users)), ip_adapter)
+        return pipe
+
+    def _with_controlnet(self, controlnet):
+        """The ControlNet pipeline (derived once from the base, sharing its modules) with ``controlnet`` attached."""
+        from diffusers import StableDiffusionControlNetPipeline
+
+        base = self.base()
+        if self._controlnet_pipe is None:  # dtype=: from_pipe would cast the shared modules to float32
+            derive = StableDiffusionControlNetPipeline.from_pipe
+            self._controlnet_pipe = derive(base, controlnet=controlnet, dtype=self.dtype)
+            self._controlnet_pipe.set_progress_bar_config(disable=True)
+        pipe = self._controlnet_pipe
+        pipe.register_modules(
+            controlnet=controlnet, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor
+        )
         return pipe
 
     def _offload(self, pipe, control_types: tuple, ip_adapter: bool) -> None:

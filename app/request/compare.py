@@ -122,6 +122,12 @@ class CompareRequest(CommonSettings):
         default_factory=IPAdapterScale, description="Scale and mode of the IP-Adapter, where a method uses it."
     )
     fit: Literal["crop", "pad"] = Field("crop", description="How the structure photo is fitted to the output size.")
+    batching: Literal["exact", "batched"] | None = Field(
+        None,
+        description="How the methods run: 'exact', one after another, each bit-identical to its solo run; "
+        "'batched', all in one denoising pass (faster on a GPU; equal within a few pixel levels). "
+        "Unset: batched on a GPU, exact elsewhere.",
+    )
 
     @field_validator("methods")
     @classmethod

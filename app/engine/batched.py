@@ -1,0 +1,99 @@
+"""Every method of a comparison in one denoising pass: one batch item per method, each conditioned only by its own.
+
+diffusers runs one set of ControlNets on every item of a batch (and refuses per-item conditioning scales), so a
+comparison of K methods used to be K pipeline calls. :class:`PerItemControlNets` is a ``MultiControlNetModel``
+whose nets each run only on the rows of the methods that use them and add zero residuals to every other row; the
+IP-Adapter reaches only its methods' rows through diffusers' own ``ip_adapter_masks``. The pipeline, its denoising
+loop, scheduler and CFG stay diffusers' own.
+
+Why the batch equals K solo runs (up to floating-point order):
+
+- every row starts from the same seeded latents (one CPU generator per row, all with the comparison's seed);
+- the UNet treats rows independently (no batch statistics: group norm is per sample), so a row's output depends
+  only on its own latents, prompt embeddings, ControlNet residuals and IP-Adapter tokens;
+- a ControlNet run on a subset of rows gives each of those rows what it gives that row alone; rows that do not use
+  it get exact zeros, and the UNet adds residuals, so ``x + 0`` is ``x``;
+- a zero IP-Adapter mask multiplies that row's image-prompt attention by zero before it is added.
+
+What differs is the order of floating-point sums in batched kernels: the tolerance tests bound it in pixel levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from diffusers import MultiControlNetModel
+
+
+class PerItemControlNets(MultiControlNetModel):
+    """ControlNets that each steer only some items of the batch.
+
+    Args:
+        controlnets: One ControlNet per control type in the batch.
+        users: For each ControlNet, the batch items (0 … items-1) of the methods that use it.
+        items: How many methods (batch items) the call has, before classifier-free guidance doubles the batch.
+    """
+
+    def __init__(self, controlnets: Sequence[Any], users: Sequence[Sequence[int]], items: int) -> None:
+        super().__init__(list(controlnets))
+        if len(users) != len(controlnets):
+            raise ValueError(f"{len(controlnets)} ControlNets but {len(users)} lists of users")
+        self.users = [list(u) for u in users]
+        self.items = items
+
+    def _rows(self, users: list[int], batch: int) -> list[int]:
+        """The batch rows of ``users``: with CFG the pipeline stacks [unconditional items, conditional items]."""
+        copies, remainder = divmod(batch, self.items)
+        if remainder:
+            raise ValueError(f"a batch of {batch} rows does not hold {self.items} items")
+        return [copy * self.items + user for copy in range(copies) for user in users]
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float | int,
+        encoder_hidden_states: torch.Tensor,
+        controlnet_cond: list[torch.Tensor],
+        conditioning_scale: list[float],
+        class_labels: torch.Tensor | None = None,
+        timestep_cond: torch.Tensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        added_cond_kwargs: dict[str, torch.Tensor] | None = None,
+        cross_attention_kwargs: dict[str, Any] | None = None,
+        guess_mode: bool = False,
+        return_dict: bool = True,
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """``MultiControlNetModel.forward``, each net on its users' rows only, the residuals summed per row."""
+        batch = sample.shape[0]
+        down: list[torch.Tensor] | None = None
+        mid: torch.Tensor | None = None
+        for image, scale, net, users in zip(controlnet_cond, conditioning_scale, self.nets, self.users, strict=True):
+            if not users:
+                continue
+            rows = torch.tensor(self._rows(users, batch), device=sample.device)
+            step = timestep[rows] if isinstance(timestep, torch.Tensor) and timestep.ndim > 0 else timestep
+            net_down, net_mid = net(
+                sample=sample[rows],
+                timestep=step,
+                encoder_hidden_states=encoder_hidden_states[rows],
+                controlnet_cond=image[rows],
+                conditioning_scale=scale,
+                class_labels=class_labels,
+                timestep_cond=timestep_cond,
+                attention_mask=attention_mask,
+                added_cond_kwargs=added_cond_kwargs,
+                cross_attention_kwargs=cross_attention_kwargs,
+                guess_mode=guess_mode,
+                return_dict=False,
+            )
+            if down is None:  # zeros for every row, in the residuals' own shapes, dtype and device
+                down = [residual.new_zeros((batch, *residual.shape[1:])) for residual in net_down]
+                mid = net_mid.new_zeros((batch, *net_mid.shape[1:]))
+            for total, residual in zip(down, net_down, strict=True):
+                total.index_add_(0, rows, residual)
+            mid.index_add_(0, rows, net_mid)
+        if down is None:
+            raise ValueError("no ControlNet has a user in this batch")
+        return down, mid  # as MultiControlNetModel returns them, whatever return_dict says
