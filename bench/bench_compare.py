@@ -1,4 +1,4 @@
-"""Comparison benchmark: one 5-method comparison vs 5 separate plain diffusers runs, same settings.
+"""Comparison benchmark: one 5-method comparison (exact and batched) vs 5 separate plain diffusers runs.
 
 Usage: python -m bench.bench_compare [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 3] [--methods ...]
 
@@ -6,10 +6,14 @@ Both sides run warm on the same loaded pipelines and detectors. A plain run does
 what a script calling diffusers does for one method: make its control map with
 the detector, encode the prompt (and the reference image), and call the
 pipeline. The comparison shares the prompt and reference encodings across
-methods and takes maps from the map cache. Three comparison cases are printed:
-first (empty caches), after "Preview all maps" (maps cached), and a repeat with
-a new seed (maps and encodings cached). Target: ratio <= 0.9 on CPU. The time
-fit scoring adds per result is printed too.
+methods and takes maps from the map cache. Exact comparisons (one run per
+method) are printed in three cases: first (empty caches), after "Preview all
+maps" (maps cached), and a repeat with a new seed (maps and encodings cached).
+The batched comparison (every method in one denoising pass) is measured after
+"Preview all maps" too, against exact and against the plain runs. All cases are
+measured interleaved in one run. Targets: exact <= 0.9 × plain on the CPU;
+batched no slower than exact on the CPU and <= 0.5 × plain on a GPU. The time fit
+scoring adds per result is printed too.
 """
 
 from __future__ import annotations
@@ -89,17 +93,18 @@ def main() -> None:
     request = {**shared, "methods": methods}
     print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} methods={methods}")
 
-    def comparison(seed: int) -> list:
-        return list(studio.compare({**request, "seed": seed}, photo, reference))
+    def comparison(seed: int, batching: str = "exact") -> list:
+        return list(studio.compare({**request, "seed": seed, "batching": batching}, photo, reference))
 
     def reset() -> None:
         studio.maps.cache.clear()
         studio._embeddings.clear()
 
     comparison(0)  # warm-up: load every model and detector on both sides
+    comparison(0, "batched")
     plain_runs(studio, photo, reference, shared, methods)
 
-    plain, first, previewed, repeat = [], [], [], []
+    plain, first, previewed, repeat, batched = [], [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
         started = time.perf_counter()
         plain_runs(studio, photo, reference, shared, methods)
@@ -121,6 +126,12 @@ def main() -> None:
         entries = comparison(shared["seed"] + 1)
         repeat.append(time.perf_counter() - started)
 
+        reset()
+        studio.preview_maps(photo, detectors, args.size, args.size)
+        started = time.perf_counter()
+        comparison(shared["seed"], "batched")
+        batched.append(time.perf_counter() - started)
+
     base = statistics.median(plain)
     print(f"{len(methods)} plain diffusers runs: {base:.2f}s")
     for label, times in (
@@ -131,6 +142,11 @@ def main() -> None:
         print(
             f"{label}: {statistics.median(times):.2f}s -> ratio {statistics.median(times) / base:.3f}  (target <= 0.9)"
         )
+    together = statistics.median(batched)
+    print(
+        f"batched comparison after 'Preview all maps': {together:.2f}s -> ratio {together / base:.3f} to plain runs "
+        f"(target <= 0.5 on a GPU), {together / statistics.median(previewed):.3f} to exact (target <= 1.0 on the CPU)"
+    )
 
     studio.score(entries, request, reference)  # load CLIP and detectors once
     started = time.perf_counter()

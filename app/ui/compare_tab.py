@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 TAB = "compare"
 METHOD_CHOICES = (*DEFAULT_METHODS, "depth+ip_adapter", "canny+ip_adapter", "pose+ip_adapter")
 SHARED_FIELDS = tuple(CommonSettings.model_fields)  # a comparison makes one image per method
+AUTO = "auto"
+"""The Compare tab's default mode: the studio's own default (batched on a GPU, exact elsewhere)."""
 STOPPED_COMPARISON = (
     "**Stopped.** The methods that finished stay above; the others did not run, and nothing was scored."
 )
@@ -157,6 +159,7 @@ class CompareInputs:
     settings: MethodSettings
     detectors: dict[str, gr.Dropdown]
     params: dict[str, DetectorControls]
+    batching: gr.Radio
 
     def inputs(self) -> dict[str, gr.components.Component]:
         """Named inputs of the tab's events (the API's parameter names, e.g. ``canny__low_threshold``)."""
@@ -165,6 +168,7 @@ class CompareInputs:
             "photo": self.photo,
             "reference": self.reference,
             "methods": self.methods,
+            "batching": self.batching,
             **self.settings.inputs(),
             **{f"{kind}_detector": dropdown for kind, dropdown in self.detectors.items()},
             **{name: control for controls in self.params.values() for name, control in controls.inputs().items()},
@@ -173,7 +177,10 @@ class CompareInputs:
     def outputs(self) -> list[gr.components.Component]:
         """The widgets a recipe sets, in :func:`recipe_updates` order."""
         params = [control for controls in self.params.values() for control in controls.inputs().values()]
-        return [self.photo, self.reference, self.methods, *self.settings.outputs(), *self.detectors.values(), *params]
+        return [
+            self.photo, self.reference, self.methods, self.batching, *self.settings.outputs(), *self.detectors.values(),
+            *params,
+        ]  # fmt: skip
 
 
 def detector_params(tab: CompareInputs, values: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -187,6 +194,7 @@ def compare_request(tab: CompareInputs, values: dict[str, Any]) -> dict[str, Any
     return {
         **tab.shared.read(values, SHARED_FIELDS),
         "methods": list(values["methods"] or []),
+        "batching": None if values.get("batching") in (None, AUTO) else values["batching"],
         "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
         "detector_params": detector_params(tab, values),
         **tab.settings.read(values),
@@ -212,6 +220,7 @@ def recipe_updates(tab: CompareInputs, recipe: Recipe) -> list[Any]:
         asset_update(recipe.images.structure),
         asset_update(recipe.images.reference),
         gr.update(choices=[(method_label(m), m) for m in offered], value=list(saved.methods)),
+        saved.batching or AUTO,
         *tab.settings.updates(saved),
         *(saved.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
         *(update for controls in tab.params.values() for update in controls.updates(saved.detector_params, chosen)),
@@ -240,6 +249,8 @@ def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
 
 def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
     """Stream the comparison: the grid as each method finishes, then the fit table and the advice."""
+    if values.get("batching") in (None, AUTO):  # the recipe records the mode that ran, so it reproduces anywhere
+        values = {**values, "batching": job.studio.default_batching}
     data = compare_request(tab, values)
     parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
     reference_image = load_image(values["reference"]) if values["reference"] is not None else None
@@ -297,6 +308,18 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
         # Each type's chosen detector shows its parameters, built from its schema (input names: canny__low_threshold).
         params = {kind: DetectorControls(detectors_for(kind), DEFAULTS[kind]) for kind in CONTROL_TYPES}
         settings = method_settings()
+        batching = gr.Radio(
+            [
+                ("Auto: batched on a GPU, exact elsewhere", AUTO),
+                ("Batched: every method in one pass", "batched"),
+                ("Exact: one run per method", "exact"),
+            ],
+            value=AUTO,
+            label="How the methods run",
+            info="Batched is faster on a GPU and matches exact runs within a few pixel levels; exact gives each "
+            "method the very pixels of its solo run.",
+            elem_id="cmp-batching",
+        )
     for kind, controls in params.items():
         if controls.groups:
             detectors[kind].change(
@@ -304,7 +327,7 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
                 api_visibility="private",
             )  # fmt: skip
     check_uploads(photo, reference)
-    return CompareInputs(shared, photo, reference, methods, settings, detectors, params)
+    return CompareInputs(shared, photo, reference, methods, settings, detectors, params, batching)
 
 
 def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
