@@ -408,7 +408,7 @@ class Studio:
                     # Rows are [unconditional items, conditional items] under guidance: one 0/1 mask per row.
                     rows = uses_reference * (2 if first.guidance_scale > 1.0 else 1)
                     mask = torch.tensor(rows, dtype=torch.float32).view(len(rows), 1, 1, 1)
-                    mask = mask.expand(len(rows), 1, first.height // 8, first.width // 8).contiguous()
+                    mask = mask.expand(len(rows), 1, first.height // 8, first.width // 8).to(cache.device)
                     kwargs["cross_attention_kwargs"] = {"ip_adapter_masks": [mask]}
                 with measure_peak_memory(cache.device) as memory, torch.inference_mode():
                     started = time.perf_counter()
