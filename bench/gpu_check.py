@@ -10,9 +10,13 @@ For each dtype it prints, measured in one run:
   - per method: studio it/s (its denoising call; prompt and reference encodings are cached across calls) next
     to a plain diffusers call of the same pipeline (string prompt, encodes everything each time), and the peak
     memory of the studio call;
-  - comparison time / sum of the methods' solo ``generate`` calls (target about 1.0: a comparison adds no cost);
-and it fails (exit 1) if any resident module left the configured dtype or device after any method, the
-comparison or the sweep, or if a method's output is not finite.
+  - exact comparison time / sum of the methods' solo ``generate`` calls (target about 1.0: a comparison adds no
+    cost);
+  - batched comparison time against exact and against the solo calls (target <= 0.5 of solo on a GPU), and the
+    largest difference of a batched item from its exact run;
+and it fails (exit 1) if any resident module left the configured dtype or device after any method, a
+comparison or the sweep, if a method's output is not finite, or if a batched item differs from its exact run by
+more than :data:`BATCHED_BOUND` levels.
 """
 
 from __future__ import annotations
@@ -33,6 +37,12 @@ from bench.common import family_root, settings_for
 
 METHODS = ("text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth")
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"
+
+
+BATCHED_BOUND = 16
+"""Largest difference (pixel levels) a batched item may have from its exact run here. Batched GPU kernels sum in
+another order; broken per-item conditioning (a ControlNet or the IP-Adapter reaching other methods) differs by far
+more. The tiny family on the CPU stays within 1 (float32) and 2 (bfloat16) levels."""
 
 
 def request_for(method: str, args: argparse.Namespace, maps: dict[str, Image.Image], photo: Image.Image) -> dict:
@@ -130,14 +140,33 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         "methods": list(METHODS),
     }
     started = time.perf_counter()
-    entries = list(studio.compare(compare, photo, photo))
+    entries = list(studio.compare({**compare, "batching": "exact"}, photo, photo))
     synchronize(studio.cache.device)
     compare_seconds = time.perf_counter() - started
     failures += [f"comparison {e.method.name}: {e.error}" for e in entries if e.error]
     check(studio, "the comparison", failures)
     print(
-        f"comparison {compare_seconds:.2f}s / sum of solo runs {sum(solo.values()):.2f}s = "
+        f"exact comparison {compare_seconds:.2f}s / sum of solo runs {sum(solo.values()):.2f}s = "
         f"{compare_seconds / sum(solo.values()):.3f} (target about 1.0: maps and encodings are cached)"
+    )
+    list(studio.compare({**compare, "batching": "batched", "seed": 8}, photo, photo))  # warm-up: batch-size kernels
+    started = time.perf_counter()
+    batched = list(studio.compare({**compare, "batching": "batched"}, photo, photo))
+    synchronize(studio.cache.device)
+    batched_seconds = time.perf_counter() - started
+    failures += [f"batched comparison {e.method.name}: {e.error}" for e in batched if e.error]
+    check(studio, "the batched comparison", failures)
+    worst = max(
+        int(np.abs(np.asarray(e.result.image, dtype=int) - np.asarray(b.result.image, dtype=int)).max())
+        for e, b in zip(entries, batched, strict=True)
+        if e.result is not None and b.result is not None
+    )
+    if worst > BATCHED_BOUND:
+        failures.append(f"batched items differ from exact runs by up to {worst} levels (bound {BATCHED_BOUND})")
+    print(
+        f"batched comparison {batched_seconds:.2f}s = {batched_seconds / compare_seconds:.3f} of exact, "
+        f"{batched_seconds / sum(solo.values()):.3f} of solo runs (target <= 0.5); largest difference from exact "
+        f"{worst} levels"
     )
     sweep = {
         "base": {**compare, "methods": ["depth"]},
