@@ -106,3 +106,15 @@ def test_each_controlnet_steers_only_its_rows_and_gives_what_it_gives_alone(stud
     assert torch.equal(mid[[1, 4]], alone_mid) and not mid[others].any()
     for total, alone in zip(down, alone_down, strict=True):
         assert torch.equal(total[[1, 4]], alone) and not total[others].any()
+
+
+def test_a_batched_comparison_with_low_vram_offload_keeps_dtype_and_device(tiny_settings, tiny_root, photo, reference):
+    """STUDIO_LOW_VRAM=1 offloads every module; a batched pass must leave them where the exact path does."""
+    studio = Studio(replace(tiny_settings, low_vram=True), tiny_spec(tiny_root))
+    request = {**SHARED, "methods": ["text", "canny", "depth+ip_adapter"]}
+    batched = run(studio, {**request, "batching": "batched"}, photo, reference)
+    assert studio.cache.misplaced() == []
+    exact = run(studio, {**request, "batching": "exact"}, photo, reference)
+    for method in request["methods"]:
+        assert difference(exact[method].image, batched[method].image) <= BOUND, method
+    assert studio.cache.misplaced() == []
