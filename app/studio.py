@@ -191,10 +191,7 @@ class Studio:
                 if reference is not None:
                     cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
                     kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(pipe, reference, request)
-                with measure_peak_memory(cache.device) as memory, torch.inference_mode():
-                    started = time.perf_counter()
-                    images = pipe(**kwargs).images
-                    seconds = time.perf_counter() - started
+                images, seconds, memory = self._timed_call(pipe, kwargs)
             finally:
                 cache.use_ip_adapter(pipe, None)
             model_bytes = cache.parameter_bytes(pipe, reference is not None)
@@ -410,10 +407,7 @@ class Studio:
                     mask = torch.tensor(rows, dtype=torch.float32).view(len(rows), 1, 1, 1)
                     mask = mask.expand(len(rows), 1, first.height // 8, first.width // 8).to(cache.device)
                     kwargs["cross_attention_kwargs"] = {"ip_adapter_masks": [mask]}
-                with measure_peak_memory(cache.device) as memory, torch.inference_mode():
-                    started = time.perf_counter()
-                    images = pipe(**kwargs).images
-                    seconds = time.perf_counter() - started
+                images, seconds, memory = self._timed_call(pipe, kwargs)
             finally:
                 cache.use_ip_adapter(pipe, None)
             model_bytes = cache.parameter_bytes(pipe, reference is not None)
@@ -515,6 +509,14 @@ class Studio:
                 "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
                 "then run again."
             ) from None
+
+    def _timed_call(self, pipe, kwargs: dict[str, Any]) -> tuple[list[Image.Image], float, Any]:
+        """One pipeline call: its images, its seconds and its peak memory. Call under the cache lock."""
+        with measure_peak_memory(self.cache.device) as memory, torch.inference_mode():
+            started = time.perf_counter()
+            images = pipe(**kwargs).images
+            seconds = time.perf_counter() - started
+        return images, seconds, memory
 
     def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
         """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods and runs."""

@@ -39,6 +39,22 @@ def studio(tiny_settings, tiny_root) -> Studio:
 
 
 @pytest.fixture(scope="session")
+def photo() -> Image.Image:
+    """A person to make maps from (skimage's astronaut: every detector, pose included, finds something)."""
+    from skimage import data
+
+    return Image.fromarray(data.astronaut())
+
+
+@pytest.fixture(scope="session")
+def reference() -> Image.Image:
+    """An IP-Adapter reference (skimage's cat)."""
+    from skimage import data
+
+    return Image.fromarray(data.chelsea())
+
+
+@pytest.fixture(scope="session")
 def noise_map() -> Image.Image:
     """A seeded random RGB image usable as a control map or reference."""
     pixels = np.random.default_rng(7).integers(0, 256, size=(64, 96, 3), dtype=np.uint8)

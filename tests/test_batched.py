@@ -10,10 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
-import pytest
 import torch
-from PIL import Image
-from skimage import data
 
 from app.engine.batched import PerItemControlNets
 from app.engine.models import tiny_spec
@@ -26,16 +23,6 @@ BOUND = {"float32": 2, "bfloat16": 4, "float16": 4}[TEST_DTYPE]
 
 SHARED = {"prompt": "an astronaut waving", "seed": 11, "num_inference_steps": 3, "width": 64, "height": 64}
 METHODS = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+ip_adapter"]
-
-
-@pytest.fixture(scope="module")
-def photo() -> Image.Image:
-    return Image.fromarray(data.astronaut())
-
-
-@pytest.fixture(scope="module")
-def reference() -> Image.Image:
-    return Image.fromarray(data.chelsea())
 
 
 def difference(first, second) -> int:

@@ -7,8 +7,6 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PIL import Image
-from skimage import data
 
 from app.engine.models import tiny_spec
 from app.errors import Cancelled, StudioError
@@ -17,16 +15,6 @@ from app.studio import Studio
 from tests.conftest import pixels
 
 SHARED = {"prompt": "an astronaut waving", "seed": 21, "num_inference_steps": 2, "width": 64, "height": 64}
-
-
-@pytest.fixture(scope="module")
-def photo() -> Image.Image:
-    return Image.fromarray(data.astronaut())
-
-
-@pytest.fixture(scope="module")
-def reference() -> Image.Image:
-    return Image.fromarray(data.chelsea())
 
 
 def test_method_strings_parse_pairs_and_refuse_nonsense():

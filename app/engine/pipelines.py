@@ -207,36 +207,35 @@ class PipelineCache:
 
     def pipeline_for(self, control_types: list[str], ip_adapter: bool):
         """The pipeline for a method, with its ControlNet(s) attached. Call under :attr:`lock`."""
-        base = self.base()
-        if ip_adapter:
-            self._ensure_ip_adapter()
-        if not control_types:
-            pipe = base
-        else:
-            from diffusers import MultiControlNetModel
+        from diffusers import MultiControlNetModel
 
-            models = [self.controlnet(t) for t in control_types]
-            pipe = self._with_controlnet(models[0] if len(models) == 1 else MultiControlNetModel(models))
-        if self.settings.low_vram:
-            self._offload(pipe, tuple(control_types), ip_adapter)
-        return pipe
+        def combine(models: list) -> Any:
+            return models[0] if len(models) == 1 else MultiControlNetModel(models)
+
+        return self._pipeline(control_types, ip_adapter, combine, tuple(control_types))
 
     def pipeline_for_batch(self, control_types: list[str], users: list[list[int]], items: int, ip_adapter: bool):
         """The pipeline for a batch of ``items`` methods: each ControlNet steers only its ``users`` (batch items).
 
         See :mod:`app.engine.batched`. Call under :attr:`lock`.
         """
+        from app.engine.batched import PerItemControlNets
+
+        offload_key = ("batch", *control_types, *map(tuple, users))
+        return self._pipeline(
+            control_types, ip_adapter, lambda models: PerItemControlNets(models, users, items), offload_key
+        )
+
+    def _pipeline(self, control_types: list[str], ip_adapter: bool, combine: Callable[[list], Any], offload_key):
+        """The base pipeline, or the ControlNet one with ``combine(the types' ControlNets)`` attached."""
         base = self.base()
         if ip_adapter:
             self._ensure_ip_adapter()
-        if not control_types:
-            pipe = base
-        else:
-            from app.engine.batched import PerItemControlNets
-
-            pipe = self._with_controlnet(PerItemControlNets([self.controlnet(t) for t in control_types], users, items))
+        pipe = base
+        if control_types:
+            pipe = self._with_controlnet(combine([self.controlnet(t) for t in control_types]))
         if self.settings.low_vram:
-            self._offload(pipe, ("batch", *control_types, *map(tuple, users)), ip_adapter)
+            self._offload(pipe, offload_key, ip_adapter)
         return pipe
 
     def _with_controlnet(self, controlnet):
