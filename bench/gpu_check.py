@@ -14,6 +14,8 @@ For each dtype it prints, measured in one run:
     cost);
   - batched comparison time against exact and against the solo calls (target <= 0.5 of solo on a GPU), and the
     largest difference of a batched item from its exact run;
+  - ControlNet (depth) it/s with the convolution weights in channels-last layout against contiguous, alternated
+    (the ``STUDIO_CHANNELS_LAST`` lever);
 and it fails (exit 1) if any resident module left the configured dtype or device after any method, a
 comparison or the sweep, if a method's output is not finite, or if a batched item differs from its exact run by
 more than :data:`BATCHED_BOUND` levels.
@@ -100,6 +102,27 @@ def check(studio: Studio, after: str, failures: list[str]) -> None:
         failures.append(f"after {after}: {len(wrong)} tensors misplaced, e.g. {wrong[:3]}")
 
 
+def channels_last_line(studio: Studio, request: dict, steps: int, rounds: int = 3) -> str:
+    """Denoising it/s of ``request`` with the UNet, VAE and ControlNets in channels-last layout and without,
+    measured alternately; the modules go back to the layout the settings chose."""
+    cache = studio.cache
+    modules = [cache.base().unet, cache.base().vae, *(cache.controlnet(t) for t in cache.loaded_controlnets())]
+    rates: dict[str, list[float]] = {"contiguous": [], "channels-last": []}
+    for _ in range(rounds):
+        for name, layout in (("contiguous", torch.contiguous_format), ("channels-last", torch.channels_last)):
+            for module in modules:
+                module.to(memory_format=layout)
+            studio.generate(request)  # warm-up: this layout's kernels
+            rates[name].append(steps / studio.generate(request).seconds)
+    chosen = torch.channels_last if studio.settings.channels_last else torch.contiguous_format
+    for module in modules:
+        module.to(memory_format=chosen)
+    fast, slow = np.median(rates["channels-last"]), np.median(rates["contiguous"])
+    return (
+        f"channels-last (STUDIO_CHANNELS_LAST): depth {fast:.2f} it/s vs {slow:.2f} it/s contiguous = {fast / slow:.3f}"
+    )
+
+
 def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     settings, spec = settings_for(root, device=args.device, dtype=dtype, controlnet_cache_size=3)
     studio = Studio(settings, spec)
@@ -168,6 +191,8 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         f"{batched_seconds / sum(solo.values()):.3f} of solo runs (target <= 0.5); largest difference from exact "
         f"{worst} levels"
     )
+    print(channels_last_line(studio, request_for("depth", args, maps, photo), args.steps))
+    check(studio, "the channels-last measurement", failures)
     sweep = {
         "base": {**compare, "methods": ["depth"]},
         "x": {"name": "controlnet_conditioning_scale", "values": [0.5, 1.0]},

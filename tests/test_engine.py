@@ -344,3 +344,18 @@ def test_model_bytes_count_the_weights_each_method_runs(studio, noise_map):
     controlnet = sum(p.numel() * size for p in studio.cache.controlnet("canny").parameters())
     assert canny == text + controlnet and both == text + 2 * controlnet
     assert ip > text
+
+
+def test_channels_last_is_a_layout_switch_not_a_different_model(tiny_settings, tiny_root, noise_map):
+    """STUDIO_CHANNELS_LAST=1 changes only the memory layout of the convolution weights: same dtype, device, pixels."""
+    studio = Studio(replace(tiny_settings, channels_last=True), tiny_spec(tiny_root))
+    plain = Studio(tiny_settings, tiny_spec(tiny_root))
+    request = {"prompt": "a lighthouse", "seed": 4, "num_inference_steps": 2, "width": 64, "height": 64}
+    depth = {**request, "controls": [{"control_type": "depth", "image": noise_map}]}
+    for ask in (request, depth):
+        fast, slow = studio.generate(ask), plain.generate(ask)
+        assert np.abs(pixels(fast).astype(int) - pixels(slow).astype(int)).max() <= 2
+    conv = studio.cache.base().unet.conv_in.weight
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert studio.cache.controlnet("depth").conv_in.weight.is_contiguous(memory_format=torch.channels_last)
+    assert studio.cache.misplaced() == []

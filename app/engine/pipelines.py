@@ -84,6 +84,11 @@ class PipelineCache:
         # Loaders put weights on the CPU; move them unless offloading manages placement.
         if not self.settings.low_vram and self.device != "cpu":
             module.to(self.device)
+        if self.settings.channels_last:
+            # cuDNN's half-precision convolutions run fastest on NHWC; the weights lead, activations follow.
+            for part in (getattr(module, "unet", None), getattr(module, "vae", None), module):
+                if isinstance(part, torch.nn.Module):
+                    part.to(memory_format=torch.channels_last)
 
     def _half_variant_first(self, load: Callable[[str | None], Any]) -> Any:
         """Load the ``fp16`` weight files in half precision (half the download), the full ones otherwise.
