@@ -93,6 +93,7 @@ def test_two_by_three_sweep_returns_a_labelled_grid_plot_and_table(client):
     assert all(isinstance(r["value"], float) for r in rows)
     assert score["choices"][0][0] == ALL_SCORES and len(score["choices"]) > 1
     assert len(matrix["data"]) == 6 and matrix["data"][0][0] == "Depth (depth_anything) · ControlNet strength 0"
+    assert matrix["headers"][0] == "Cell"  # a row is a cell of the sweep, not a method
     assert notes.startswith("6 cells")
 
 

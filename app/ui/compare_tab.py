@@ -116,7 +116,7 @@ class Grid:
         return downloadable(items, stems)
 
 
-def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) -> Any:
+def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label, rows: str = "Method") -> Any:
     """The fit matrix as a table with each column's clear leader highlighted (a pandas Styler).
 
     Only a real lead is coloured: scores within the advice's tie tolerance of the best count as tied, and a
@@ -125,10 +125,11 @@ def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label) 
     Args:
         matrix: The scored matrix.
         label: Row name → shown label (sweep rows are already labels: pass ``str``).
+        rows: The first column's header: what a row is (a method, or a sweep's cell).
     """
     import pandas as pd
 
-    headers = matrix.headers()
+    headers = [rows, *matrix.headers()[1:]]
     frame = pd.DataFrame(
         [[label(row[0]), *row[1:]] for row in matrix.to_rows()],
         columns=headers,

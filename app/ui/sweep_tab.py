@@ -196,7 +196,7 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> tuple:
         result.grid,
         plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
         gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
-        matrix_table(card.matrix, label=str),
+        matrix_table(card.matrix, label=str, rows="Cell"),
         text,
         state,
     )
