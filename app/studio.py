@@ -271,34 +271,27 @@ class Studio:
                     progress((index * steps + done) / total, f"{method.label}: step {done}/{steps}")
 
             try:
-                maps = self._method_maps(request, method, structure)
+                for _, detector in method.controls:
+                    maps.append(self._method_map(request, detector, structure))
                 generation = self._method_request(request, method, maps, reference)
                 if progress is not None:
                     progress(index / len(methods), f"{method.label}: starting")
                 yield CompareEntry(method, self.generate(generation, progress=step, cancel=cancel), maps)
             except Cancelled:
                 raise
-            except StudioError as error:
-                yield CompareEntry(method, None, maps, str(error))
-            except Exception as error:  # one method's fault (a kernel error, a detector bug) costs only that method
-                logger.exception("method %s of a comparison failed", method.name)
-                if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
-                    _release_memory()
-                yield CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500])
+            except Exception as error:
+                yield _failed_entry(method, maps, error)
 
     @property
     def default_batching(self) -> str:
         """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere."""
         return "batched" if torch.device(self.cache.device).type == "cuda" else "exact"
 
-    def _method_maps(self, request: CompareRequest, method: Method, structure: Image.Image | None) -> list[MapResult]:
-        """The control maps one method of a comparison uses, from the map cache."""
-        return [
-            self.control_map(
-                structure, detector, request.width, request.height, request.fit, request.detector_params.get(detector)
-            )
-            for _, detector in method.controls
-        ]
+    def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
+        """One control map of a comparison's method, from the map cache."""
+        return self.control_map(
+            structure, detector, request.width, request.height, request.fit, request.detector_params.get(detector)
+        )
 
     @staticmethod
     def _method_request(
@@ -334,13 +327,11 @@ class Studio:
         for index, method in enumerate(methods):
             maps: list[MapResult] = []
             try:
-                maps = self._method_maps(request, method, structure)
+                for _, detector in method.controls:
+                    maps.append(self._method_map(request, detector, structure))
                 ready.append((index, self._method_request(request, method, maps, reference), maps))
-            except StudioError as error:
-                entries[index] = CompareEntry(method, None, maps, str(error))
-            except Exception as error:  # a detector's bug costs only its method
-                logger.exception("maps of method %s failed", method.name)
-                entries[index] = CompareEntry(method, None, maps, f"{method.label} failed: {error}"[:500])
+            except Exception as error:
+                entries[index] = _failed_entry(method, maps, error)
         size = self.settings.compare_batch
         for start in range(0, len(ready), size):
             group = ready[start : start + size]
@@ -354,11 +345,9 @@ class Studio:
                 results = self._generate_batch([g for _, g, _ in group], step, cancel)
             except Cancelled:
                 raise
-            except Exception as error:
-                if not isinstance(error, StudioError):
-                    logger.exception("a batched pass failed")
+            except Exception as error:  # the pass's fault costs its methods only
                 for index, _, maps in group:
-                    entries[index] = CompareEntry(methods[index], None, maps, str(error)[:500])
+                    entries[index] = _failed_entry(methods[index], maps, error)
                 continue
             for (index, _, maps), result in zip(group, results, strict=True):
                 entries[index] = CompareEntry(methods[index], result, maps)
@@ -615,6 +604,17 @@ def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
     if spec.root is not None:
         return build_tiny_scorers(Path(spec.root) / "scorers")
     return ScorerSources.from_env()
+
+
+def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:
+    """The entry of a comparison's method that could not run. A studio error says why; anything else (a kernel
+    error, a detector bug) is logged and named, and costs only that method. Call in the ``except`` block."""
+    if isinstance(error, StudioError):
+        return CompareEntry(method, None, maps, str(error))
+    logger.exception("method %s of a comparison failed", method.name)
+    if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
+        _release_memory()
+    return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500])
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

@@ -78,12 +78,11 @@ def downloadable(items: Iterable[tuple[Any, str | None]], stems: Sequence[str]) 
 
 
 def result_items(result: Result, label: str) -> list[tuple[str, str]]:
-    """Gallery items of a result, captioned ``Canny · seed 42`` and saved as ``canny-seed42.png``.
+    """Gallery items of a result, captioned ``Canny · seed 42`` (served as :func:`result_stems` names them).
 
     The settings every image shares are in the tab's cost line (:func:`app.ui.shared.describe_cost`).
     """
-    items = [(image, f"{label} · seed {seed}") for image, seed in zip(result.images, result.seeds, strict=True)]
-    return items
+    return [(image, f"{label} · seed {seed}") for image, seed in zip(result.images, result.seeds, strict=True)]
 
 
 def result_stems(result: Result) -> list[str]:

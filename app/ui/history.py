@@ -16,7 +16,7 @@ import gradio as gr
 
 from app.ui.gallery import results_gallery
 from app.ui.recipes_panel import RecipesPanel
-from app.ui.runs import Run
+from app.ui.runs import PRIVATE, Run
 
 MAX_ENTRIES = 48
 RESULT_MARK = " · seed "
@@ -77,7 +77,6 @@ def build_history(
                 for t in targets
             ]
 
-    private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
     buttons = [restore, *sends]
 
     def remember(history: list[tuple[str, str]], value: Any) -> tuple[Any, Any]:
@@ -85,7 +84,7 @@ def build_history(
         return history, history
 
     for run, gallery in runs:
-        run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view], **private)
+        run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view], **PRIVATE)
 
     def pick(history: list[tuple[str, str]], event: gr.SelectData) -> list[Any]:
         index = event.index if isinstance(event.index, int) else None
@@ -94,22 +93,16 @@ def build_history(
         caption = history[index][1]
         return [history[index][0], f"Picked: **{caption}**", *(gr.update(interactive=True) for _ in buttons)]
 
-    view.select(pick, inputs=entries, outputs=[picked, about, *buttons], **private)
-
-    def restore_picked(path: str | None = None, **values: Any) -> list[Any]:
-        return panel.restore_png(path, **values)
-
+    view.select(pick, inputs=entries, outputs=[picked, about, *buttons], **PRIVATE)
     restore.click(
-        restore_picked,
-        inputs_kwargs={"path": picked, **panel.restore_inputs},
-        outputs=panel.restore_targets,
-        **private,
-    )
+        panel.restore_png, inputs_kwargs={"path": picked, **panel.restore_inputs}, outputs=panel.restore_targets,
+        **PRIVATE,
+    )  # fmt: skip
     for target, button in zip(targets, sends, strict=True):
         button.click(
             lambda path, tab_id=target.tab_id: (gr.update(selected=tab_id), tab_id, path if path else gr.skip()),
             inputs=picked,
             outputs=[tabs, active, target.image],
-            **private,
+            **PRIVATE,
         )
     return view

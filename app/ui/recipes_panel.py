@@ -370,7 +370,6 @@ def build_recipes_panel(
             return [*skip_all, f"**Not loaded:** {html.escape(str(error))}", *refused]
 
     def on_restore(path: str | None = None, **values: Any) -> list[Any]:
-        path = values.pop("recipes__restore", path)
         if not path:
             return [*skip_all, gr.skip(), *refused]
         try:
@@ -399,10 +398,10 @@ def build_recipes_panel(
         try:
             recipe = recipe_from_query(getattr(request, "query_params", None))
         except StudioError as error:
-            return [choices, *skip_all, f"**The shared link could not be loaded:** {html.escape(str(error))}"]
+            return [choices, *skip_all, f"**The shared link could not be loaded:** {html.escape(str(error))}", *refused]
         if recipe is None:
-            return [choices, *skip_all, gr.skip()]
-        return [choices, *applied(recipe, "the shared link")[:-2]]
+            return [choices, *skip_all, gr.skip(), *refused]
+        return [choices, *applied(recipe, "the shared link")]
 
     private = {"queue": False, "api_visibility": "private"}
     # ``select``: only an explicit choice applies a preset (``input`` also fired when the open menu lost focus,
@@ -420,16 +419,14 @@ def build_recipes_panel(
         **private,
     )
     upload.upload(on_upload, inputs_kwargs={**capture_inputs, "recipes__upload": upload}, outputs=targets, **private)
-    restore.upload(
-        on_restore, inputs_kwargs={**capture_inputs, "recipes__restore": restore}, outputs=targets, **private
-    )
+    restore.upload(on_restore, inputs_kwargs={**capture_inputs, "path": restore}, outputs=targets, **private)
     undo.click(on_undo, inputs=before, outputs=[*outputs, notice, before, undo], **private)
     # The token lands in the link box, then the browser turns it into a URL (gr.State never reaches the browser).
     share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download, notice], **private).then(
         None, inputs=link, outputs=link, js=_SHARE_JS, **private
     )
     if demo is not None:
-        demo.load(on_load, inputs=store, outputs=[menu, *outputs, notice], **private)
+        demo.load(on_load, inputs=store, outputs=[menu, *targets], **private)
     return RecipesPanel(
         menu, name, save, download, upload, share, link, restore, notice, store, undo, on_restore, targets,
         dict(capture_inputs),

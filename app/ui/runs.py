@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -26,14 +25,15 @@ import gradio as gr
 from PIL import Image
 
 from app.ui.cancel import JobKey
-from app.ui.shared import STOPPED_TITLE, StudioHandle, job_key, placeholder
-
-logger = logging.getLogger(__name__)
+from app.ui.shared import STOPPED_TITLE, StudioHandle, job_key, placeholder, request_in
 
 STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
 
 RUN_BUTTON_CLASS = "run-button"
 """Marks each tab's main button: Ctrl/Cmd+Enter clicks the one in the open tab."""
+
+PRIVATE = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
+"""Event options of the page's own bookkeeping events: instant, out of the API, no progress animation."""
 
 
 MAX_NOTES = 1000
@@ -91,8 +91,7 @@ def remembering_failures(
     unchanged = gr.skip() if outputs == 1 else tuple(gr.skip() for _ in range(outputs))
 
     def key_of(args: tuple, values: dict[str, Any]) -> JobKey:
-        request = next((a for a in (*args, *values.values()) if isinstance(a, gr.Request)), None)
-        return job_key(tab, request)
+        return job_key(tab, request_in(args, values))
 
     if inspect.isgeneratorfunction(handler):
 
@@ -165,11 +164,10 @@ def wire_run(
         clear_status: Clear the status line when the run starts (off for map previews, which keep the cost line).
         **event: The run event's own arguments (``inputs_kwargs``, ``api_name``, ``concurrency_id``, ...).
     """
-    private = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
     started = button.click(
         lambda: (gr.update(value=busy, interactive=False), "" if clear_status else gr.skip()),
         outputs=[button, status],
-        **private,
+        **PRIVATE,
     )
     endpoint = remembering_failures(handler, FAILURES, tab, len(outputs))
     if event.get("api_name"):  # MCP clients see the function's name as the tool's: make it the endpoint's
@@ -181,7 +179,7 @@ def wire_run(
         **event,
     )
     wired = Run(button, button.value, run)
-    run.success(wired.idle, outputs=button, **private)
+    run.success(wired.idle, outputs=button, **PRIVATE)
     targets = [status, *(o for o in outputs if o is not status)]
 
     def show_failure(request: gr.Request) -> list[Any]:
@@ -189,7 +187,7 @@ def wire_run(
         # Every output is touched (skipped), so gradio drops the error badge it put on each.
         return [wired.idle(), note if note is not None else gr.skip(), *(gr.skip() for _ in targets[1:])]
 
-    run.failure(show_failure, outputs=[button, *targets], **private)
+    run.failure(show_failure, outputs=[button, *targets], **PRIVATE)
     return wired
 
 
@@ -207,9 +205,7 @@ def remember_seed(run: Run, cost_line: gr.Markdown, last_seed: gr.State) -> None
         found = SEED_IN_COST_LINE.search(text or "")
         return int(found.group(1)) if found else gr.skip()
 
-    run.event.success(
-        seed_of, inputs=cost_line, outputs=last_seed, queue=False, api_visibility="private", show_progress="hidden"
-    )
+    run.event.success(seed_of, inputs=cost_line, outputs=last_seed, **PRIVATE)
 
 
 def add_stop(
@@ -253,10 +249,8 @@ def add_stop(
         stop,
         inputs=extra,
         outputs=[status, *(run.button for run in runs), *extra],
-        queue=False,
         cancels=[run.event for run in runs],
-        api_visibility="private",
-        show_progress="hidden",
+        **PRIVATE,
     )
 
 

@@ -230,7 +230,7 @@ def on_gpu(
         @functools.wraps(handler)
         def stream(*args: Any, **values: Any) -> Iterator[Any]:
             try:
-                with _gpu_call(job_key(tab, _request_in(args, values))):
+                with _gpu_call(job_key(tab, request_in(args, values))):
                     yield from wrapped(*args, **values)
             except gr.Error:
                 raise
@@ -242,7 +242,7 @@ def on_gpu(
     @functools.wraps(handler)
     def call(*args: Any, **values: Any) -> Any:
         try:
-            with _gpu_call(job_key(tab, _request_in(args, values))):
+            with _gpu_call(job_key(tab, request_in(args, values))):
                 return wrapped(*args, **values)
         except gr.Error:
             raise
@@ -252,7 +252,8 @@ def on_gpu(
     return call
 
 
-def _request_in(args: tuple, values: dict[str, Any]) -> gr.Request | None:
+def request_in(args: tuple, values: dict[str, Any]) -> gr.Request | None:
+    """The gradio request among a handler's arguments (positional or named), or None."""
     return next((a for a in (*args, *values.values()) if isinstance(a, gr.Request)), None)
 
 
@@ -565,11 +566,12 @@ assert {f.name for f in fields(SharedControls)} >= set(REQUEST_FIELDS)
 # -- showing results ------------------------------------------------------------------------------
 
 
-def settings_caption(settings: dict[str, Any], seed: int) -> str:
-    """``seed 42 · 25 steps · CFG 7 · DPM++ 2M Karras · 512×512``."""
+def settings_caption(settings: dict[str, Any], seed: int, last_seed: int | None = None) -> str:
+    """``seed 42 · 25 steps · CFG 7 · DPM++ 2M Karras · 512×512`` (``seeds 42–44 · …`` up to ``last_seed``)."""
     scheduler = SCHEDULER_LABELS.get(settings.get("scheduler", ""), settings.get("scheduler", ""))
+    seeds = f"seeds {seed}–{last_seed}" if last_seed not in (None, seed) else f"seed {seed}"
     return (
-        f"seed {seed} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
+        f"{seeds} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
         f"{scheduler} · {settings.get('width')}×{settings.get('height')}"
     )
 
@@ -578,10 +580,7 @@ def describe_cost(result: Result) -> str:
     """The settings the images share, time (and model loading), peak memory and the core's notes, in Markdown."""
     memory = result.peak_memory_bytes / 2**20
     loading = f" (+{result.load_seconds:.1f} s loading models)" if result.load_seconds >= 0.05 else ""
-    seeds = result.seeds
-    settings = settings_caption(result.settings, seeds[0])
-    if len(seeds) > 1:
-        settings = settings.replace(f"seed {seeds[0]}", f"seeds {seeds[0]}–{seeds[-1]}", 1)
+    settings = settings_caption(result.settings, result.seeds[0], result.seeds[-1])
     text = (
         f"{settings}  \n**{result.seconds:.1f} s**{loading} · peak memory {memory:.0f} MiB "
         f"({result.memory_kind.replace('_', ' ')})"
