@@ -19,6 +19,7 @@ from app.engine.devices import aux_placement, measure_peak_memory
 from app.engine.models import CONTROL_TYPES, ModelSpec, real_spec, tiny_spec
 from app.engine.pipelines import PipelineCache
 from app.engine.placement import Placement
+from app.engine.previews import PreviewFn, is_preview_step
 from app.engine.result import Result
 from app.engine.schedulers import make_scheduler
 from app.errors import Cancelled, OutOfMemory, StudioError
@@ -45,6 +46,8 @@ logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
+ComparePreviewFn = Callable[[int, Image.Image, int, int], None]
+"""Called with (method's index in the comparison, its preview, steps done, total steps)."""
 
 _EMBEDDING_CACHE_SIZE = 16
 
@@ -162,6 +165,7 @@ class Studio:
         request: GenerationRequest | dict[str, Any],
         progress: ProgressFn | None = None,
         cancel: threading.Event | None = None,
+        preview: PreviewFn | None = None,
     ) -> Result:
         """Generate the images a request describes.
 
@@ -169,6 +173,7 @@ class Studio:
             request: The request, or a dict that validates into one.
             progress: Called after each step with (steps done, total).
             cancel: When set during the run, the run stops at the next step and raises :class:`Cancelled`.
+            preview: Called every few steps with a cheap preview of each image (see :mod:`app.engine.previews`).
 
         Returns:
             The images with their seeds, maps, timings and peak memory.
@@ -184,8 +189,9 @@ class Studio:
             started = time.perf_counter()
             pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
             embeds, notes = self._prompt_embeddings(request)
+            preview, preview_notes = self._previewer(preview)
             load_seconds = time.perf_counter() - started
-            kwargs = self._pipeline_kwargs(request, control_images, embeds, progress, cancel)
+            kwargs = self._pipeline_kwargs(request, control_images, embeds, progress, cancel, preview)
             pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
             try:
                 if reference is not None:
@@ -207,7 +213,7 @@ class Studio:
             peak_memory_bytes=memory.peak_bytes,
             memory_kind=memory.kind,
             model_bytes=model_bytes,
-            notes=notes,
+            notes=notes + preview_notes,
         )
 
     # -- comparison --------------------------------------------------------------------------------
@@ -219,6 +225,7 @@ class Studio:
         reference_image: Any = None,
         progress: CompareProgressFn | None = None,
         cancel: threading.Event | None = None,
+        preview: ComparePreviewFn | None = None,
     ) -> Iterator[CompareEntry]:
         """Run every method of a comparison on the same seed, yielding each result as it finishes.
 
@@ -234,6 +241,7 @@ class Studio:
             reference_image: The IP-Adapter reference (needed by methods with ``ip_adapter``).
             progress: Called with (fraction done, label of the running method).
             cancel: When set, the running method stops at its next step and :class:`Cancelled` is raised.
+            preview: Called every few steps with each running method's preview (all of a batched pass's at once).
 
         Yields:
             One :class:`CompareEntry` per method, in request order. A method that cannot run
@@ -260,7 +268,7 @@ class Studio:
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
         if (request.batching or self.default_batching) == "batched" and len(methods) > 1:
-            yield from self._compare_batched(request, methods, structure, reference, progress, cancel)
+            yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
         total = len(methods) * request.num_inference_steps
         for index, method in enumerate(methods):
@@ -276,7 +284,8 @@ class Studio:
                 generation = self._method_request(request, method, maps, reference)
                 if progress is not None:
                     progress(index / len(methods), f"{method.label}: starting")
-                yield CompareEntry(method, self.generate(generation, progress=step, cancel=cancel), maps)
+                shown = None if preview is None else _for_methods(preview, [index])
+                yield CompareEntry(method, self.generate(generation, step, cancel, shown), maps)
             except Cancelled:
                 raise
             except Exception as error:
@@ -317,6 +326,7 @@ class Studio:
         reference: Image.Image | None,
         progress: CompareProgressFn | None,
         cancel: threading.Event | None,
+        preview: ComparePreviewFn | None = None,
     ) -> Iterator[CompareEntry]:
         """:meth:`compare` in passes of up to ``settings.compare_batch`` methods (see :mod:`app.engine.batched`).
 
@@ -341,8 +351,9 @@ class Studio:
                     names = ", ".join(methods[i].label for i, _, _ in group)
                     progress((start + len(group) * done / steps) / len(ready), f"{names}: step {done}/{steps}")
 
+            shown = None if preview is None else _for_methods(preview, [index for index, _, _ in group])
             try:
-                results = self._generate_batch([g for _, g, _ in group], step, cancel)
+                results = self._generate_batch([g for _, g, _ in group], step, cancel, shown)
             except Cancelled:
                 raise
             except Exception as error:  # the pass's fault costs its methods only
@@ -354,7 +365,11 @@ class Studio:
         yield from (entry for entry in entries if entry is not None)
 
     def _generate_batch(
-        self, requests: list[GenerationRequest], progress: ProgressFn | None, cancel: threading.Event | None
+        self,
+        requests: list[GenerationRequest],
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        preview: PreviewFn | None = None,
     ) -> list[Result]:
         """Several single-image generations that differ only in their conditioning, in one pipeline call."""
         first, items = requests[0], len(requests)
@@ -372,9 +387,11 @@ class Studio:
             started = time.perf_counter()
             pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
             embeds, notes = self._prompt_embeddings(first)
+            preview, preview_notes = self._previewer(preview)
+            notes = notes + preview_notes
             load_seconds = time.perf_counter() - started
             # The shared settings' call; the batch and its conditioning are set below.
-            kwargs = self._pipeline_kwargs(GenerationRequest(**first.common()), [], embeds, progress, cancel)
+            kwargs = self._pipeline_kwargs(GenerationRequest(**first.common()), [], embeds, progress, cancel, preview)
             positive, negative = embeds
             kwargs["prompt_embeds"] = positive.repeat(items, 1, 1)
             kwargs["negative_prompt_embeds"] = None if negative is None else negative.repeat(items, 1, 1)
@@ -551,13 +568,31 @@ class Studio:
             self._embeddings.popitem(last=False)
         return value
 
-    def _pipeline_kwargs(self, request, control_images, embeds, progress, cancel) -> dict[str, Any]:
+    def _previewer(self, preview: PreviewFn | None) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
+        """What a run's step callback calls with its latents to show previews (None: no previews), and the note
+        that says why previews are off when they were asked for and cannot be made. Call under the cache lock."""
+        if preview is None:
+            return None, []
+        decoder = self.cache.preview_decoder()
+        if decoder is None:
+            reason = self.cache.preview_error
+            return None, [f"Live previews are off: {reason}."] if reason else []
+
+        def show(latents: torch.Tensor, done: int, total: int) -> None:
+            preview(decoder.decode(latents), done, total)
+
+        return show, []
+
+    def _pipeline_kwargs(self, request, control_images, embeds, progress, cancel, preview=None) -> dict[str, Any]:
         prompt_embeds, negative_prompt_embeds = embeds
         total = request.num_inference_steps
+        every = self.settings.preview_every
 
         def on_step_end(pipe, step, timestep, callback_kwargs):
             if cancel is not None and cancel.is_set():
                 raise Cancelled(f"Cancelled after {step + 1} of {total} steps.")
+            if preview is not None and is_preview_step(step + 1, total, every):
+                preview(callback_kwargs["latents"], step + 1, total)
             if progress is not None:
                 progress(step + 1, total)
             return callback_kwargs
@@ -604,6 +639,16 @@ def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
     if spec.root is not None:
         return build_tiny_scorers(Path(spec.root) / "scorers")
     return ScorerSources.from_env()
+
+
+def _for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:
+    """A run's preview callback that hands each batch item's preview to the comparison's, by method index."""
+
+    def show(images: list[Image.Image], done: int, total: int) -> None:
+        for index, image in zip(indices, images, strict=True):
+            preview(index, image, done, total)
+
+    return show
 
 
 def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:

@@ -106,6 +106,7 @@ def lay_out(hub: Path, tiny_root: Path) -> dict[str, Path]:
     for control_type in CONTROL_TYPES:
         shutil.copytree(tiny_root / f"controlnet-{control_type}", folders[REAL_DEFAULTS[control_type]])
     shutil.copytree(tiny_root / "ip-adapter", folders[REAL_DEFAULTS["ip_adapter"]])
+    shutil.copytree(tiny_root / "taesd", folders[REAL_DEFAULTS["preview_vae"]])
     detectors = tiny_root / "detectors"
     from app.preprocess.sources import ANNOTATORS_REPO, DEPTH_ANYTHING_MODEL, PERSON_DETECTOR_MODEL, VITPOSE_MODEL
 
@@ -143,6 +144,7 @@ def real_studio(hub_folders, tiny_settings) -> Studio:
         "STUDIO_BASE_MODEL": hub_folders[REAL_DEFAULTS["base"]],
         **{f"STUDIO_CONTROLNET_{t.upper()}": hub_folders[REAL_DEFAULTS[t]] for t in CONTROL_TYPES},
         "STUDIO_IP_ADAPTER": hub_folders[REAL_DEFAULTS["ip_adapter"]],
+        "STUDIO_PREVIEW_VAE": hub_folders[REAL_DEFAULTS["preview_vae"]],
         "STUDIO_POSE_DETECTOR_MODEL": hub_folders[PERSON_DETECTOR_MODEL],
         "STUDIO_POSE_MODEL": hub_folders[VITPOSE_MODEL],
         "STUDIO_DEPTH_MODEL": hub_folders[DEPTH_ANYTHING_MODEL],
@@ -168,8 +170,11 @@ def test_every_method_detector_and_score_runs_from_the_real_layouts(real_studio)
     photo = Image.fromarray(data.astronaut()).resize((128, 128))
     methods = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "depth:midas"]
     request = {"prompt": "an astronaut", "seed": 3, "num_inference_steps": 2, "width": 64, "height": 64}
-    entries = list(real_studio.compare({**request, "methods": methods}, photo, photo))
+    previews = []
+    shown = lambda index, image, done, total: previews.append((index, done))  # noqa: E731
+    entries = list(real_studio.compare({**request, "methods": methods}, photo, photo, preview=shown))
     assert {e.method.name: e.error for e in entries} == {e.method.name: None for e in entries}
+    assert sorted(previews) == [(index, 1) for index in range(len(methods))]  # TAESD read from its real layout
     card = real_studio.score(entries, {**request, "methods": methods}, photo)
     assert card.matrix.methods and not [n for n in card.matrix.notes if "could not" in n.lower()]
     assert real_studio.spec.family == "real" and real_studio.cache.base().unet.dtype == real_studio.cache.dtype

@@ -37,13 +37,15 @@ class ModelSpec:
     base: str
     controlnets: dict[str, str]
     ip_adapter: IPAdapterSource
+    # TAESD-style tiny autoencoder for live previews (diffusers' AutoencoderTiny); None: no previews.
+    preview_vae: str | None = None
     revision: str | None = None
     root: str | None = None  # a locally built family (tiny): its folder also holds detectors/ and scorers/
 
     def hub_repositories(self) -> list[str]:
         """Every Hub repository this spec loads (local folders excluded)."""
-        names = [self.base, *self.controlnets.values(), self.ip_adapter.repo]
-        return [n for n in dict.fromkeys(names) if not Path(n).exists() and "/" in n]
+        names = [self.base, *self.controlnets.values(), self.ip_adapter.repo, self.preview_vae]
+        return [n for n in dict.fromkeys(names) if n and not Path(n).exists() and "/" in n]
 
 
 REAL_DEFAULTS = {
@@ -52,6 +54,8 @@ REAL_DEFAULTS = {
     "pose": "lllyasviel/control_v11p_sd15_openpose",
     "depth": "lllyasviel/control_v11f1p_sd15_depth",
     "ip_adapter": "h94/IP-Adapter",
+    # TAESD in diffusers' format (config.json + diffusion_pytorch_model.safetensors): SD1.x latents, ~2.4 M parameters.
+    "preview_vae": "madebyollin/taesd",
 }
 
 
@@ -67,6 +71,7 @@ def real_spec() -> ModelSpec:
             subfolder=env("STUDIO_IP_ADAPTER_SUBFOLDER") or "models",
             weight_name=env("STUDIO_IP_ADAPTER_WEIGHT") or "ip-adapter_sd15.safetensors",
         ),
+        preview_vae=env("STUDIO_PREVIEW_VAE") or REAL_DEFAULTS["preview_vae"],
     )
 
 
@@ -77,5 +82,6 @@ def tiny_spec(root: Path) -> ModelSpec:
         base=str(root / "sd"),
         controlnets={t: str(root / f"controlnet-{t}") for t in CONTROL_TYPES},
         ip_adapter=IPAdapterSource(repo=str(root / "ip-adapter")),
+        preview_vae=str(root / "taesd"),
         root=str(root),
     )

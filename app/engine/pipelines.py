@@ -13,6 +13,7 @@ Everything that touches the models runs under :attr:`PipelineCache.lock`.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -23,9 +24,11 @@ import torch
 
 from app.engine.devices import resolve_device
 from app.engine.models import HALF_VARIANT, ModelSpec
+from app.engine.previews import PreviewDecoder
 from app.errors import ModelLoadError, offline_hint
 from app.settings import Settings
 
+logger = logging.getLogger(__name__)
 TINY_HINT = offline_hint()
 
 # Which UNet blocks see the reference image, per IP-Adapter mode (InstantStyle's
@@ -77,6 +80,8 @@ class PipelineCache:
         self._plain_processors: dict[str, Any] | None = None
         self._ip_parts: _IPAdapterParts | None = None
         self._offloaded: dict[int, tuple] = {}
+        self._preview_decoder: PreviewDecoder | None = None
+        self.preview_error: str | None = None  # why previews are off, when their decoder could not load
 
     # -- loading ---------------------------------------------------------------------------------
 
@@ -155,6 +160,34 @@ class PipelineCache:
             while len(self._controlnets) > self.settings.controlnet_cache_size:
                 self._controlnets.popitem(last=False)
             return model
+
+    def preview_decoder(self) -> PreviewDecoder | None:
+        """The live-preview decoder (TAESD), loaded on first use; None when previews are off or it cannot load.
+
+        Previews are a convenience: a decoder that fails to load turns them off with the reason in
+        :attr:`preview_error` and never fails a run. It is small (~10 MB), so it sits on the device even
+        under low-VRAM offload, where it would otherwise cross the bus every preview.
+        """
+        with self.lock:
+            if self._preview_decoder is not None or self.preview_error is not None:
+                return self._preview_decoder
+            if not self.settings.previews or not self.spec.preview_vae:
+                return None
+            from diffusers import AutoencoderTiny
+
+            source = self.spec.preview_vae
+            try:
+                vae = _load(
+                    "live-preview decoder",
+                    source,
+                    lambda: AutoencoderTiny.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
+                )
+            except ModelLoadError as error:
+                self.preview_error = str(error).split(". " + TINY_HINT)[0]
+                logger.warning("live previews are off: %s", self.preview_error)
+                return None
+            self._preview_decoder = PreviewDecoder(vae.to(self.device).eval())
+            return self._preview_decoder
 
     def loaded_controlnets(self) -> list[str]:
         """Control types whose ControlNet is resident, least recently used first."""
@@ -306,6 +339,8 @@ class PipelineCache:
                         modules[name] = module
             for control_type, model in self._controlnets.items():
                 modules[f"controlnet_{control_type}"] = model
+            if self._preview_decoder is not None:
+                modules["preview_vae"] = self._preview_decoder.vae
             if self._ip_parts is not None:
                 modules["ip_adapter_projection"] = self._ip_parts.projection
                 modules["ip_adapter_attention"] = torch.nn.ModuleList(
@@ -322,11 +357,12 @@ class PipelineCache:
         device = torch.device("cpu" if self.settings.low_vram else self.device).type
         wrong = []
         for name, module in self.resident_modules().items():
+            expected = torch.device(self.device).type if name == "preview_vae" else device  # never offloaded
             for tensor_name, tensor in [*module.named_parameters(), *module.named_buffers()]:
                 if tensor.is_floating_point() and tensor.dtype != self.dtype:
                     wrong.append(f"{name}.{tensor_name}: {tensor.dtype}, configured {self.dtype}")
-                if tensor.device.type != device:
-                    wrong.append(f"{name}.{tensor_name}: on {tensor.device}, configured {device}")
+                if tensor.device.type != expected:
+                    wrong.append(f"{name}.{tensor_name}: on {tensor.device}, configured {expected}")
         return wrong
 
     def resident_parameters(self) -> dict[str, int]:

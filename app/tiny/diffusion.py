@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from app.engine.models import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
 
-BUILDER_VERSION = 4  # 4: fp16 weight variants beside the full ones, as in the real repositories
+BUILDER_VERSION = 5  # 5: a tiny TAESD (AutoencoderTiny) for live previews; 4: fp16 weight variants
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention
@@ -44,6 +44,8 @@ PROFILES: dict[str, dict] = {
         "vision_image": 32,
         "vision_patch": 8,
         "vision_projection": 32,
+        "taesd_channels": (8, 8, 8, 8),
+        "taesd_blocks": (1, 1, 1, 1),
     },
     "sd15": {
         "unet_channels": (320, 640, 1280, 1280),
@@ -62,6 +64,8 @@ PROFILES: dict[str, dict] = {
         "vision_image": 224,
         "vision_patch": 14,
         "vision_projection": 1024,
+        "taesd_channels": (64, 64, 64, 64),  # madebyollin/taesd's own sizes
+        "taesd_blocks": (3, 3, 3, 1),
     },
 }
 
@@ -211,6 +215,20 @@ def _write_ip_adapter(folder: Path, unet, p: dict, seed: int) -> None:
     save_file(tensors, str(folder / "models" / "ip-adapter_sd15.safetensors"))
 
 
+def _write_taesd(folder: Path, p: dict, seed: int) -> None:
+    """A TAESD-layout ``AutoencoderTiny`` (SD latents, factor 8) as madebyollin/taesd ships it: config + safetensors."""
+    from diffusers import AutoencoderTiny
+
+    _seeded(seed)
+    AutoencoderTiny(
+        encoder_block_out_channels=p["taesd_channels"],
+        decoder_block_out_channels=p["taesd_channels"],
+        num_encoder_blocks=tuple(reversed(p["taesd_blocks"])),
+        num_decoder_blocks=p["taesd_blocks"],
+        latent_channels=4,
+    ).save_pretrained(folder, safe_serialization=True)
+
+
 def write_half_variants(folder: Path) -> None:
     """Write ``NAME.fp16.safetensors`` beside every ``NAME.safetensors`` under ``folder``, as SD1.5 and its
     ControlNets ship them (``unet/diffusion_pytorch_model.fp16.safetensors``, ``text_encoder/model.fp16.safetensors``).
@@ -245,4 +263,5 @@ def build_family(
         _write_controlnet(root / f"controlnet-{control_type}", unet, p, seed + 10 + index)
         write_half_variants(root / f"controlnet-{control_type}")
     _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)  # h94/IP-Adapter ships no fp16 variant
+    _write_taesd(root / "taesd", p, seed + 30)  # nor does madebyollin/taesd
     return root

@@ -23,6 +23,7 @@ from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_req
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
+from app.ui.live import previews_on, while_running
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
 from app.ui.shared import (
@@ -79,6 +80,7 @@ class Grid:
         self.results: list[tuple[Image.Image, str]] = [
             (placeholder("pending…", width, height), f"{method_label(m)} · pending") for m in methods
         ]
+        self.finished = [False] * len(methods)
         self.drivers: list[tuple[Image.Image, str]] = [self._driver_placeholder(m) for m in methods]
 
     def _driver_placeholder(self, method: str) -> tuple[Image.Image, str]:
@@ -86,8 +88,14 @@ class Grid:
             return placeholder("no map: prompt only", self.width, self.height), "Text-only: no map, the prompt alone"
         return placeholder("map pending…", self.width, self.height), f"{method_label(method)}: map pending"
 
+    def preview(self, index: int, image: Image.Image, done: int, total: int) -> None:
+        """Show a running method's live preview in its result tile (until its entry arrives)."""
+        if not self.finished[index]:
+            self.results[index] = (image, f"{method_label(self.methods[index])} · step {done}/{total} (preview)")
+
     def add(self, index: int, entry: CompareEntry, request: dict[str, Any]) -> None:
         """Fill one column with a finished entry (or its error)."""
+        self.finished[index] = True
         label = entry.method.label
         if entry.result is not None:
             result = entry.result
@@ -108,12 +116,16 @@ class Grid:
     def update(self) -> list[tuple[Any, str]]:
         """The gallery value, results then drivers (the gallery has one column per method, see ``columns``).
 
-        Finished cells are served as PNGs named after method and seed (``canny-seed42.png``, ``canny-map.png``).
+        Finished cells are served as PNGs named after method and seed (``canny-seed42.png``, ``canny-map.png``)
+        and carry the recipe; pending tiles and live previews do not.
         """
         cells, methods = self.results + self.drivers, self.methods * 2
-        items = [tagged([cell], self.recipe, method=method)[0] for cell, method in zip(cells, methods, strict=True)]
         stems = [file_stem(m, self.seed) for m in self.methods] + [file_stem(m, kind="map") for m in self.methods]
-        return downloadable(items, stems)
+        final = self.finished + [True] * len(self.methods)
+        return [
+            downloadable(tagged([cell], self.recipe, method=method), [stem])[0] if done else cell
+            for cell, method, stem, done in zip(cells, methods, stems, final, strict=True)
+        ]
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label, rows: str = "Method") -> Any:
@@ -259,13 +271,24 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe, data.get("seed"))
     shared_settings = f"Every method runs on {settings_caption(data, data['seed'])}."
     yield view.update(), None, f"Running the comparison… {shared_settings}"
-    entries = []
-    stream = job.studio.compare(data, values["photo"], reference_image, progress=job.fraction, cancel=job.cancel)
-    for index, entry in enumerate(stream):
-        entries.append(entry)
-        view.add(index, entry, data)
-        if entry.error:
-            gr.Warning(entry.error, title=entry.method.label)
+    entries: list[CompareEntry] = []
+    live = previews_on(values)
+
+    def work(publish: Callable[[Any], None]) -> None:
+        shown = (lambda index, image, done, total: publish((index, image, done, total))) if live else None
+        run = job.studio.compare(data, values["photo"], reference_image, job.fraction, job.cancel, shown)
+        for entry in run:
+            publish(entry)
+
+    for batch in while_running(work, job.cancel):
+        for event in batch:
+            if isinstance(event, CompareEntry):
+                view.add(len(entries), event, data)
+                entries.append(event)
+                if event.error:
+                    gr.Warning(event.error, title=event.method.label)
+            else:
+                view.preview(*event)
         yield view.update(), gr.skip(), gr.skip()
     if not any(e.result is not None for e in entries):
         yield view.update(), None, "No method could run, so there is nothing to score."
@@ -400,7 +423,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         tab=TAB,
         status=advice,
         busy="Comparing…",
-        inputs_kwargs=tab.inputs(),
+        inputs_kwargs=shared.run_inputs(tab.inputs()),
         outputs=[grid, matrix, advice],
         api_name="compare",
         api_description="Every selected method on the same seed; streams the grid, then the fit table and advice.",

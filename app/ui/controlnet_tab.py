@@ -7,6 +7,8 @@ browser. :func:`build_controlnet_tab` only lays the widgets out and wires the ev
 
 from __future__ import annotations
 
+import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +19,7 @@ from app.request import ControlStrength
 from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
+from app.ui.live import generate_live, previews_on, relay
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
@@ -155,20 +158,23 @@ def preview(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> list:
     return downloadable(items, map_stems(controls_of(tab, values)))
 
 
-def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> tuple:
-    """Run the tab's generation: the map ↔ result pair, the gallery and the cost line (it starts with the seed)."""
+def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
+    """Run the tab's generation: the map ↔ result pair, the gallery and the cost line (it starts with the seed),
+    after live previews of the results beside the maps."""
     data, controls = request_of(tab, values), controls_of(tab, values)
     maps, captions = compute_maps(job, controls, data["width"], data["height"], values["fit"])
     for control, made in zip(data["controls"], maps, strict=True):
         control["image"] = made.map
     label = " + ".join(f"{kind.capitalize()} ({detector})" for _, kind, detector, _, _ in controls)
-    result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
+    shown = [(m.map, c) for m, c in zip(maps, captions, strict=True)]
+    live = generate_live(job, data, label, previews_on(values))
+    result = yield from relay(live, lambda previews: (gr.skip(), shown + previews, gr.skip()))
     recipe = try_recipe(lambda: recipe_of(tab, values))
     items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
     items += tagged(result_items(result, label), recipe, result.seeds)
     pair = (items[0][0], items[len(maps)][0])
     items = downloadable(items, [*map_stems(controls), *result_stems(result)])
-    return pair, items, with_notes(describe_cost(result), capture_notes(values))
+    yield pair, items, with_notes(describe_cost(result), capture_notes(values))
 
 
 def map_stems(controls: list[tuple[Any, str, str, dict, float]]) -> list[str]:
@@ -228,6 +234,12 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
             with studio.job(TAB, request, progress) as job:
                 return step(tab, job, values)
 
+        def stream(request: gr.Request, progress=PROGRESS, photo=None, second_photo=None, **values: Any):
+            values.update(photo=photo, second_photo=second_photo)
+            with studio.job(TAB, request, progress) as job:
+                yield from step(tab, job, values)
+
+        run = stream if inspect.isgeneratorfunction(step) else run
         run.__name__ = run.__qualname__ = f"run_{step.__name__}"  # the name ZeroGPU and the API docs see
         return run
 
@@ -249,7 +261,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         on_gpu(handler(generate), TAB),
         tab=TAB,
         status=info,
-        inputs_kwargs=tab.inputs(),
+        inputs_kwargs=shared.run_inputs(tab.inputs()),
         outputs=[slider, gallery, info],
         progress_on=gallery,
         api_name="controlnet",

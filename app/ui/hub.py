@@ -26,7 +26,8 @@ TRANSFORMERS_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_co
 
 
 def default_hub_repositories() -> list[str]:
-    """Hub ids of the base model, ControlNets, IP-Adapter, detector models and the fit-scoring CLIP, in that order."""
+    """Hub ids of the base model, ControlNets, IP-Adapter, preview decoder, detector models and the fit-scoring CLIP,
+    in that order."""
     return list(default_hub_files())
 
 
@@ -67,6 +68,8 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
             ],
             None,
         ),
+        # madebyollin/taesd ships one precision; its 10 MB are read in full and cast.
+        **({spec.preview_vae: (["config.json", "diffusion_pytorch_model.safetensors"], None)} if spec.preview_vae else {}),
         detectors.person_detector: (list(TRANSFORMERS_MODEL_FILES), None),
         detectors.vitpose: (list(TRANSFORMERS_MODEL_FILES), None),
         detectors.depth_anything: (list(TRANSFORMERS_MODEL_FILES), None),

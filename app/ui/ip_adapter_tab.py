@@ -7,6 +7,7 @@ tested without a browser. :func:`build_ip_adapter_tab` only lays the widgets out
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,7 @@ from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
+from app.ui.live import generate_live, previews_on, relay
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
@@ -126,8 +128,9 @@ def recipe_notes(recipe: Recipe) -> list[str]:
     return notes
 
 
-def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[list, str]:
-    """Run the tab's generation: the gallery (reference, map, results) and the cost line (it starts with the seed)."""
+def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple[list, Any]]:
+    """Run the tab's generation: the gallery (reference, map, results) and the cost line (it starts with the seed),
+    after live previews of the results below the reference and map."""
     data = request_of(tab, values)
     if values["reference"] is None:
         raise gr.Error("Upload a reference image first.", title="No reference")
@@ -142,11 +145,12 @@ def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> tuple[li
         items.append((maps[0].map, captions[0]))
         label = f"{kind.capitalize()} ({detector}) + IP-Adapter"
     data["ip_adapter"]["image"] = reference_image
-    result = job.studio.generate(data, progress=job.steps(label), cancel=job.cancel)
+    live = generate_live(job, data, label, previews_on(values))
+    result = yield from relay(live, lambda previews: (items + previews, gr.skip()))
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
     gallery = tagged(items, recipe) + tagged(result_items(result, label), recipe, result.seeds)
     stems = [file_stem("reference"), *(file_stem(result.method, kind="map") for _ in items[1:]), *result_stems(result)]
-    return downloadable(gallery, stems), describe_cost(result)
+    yield downloadable(gallery, stems), describe_cost(result)
 
 
 def _widgets(shared: SharedControls) -> IPAdapterInputs:
@@ -201,14 +205,14 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
     def run(request: gr.Request, progress=PROGRESS, reference=None, photo=None, **values: Any):
         values.update(reference=reference, photo=photo)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            return generate(tab, job, values)
+            yield from generate(tab, job, values)
 
     run_event = wire_run(
         run_button,
         on_gpu(run, TAB),
         tab=TAB,
         status=info,
-        inputs_kwargs=tab.inputs(),
+        inputs_kwargs=shared.run_inputs(tab.inputs()),
         outputs=[gallery, info],
         api_name="ip_adapter",
         api_description="IP-Adapter generation from a reference, optionally with a ControlNet on a structure photo.",

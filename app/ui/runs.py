@@ -254,12 +254,14 @@ def add_stop(
     )
 
 
-def stopped_tiles(items: Sequence[Any] | None, pending: str = "pending", label: str = "stopped") -> list[Any]:
-    """Gallery items with each tile whose caption says ``pending`` replaced by a grey "stopped" tile."""
+def stopped_tiles(
+    items: Sequence[Any] | None, pending: tuple[str, ...] = ("pending", "(preview)"), label: str = "stopped"
+) -> list[Any]:
+    """Gallery items with each tile still pending or showing a live preview replaced by a grey "stopped" tile."""
     out = []
     for item in items or []:
         image, caption = item if isinstance(item, (tuple, list)) else (item, None)
-        if caption and pending in caption:
+        if caption and any(word in caption for word in pending):
             size = _size_of(image)
             method = caption.split(" · ")[0].split(":")[0]
             out.append((placeholder(label, *size), f"{method} · {label}"))

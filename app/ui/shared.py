@@ -29,6 +29,7 @@ from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bound
 from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
+from app.ui.live import live_previews_checkbox
 from app.ui.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
@@ -449,6 +450,11 @@ class SharedControls:
     height: gr.Slider
     scheduler: gr.Dropdown
     num_images_per_prompt: gr.Slider
+    live_previews: gr.Checkbox
+
+    def run_inputs(self, inputs: dict[str, gr.components.Component]) -> dict[str, gr.components.Component]:
+        """A run event's named inputs: the tab's request inputs and the live-preview switch (not part of recipes)."""
+        return {**inputs, "live_previews": self.live_previews}
 
     def inputs(self, names: tuple[str, ...] = REQUEST_FIELDS) -> dict[str, gr.components.Component]:
         """The request-field controls by field name, for ``inputs_kwargs``."""
@@ -534,6 +540,7 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             images = schema_slider(
                 GenerationRequest, "num_images_per_prompt", "Images per run", cap=settings.max_images, elem_id="images"
             )
+        live_previews = live_previews_checkbox(settings.previews)
     shared = SharedControls(
         prompt,
         negative_prompt,
@@ -547,6 +554,7 @@ def build_shared_controls(settings: Settings) -> SharedControls:
         height,
         scheduler,
         images,
+        live_previews,
     )
     # Cheap, per-browser events skip the GPU queue.
     randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")

@@ -8,6 +8,7 @@ import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.ui.gallery import downloadable, result_items, result_stems, results_gallery
+from app.ui.live import generate_live, previews_on, relay
 from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
 from app.ui.shared import (
@@ -45,17 +46,18 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     def run(request: gr.Request, progress=PROGRESS, **values: Any):
         with studio.job(TAB, request, progress) as job:
             data = shared.read(values)
-            result = job.studio.generate(data, progress=job.steps("Text-only"), cancel=job.cancel)
+            live = generate_live(job, data, "Text-only", previews_on(values))
+            result = yield from relay(live, lambda previews: (previews, gr.skip()))
         recipe = try_recipe(lambda: to_recipe(values))
         gallery = tagged(result_items(result, "Text-only"), recipe, result.seeds)
-        return downloadable(gallery, result_stems(result)), describe_cost(result)
+        yield downloadable(gallery, result_stems(result)), describe_cost(result)
 
     run_event = wire_run(
         generate,
         on_gpu(run, TAB),
         tab=TAB,
         status=info,
-        inputs_kwargs=shared.inputs(),
+        inputs_kwargs=shared.run_inputs(shared.inputs()),
         outputs=[gallery, info],
         api_name="text_to_image",
         api_description="Text-to-image on the shared settings; returns the images captioned with seed and settings.",
