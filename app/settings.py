@@ -87,6 +87,8 @@ class Settings:
     compare_batch: int = 8
     # Convolution weights of the UNet, VAE and ControlNets in channels-last memory layout (a GPU speed lever).
     channels_last: bool = False
+    # torch.compile of the UNet's and ControlNets' transformer blocks (regional compilation; opt-in, off on ZeroGPU).
+    torch_compile: bool = False
     # Live previews: the running latents decoded by a tiny autoencoder (TAESD) every few steps; 0 = about 6 per run.
     previews: bool = True
     preview_every: int = 0
@@ -112,6 +114,7 @@ class Settings:
             max_methods=_env_int("STUDIO_MAX_METHODS", 6 if on_space else 8, 1, 16),
             compare_batch=_env_int("STUDIO_COMPARE_BATCH", 8, 1, 16),
             channels_last=_env_bool("STUDIO_CHANNELS_LAST", False),
+            torch_compile=_env_bool("STUDIO_COMPILE", False),
             previews=_env_bool("STUDIO_PREVIEWS", True),
             preview_every=_env_int("STUDIO_PREVIEW_EVERY", 0, 0, 150),
             queue_size=_env_int("STUDIO_QUEUE_SIZE", 20 if on_space else 64, 1, 1000),

@@ -10,10 +10,12 @@ methods and takes maps from the map cache. Exact comparisons (one run per
 method) are printed in three cases: first (empty caches), after "Preview all
 maps" (maps cached), and a repeat with a new seed (maps and encodings cached).
 The batched comparison (every method in one denoising pass) is measured after
-"Preview all maps" too, against exact and against the plain runs. All cases are
-measured interleaved in one run. Targets: exact <= 0.9 × plain on the CPU;
-batched no slower than exact on the CPU and <= 0.5 × plain on a GPU. The time fit
-scoring adds per result is printed too.
+"Preview all maps" too, against exact and against the plain runs. Live previews
+(TAESD every few steps, as the UI shows them) are measured on both modes against
+the same mode without them. All cases are measured interleaved in one run.
+Targets: exact <= 0.9 × plain on the CPU; batched no slower than exact on the CPU
+and <= 0.5 × plain on a GPU; previews add < 10 %. The time fit scoring adds per
+result is printed too.
 """
 
 from __future__ import annotations
@@ -93,18 +95,19 @@ def main() -> None:
     request = {**shared, "methods": methods}
     print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} methods={methods}")
 
-    def comparison(seed: int, batching: str = "exact") -> list:
-        return list(studio.compare({**request, "seed": seed, "batching": batching}, photo, reference))
+    def comparison(seed: int, batching: str = "exact", previews: bool = False) -> list:
+        shown = (lambda index, image, done, total: None) if previews else None
+        return list(studio.compare({**request, "seed": seed, "batching": batching}, photo, reference, preview=shown))
 
     def reset() -> None:
         studio.maps.cache.clear()
         studio._embeddings.clear()
 
     comparison(0)  # warm-up: load every model and detector on both sides
-    comparison(0, "batched")
+    comparison(0, "batched", previews=True)
     plain_runs(studio, photo, reference, shared, methods)
 
-    plain, first, previewed, repeat, batched = [], [], [], [], []
+    plain, first, previewed, repeat, batched, exact_live, batched_live = [], [], [], [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
         started = time.perf_counter()
         plain_runs(studio, photo, reference, shared, methods)
@@ -132,6 +135,13 @@ def main() -> None:
         comparison(shared["seed"], "batched")
         batched.append(time.perf_counter() - started)
 
+        started = time.perf_counter()  # maps still cached: the same case as above, with live previews
+        comparison(shared["seed"], "batched", previews=True)
+        batched_live.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        comparison(shared["seed"], "exact", previews=True)
+        exact_live.append(time.perf_counter() - started)
+
     base = statistics.median(plain)
     print(f"{len(methods)} plain diffusers runs: {base:.2f}s")
     for label, times in (
@@ -147,6 +157,10 @@ def main() -> None:
         f"batched comparison after 'Preview all maps': {together:.2f}s -> ratio {together / base:.3f} to plain runs "
         f"(target <= 0.5 on a GPU), {together / statistics.median(previewed):.3f} to exact (target <= 1.0 on the CPU)"
     )
+
+    for label, live, without in (("exact", exact_live, previewed), ("batched", batched_live, batched)):
+        seconds, ratio = statistics.median(live), statistics.median(live) / statistics.median(without)
+        print(f"{label} comparison with live previews: {seconds:.2f}s -> ratio {ratio:.3f} (target < 1.10)")
 
     studio.score(entries, request, reference)  # load CLIP and detectors once
     started = time.perf_counter()

@@ -10,13 +10,14 @@ from pathlib import Path
 from app.engine.models import tiny_spec
 from app.settings import Settings, default_cache_dir
 from app.tiny import build_family, ensure_tiny_family
+from app.tiny.diffusion import BUILDER_VERSION
 
 
 def family_root(profile: str) -> Path:
     """The folder of a model family: the cached tiny one, or an SD1.5-sized random one (built once)."""
     if profile == "tiny":
         return ensure_tiny_family(default_cache_dir())
-    root = default_cache_dir() / f"bench-{profile}"
+    root = default_cache_dir() / f"bench-{profile}-v{BUILDER_VERSION}"
     if not (root / "COMPLETE").exists():
         print(f"building the {profile} random-weights family in {root} (once) ...", flush=True)
         started = time.perf_counter()

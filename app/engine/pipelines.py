@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from app.engine.compiling import compile_regions
 from app.engine.devices import resolve_device
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
@@ -94,6 +95,10 @@ class PipelineCache:
             for part in (getattr(module, "unet", None), getattr(module, "vae", None), module):
                 if isinstance(part, torch.nn.Module):
                     part.to(memory_format=torch.channels_last)
+        if self.settings.torch_compile:
+            for part in (getattr(module, "unet", None), module):
+                if type(part).__name__ in ("UNet2DConditionModel", "ControlNetModel"):
+                    compile_regions(part)
 
     def _half_variant_first(self, load: Callable[[str | None], Any]) -> Any:
         """Load the ``fp16`` weight files in half precision (half the download), the full ones otherwise.

@@ -15,7 +15,9 @@ settings and the ZeroGPU helpers. The core never imports this package.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -34,10 +36,13 @@ from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, Stu
 from app.ui.status import model_banner
 from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
+from app.ui.zerogpu import on_zerogpu
 
 if TYPE_CHECKING:
     from app.recipes import Recipe
     from app.studio import Studio
+
+logger = logging.getLogger(__name__)
 
 TITLE = "Conditioning Studio"
 
@@ -78,6 +83,10 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
         :class:`~app.ui.recipes_panel.RecipesPanel`.
     """
     settings = settings or (studio.settings if studio is not None else get_settings())
+    if settings.torch_compile and studio is None and on_zerogpu():
+        # ZeroGPU's workers are short-lived processes where torch.compile is not allowed.
+        logger.warning("STUDIO_COMPILE=1 is ignored on ZeroGPU, whose GPU workers may not run torch.compile.")
+        settings = replace(settings, torch_compile=False)
     handle = StudioHandle(settings, studio)
     # Every image a run returns is cached to disk for download: on a long-running server, drop files
     # older than a day, checking hourly, so the cache does not grow without bound.

@@ -69,7 +69,11 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
             None,
         ),
         # madebyollin/taesd ships one precision; its 10 MB are read in full and cast.
-        **({spec.preview_vae: (["config.json", "diffusion_pytorch_model.safetensors"], None)} if spec.preview_vae else {}),
+        **(
+            {spec.preview_vae: (["config.json", "diffusion_pytorch_model.safetensors"], None)}
+            if spec.preview_vae
+            else {}
+        ),
         detectors.person_detector: (list(TRANSFORMERS_MODEL_FILES), None),
         detectors.vitpose: (list(TRANSFORMERS_MODEL_FILES), None),
         detectors.depth_anything: (list(TRANSFORMERS_MODEL_FILES), None),
