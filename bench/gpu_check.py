@@ -14,8 +14,11 @@ For each dtype it prints, measured in one run:
     cost);
   - batched comparison time against exact and against the solo calls (target <= 0.5 of solo on a GPU), and the
     largest difference of a batched item from its exact run;
-  - ControlNet (depth) it/s with the convolution weights in channels-last layout against contiguous, alternated
-    (the ``STUDIO_CHANNELS_LAST`` lever);
+  - the speed levers, each against its off state and alternated: ControlNet (depth) it/s with the convolution
+    weights in channels-last layout (``STUDIO_CHANNELS_LAST``); scaled-dot-product attention (diffusers' default)
+    against the classic attention processor; one batched VAE decode of a comparison's latents against one decode
+    per method; a batched comparison with live previews (TAESD every few steps, ``STUDIO_PREVIEWS``) against one
+    without; and ``STUDIO_COMPILE`` (its first, compiling run, then it/s against eager);
 and it fails (exit 1) if any resident module left the configured dtype or device after any method, a
 comparison or the sweep, if a method's output is not finite, or if a batched item differs from its exact run by
 more than :data:`BATCHED_BOUND` levels.
@@ -26,6 +29,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +127,102 @@ def channels_last_line(studio: Studio, request: dict, steps: int, rounds: int = 
     )
 
 
+def alternated(cases: dict[str, Callable[[], float]], rounds: int = 3) -> dict[str, float]:
+    """The median of each case's measure, the cases run in turn ``rounds`` times (drift hits all alike)."""
+    values: dict[str, list[float]] = {name: [] for name in cases}
+    for _ in range(rounds):
+        for name, measure in cases.items():
+            values[name].append(measure())
+    return {name: float(np.median(v)) for name, v in values.items()}
+
+
+def sdpa_line(studio: Studio, request: dict, steps: int) -> str:
+    """Text-only it/s with diffusers' scaled-dot-product attention against its classic attention processor."""
+    from diffusers.models.attention_processor import AttnProcessor
+
+    cache, unet = studio.cache, studio.cache.base().unet
+
+    def rate(processor_of: Callable[[], object] | None) -> float:
+        with cache.lock:
+            if processor_of is None:
+                unet.set_attn_processor(dict(cache._plain_processors))
+            else:
+                unet.set_attn_processor(processor_of())
+        studio.generate(request)
+        return steps / studio.generate(request).seconds
+
+    try:
+        rates = alternated({"sdpa": lambda: rate(None), "classic": lambda: rate(AttnProcessor)})
+    finally:
+        with cache.lock:
+            unet.set_attn_processor(dict(cache._plain_processors))
+    ratio = rates["sdpa"] / rates["classic"]
+    return f"attention: SDPA {rates['sdpa']:.2f} it/s vs classic {rates['classic']:.2f} it/s = {ratio:.3f}"
+
+
+def vae_line(studio: Studio, items: int, size: int) -> str:
+    """Seconds to decode ``items`` latents in one batched VAE call against one call per latent."""
+    cache = studio.cache
+    vae = cache.base().vae
+    latents = torch.randn(items, 4, size // 8, size // 8, generator=torch.Generator().manual_seed(0))
+    latents = latents.to(cache.device, cache.dtype)
+
+    def timed(decode: Callable[[], object]) -> float:
+        synchronize(cache.device)
+        started = time.perf_counter()
+        with torch.inference_mode():
+            decode()
+        synchronize(cache.device)
+        return time.perf_counter() - started
+
+    seconds = alternated(
+        {
+            "batched": lambda: timed(lambda: vae.decode(latents / vae.config.scaling_factor)),
+            "one by one": lambda: timed(lambda: [vae.decode(x[None] / vae.config.scaling_factor) for x in latents]),
+        }
+    )
+    ratio = seconds["batched"] / seconds["one by one"]
+    return (
+        f"VAE decode of {items} latents: batched {seconds['batched']:.3f}s vs one by one "
+        f"{seconds['one by one']:.3f}s = {ratio:.3f}"
+    )
+
+
+def previews_line(studio: Studio, compare: dict, photo: Image.Image) -> str:
+    """A batched comparison with live previews against the same without (target < 1.10)."""
+
+    def seconds(previews: bool) -> float:
+        shown = (lambda index, image, done, total: None) if previews else None
+        started = time.perf_counter()
+        list(studio.compare({**compare, "batching": "batched"}, photo, photo, preview=shown))
+        synchronize(studio.cache.device)
+        return time.perf_counter() - started
+
+    times = alternated({"with": lambda: seconds(True), "without": lambda: seconds(False)})
+    ratio = times["with"] / times["without"]
+    return f"live previews: batched comparison {times['with']:.2f}s vs {times['without']:.2f}s = {ratio:.3f} (< 1.10)"
+
+
+def compile_line(args: argparse.Namespace, dtype: str, root: Path, studio: Studio, request: dict) -> str:
+    """``STUDIO_COMPILE=1`` on a second studio: its first (compiling) depth run, then it/s against the eager one."""
+    settings, spec = settings_for(root, device=args.device, dtype=dtype, controlnet_cache_size=3, torch_compile=True)
+    compiled = Studio(settings, spec)
+    started = time.perf_counter()
+    compiled.generate(request)
+    first = time.perf_counter() - started
+    rates = alternated(
+        {
+            "compiled": lambda: args.steps / compiled.generate(request).seconds,
+            "eager": lambda: args.steps / studio.generate(request).seconds,
+        }
+    )
+    ratio = rates["compiled"] / rates["eager"]
+    return (
+        f"torch.compile (STUDIO_COMPILE): first run {first:.1f}s (compiling); depth {rates['compiled']:.2f} it/s vs "
+        f"{rates['eager']:.2f} it/s eager = {ratio:.3f}"
+    )
+
+
 def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     settings, spec = settings_for(root, device=args.device, dtype=dtype, controlnet_cache_size=3)
     studio = Studio(settings, spec)
@@ -191,8 +291,15 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         f"{batched_seconds / sum(solo.values()):.3f} of solo runs (target <= 0.5); largest difference from exact "
         f"{worst} levels"
     )
-    print(channels_last_line(studio, request_for("depth", args, maps, photo), args.steps))
+    depth = request_for("depth", args, maps, photo)
+    print(channels_last_line(studio, depth, args.steps))
     check(studio, "the channels-last measurement", failures)
+    print(sdpa_line(studio, request_for("text", args, maps, photo), args.steps))
+    print(vae_line(studio, len(METHODS), args.size))
+    print(previews_line(studio, compare, photo))
+    check(studio, "the live previews", failures)
+    if args.compile:
+        print(compile_line(args, dtype, root, studio, depth))
     sweep = {
         "base": {**compare, "methods": ["depth"]},
         "x": {"name": "controlnet_conditioning_scale", "values": [0.5, 1.0]},
@@ -213,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dtypes", default="float16,bfloat16")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile lever")
     args = parser.parse_args(argv)
     if args.device == "cuda" and not torch.cuda.is_available():
         print("no CUDA GPU here: run this on a machine with one (or --device cpu --profile tiny for a smoke run)")
