@@ -122,6 +122,11 @@ def test_with_spaces_every_generating_function_is_wrapped_with_a_growing_duratio
         num_inference_steps=25, width=512, height=512, methods=["text", "canny", "pose", "depth", "ip_adapter"]
     )
     assert one < five
+    exact = compare(
+        num_inference_steps=25, width=512, height=512, methods=["text", "canny", "pose", "depth", "ip_adapter"],
+        batching="exact",
+    )  # fmt: skip
+    assert five < exact  # one batched pass reserves less than five runs, and still more than one
 
 
 def test_with_spaces_the_wrapped_handlers_still_serve_requests(monkeypatch, studio):

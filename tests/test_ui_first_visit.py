@@ -42,6 +42,19 @@ def page(browser, served_app):
     assert not errors, f"errors in the page's scripts: {errors}"
 
 
+WATCH_PREVIEWS = """() => {
+  // Record every live-preview caption the comparison grid shows, however briefly.
+  window.previewCaptions = [];
+  new MutationObserver(() => {
+    for (const line of (document.querySelector('#cmp-grid')?.innerText || '').split('\\n')) {
+      if (line.includes('(preview)') && !window.previewCaptions.includes(line.trim())) {
+        window.previewCaptions.push(line.trim());
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true});
+}"""
+
+
 def close_toasts(page) -> list[str]:
     """The toasts' texts, after closing them all."""
     texts = page.locator(".toast-body").all_inner_texts()
@@ -111,10 +124,14 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
     page.wait_for_selector("#cmp-reference img")
     for slider, value in (("steps", 60), ("width", 256), ("height", 256)):
         set_number(page, slider, value)
+    page.evaluate(WATCH_PREVIEWS)
     page.click("#cmp-run")
     assert page.locator("#cmp-run").inner_text() == "Comparing…"
     # Text-only has finished when its caption says its seed; stop while the next method runs.
     page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('Text-only · seed')")
+    # Before it finished, its tile showed it taking shape: live previews every 10 of its 60 steps.
+    previews = page.evaluate("window.previewCaptions")
+    assert [c for c in previews if re.fullmatch(r"Text-only · step \d+/60 \(preview\)", c)], previews
     page.click("#cmp-stop")
     page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('· stopped')")
     time.sleep(2)  # the stopped stream's end must not put the pending tiles back

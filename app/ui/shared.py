@@ -198,6 +198,8 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
         width=count_of(values.get("width"), 512),
         height=count_of(values.get("height"), 512),
         images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
+        # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched.
+        batched=bool(methods) and values.get("batching") != "exact",
     )
 
 

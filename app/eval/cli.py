@@ -1,0 +1,162 @@
+"""``python -m app.eval``: the Compare tab's fair comparison, scored, across a folder of photos and several seeds.
+
+One process::
+
+    python -m app.eval assets/ --prompt "an oil painting" --methods text,canny,depth --seeds 0,1 --out runs/demo
+
+Several GPUs (or CPU processes), with accelerate's own configuration (``accelerate config``)::
+
+    accelerate launch -m app.eval assets/ --prompts prompts.jsonl --out runs/demo
+    accelerate launch --num_processes 4 -m app.eval ...          # four GPUs of one machine
+    accelerate launch --cpu --num_processes 2 -m app.eval ...    # two CPU processes
+
+Each process takes its share of the (photo, seed) items (``PartialState().split_between_processes``), runs them on
+its own device and appends rows to its shard; the main process merges the shards into ``rows.jsonl``. A rerun
+into the same ``--out`` skips the items already written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from app.errors import StudioError
+from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
+from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shard_path
+from app.eval.runner import RunConfig, evaluate_item, failed_rows
+from app.images import load_image
+from app.request.compare import DEFAULT_METHODS, parse_method
+
+RUN_FILE = "run.json"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m app.eval", description=__doc__.splitlines()[0], formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("photos", nargs="+", help="photo files and/or folders of photos")
+    prompt = parser.add_mutually_exclusive_group(required=True)
+    prompt.add_argument("--prompt", help="one prompt for every photo")
+    prompt.add_argument("--prompts", type=Path, help='JSONL, one {"photo": ..., "prompt": ..., "reference": ...}')
+    parser.add_argument("--references", type=Path, help="a reference image for all, or a folder (same file names)")
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated, as in Compare")
+    parser.add_argument("--seeds", default="0", help="e.g. 0,1,2 or 0-3")
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale")
+    parser.add_argument("--batching", choices=("exact", "batched"), help="default: batched on a GPU, else exact")
+    parser.add_argument("--save-images", action="store_true", help="write every result as a PNG with its recipe")
+    parser.add_argument("--out", type=Path, required=True, help="results folder (a rerun resumes it)")
+    return parser.parse_args(argv)
+
+
+def prepare(args: argparse.Namespace) -> tuple[RunConfig, list[Item], dict[str, str]]:
+    """The run's settings and items, every input checked before a model loads; photos that are not usable
+    images are left out with their reason.
+
+    Raises:
+        StudioError: inputs or settings the run cannot use, saying which and why.
+    """
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    config = RunConfig(methods, args.width, args.height, args.steps, args.guidance, args.batching, args.save_images)
+    if args.references is not None and not args.references.exists():
+        raise StudioError(f"References: {str(args.references)!r} is neither a file nor a folder.")
+    prompts = read_prompts(args.prompts) if args.prompts else None
+    items, left_out = plan(find_photos(args.photos), parse_seeds(args.seeds), args.prompt, prompts, args.references)
+    for photo, path in {item.photo: item.path for item in items}.items():
+        try:
+            load_image(path)
+        except StudioError as error:
+            left_out[photo] = str(error)
+    items = [item for item in items if item.photo not in left_out]
+    if items:
+        config.request(items[0])  # every field in bounds (the same for every item but its prompt)
+    return config, items, left_out
+
+
+def check_out(out: Path, config: RunConfig, settings: dict) -> None:
+    """Create ``out`` with its ``run.json``, or check that the run already there used these settings."""
+    wanted = {"config": config.describe(), "models": settings}
+    target = out / RUN_FILE
+    if target.is_file():
+        found = json.loads(target.read_text(encoding="utf-8"))
+        if {k: found.get(k) for k in wanted} != wanted:
+            raise StudioError(
+                f"{out} holds a run with other settings ({json.dumps(found.get('config'))[:300]}); resume it with the "
+                "same options, or choose another --out."
+            )
+        return
+    out.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps({**wanted, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    from accelerate import PartialState
+    from tqdm.auto import tqdm
+
+    state = PartialState()
+    say = (lambda text: print(text, file=sys.stderr, flush=True)) if state.is_main_process else (lambda text: None)
+    try:
+        config, items, left_out = prepare(args)
+        studio = _studio(state)
+        models = {"family": studio.settings.family, "dtype": str(studio.cache.dtype).removeprefix("torch.")}
+        if state.is_main_process:
+            check_out(args.out, config, models)
+            if left_out:
+                append_rows(args.out / SKIPPED, [{"photo": p, "reason": r} for p, r in sorted(left_out.items())])
+    except StudioError as error:
+        say(f"Cannot run this evaluation: {error}")
+        return 2
+    for photo, reason in sorted(left_out.items()):
+        say(f"skipped {photo}: {reason}")
+    state.wait_for_everyone()
+    done = done_keys(args.out)
+    todo = [item for item in items if item.key not in done]
+    say(
+        f"{len(items)} comparisons ({len(items) // max(1, len(set(i.photo for i in items)))} seeds × photos), "
+        f"{len(items) - len(todo)} already written; {len(todo)} to run on {state.num_processes} process(es)"
+    )
+    before = len(all_rows(args.out))
+    started = time.perf_counter()
+    with state.split_between_processes(todo) as mine:
+        shard = shard_path(args.out, state.process_index)
+        bar = tqdm(
+            mine, desc=f"process 1 of {state.num_processes}", unit="photo×seed", disable=not state.is_main_process
+        )
+        for item in bar:
+            try:
+                rows = evaluate_item(studio, item, config, args.out)
+            except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
+                rows = failed_rows(item, config, str(error))
+            append_rows(shard, rows)
+    state.wait_for_everyone()
+    if state.is_main_process:
+        rows = merge(args.out, [parse_method(m).name for m in config.methods])
+        minutes = (time.perf_counter() - started) / 60
+        rate = f", {(len(rows) - before) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
+        say(f"{len(rows)} rows in {args.out / 'rows.jsonl'}{rate}; {len(left_out)} photo(s) skipped")
+    return 0
+
+
+def _studio(state):
+    """The studio of this process, on this process's device (accelerate gives each its own)."""
+    import torch
+
+    from app.settings import Settings
+    from app.studio import Studio
+
+    settings = Settings.from_env()
+    if state.device.type == "cuda":
+        torch.cuda.set_device(state.device)  # "cuda" in the studio now means this process's GPU
+    elif settings.device == "auto":
+        settings = replace(settings, device=state.device.type)
+    return Studio(settings)
+
+
+__all__ = ["main", "prepare"]

@@ -1,0 +1,147 @@
+"""What an evaluation runs on: photos, their prompts and references, and the seeds, as a list of work items.
+
+Inputs are checked before any model loads: a missing folder, an unreadable prompts file or a photo without a
+prompt is said plainly. A photo that is not a usable image is not an input error: the run reports and skips it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.errors import StudioError
+
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+MAX_SEEDS = 64
+
+
+@dataclass(frozen=True)
+class Item:
+    """One comparison to run: a photo (by its name in the run), its prompt, its reference, one seed."""
+
+    photo: str
+    path: Path
+    prompt: str
+    reference: Path | None
+    seed: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        """What identifies the item's rows in a results file (a rerun skips items whose rows are there)."""
+        return (self.photo, self.seed)
+
+
+def find_photos(sources: list[str | Path]) -> list[Path]:
+    """The photo files named, and those in the folders named (sorted by name, not recursive).
+
+    Raises:
+        StudioError: a path that does not exist, or no photo at all.
+    """
+    photos: list[Path] = []
+    for source in map(Path, sources):
+        if source.is_dir():
+            photos += sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in PHOTO_SUFFIXES)
+        elif source.is_file():
+            photos.append(source)
+        else:
+            raise StudioError(f"Photos: {str(source)!r} is neither a file nor a folder.")
+    if not photos:
+        allowed = ", ".join(PHOTO_SUFFIXES)
+        raise StudioError(f"Photos: no image files in {', '.join(map(str, sources))} (looked for {allowed}).")
+    names = [p.name for p in photos]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise StudioError(f"Photos: two photos share the name {twice[0]!r}; rows name photos by file name.")
+    return photos
+
+
+def read_prompts(path: Path) -> dict[str, dict[str, str]]:
+    """Per-photo prompts (and optional references) from a JSONL file: ``{"photo": "a.png", "prompt": "...",
+    "reference": "b.png"}`` per line.
+
+    Raises:
+        StudioError: a line that is not such an object, naming the line.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as error:
+        raise StudioError(f"Prompts: cannot read {str(path)!r}: {error.strerror or error}.") from None
+    prompts: dict[str, dict[str, str]] = {}
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise StudioError(f"Prompts: line {number} of {path} is not JSON ({error.msg}).") from None
+        if (
+            not isinstance(entry, dict)
+            or not isinstance(entry.get("photo"), str)
+            or not isinstance(entry.get("prompt"), str)
+        ):
+            raise StudioError(
+                f"Prompts: line {number} of {path} must be an object with a 'photo' file name and a 'prompt' text, "
+                f"received {line[:80]!r}."
+            )
+        extra = sorted(set(entry) - {"photo", "prompt", "reference"})
+        if extra or not isinstance(entry.get("reference", ""), str):
+            raise StudioError(
+                f"Prompts: line {number} of {path}: allowed keys are photo, prompt and reference (a file name), "
+                f"received {', '.join(extra) or 'a reference that is not a file name'}."
+            )
+        prompts[Path(entry["photo"]).name] = entry
+    return prompts
+
+
+def parse_seeds(text: str) -> list[int]:
+    """``0,1,2`` or ``0-3`` (inclusive) into distinct seeds, in order.
+
+    Raises:
+        StudioError: anything else, or more than :data:`MAX_SEEDS` seeds.
+    """
+    seeds: list[int] = []
+    try:
+        for part in (p.strip() for p in text.split(",") if p.strip()):
+            low, dash, high = part.partition("-")
+            seeds += list(range(int(low), int(high) + 1)) if dash else [int(part)]
+    except ValueError:
+        raise StudioError(f"Seeds: {text!r} is not a list like 0,1,2 or a range like 0-3.") from None
+    seeds = list(dict.fromkeys(seeds))
+    if not seeds or len(seeds) > MAX_SEEDS or any(s < 0 for s in seeds):
+        raise StudioError(f"Seeds: {text!r} gives {len(seeds)} seeds; give 1–{MAX_SEEDS} seeds of 0 or more.")
+    return seeds
+
+
+def plan(
+    photos: list[Path],
+    seeds: list[int],
+    prompt: str | None = None,
+    prompts: dict[str, dict[str, str]] | None = None,
+    references: Path | None = None,
+) -> tuple[list[Item], dict[str, str]]:
+    """Every (photo, seed) item, photo-major; and the photos left out, with why.
+
+    A photo's prompt is its line in ``prompts`` or else ``prompt``. Its reference is the file its prompt line
+    names (in the ``references`` folder), or the file with its own name there, or ``references`` itself when
+    that is one file; a photo with none runs with the reference left out (its IP-Adapter methods say so).
+    """
+    items, left_out = [], {}
+    for path in photos:
+        entry = (prompts or {}).get(path.name, {})
+        text = entry.get("prompt", prompt)
+        if text is None:
+            left_out[path.name] = "no prompt for this photo in the prompts file (and no --prompt for all)"
+            continue
+        reference = _reference_for(path.name, entry.get("reference"), references)
+        items += [Item(path.name, path, text, reference, seed) for seed in seeds]
+    return items, left_out
+
+
+def _reference_for(photo: str, named: str | None, references: Path | None) -> Path | None:
+    if references is None:
+        return None
+    if references.is_file():
+        return references
+    candidate = references / Path(named or photo).name
+    return candidate if candidate.is_file() else None

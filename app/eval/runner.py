@@ -1,0 +1,137 @@
+"""One evaluation item → its rows: the Compare tab's comparison (``Studio.compare``) and fit scores
+(``Studio.score``), unchanged, on one photo and one seed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from app.eval.inputs import Item
+from app.images import load_image
+from app.recipes import recipe_from_compare
+from app.recipes.codec import recipe_to_dict
+from app.recipes.png import png_with_recipe
+from app.request.compare import CompareEntry, parse_compare_request, parse_method
+from app.studio import Studio
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every item of a run shares (the request fields of a comparison, but prompt, seed and images)."""
+
+    methods: list[str]
+    width: int = 512
+    height: int = 512
+    num_inference_steps: int = 25
+    guidance_scale: float = 7.0
+    batching: str | None = None
+    save_images: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)  # further comparison fields (scheduler, control, ...)
+
+    def request(self, item: Item) -> dict[str, Any]:
+        """The comparison request of ``item``, validated as the Compare tab's would be."""
+        data = {
+            "prompt": item.prompt,
+            "seed": item.seed,
+            "methods": self.methods,
+            "width": self.width,
+            "height": self.height,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "batching": self.batching,
+            **self.extra,
+        }
+        return parse_compare_request(data).model_dump(mode="json")
+
+    def describe(self) -> dict[str, Any]:
+        """The settings a results folder holds (a rerun into it must match them)."""
+        return {
+            "methods": self.methods,
+            "width": self.width,
+            "height": self.height,
+            "num_inference_steps": self.num_inference_steps,
+            "guidance_scale": self.guidance_scale,
+            "batching": self.batching,
+            **self.extra,
+        }
+
+
+def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> list[dict[str, Any]]:
+    """The rows of one item: one per method, scored on every fit, with its cost and recipe.
+
+    A method that cannot run (no person for pose, no reference for the IP-Adapter) gets a row with its ``error``
+    and no scores, so every item has one row per method.
+
+    Raises:
+        StudioError: the photo (or its reference) is not a usable image.
+    """
+    photo = load_image(item.path)
+    reference = load_image(item.reference) if item.reference is not None else None
+    request = config.request(item)
+    if request["batching"] is None:
+        request["batching"] = studio.default_batching  # the rows and recipe say which mode ran
+    methods = [parse_method(m, request["detectors"]) for m in request["methods"]]
+    runnable = [m.name for m in methods if reference is not None or not m.ip_adapter]
+    entries: dict[str, CompareEntry] = {}
+    if runnable:
+        for entry in studio.compare({**request, "methods": runnable}, photo, reference):
+            entries[entry.method.name] = entry
+    finished = [e for e in entries.values() if e.result is not None]
+    matrix = studio.score(finished, request, reference).matrix if finished else None
+    recipe = recipe_from_compare(request, structure=photo, reference=reference)
+    rows = []
+    for method in methods:
+        entry = entries.get(method.name)
+        error = "no reference image for this photo" if entry is None else entry.error
+        result = entry.result if entry is not None else None
+        row = _row(item, method.name, request["batching"], error)
+        row["recipe"] = recipe_to_dict(recipe, compact=True)
+        if result is not None and matrix is not None:
+            values = matrix.values.get(method.name, {})
+            row["scores"] = {c.name: values.get(c.name) for c in matrix.columns if c.kind != "cost"}
+            row.update(
+                seconds=round(result.seconds, 4),
+                peak_memory_bytes=result.peak_memory_bytes,
+                memory_kind=result.memory_kind,
+                model_bytes=result.model_bytes,
+            )
+            if config.save_images:
+                row["image"] = _save(result.image, out, item, method.name, recipe)
+        rows.append(row)
+    return rows
+
+
+def failed_rows(item: Item, config: RunConfig, error: str) -> list[dict[str, Any]]:
+    """The rows of an item that could not run at all (e.g. its reference is not an image): one per method."""
+    return [_row(item, parse_method(m).name, config.batching, error) for m in config.methods]
+
+
+def _row(item: Item, method: str, batching: str | None, error: str | None) -> dict[str, Any]:
+    return {
+        "photo": item.photo,
+        "seed": item.seed,
+        "method": method,
+        "prompt": item.prompt,
+        "reference": item.reference.name if item.reference is not None else None,
+        "batching": batching,
+        "error": error,
+        "scores": {},
+        "seconds": None,
+        "peak_memory_bytes": None,
+        "memory_kind": None,
+        "model_bytes": None,
+        "image": None,
+        "recipe": None,
+    }
+
+
+def _save(image: Image.Image, out: Path, item: Item, method: str, recipe) -> str:
+    """The result as ``images/<photo>-seed<seed>-<method>.png`` with its recipe inside; the path from ``out``."""
+    name = f"{Path(item.photo).stem}-seed{item.seed}-{method.replace('+', '-').replace(':', '-')}.png"
+    target = Path(out) / "images" / name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(png_with_recipe(image, recipe, seed=item.seed, method=method))
+    return f"images/{name}"

@@ -1,0 +1,146 @@
+"""``python -m app.eval``: three bundled photos × three methods × two seeds on the tiny family, one process and two."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.errors import StudioError
+from app.eval.cli import main
+from app.eval.inputs import find_photos, parse_seeds, plan, read_prompts
+from app.eval.rows import COST_FIELDS, ROWS, SHARD, read_rows
+from tests.conftest import TEST_DTYPE
+from tests.ui_fixtures import ASSETS
+
+PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
+METHODS = "text,canny,ip_adapter"
+ARGS = ["--methods", METHODS, "--seeds", "0,1", "--width", "64", "--height", "64", "--steps", "2"]
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in PHOTOS:
+        shutil.copy(ASSETS / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def tiny_env(monkeypatch, tiny_root) -> dict[str, str]:
+    env = {
+        "STUDIO_MODELS": "tiny",
+        "STUDIO_DEVICE": "cpu",
+        "STUDIO_DTYPE": TEST_DTYPE,
+        "STUDIO_CACHE_DIR": str(tiny_root.parent),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env
+
+
+def machine_free(rows: list[dict]) -> list[dict]:
+    """Rows without what measures the machine (time, memory)."""
+    return [{k: v for k, v in row.items() if k not in COST_FIELDS} for row in rows]
+
+
+# -- inputs, no models -------------------------------------------------------------------------------------------
+
+
+def test_inputs_are_checked_before_any_model_loads(tmp_path, photos):
+    assert [p.name for p in find_photos([photos])] == list(PHOTOS)
+    with pytest.raises(StudioError, match="neither a file nor a folder"):
+        find_photos([tmp_path / "nowhere"])
+    with pytest.raises(StudioError, match="no image files"):
+        find_photos([tmp_path / "photos" / ".."])  # a folder without images at its top level
+    assert parse_seeds("0,1,2") == [0, 1, 2] and parse_seeds("3-5,3") == [3, 4, 5]
+    for bad in ("", "a", "-1", "0-100"):
+        with pytest.raises(StudioError, match="Seeds"):
+            parse_seeds(bad)
+    lines = tmp_path / "prompts.jsonl"
+    lines.write_text('{"photo": "chelsea.png", "prompt": "a tiger", "reference": "coffee.png"}\n\n[1, 2]\n')
+    with pytest.raises(StudioError, match="line 3"):
+        read_prompts(lines)
+    lines.write_text('{"photo": "chelsea.png", "prompt": "a tiger", "reference": "coffee.png"}\n')
+    items, left_out = plan(find_photos([photos]), [0], prompts=read_prompts(lines), references=photos)
+    assert [(i.photo, i.prompt, i.reference.name) for i in items] == [("chelsea.png", "a tiger", "coffee.png")]
+    assert set(left_out) == {"astronaut.png", "coffee.png"} and "no prompt" in left_out["coffee.png"]
+    items, _ = plan(find_photos([photos]), [0, 1], prompt="x", references=photos / "coffee.png")
+    assert [(i.photo, i.seed) for i in items][:3] == [("astronaut.png", 0), ("astronaut.png", 1), ("chelsea.png", 0)]
+    assert {i.reference.name for i in items} == {"coffee.png"}
+
+
+# -- a run on the tiny family --------------------------------------------------------------------------------------
+
+
+def test_rows_are_complete_scored_and_deterministic_and_a_broken_photo_is_skipped(tmp_path, photos, tiny_env, capsys):
+    (photos / "broken.png").write_bytes(b"not a png at all")
+    first, second = tmp_path / "first", tmp_path / "second"
+    common = [str(photos), "--prompt", "an oil painting", "--references", str(photos / "chelsea.png"), *ARGS]
+    assert main([*common, "--out", str(first), "--save-images"]) == 0
+    assert "skipped broken.png" in capsys.readouterr().err
+    rows = read_rows(first / ROWS)
+    assert [(r["photo"], r["seed"], r["method"]) for r in rows] == [
+        (photo, seed, method) for photo in PHOTOS for seed in (0, 1) for method in METHODS.split(",")
+    ]
+    for row in rows:
+        assert row["error"] is None and row["batching"] == "exact" and row["seconds"] > 0
+        assert {"prompt", "edges", "reference"} <= set(row["scores"]), row["scores"]
+        assert (first / row["image"]).is_file() and row["recipe"]["compare"].get("seed", 0) == row["seed"]
+    skipped = [json.loads(line) for line in (first / "skipped.jsonl").read_text().splitlines()]
+    assert [s["photo"] for s in skipped] == ["broken.png"] and "not" in skipped[0]["reason"].lower()
+    assert main([*common, "--out", str(second)]) == 0
+    again = read_rows(second / ROWS)
+    assert machine_free([{**r, "image": None} for r in rows]) == machine_free(again)
+
+
+def test_an_interrupted_run_resumes_without_duplicates(tmp_path, photos, tiny_env, capsys):
+    out = tmp_path / "run"
+    common = [str(photos), "--prompt", "a watercolour", *ARGS, "--methods", "text,canny", "--out", str(out)]
+    assert main(common) == 0
+    complete = read_rows(out / ROWS)
+    # As if stopped after two items: the merged file is gone, one shard holds two items and a torn line.
+    kept = [r for r in complete if (r["photo"], r["seed"]) in {("astronaut.png", 0), ("astronaut.png", 1)}]
+    (out / ROWS).unlink()
+    shard = out / SHARD.format(rank=0)
+    shard.write_text("".join(json.dumps(r) + "\n" for r in kept) + '{"photo": "chelsea.png", "se')
+    capsys.readouterr()
+    assert main(common) == 0
+    assert "2 already written; 4 to run" in capsys.readouterr().err
+    resumed = read_rows(out / ROWS)
+    assert machine_free(resumed) == machine_free(complete) and not shard.exists()
+    assert main(common) == 0 and "0 to run" in capsys.readouterr().err  # nothing left: nothing runs
+
+
+def test_a_rerun_with_other_settings_or_bad_options_is_refused_plainly(tmp_path, photos, tiny_env, capsys):
+    out = tmp_path / "run"
+    assert main([str(photos / "coffee.png"), "--prompt", "x", *ARGS, "--methods", "text", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert main([str(photos / "coffee.png"), "--prompt", "x", *ARGS, "--methods", "canny", "--out", str(out)]) == 2
+    assert "holds a run with other settings" in capsys.readouterr().err
+    assert main([str(photos), "--prompt", "x", *ARGS, "--width", "65", "--out", str(tmp_path / "b")]) == 2
+    assert "multiple of 8" in capsys.readouterr().err
+    assert main([str(photos), "--prompt", "x", *ARGS, "--methods", "text,blur", "--out", str(tmp_path / "c")]) == 2
+    assert "'blur'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_two_processes_with_accelerate_give_the_rows_of_one(tmp_path, photos, tiny_env):
+    common = [str(photos), "--prompt", "an oil painting", "--references", str(photos / "chelsea.png"), *ARGS]
+    single, double = tmp_path / "one", tmp_path / "two"
+    assert main([*common, "--out", str(single)]) == 0
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2"]
+    launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "app.eval"]
+    env = {**os.environ, **tiny_env, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [*launch, *common, "--out", str(double)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "on 2 process(es)" in done.stderr
+    assert machine_free(read_rows(double / ROWS)) == machine_free(read_rows(single / ROWS))
