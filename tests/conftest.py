@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from app.engine.models import tiny_spec
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny import ensure_tiny_family
+from tests.ui_fixtures import ASSETS
 
 TEST_DTYPE = os.environ.get("STUDIO_TEST_DTYPE", "float32")
 """The studio models' precision: float32, or bfloat16/float16 in the half-precision lanes (scripts/test.sh)."""
@@ -101,3 +103,31 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords and not torch.cuda.is_available():
             item.add_marker(no_gpu)
+
+
+EVAL_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
+"""The bundled photos an evaluation test runs on (see ``assets/LICENSES.md``)."""
+
+
+@pytest.fixture
+def photos(tmp_path) -> Path:
+    """A folder holding the evaluation photos."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in EVAL_PHOTOS:
+        shutil.copy(ASSETS / name, folder / name)
+    return folder
+
+
+@pytest.fixture
+def tiny_env(monkeypatch, tiny_root) -> dict[str, str]:
+    """The environment that points the studio's own settings at the tiny family (as a user would set it)."""
+    env = {
+        "STUDIO_MODELS": "tiny",
+        "STUDIO_DEVICE": "cpu",
+        "STUDIO_DTYPE": TEST_DTYPE,
+        "STUDIO_CACHE_DIR": str(tiny_root.parent),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return env

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,34 +14,10 @@ from app.errors import StudioError
 from app.eval.cli import main
 from app.eval.inputs import find_photos, parse_seeds, plan, read_prompts
 from app.eval.rows import COST_FIELDS, ROWS, SHARD, read_rows
-from tests.conftest import TEST_DTYPE
-from tests.ui_fixtures import ASSETS
+from tests.conftest import EVAL_PHOTOS as PHOTOS
 
-PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png")
 METHODS = "text,canny,ip_adapter"
 ARGS = ["--methods", METHODS, "--seeds", "0,1", "--width", "64", "--height", "64", "--steps", "2"]
-
-
-@pytest.fixture
-def photos(tmp_path) -> Path:
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    for name in PHOTOS:
-        shutil.copy(ASSETS / name, folder / name)
-    return folder
-
-
-@pytest.fixture
-def tiny_env(monkeypatch, tiny_root) -> dict[str, str]:
-    env = {
-        "STUDIO_MODELS": "tiny",
-        "STUDIO_DEVICE": "cpu",
-        "STUDIO_DTYPE": TEST_DTYPE,
-        "STUDIO_CACHE_DIR": str(tiny_root.parent),
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return env
 
 
 def machine_free(rows: list[dict]) -> list[dict]:
@@ -144,3 +119,59 @@ def test_two_processes_with_accelerate_give_the_rows_of_one(tmp_path, photos, ti
     assert done.returncode == 0, done.stderr[-3000:]
     assert "on 2 process(es)" in done.stderr
     assert machine_free(read_rows(double / ROWS)) == machine_free(read_rows(single / ROWS))
+
+
+# -- the report ----------------------------------------------------------------------------------------------------
+
+
+def synthetic_rows() -> list[dict]:
+    """Two photos × two seeds: depth beats text-only on depth fit and keeps the prompt; canny loses the prompt."""
+    rows = []
+    for photo in ("a.png", "b.png"):
+        for seed in (0, 1):
+            bump = 0.01 * seed
+            rows += [
+                {"photo": photo, "seed": seed, "method": "text", "error": None, "seconds": 1.0,
+                 "scores": {"prompt": 0.30 + bump, "edges": 0.10, "depth": 0.20}},
+                {"photo": photo, "seed": seed, "method": "depth", "error": None, "seconds": 1.4,
+                 "scores": {"prompt": 0.30 + bump, "edges": 0.15, "depth": 0.60 + bump}},
+                {"photo": photo, "seed": seed, "method": "canny", "error": None, "seconds": 1.5,
+                 "scores": {"prompt": 0.20, "edges": 0.50, "depth": 0.40}},
+                {"photo": photo, "seed": seed, "method": "pose", "error": "no person found", "scores": {}},
+            ]  # fmt: skip
+    return rows
+
+
+def test_the_summary_counts_wins_over_text_only_only_where_the_prompt_is_kept():
+    from app.eval.summary import summarise
+
+    summary = summarise(synthetic_rows())
+    depth, canny, pose = (summary.method(m) for m in ("depth", "canny", "pose"))
+    assert depth.wins["depth"] == (4, 4) and depth.win_rate("depth") == 1.0
+    assert canny.wins["edges"] == (0, 4)  # higher edge fit, but its prompt fit fell by 0.10 (> the tolerance)
+    assert pose.failed == 4 and pose.rows == 4 and not pose.scores
+    assert summary.photos == 2 and summary.seeds == 2
+    assert summary.verdict.winner == "depth" and summary.verdict.markdown
+
+
+def test_an_uploaded_results_file_is_untrusted(tmp_path):
+    from app.eval.rows import parse_rows
+    from app.ui.report_tab import open_results
+
+    lines = [json.dumps(r) for r in synthetic_rows()]
+    lines += ["not json", json.dumps({"photo": ["x"], "seed": 0, "method": "text"})]
+    lines += [json.dumps({"photo": "<script>alert(1)</script>.png", "seed": 9, "method": "text<b>",
+                          "scores": {"prompt": 0.5}})]  # fmt: skip
+    lines += ['{"photo": "c.png", "seed": 1, "method": "text", "scores": {"prompt": NaN}}']
+    rows, bad = parse_rows("\n".join(lines))
+    assert len(rows) == 17 and bad == 3
+    path = tmp_path / "rows.jsonl"
+    path.write_text("\n".join(lines))
+    view, report, status = open_results(str(path))
+    assert "<script>" not in view and "&lt;script&gt;" not in view  # photo names are not shown, method escaped
+    assert "text&lt;b&gt;" in view and "3 line(s) that are not rows" in status
+    assert Path(report).read_text().startswith("<!doctype html>")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("nothing here\n")
+    with pytest.raises(Exception, match="holds no result rows"):
+        open_results(str(empty))

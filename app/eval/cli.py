@@ -26,6 +26,7 @@ from pathlib import Path
 
 from app.errors import StudioError
 from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
+from app.eval.report import write_report
 from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shard_path
 from app.eval.runner import RunConfig, evaluate_item, failed_rows
 from app.images import load_image
@@ -141,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         minutes = (time.perf_counter() - started) / 60
         rate = f", {(len(rows) - before) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
         say(f"{len(rows)} rows in {args.out / 'rows.jsonl'}{rate}; {len(left_out)} photo(s) skipped")
+        say(f"report: {write_report(args.out)}")
     return 0
 
 

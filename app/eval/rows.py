@@ -9,6 +9,7 @@ and a run on several give the same file.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,15 +30,45 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of one file; a torn last line (an interrupted write) is dropped."""
     if not Path(path).is_file():
         return []
-    rows = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
+    return parse_rows(Path(path).read_text(encoding="utf-8"))[0]
+
+
+def parse_rows(text: str) -> tuple[list[dict[str, Any]], int]:
+    """The well-formed rows of a results file's text, and how many lines were not (a results file is untrusted
+    when uploaded: a row needs a photo name, a whole seed, a method name, and finite scores if any)."""
+    rows, bad = [], 0
+    for line in text.splitlines():
+        if not line.strip():
+            continue
         try:
             row = json.loads(line)
         except json.JSONDecodeError:
+            bad += 1
             continue
-        if isinstance(row, dict) and "photo" in row and "seed" in row:
+        if _well_formed(row):
             rows.append(row)
-    return rows
+        else:
+            bad += 1
+    return rows, bad
+
+
+def _well_formed(row: Any) -> bool:
+    if not isinstance(row, dict):
+        return False
+    photo, seed, method, scores = row.get("photo"), row.get("seed"), row.get("method"), row.get("scores") or {}
+    return (
+        isinstance(photo, str)
+        and isinstance(seed, int)
+        and not isinstance(seed, bool)
+        and isinstance(method, str)
+        and 0 < len(method) <= 80
+        and isinstance(scores, dict)
+        and all(
+            isinstance(k, str)
+            and (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)))
+            for k, v in scores.items()
+        )
+    )
 
 
 def all_rows(out: Path) -> list[dict[str, Any]]:

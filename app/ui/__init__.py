@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 
 from app.errors import StudioError
+from app.eval.report import CSS as REPORT_CSS
 from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
@@ -31,6 +32,7 @@ from app.ui.history import SendTarget, build_history
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
+from app.ui.report_tab import build_report_tab
 from app.ui.runs import KEYBOARD_JS
 from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
 from app.ui.status import model_banner
@@ -52,6 +54,7 @@ TABS = (
     ("IP-Adapter", build_ip_adapter_tab),
     ("Compare", build_compare_tab),
     ("Sweep", build_sweep_tab),
+    ("Report", build_report_tab),
 )
 """(title, builder) of each tab; every builder is ``build_x_tab(studio, shared)``, returning its recipe hooks
 (:class:`~app.ui.recipe_hooks.TabRecipe`) or None for a tab without recipes. The tab id is the builder's
@@ -66,6 +69,7 @@ CSS = (
 footer { display: none !important; }
 """
     + GALLERY_CSS
+    + REPORT_CSS
 )
 
 

@@ -1,0 +1,267 @@
+"""The HTML report of a run: one self-contained file (inline CSS, SVG plots, embedded thumbnails), no scripts.
+
+    python -m app.eval.report runs/NAME          # writes runs/NAME/report.html
+
+It shows the verdict (the Compare tab's advice read from the methods' mean scores), a table per method (mean score,
+win rate over text-only, time and memory per image), every score's distribution per method (a box over the
+individual results), and each method's best and worst result when the run saved its images.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from app.errors import StudioError
+from app.eval.rows import ROWS, read_rows
+from app.eval.summary import MethodSummary, Summary, summarise
+from app.fit import method_label
+from app.fit.matrix import Column
+from app.request.compare import parse_method
+
+REPORT = "report.html"
+THUMBNAIL = 160
+OWN_SCORE = {"canny": "edges", "pose": "pose", "depth": "depth"}
+"""The fit that says whether a control type's method did its job (its structure score)."""
+
+SCOPE = "eval-report"
+"""The class every rule of :data:`CSS` is scoped to, so the report's styles stay inside it on the studio's page."""
+CSS = """
+body.eval-report { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; padding: 0 1rem; }
+.eval-report { color: #111827; }
+.eval-report h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } .eval-report h2 { font-size: 1.2rem; margin-top: 2rem; }
+.eval-report .meta { color: #4b5563; }
+.eval-report .verdict { background: #f0fdf4; border-left: 4px solid #16a34a; padding: 0.6rem 1rem; }
+.eval-report table { border-collapse: collapse; margin: 0.5rem 0; }
+.eval-report th, .eval-report td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; }
+.eval-report th { text-align: left; background: #f9fafb; }
+.eval-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.eval-report .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(480px, 100%), 1fr)); }
+.eval-report svg { max-width: 100%; height: auto; }
+.eval-report figure { margin: 0 0 1rem; } .eval-report figcaption { color: #374151; font-size: 0.9rem; }
+.eval-report .cases { display: flex; flex-wrap: wrap; gap: 1rem; }
+.eval-report .case { width: 160px; font-size: 0.8rem; color: #374151; }
+.eval-report .case img { width: 160px; height: auto; display: block; border: 1px solid #e5e7eb; }
+"""
+
+
+def render(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None, title: str = "") -> str:
+    """The report as one HTML document (``out``: the run's folder, to read its run.json and saved images)."""
+    return (
+        "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title or 'Conditioning Studio evaluation')}</title><style>{CSS}</style></head>"
+        f"<body class='{SCOPE}'>{fragment(summary, rows, out, title)}</body></html>"
+    )
+
+
+def fragment(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None, title: str = "") -> str:
+    """The report's content, to embed in a page that loads :data:`CSS` (the studio's Report tab)."""
+    config = _run_config(out)
+    parts = [
+        f"<h1>{html.escape(title or 'Which conditioning fits this set of photos?')}</h1>",
+        f"<p class='meta'>{summary.photos} photo(s) × {summary.seeds} seed(s), {len(rows)} results. {config}</p>",
+        "<h2>Verdict</h2>",
+        f"<div class='verdict'>{_markdownish(summary.verdict.markdown)}</div>",
+        "<h2>Per method</h2>",
+        _table(summary),
+        "<h2>How each fit is spread</h2><div class='plots'>",
+        *(_plot(summary, column) for column in summary.columns),
+        "</div>",
+    ]
+    cases = _cases(summary, rows, out)
+    if cases:
+        parts += ["<h2>Best and worst result of each method</h2>", cases]
+    return "\n".join(parts)
+
+
+def write_report(out: Path, title: str = "") -> Path:
+    """Read ``out/rows.jsonl``, write ``out/report.html``; returns its path."""
+    rows = read_rows(Path(out) / ROWS)
+    target = Path(out) / REPORT
+    target.write_text(render(summarise(rows), rows, Path(out), title), encoding="utf-8")
+    return target
+
+
+# -- parts -------------------------------------------------------------------------------------------------------
+
+
+def _run_config(out: Path | None) -> str:
+    path = Path(out) / "run.json" if out is not None else None
+    if path is None or not path.is_file():
+        return ""
+    run = json.loads(path.read_text(encoding="utf-8"))
+    config, models = run.get("config", {}), run.get("models", {})
+    return html.escape(
+        f"{config.get('width')}×{config.get('height')}, {config.get('num_inference_steps')} steps, "
+        f"CFG {config.get('guidance_scale')}, {models.get('family')} models in {models.get('dtype')}, "
+        f"{config.get('batching') or 'default'} batching."
+    )
+
+
+def _markdownish(text: str) -> str:
+    """The verdict's Markdown as HTML: paragraphs and **bold**, nothing else is used there."""
+    out = []
+    for paragraph in (p.strip() for p in text.split("\n\n") if p.strip()):
+        escaped = html.escape(paragraph)
+        pieces = escaped.split("**")
+        escaped = "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(pieces))
+        out.append(f"<p>{escaped.replace(chr(10), '<br>')}</p>")
+    return "".join(out)
+
+
+def _table(summary: Summary) -> str:
+    wins = [c for c in summary.columns if c.kind in ("structure", "reference")]
+    head = ["Method", "Results", *(f"{c.label} ↑ (mean)" for c in summary.columns)]
+    head += [f"Beats text-only on {c.label}" for c in wins] + ["Time / image", "Peak memory"]
+    body = []
+    for m in summary.methods:
+        cells = [html.escape(method_label(m.method)), f"{m.rows - m.failed} of {m.rows}"]
+        cells += [_number(m.mean(c.name)) for c in summary.columns]
+        cells += [_rate(m, c.name) for c in wins]
+        cells += [_seconds(m.seconds), _memory(m.peak_memory)]
+        tds = [f"<td>{cells[0]}</td>", *(f"<td class='num'>{c}</td>" for c in cells[1:])]
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _number(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
+
+
+def _rate(method: MethodSummary, score: str) -> str:
+    won, compared = method.wins.get(score, (0, 0))
+    return f"{won / compared:.0%} ({won}/{compared})" if compared else "–"
+
+
+def _seconds(values: list[float]) -> str:
+    return f"{statistics.median(values):.2f} s" if values else "–"
+
+
+def _memory(values: list[float]) -> str:
+    return f"{statistics.median(values) / 2**20:.0f} MiB" if values else "–"
+
+
+def _plot(summary: Summary, column: Column) -> str:
+    """A box (quartiles, median) over the individual results of each method, on one axis: an inline SVG."""
+    methods = [m for m in summary.methods if m.scores.get(column.name)]
+    values = [v for m in methods for v in m.scores[column.name]]
+    if not values:
+        return ""
+    low, high = min(0.0, min(values)), max(1.0, max(values))
+    width, row, left, right = 480, 28, 150, 20
+    height = row * len(methods) + 36
+
+    def x(value: float) -> float:
+        return left + (value - low) / (high - low) * (width - left - right)
+
+    shapes = []
+    for index, m in enumerate(methods):
+        y = 10 + index * row + row / 2
+        data = sorted(m.scores[column.name])
+        q1, median, q3 = _quartiles(data)
+        name = html.escape(method_label(m.method))
+        shapes.append(f"<text x='{left - 8}' y='{y + 4}' text-anchor='end' font-size='12'>{name}</text>")
+        shapes.append(f"<line x1='{x(data[0]):.1f}' x2='{x(data[-1]):.1f}' y1='{y}' y2='{y}' stroke='#9ca3af'/>")
+        shapes.append(
+            f"<rect x='{x(q1):.1f}' y='{y - 8}' width='{max(1.0, x(q3) - x(q1)):.1f}' height='16' "
+            "fill='#c7d2fe' stroke='#4f46e5'/>"
+        )
+        mid = f"{x(median):.1f}"
+        shapes.append(f"<line x1='{mid}' x2='{mid}' y1='{y - 8}' y2='{y + 8}' stroke='#312e81' stroke-width='2'/>")
+        shapes += [f"<circle cx='{x(v):.1f}' cy='{y}' r='2.5' fill='#111827' fill-opacity='0.55'/>" for v in data]
+    axis_y = 10 + row * len(methods) + 4
+    ticks = [low + (high - low) * i / 4 for i in range(5)]
+    shapes.append(f"<line x1='{left}' x2='{width - right}' y1='{axis_y}' y2='{axis_y}' stroke='#6b7280'/>")
+    shapes += [
+        f"<text x='{x(t):.1f}' y='{axis_y + 16}' text-anchor='middle' font-size='11'>{t:g}</text>" for t in ticks
+    ]
+    svg = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' role='img' width='{width}' height='{height}' "
+        f"viewBox='0 0 {width} {height}' aria-label='{html.escape(column.label)} per method'>{''.join(shapes)}</svg>"
+    )
+    caption = f"{column.label} ↑ — {column.description}"
+    return f"<figure data-score='{column.name}'>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _quartiles(data: list[float]) -> tuple[float, float, float]:
+    if len(data) < 2:
+        return data[0], data[0], data[0]
+    q1, median, q3 = statistics.quantiles(data, n=4, method="inclusive")
+    return q1, median, q3
+
+
+def _own_score(method: str) -> str | None:
+    """The score that says whether ``method`` did its job; None for a method name this studio does not know."""
+    try:
+        parsed = parse_method(method)
+    except StudioError:
+        return None
+    if parsed.controls:
+        return OWN_SCORE[parsed.controls[0][0]]
+    return "reference" if parsed.ip_adapter else "prompt"
+
+
+def _cases(summary: Summary, rows: list[dict[str, Any]], out: Path | None) -> str:
+    if out is None:
+        return ""
+    blocks = []
+    for m in summary.methods:
+        score = _own_score(m.method)
+        if score is None:
+            continue
+        scored = [
+            r for r in rows
+            if r["method"] == m.method and isinstance((r.get("scores") or {}).get(score), float)
+            and _inside(out, r.get("image"))
+        ]  # fmt: skip
+        if not scored:
+            continue
+        scored.sort(key=lambda r: r["scores"][score])
+        picks = [("best", scored[-1])] + ([("worst", scored[0])] if len(scored) > 1 else [])
+        for kind, row in picks:
+            value = row["scores"][score]
+            caption = f"{method_label(m.method)} · {kind} {score} {value:.3f} · {row['photo']} seed {row['seed']}"
+            blocks.append(
+                f"<div class='case'><img alt='{html.escape(caption)}' src='{_thumbnail(Path(out) / row['image'])}'>"
+                f"{html.escape(caption)}</div>"
+            )
+    return f"<div class='cases'>{''.join(blocks)}</div>" if blocks else ""
+
+
+def _inside(out: Path, image: Any) -> bool:
+    """Whether a row's image is a file inside the run's folder (rows never make the report read elsewhere)."""
+    if not isinstance(image, str) or not image:
+        return False
+    path = (Path(out) / image).resolve()
+    return path.is_relative_to(Path(out).resolve()) and path.is_file()
+
+
+def _thumbnail(path: Path) -> str:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        image.thumbnail((THUMBNAIL, THUMBNAIL))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=85)
+    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not (Path(args[0]) / ROWS).is_file():
+        print("usage: python -m app.eval.report RUN_FOLDER   (a folder holding rows.jsonl)", file=sys.stderr)
+        return 2
+    print(write_report(Path(args[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""What a results file says, per method: score distributions, wins over text-only, cost, and a verdict.
+
+The verdict is the Compare tab's advice (:func:`app.fit.advise`) read from the methods' mean scores, so a folder and
+a single photo are judged by the same rules. A *win* over text-only, on a structure or reference fit, is a (photo,
+seed) where the method's score beats text-only's by more than the advice's tie tolerance while its prompt fit stays
+within the advice's prompt tolerance of text-only's (it followed the structure without dropping the prompt).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.eval.rows import finite
+from app.fit import FitMatrix, Verdict, advise
+from app.fit.advice import BASELINE, PROMPT_TOLERANCE, TIE_TOLERANCE
+from app.fit.matrix import Column, known_columns
+
+
+@dataclass
+class MethodSummary:
+    """One method across the run."""
+
+    method: str
+    rows: int = 0
+    failed: int = 0
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    seconds: list[float] = field(default_factory=list)
+    peak_memory: list[float] = field(default_factory=list)
+    wins: dict[str, tuple[int, int]] = field(default_factory=dict)  # score -> (wins, (photo, seed) pairs compared)
+
+    def mean(self, score: str) -> float | None:
+        values = self.scores.get(score)
+        return statistics.fmean(values) if values else None
+
+    def win_rate(self, score: str) -> float | None:
+        won, compared = self.wins.get(score, (0, 0))
+        return won / compared if compared else None
+
+
+@dataclass
+class Summary:
+    """The run, per method, with the columns it measured and the verdict read from the means."""
+
+    methods: list[MethodSummary]
+    columns: list[Column]
+    verdict: Verdict
+    photos: int
+    seeds: int
+
+    def method(self, name: str) -> MethodSummary | None:
+        return next((m for m in self.methods if m.method == name), None)
+
+
+def summarise(rows: Iterable[dict[str, Any]]) -> Summary:
+    """Summarise a run's rows (as :func:`app.eval.rows.read_rows` returns them)."""
+    rows = list(rows)
+    by_method: dict[str, MethodSummary] = {}
+    table: dict[tuple[str, int], dict[str, dict[str, float]]] = {}
+    for row in rows:
+        summary = by_method.setdefault(row["method"], MethodSummary(row["method"]))
+        summary.rows += 1
+        scores = {k: v for k, v in (row.get("scores") or {}).items() if isinstance(v, (int, float))}
+        if row.get("error") or not scores:
+            summary.failed += 1
+            continue
+        for name, value in scores.items():
+            summary.scores.setdefault(name, []).append(float(value))
+        if finite(row.get("seconds")):
+            summary.seconds.append(float(row["seconds"]))
+        if finite(row.get("peak_memory_bytes")):
+            summary.peak_memory.append(float(row["peak_memory_bytes"]))
+        table.setdefault((row["photo"], row["seed"]), {})[row["method"]] = scores
+    known = known_columns()
+    names = {name for m in by_method.values() for name in m.scores}
+    columns = [c for name, c in known.items() if name in names]
+    for summary in by_method.values():
+        summary.wins = _wins(summary.method, table, [c for c in columns if c.kind in ("structure", "reference")])
+    means = {
+        m.method: {
+            **{c.name: m.mean(c.name) for c in columns},
+            "seconds": statistics.fmean(m.seconds) if m.seconds else None,
+            "peak_memory": statistics.fmean(m.peak_memory) if m.peak_memory else None,
+        }
+        for m in by_method.values()
+        if m.scores
+    }
+    verdict = advise(FitMatrix.from_values(means)) if means else advise(FitMatrix([], [], {}))
+    return Summary(
+        list(by_method.values()),
+        columns,
+        verdict,
+        photos=len({row["photo"] for row in rows}),
+        seeds=len({row["seed"] for row in rows}),
+    )
+
+
+def _wins(
+    method: str, table: dict[tuple[str, int], dict[str, dict[str, float]]], columns: list[Column]
+) -> dict[str, tuple[int, int]]:
+    if method == BASELINE:
+        return {}
+    wins: dict[str, tuple[int, int]] = {}
+    for column in columns:
+        won = compared = 0
+        for scores in table.values():
+            mine, base = scores.get(method, {}), scores.get(BASELINE, {})
+            if column.name not in mine or column.name not in base:
+                continue
+            compared += 1
+            kept_prompt = "prompt" not in base or mine.get("prompt", -1.0) >= base["prompt"] - PROMPT_TOLERANCE
+            won += mine[column.name] > base[column.name] + TIE_TOLERANCE and kept_prompt
+        if compared:
+            wins[column.name] = (won, compared)
+    return wins

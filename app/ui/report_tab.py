@@ -1,0 +1,82 @@
+"""Report tab: open the results file of ``python -m app.eval`` and read it as its HTML report shows it.
+
+The file is untrusted (anyone can upload one): lines that are not well-formed rows are counted and left out, every
+text is escaped, and nothing in it names a file the studio reads.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from app.eval.report import fragment, render
+from app.eval.rows import parse_rows
+from app.eval.summary import summarise
+from app.ui.shared import SharedControls, StudioHandle, studio_errors
+
+TAB = "report"
+MAX_ROWS = 200_000
+
+
+def open_results(path: str | None) -> tuple[str, str | None, str]:
+    """The report of an uploaded results file: the page's view, the one-file HTML report, a status line.
+
+    Raises:
+        gr.Error: the file holds no result rows, saying what a row looks like.
+    """
+    if path is None:
+        return "", None, ""
+    name = Path(path).name
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise gr.Error(
+            f"{name} is not a text file; open the rows.jsonl an evaluation wrote.", title="Not results"
+        ) from None
+    rows, bad = parse_rows(text)
+    if not rows:
+        raise gr.Error(
+            f"{name} holds no result rows ({bad} line(s) that are not rows). A row is one JSON object per line with "
+            'at least "photo", "seed" and "method", as python -m app.eval writes them.',
+            title="No results",
+        )
+    if len(rows) > MAX_ROWS:
+        raise gr.Error(f"{name} holds {len(rows)} rows; this page reads at most {MAX_ROWS}.", title="Too many rows")
+    summary = summarise(rows)
+    folder = Path(tempfile.mkdtemp(prefix="report-"))
+    report = folder / "report.html"
+    report.write_text(render(summary, rows, title=f"Evaluation: {name}"), encoding="utf-8")
+    status = f"{len(rows)} results from {name}" + (f"; {bad} line(s) that are not rows were left out." if bad else ".")
+    view = f"<div class='eval-report'>{fragment(summary, rows, title=f'Evaluation: {name}')}</div>"
+    return view, str(report), status
+
+
+def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:
+    """The Report tab (API: ``/report``)."""
+    gr.Markdown(
+        "**A whole folder, not one photo.** Run `python -m app.eval PHOTOS --prompt … --out runs/NAME` (see the "
+        "README), then open its `rows.jsonl` here: the verdict, each method's fit across every photo and seed, its "
+        "wins over text-only and its cost. Best and worst cases are in the `report.html` the command writes."
+    )
+    upload = gr.File(label="Results file (rows.jsonl)", file_types=[".jsonl"], elem_id="report-file")
+    status = gr.Markdown(elem_id="report-status")
+    view = gr.HTML(elem_id="report-view")
+    download = gr.File(label="This report as one HTML file", elem_id="report-download", interactive=False)
+
+    def run(path: Any = None) -> tuple[str, str | None, str]:
+        with studio_errors():
+            return open_results(path)
+
+    upload.upload(
+        run,
+        inputs=upload,
+        outputs=[view, download, status],
+        api_name="report",
+        api_description="The report (HTML) of an evaluation's results file: verdict, fit per method, wins, cost.",
+        concurrency_id="reports",
+        concurrency_limit=4,
+    )
+    upload.clear(lambda: ("", None, ""), outputs=[view, download, status], queue=False, api_visibility="private")
