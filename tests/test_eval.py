@@ -110,9 +110,11 @@ def test_two_processes_with_accelerate_give_the_rows_of_one(tmp_path, photos, ti
     common = [str(photos), "--prompt", "an oil painting", "--references", str(photos / "chelsea.png"), *ARGS]
     single, double = tmp_path / "one", tmp_path / "two"
     assert main([*common, "--out", str(single)]) == 0
-    launch = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2"]
+    # accelerate's --cpu starts one process without an MPI hostfile; --multi_gpu on a machine without a GPU starts
+    # two CPU processes in a gloo group (the studio is pinned to the CPU by STUDIO_DEVICE anyway).
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     launch += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "app.eval"]
-    env = {**os.environ, **tiny_env, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, **tiny_env, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     done = subprocess.run(
         [*launch, *common, "--out", str(double)], env=env, capture_output=True, text=True, timeout=600
     )

@@ -7,8 +7,11 @@ One process::
 Several GPUs (or CPU processes), with accelerate's own configuration (``accelerate config``)::
 
     accelerate launch -m app.eval assets/ --prompts prompts.jsonl --out runs/demo
-    accelerate launch --num_processes 4 -m app.eval ...          # four GPUs of one machine
-    accelerate launch --cpu --num_processes 2 -m app.eval ...    # two CPU processes
+    accelerate launch --multi_gpu --num_processes 4 -m app.eval ...   # four GPUs of one machine
+    accelerate launch --multi_gpu --num_processes 2 -m app.eval ...   # on a machine without a GPU: two CPU processes
+
+(``accelerate launch --cpu`` starts one process unless given an MPI hostfile; ``torchrun --nproc_per_node N -m
+app.eval`` works too.)
 
 Each process takes its share of the (photo, seed) items (``PartialState().split_between_processes``), runs them on
 its own device and appends rows to its shard; the main process merges the shards into ``rows.jsonl``. A rerun
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import replace
@@ -98,10 +102,13 @@ def check_out(out: Path, config: RunConfig, settings: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    import torch
     from accelerate import PartialState
     from tqdm.auto import tqdm
 
-    state = PartialState()
+    # Without a GPU, processes started by accelerate (or torchrun) join a CPU process group (gloo).
+    cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not torch.cuda.is_available()
+    state = PartialState(cpu=cpu)
     say = (lambda text: print(text, file=sys.stderr, flush=True)) if state.is_main_process else (lambda text: None)
     try:
         config, items, left_out = prepare(args)

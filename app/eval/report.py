@@ -13,6 +13,7 @@ import base64
 import html
 import io
 import json
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -64,7 +65,8 @@ def render(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None
 
 def fragment(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None, title: str = "") -> str:
     """The report's content, to embed in a page that loads :data:`CSS` (the studio's Report tab)."""
-    config = _run_config(out)
+    modes = sorted({r["batching"] for r in rows if isinstance(r.get("batching"), str)})
+    config = _run_config(out, " / ".join(modes))
     parts = [
         f"<h1>{html.escape(title or 'Which conditioning fits this set of photos?')}</h1>",
         f"<p class='meta'>{summary.photos} photo(s) × {summary.seeds} seed(s), {len(rows)} results. {config}</p>",
@@ -93,7 +95,7 @@ def write_report(out: Path, title: str = "") -> Path:
 # -- parts -------------------------------------------------------------------------------------------------------
 
 
-def _run_config(out: Path | None) -> str:
+def _run_config(out: Path | None, batching: str) -> str:
     path = Path(out) / "run.json" if out is not None else None
     if path is None or not path.is_file():
         return ""
@@ -102,7 +104,7 @@ def _run_config(out: Path | None) -> str:
     return html.escape(
         f"{config.get('width')}×{config.get('height')}, {config.get('num_inference_steps')} steps, "
         f"CFG {config.get('guidance_scale')}, {models.get('family')} models in {models.get('dtype')}, "
-        f"{config.get('batching') or 'default'} batching."
+        f"{batching or config.get('batching') or 'default'} batching."
     )
 
 
@@ -147,7 +149,8 @@ def _seconds(values: list[float]) -> str:
 
 
 def _memory(values: list[float]) -> str:
-    return f"{statistics.median(values) / 2**20:.0f} MiB" if values else "–"
+    """The median peak memory; "–" where it was not measured (a CPU run reports no peak)."""
+    return f"{statistics.median(values) / 2**20:.0f} MiB" if values and statistics.median(values) > 0 else "–"
 
 
 def _plot(summary: Summary, column: Column) -> str:
@@ -156,7 +159,7 @@ def _plot(summary: Summary, column: Column) -> str:
     values = [v for m in methods for v in m.scores[column.name]]
     if not values:
         return ""
-    low, high = min(0.0, min(values)), max(1.0, max(values))
+    low, high = min(0.0, math.floor(min(values) * 4) / 4), max(1.0, math.ceil(max(values) * 4) / 4)
     width, row, left, right = 480, 28, 150, 20
     height = row * len(methods) + 36
 
@@ -179,7 +182,8 @@ def _plot(summary: Summary, column: Column) -> str:
         shapes.append(f"<line x1='{mid}' x2='{mid}' y1='{y - 8}' y2='{y + 8}' stroke='#312e81' stroke-width='2'/>")
         shapes += [f"<circle cx='{x(v):.1f}' cy='{y}' r='2.5' fill='#111827' fill-opacity='0.55'/>" for v in data]
     axis_y = 10 + row * len(methods) + 4
-    ticks = [low + (high - low) * i / 4 for i in range(5)]
+    step = 0.25 if high - low <= 1.0 else 0.5
+    ticks = [low + step * i for i in range(round((high - low) / step) + 1)]
     shapes.append(f"<line x1='{left}' x2='{width - right}' y1='{axis_y}' y2='{axis_y}' stroke='#6b7280'/>")
     shapes += [
         f"<text x='{x(t):.1f}' y='{axis_y + 16}' text-anchor='middle' font-size='11'>{t:g}</text>" for t in ticks

@@ -63,12 +63,13 @@ def _well_formed(row: Any) -> bool:
         and isinstance(method, str)
         and 0 < len(method) <= 80
         and isinstance(scores, dict)
-        and all(
-            isinstance(k, str)
-            and (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)))
-            for k, v in scores.items()
-        )
+        and all(isinstance(k, str) and (v is None or finite(v)) for k, v in scores.items())
     )
+
+
+def finite(value: Any) -> bool:
+    """A real number (not a bool), neither NaN nor infinite."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def all_rows(out: Path) -> list[dict[str, Any]]:
