@@ -41,10 +41,10 @@ body.eval-report { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-
 .eval-report h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } .eval-report h2 { font-size: 1.2rem; margin-top: 2rem; }
 .eval-report .meta { color: #4b5563; }
 .eval-report .verdict { background: #f0fdf4; border-left: 4px solid #16a34a; padding: 0.6rem 1rem; }
-.eval-report table { border-collapse: collapse; margin: 0.5rem 0; }
+.eval-report .wide { overflow-x: auto; } .eval-report table { border-collapse: collapse; margin: 0.5rem 0; }
 .eval-report th, .eval-report td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; }
 .eval-report th { text-align: left; background: #f9fafb; }
-.eval-report td.num { text-align: right; font-variant-numeric: tabular-nums; }
+.eval-report td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .eval-report .plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(480px, 100%), 1fr)); }
 .eval-report svg { max-width: 100%; height: auto; }
 .eval-report figure { margin: 0 0 1rem; } .eval-report figcaption { color: #374151; font-size: 0.9rem; }
@@ -122,17 +122,18 @@ def _markdownish(text: str) -> str:
 def _table(summary: Summary) -> str:
     wins = [c for c in summary.columns if c.kind in ("structure", "reference")]
     head = ["Method", "Results", *(f"{c.label} ↑ (mean)" for c in summary.columns)]
-    head += [f"Beats text-only on {c.label}" for c in wins] + ["Time / image", "Peak memory"]
+    head += ["Beats text-only on its own fit", "Time / image", "Peak memory"]
     body = []
     for m in summary.methods:
         cells = [html.escape(method_label(m.method)), f"{m.rows - m.failed} of {m.rows}"]
         cells += [_number(m.mean(c.name)) for c in summary.columns]
-        cells += [_rate(m, c.name) for c in wins]
+        won = [f"{html.escape(c.name)} {_rate(m, c.name)}" for c in wins if c.name in _own_scores(m.method)]
+        cells.append("<br>".join(won) or "–")
         cells += [_seconds(m.seconds), _memory(m.peak_memory)]
         tds = [f"<td>{cells[0]}</td>", *(f"<td class='num'>{c}</td>" for c in cells[1:])]
         body.append("<tr>" + "".join(tds) + "</tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
-    return f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f"<div class='wide'><table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
 
 
 def _number(value: float | None) -> str:
@@ -203,15 +204,20 @@ def _quartiles(data: list[float]) -> tuple[float, float, float]:
     return q1, median, q3
 
 
-def _own_score(method: str) -> str | None:
-    """The score that says whether ``method`` did its job; None for a method name this studio does not know."""
+def _own_scores(method: str) -> list[str]:
+    """The fits that say whether ``method`` did its job (its controls' structure fits, the reference fit for the
+    IP-Adapter, the prompt fit for text-only); none for a method name this studio does not know."""
     try:
         parsed = parse_method(method)
     except StudioError:
-        return None
-    if parsed.controls:
-        return OWN_SCORE[parsed.controls[0][0]]
-    return "reference" if parsed.ip_adapter else "prompt"
+        return []
+    own = [OWN_SCORE[kind] for kind, _ in parsed.controls] + ["reference"] * parsed.ip_adapter
+    return own or ["prompt"]
+
+
+def _own_score(method: str) -> str | None:
+    """The first of :func:`_own_scores`, which picks a method's best and worst case."""
+    return next(iter(_own_scores(method)), None)
 
 
 def _cases(summary: Summary, rows: list[dict[str, Any]], out: Path | None) -> str:
