@@ -13,7 +13,7 @@ pytest.importorskip("mcp", reason="the MCP server needs gradio[mcp] (requirement
 from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
-TOOLS = {"text_to_image", "preview_maps", "controlnet", "ip_adapter", "preview_all_maps", "compare", "sweep"}
+TOOLS = {"text_to_image", "preview_maps", "controlnet", "ip_adapter", "preview_all_maps", "compare", "sweep", "report"}
 
 
 def _with_session(url: str, work):
@@ -30,7 +30,7 @@ def mcp_url(served_app) -> str:
     return served_app.url.rstrip("/") + "/gradio_api/mcp/"
 
 
-def test_every_generating_endpoint_is_a_described_tool(mcp_url):
+def test_every_endpoint_is_a_described_tool(mcp_url):
     listed = _with_session(mcp_url, lambda session: session.list_tools())
     tools = {tool.name: tool for tool in listed.tools}
     assert set(tools) == TOOLS  # named after the API endpoints; nothing private (uploads, recipes, stop) leaks

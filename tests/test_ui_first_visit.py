@@ -185,6 +185,6 @@ def test_on_a_phone_every_tab_is_in_sight(browser, served_app):
     phone.wait_for_selector("[role=tab]")
     tabs = phone.locator("[role=tab]")
     names = [t.inner_text() for t in tabs.all() if t.is_visible()]
-    assert names == ["Text to image", "ControlNet", "IP-Adapter", "Compare", "Sweep"]
+    assert names == ["Text to image", "ControlNet", "IP-Adapter", "Compare", "Sweep", "Report"]
     assert phone.locator(".overflow-menu button:visible").count() == 0
     phone.close()

@@ -66,12 +66,12 @@ def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:
     view = gr.HTML(elem_id="report-view")
     download = gr.File(label="This report as one HTML file", elem_id="report-download", interactive=False)
 
-    def run(path: Any = None) -> tuple[str, str | None, str]:
+    def report(path: Any = None) -> tuple[str, str | None, str]:
         with studio_errors():
             return open_results(path)
 
     upload.upload(
-        run,
+        report,  # its name is the MCP tool's
         inputs=upload,
         outputs=[view, download, status],
         api_name="report",
