@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS, PHOTO, REFERENCE, open_studio, set_number
+from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, set_number
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,16 +21,6 @@ pytestmark = [
 ]
 
 ERROR_BADGES = "[...document.querySelectorAll('#{id} [data-testid=status-tracker] .error')].length"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from app.eval.cli import main
 from app.eval.rows import ROWS
 from tests.conftest import EVAL_PHOTOS
 from tests.test_eval import ARGS
-from tests.ui_fixtures import CHROMIUM, CHROMIUM_ARGS
+from tests.ui_fixtures import CHROMIUM
 
 pytestmark = [
     pytest.mark.browser,
@@ -16,16 +16,6 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"
     ),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

@@ -31,23 +31,8 @@ class RunConfig:
     save_images: bool = False
     extra: dict[str, Any] = field(default_factory=dict)  # further comparison fields (scheduler, control, ...)
 
-    def request(self, item: Item) -> dict[str, Any]:
-        """The comparison request of ``item``, validated as the Compare tab's would be."""
-        data = {
-            "prompt": item.prompt,
-            "seed": item.seed,
-            "methods": self.methods,
-            "width": self.width,
-            "height": self.height,
-            "num_inference_steps": self.num_inference_steps,
-            "guidance_scale": self.guidance_scale,
-            "batching": self.batching,
-            **self.extra,
-        }
-        return parse_compare_request(data).model_dump(mode="json")
-
     def describe(self) -> dict[str, Any]:
-        """The settings a results folder holds (a rerun into it must match them)."""
+        """The comparison fields every item shares; a results folder holds them (a rerun into it must match)."""
         return {
             "methods": self.methods,
             "width": self.width,
@@ -57,6 +42,12 @@ class RunConfig:
             "batching": self.batching,
             **self.extra,
         }
+
+    def request(self, item: Item) -> dict[str, Any]:
+        """The comparison request of ``item``, validated as the Compare tab's would be."""
+        return parse_compare_request({**self.describe(), "prompt": item.prompt, "seed": item.seed}).model_dump(
+            mode="json"
+        )
 
 
 def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> list[dict[str, Any]]:
