@@ -478,9 +478,19 @@ class Studio:
         Each control type is scored against one map: the one made by the request's detector for that
         type when a method used it, else the first one used.
         """
-        request = parse_compare_request(request)
         keyed = dict(entries) if isinstance(entries, Mapping) else {e.method.name: e for e in entries}
-        entries = list(keyed.values())
+        context = self.fit_context(keyed.values(), request, reference_image)
+        results = {key: e.result for key, e in keyed.items() if e.result is not None}
+        matrix = score_results(results, context)
+        return Scorecard(matrix, advise(matrix))
+
+    def fit_context(
+        self, entries: Iterable[CompareEntry], request: CompareRequest | dict[str, Any], reference_image: Any = None
+    ) -> FitContext:
+        """What a comparison's outputs are scored against: its prompt, reference and one map per control type
+        (the request's detector's where a method used it, else the first used). :meth:`score` reads it; the
+        evaluation reads it again for the published protocols (:mod:`app.fit.anchors`)."""
+        request = parse_compare_request(request)
         maps: dict[str, MapResult] = {}
         for entry in entries:
             for map_result in entry.maps:
@@ -490,10 +500,7 @@ class Studio:
                     if preferred:
                         maps[map_result.control_type] = map_result
         reference = load_image(reference_image) if reference_image is not None else None
-        context = FitContext.from_maps(request.prompt, reference, maps, service=self.maps, clip=self.clip)
-        results = {key: e.result for key, e in keyed.items() if e.result is not None}
-        matrix = score_results(results, context)
-        return Scorecard(matrix, advise(matrix))
+        return FitContext.from_maps(request.prompt, reference, maps, service=self.maps, clip=self.clip)
 
     @contextmanager
     def _out_of_memory_as_studio_error(self, request: GenerationRequest) -> Iterator[None]:

@@ -67,6 +67,7 @@ def test_rows_are_complete_scored_and_deterministic_and_a_broken_photo_is_skippe
     for row in rows:
         assert row["error"] is None and row["batching"] == "exact" and row["seconds"] > 0
         assert {"prompt", "edges", "reference"} <= set(row["scores"]), row["scores"]
+        assert {"canny_f1", "clip_i", "clip_t"} <= set(row["anchors"]), row["anchors"]  # published protocols
         assert (first / row["image"]).is_file() and row["recipe"]["compare"].get("seed", 0) == row["seed"]
     skipped = [json.loads(line) for line in (first / "skipped.jsonl").read_text().splitlines()]
     assert [s["photo"] for s in skipped] == ["broken.png"] and "not" in skipped[0]["reason"].lower()

@@ -33,10 +33,12 @@ def test_the_report_file_renders_its_verdict_table_plots_and_cases(browser, run_
     page.goto((run_folder / "report.html").as_uri())
     assert page.locator("h2", has_text="Verdict").count() == 1
     assert page.locator(".verdict").inner_text().strip()
-    assert page.locator("tbody tr").count() == 3  # text, canny, IP-Adapter
+    assert page.locator("table:not([data-anchors]) tbody tr").count() == 3  # text, canny, IP-Adapter
     plots = page.locator("figure[data-score] svg")
     assert plots.count() >= 3 and all(box["width"] > 300 for box in (p.bounding_box() for p in plots.all()))
     assert page.locator("figure[data-score] rect").count() >= 9  # a box per method per score
+    anchors = page.locator("table[data-anchors]").inner_text()
+    assert "34.65" in anchors and "0.828" in anchors and "Canny F1" in anchors  # beside the published figures
     images = page.locator(".case img")
     assert images.count() == 6  # best and worst of each method, embedded
     assert all(page.evaluate("(img) => img.naturalWidth > 0", handle) for handle in images.element_handles())

@@ -25,6 +25,7 @@ from app.errors import StudioError
 from app.eval.rows import ROWS, read_rows
 from app.eval.summary import MethodSummary, Summary, summarise
 from app.fit import method_label
+from app.fit.anchors import ANCHORS
 from app.fit.matrix import Column
 from app.request.compare import parse_method
 
@@ -78,6 +79,9 @@ def fragment(summary: Summary, rows: list[dict[str, Any]], out: Path | None = No
         *(_plot(summary, column) for column in summary.columns),
         "</div>",
     ]
+    anchors = _anchors(summary)
+    if anchors:
+        parts += ["<h2>Beside published results</h2>", anchors]
     cases = _cases(summary, rows, out)
     if cases:
         parts += ["<h2>Best and worst result of each method</h2>", cases]
@@ -134,6 +138,35 @@ def _table(summary: Summary) -> str:
         body.append("<tr>" + "".join(tds) + "</tr>")
     header = "".join(f"<th>{html.escape(h)}</th>" for h in head)
     return f"<div class='wide'><table><thead><tr>{header}</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
+
+
+def _anchors(summary: Summary) -> str:
+    """Our mean of each published metric per method, beside the paper's figure, with how each was computed."""
+    present = [a for a in ANCHORS if any(m.anchors.get(a.name) for m in summary.methods)]
+    if not present:
+        return ""
+    methods = [m for m in summary.methods if m.anchors]
+    header = ["Metric", "Paper", "Published", *(f"{method_label(m.method)} (ours)" for m in methods)]
+    body = []
+    for anchor in present:
+        arrow = "↑" if anchor.higher_is_better else "↓"
+        cells = [f"{html.escape(anchor.label)} {arrow}", html.escape(anchor.paper), f"{anchor.published:g}"]
+        for m in methods:
+            values = m.anchors.get(anchor.name)
+            cells.append(f"{statistics.fmean(values):.3f}" if values else "–")
+        tds = [f"<td>{cells[0]}</td>", f"<td>{cells[1]}</td>", *(f"<td class='num'>{c}</td>" for c in cells[2:])]
+        body.append("<tr>" + "".join(tds) + "</tr>")
+    heads = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    notes = "".join(
+        f"<li><b>{html.escape(a.label)}</b>: {html.escape(a.protocol)} <i>Differs here:</i> "
+        f"{html.escape(a.differences)}</li>"
+        for a in present
+    )
+    return (
+        f"<div class='wide'><table data-anchors><thead><tr>{heads}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"</div><ul class='meta'>{notes}</ul><p class='meta'>Published figures come from other datasets, prompts, "
+        "step counts and guidance: read them as a scale, not a ranking.</p>"
+    )
 
 
 def _number(value: float | None) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from app.eval.inputs import Item
+from app.fit.anchors import anchor_values
 from app.images import load_image
 from app.recipes import recipe_from_compare
 from app.recipes.codec import recipe_to_dict
@@ -72,6 +73,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
             entries[entry.method.name] = entry
     finished = [e for e in entries.values() if e.result is not None]
     matrix = studio.score(finished, request, reference).matrix if finished else None
+    context = studio.fit_context(finished, request, reference) if finished else None
     recipe = recipe_from_compare(request, structure=photo, reference=reference)
     rows = []
     for method in methods:
@@ -83,6 +85,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
         if result is not None and matrix is not None:
             values = matrix.values.get(method.name, {})
             row["scores"] = {c.name: values.get(c.name) for c in matrix.columns if c.kind != "cost"}
+            row["anchors"] = anchor_values(result.image, context, row["scores"])
             row.update(
                 seconds=round(result.seconds, 4),
                 peak_memory_bytes=result.peak_memory_bytes,
@@ -110,6 +113,7 @@ def _row(item: Item, method: str, batching: str | None, error: str | None) -> di
         "batching": batching,
         "error": error,
         "scores": {},
+        "anchors": {},
         "seconds": None,
         "peak_memory_bytes": None,
         "memory_kind": None,

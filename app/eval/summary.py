@@ -30,6 +30,7 @@ class MethodSummary:
     seconds: list[float] = field(default_factory=list)
     peak_memory: list[float] = field(default_factory=list)
     wins: dict[str, tuple[int, int]] = field(default_factory=dict)  # score -> (wins, (photo, seed) pairs compared)
+    anchors: dict[str, list[float]] = field(default_factory=dict)  # published protocols (app.fit.anchors)
 
     def mean(self, score: str) -> float | None:
         values = self.scores.get(score)
@@ -68,6 +69,10 @@ def summarise(rows: Iterable[dict[str, Any]]) -> Summary:
             continue
         for name, value in scores.items():
             summary.scores.setdefault(name, []).append(float(value))
+        anchors = row.get("anchors") if isinstance(row.get("anchors"), dict) else {}
+        for name, value in anchors.items():
+            if isinstance(name, str) and finite(value):
+                summary.anchors.setdefault(name, []).append(float(value))
         if finite(row.get("seconds")):
             summary.seconds.append(float(row["seconds"]))
         if finite(row.get("peak_memory_bytes")):
