@@ -86,6 +86,8 @@ def prepare(args: argparse.Namespace) -> tuple[RunConfig, list[Item], dict[str, 
 
 def check_out(out: Path, config: RunConfig, settings: dict) -> None:
     """Create ``out`` with its ``run.json``, or check that the run already there used these settings."""
+    if out.exists() and not out.is_dir():
+        raise StudioError(f"--out {str(out)!r} is a file; give a folder for the results (created if missing).")
     wanted = {"config": config.describe(), "models": settings}
     target = out / RUN_FILE
     if target.is_file():
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     done = done_keys(args.out)
     todo = [item for item in items if item.key not in done]
     say(
-        f"{len(items)} comparisons ({len(items) // max(1, len(set(i.photo for i in items)))} seeds × photos), "
+        f"{len(items)} comparisons ({len({i.photo for i in items})} photos × {len({i.seed for i in items})} seeds), "
         f"{len(items) - len(todo)} already written; {len(todo)} to run on {state.num_processes} process(es)"
     )
     before = len(all_rows(args.out))
