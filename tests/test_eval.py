@@ -165,14 +165,14 @@ def test_an_uploaded_results_file_is_untrusted(tmp_path):
     lines += ["not json", json.dumps({"photo": ["x"], "seed": 0, "method": "text"})]
     lines += [json.dumps({"photo": "<script>alert(1)</script>.png", "seed": 9, "method": "text<b>",
                           "scores": {"prompt": 0.5}})]  # fmt: skip
-    lines += ['{"photo": "c.png", "seed": 1, "method": "text", "scores": {"prompt": NaN}}']
+    lines += ['{"photo": "c.png", "seed": 1, "method": "text", "scores": {"prompt": NaN}}', "[" * 100_000]
     rows, bad = parse_rows("\n".join(lines))
-    assert len(rows) == 17 and bad == 3
+    assert len(rows) == 17 and bad == 4
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(lines))
     view, report, status = open_results(str(path))
     assert "<script>" not in view and "&lt;script&gt;" not in view  # photo names are not shown, method escaped
-    assert "text&lt;b&gt;" in view and "3 line(s) that are not rows" in status
+    assert "text&lt;b&gt;" in view and "4 line(s) that are not rows" in status
     assert Path(report).read_text().startswith("<!doctype html>")
     empty = tmp_path / "empty.jsonl"
     empty.write_text("nothing here\n")

@@ -73,8 +73,9 @@ def read_prompts(path: Path) -> dict[str, dict[str, str]]:
             continue
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise StudioError(f"Prompts: line {number} of {path} is not JSON ({error.msg}).") from None
+        except (json.JSONDecodeError, RecursionError) as error:
+            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            raise StudioError(f"Prompts: line {number} of {path} is not JSON ({reason}).") from None
         if (
             not isinstance(entry, dict)
             or not isinstance(entry.get("photo"), str)

@@ -42,7 +42,7 @@ def parse_rows(text: str) -> tuple[list[dict[str, Any]], int]:
             continue
         try:
             row = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # RecursionError: a hostile line nested thousands deep
             bad += 1
             continue
         if _well_formed(row):
