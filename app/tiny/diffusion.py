@@ -14,13 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors.torch import load_file, save_file
-
 from app.engine.models import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
+from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights
+from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
-BUILDER_VERSION = 5  # 5: a tiny TAESD (AutoencoderTiny) for live previews; 4: fp16 weight variants
+BUILDER_VERSION = 6  # 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention
@@ -70,16 +69,12 @@ PROFILES: dict[str, dict] = {
 }
 
 
-def _seeded(seed: int) -> None:
-    torch.manual_seed(seed)
-
-
 def _write_sd(folder: Path, p: dict, seed: int) -> Any:
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPTextConfig, CLIPTextModel
 
     tokenizer = build_tokenizer()
-    _seeded(seed)
+    seeded(seed)
     unet = UNet2DConditionModel(
         sample_size=64,
         in_channels=4,
@@ -92,7 +87,7 @@ def _write_sd(folder: Path, p: dict, seed: int) -> Any:
         norm_num_groups=p["norm_groups"],
         cross_attention_dim=p["text_hidden"],
     )
-    _seeded(seed + 1)
+    seeded(seed + 1)
     vae = AutoencoderKL(
         in_channels=3,
         out_channels=3,
@@ -104,7 +99,7 @@ def _write_sd(folder: Path, p: dict, seed: int) -> Any:
         norm_num_groups=p["norm_groups"] if p["vae_channels"][0] >= 32 else 4,
         sample_size=512,
     )
-    _seeded(seed + 2)
+    seeded(seed + 2)
     text_encoder = CLIPTextModel(
         CLIPTextConfig(
             vocab_size=len(tokenizer),
@@ -145,23 +140,12 @@ def _write_sd(folder: Path, p: dict, seed: int) -> Any:
     return unet
 
 
-def _randomise_zero_convs(controlnet, seed: int) -> None:
-    """ControlNets start with zero convolutions; give them seeded weights so control changes the image."""
-    generator = torch.Generator().manual_seed(seed)
-    modules = [*controlnet.controlnet_down_blocks, controlnet.controlnet_mid_block]
-    modules.append(controlnet.controlnet_cond_embedding.conv_out)
-    with torch.no_grad():
-        for module in modules:
-            module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.05)
-            module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.01)
-
-
 def _write_controlnet(folder: Path, unet, p: dict, seed: int) -> None:
     from diffusers import ControlNetModel
 
-    _seeded(seed)
+    seeded(seed)
     controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=p["cond_channels"])
-    _randomise_zero_convs(controlnet, seed)
+    randomise_zero_convs(controlnet, seed)
     controlnet.save_pretrained(folder, safe_serialization=True)
 
 
@@ -169,7 +153,7 @@ def _write_ip_adapter(folder: Path, unet, p: dict, seed: int) -> None:
     """The ``h94/IP-Adapter`` layout: ``models/<weight>.safetensors`` and ``models/image_encoder``."""
     from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
 
-    _seeded(seed)
+    seeded(seed)
     encoder = CLIPVisionModelWithProjection(
         CLIPVisionConfig(
             hidden_size=p["vision_hidden"],
@@ -182,44 +166,14 @@ def _write_ip_adapter(folder: Path, unet, p: dict, seed: int) -> None:
         )
     )
     encoder.save_pretrained(folder / "models" / "image_encoder", safe_serialization=True)
-
-    generator = torch.Generator().manual_seed(seed + 1)
-
-    def rand(*shape: int, std: float = 0.05) -> torch.Tensor:
-        return torch.randn(shape, generator=generator) * std
-
-    cross_dim = unet.config.cross_attention_dim
-    tokens = 4  # the plain IP-Adapter projects one image embedding to four tokens
-    tensors = {
-        "image_proj.proj.weight": rand(cross_dim * tokens, p["vision_projection"]),
-        "image_proj.proj.bias": rand(cross_dim * tokens),
-        "image_proj.norm.weight": torch.ones(cross_dim),
-        "image_proj.norm.bias": torch.zeros(cross_dim),
-    }
-    # Keys count every attention processor, self-attention included, so
-    # cross-attention layers get the odd ids 1, 3, 5, ... as in the real file.
-    channels = unet.config.block_out_channels
-    key_id = 1
-    for name in unet.attn_processors:
-        if name.endswith("attn1.processor"):
-            continue
-        if name.startswith("mid_block"):
-            hidden = channels[-1]
-        elif name.startswith("up_blocks"):
-            hidden = list(reversed(channels))[int(name[len("up_blocks.")])]
-        else:
-            hidden = channels[int(name[len("down_blocks.")])]
-        tensors[f"ip_adapter.{key_id}.to_k_ip.weight"] = rand(hidden, cross_dim)
-        tensors[f"ip_adapter.{key_id}.to_v_ip.weight"] = rand(hidden, cross_dim)
-        key_id += 2
-    save_file(tensors, str(folder / "models" / "ip-adapter_sd15.safetensors"))
+    write_ip_adapter_weights(folder / "models" / "ip-adapter_sd15.safetensors", unet, p["vision_projection"], seed + 1)
 
 
 def _write_taesd(folder: Path, p: dict, seed: int) -> None:
     """A TAESD-layout ``AutoencoderTiny`` (SD latents, factor 8) as madebyollin/taesd ships it: config + safetensors."""
     from diffusers import AutoencoderTiny
 
-    _seeded(seed)
+    seeded(seed)
     AutoencoderTiny(
         encoder_block_out_channels=p["taesd_channels"],
         decoder_block_out_channels=p["taesd_channels"],
@@ -227,17 +181,6 @@ def _write_taesd(folder: Path, p: dict, seed: int) -> None:
         num_decoder_blocks=p["taesd_blocks"],
         latent_channels=4,
     ).save_pretrained(folder, safe_serialization=True)
-
-
-def write_half_variants(folder: Path) -> None:
-    """Write ``NAME.fp16.safetensors`` beside every ``NAME.safetensors`` under ``folder``, as SD1.5 and its
-    ControlNets ship them (``unet/diffusion_pytorch_model.fp16.safetensors``, ``text_encoder/model.fp16.safetensors``).
-    """
-    for path in sorted(Path(folder).rglob("*.safetensors")):
-        if len(path.suffixes) > 1:  # already a variant
-            continue
-        tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
-        save_file(tensors, str(path.with_suffix(".fp16.safetensors")), metadata={"format": "pt"})
 
 
 def build_family(
@@ -264,4 +207,6 @@ def build_family(
         write_half_variants(root / f"controlnet-{control_type}")
     _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)  # h94/IP-Adapter ships no fp16 variant
     _write_taesd(root / "taesd", p, seed + 30)  # nor does madebyollin/taesd
+    if profile in SDXL_PROFILES:  # the SDXL twin, sharing ip-adapter/'s image encoder
+        build_sdxl(root, p["vision_projection"], profile, seed + 100)
     return root
