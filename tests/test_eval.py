@@ -71,6 +71,8 @@ def test_rows_are_complete_scored_and_deterministic_and_a_broken_photo_is_skippe
         assert (first / row["image"]).is_file() and row["recipe"]["compare"].get("seed", 0) == row["seed"]
     skipped = [json.loads(line) for line in (first / "skipped.jsonl").read_text().splitlines()]
     assert [s["photo"] for s in skipped] == ["broken.png"] and "not" in skipped[0]["reason"].lower()
+    assert main([*common, "--out", str(first)]) == 0  # a rerun: nothing left to run, the skip said once
+    assert len((first / "skipped.jsonl").read_text().splitlines()) == 1
     assert main([*common, "--out", str(second)]) == 0
     again = read_rows(second / ROWS)
     assert machine_free([{**r, "image": None} for r in rows]) == machine_free(again)

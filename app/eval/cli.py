@@ -31,7 +31,7 @@ from pathlib import Path
 from app.errors import StudioError
 from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
 from app.eval.report import write_report
-from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shard_path
+from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shard_path, write_rows
 from app.eval.runner import RunConfig, evaluate_item, failed_rows
 from app.images import load_image
 from app.request.compare import DEFAULT_METHODS, parse_method
@@ -84,8 +84,12 @@ def prepare(args: argparse.Namespace) -> tuple[RunConfig, list[Item], dict[str, 
     return config, items, left_out
 
 
-def check_out(out: Path, config: RunConfig, settings: dict) -> None:
-    """Create ``out`` with its ``run.json``, or check that the run already there used these settings."""
+def check_out(out: Path, config: RunConfig, settings: dict, create: bool = True) -> None:
+    """Check that a run already in ``out`` used these settings; else (``create``) make ``out`` and its ``run.json``.
+
+    Every process checks (so all refuse together and none waits for a main process that gave up); the main
+    process creates.
+    """
     if out.exists() and not out.is_dir():
         raise StudioError(f"--out {str(out)!r} is a file; give a folder for the results (created if missing).")
     wanted = {"config": config.describe(), "models": settings}
@@ -98,11 +102,14 @@ def check_out(out: Path, config: RunConfig, settings: dict) -> None:
                 "same options, or choose another --out."
             )
         return
+    if not create:
+        return
     out.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps({**wanted, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run an evaluation (this process's share of it); 0 when done, 2 when the inputs or settings cannot run."""
     args = parse_args(argv)
     import torch
     from accelerate import PartialState
@@ -116,10 +123,9 @@ def main(argv: list[str] | None = None) -> int:
         config, items, left_out = prepare(args)
         studio = _studio(state)
         models = {"family": studio.settings.family, "dtype": str(studio.cache.dtype).removeprefix("torch.")}
-        if state.is_main_process:
-            check_out(args.out, config, models)
-            if left_out:
-                append_rows(args.out / SKIPPED, [{"photo": p, "reason": r} for p, r in sorted(left_out.items())])
+        check_out(args.out, config, models, create=state.is_main_process)
+        if state.is_main_process:  # what this run left out, rewritten each run (a rerun skips the same photos)
+            write_rows(args.out / SKIPPED, [{"photo": p, "reason": r} for p, r in sorted(left_out.items())])
     except StudioError as error:
         say(f"Cannot run this evaluation: {error}")
         return 2
@@ -135,16 +141,13 @@ def main(argv: list[str] | None = None) -> int:
     before = len(all_rows(args.out))
     started = time.perf_counter()
     with state.split_between_processes(todo) as mine:
-        shard = shard_path(args.out, state.process_index)
-        bar = tqdm(
-            mine, desc=f"process 1 of {state.num_processes}", unit="photo×seed", disable=not state.is_main_process
-        )
-        for item in bar:
+        label = f"process 1 of {state.num_processes}"
+        for item in tqdm(mine, desc=label, unit="photo×seed", disable=not state.is_main_process):
             try:
                 rows = evaluate_item(studio, item, config, args.out)
             except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
                 rows = failed_rows(item, config, str(error))
-            append_rows(shard, rows)
+            append_rows(shard_path(args.out, state.process_index), rows)
     state.wait_for_everyone()
     if state.is_main_process:
         rows = merge(args.out, [parse_method(m).name for m in config.methods])

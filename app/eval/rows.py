@@ -102,13 +102,17 @@ def merge(out: Path, methods: list[str]) -> list[dict[str, Any]]:
     """Merge every shard into ``rows.jsonl`` (photo, seed, then method in the run's order); shards are removed."""
     order = {name: index for index, name in enumerate(methods)}
     rows = sorted(all_rows(out), key=lambda r: (r["photo"], r["seed"], order.get(r["method"], len(order))))
-    target = Path(out) / ROWS
-    staging = target.with_suffix(".jsonl.tmp")
-    staging.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), "utf-8")
-    os.replace(staging, target)
+    write_rows(Path(out) / ROWS, rows)
     for shard in Path(out).glob(SHARD.format(rank="*")):
         shard.unlink()
     return rows
+
+
+def write_rows(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+    """Replace ``path`` with ``rows``, one JSON object per line, atomically (a reader never sees half a file)."""
+    staging = Path(path).with_suffix(".jsonl.tmp")
+    staging.write_text("".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in rows), "utf-8")
+    os.replace(staging, path)
 
 
 def _cut_torn_line(path: Path) -> None:
