@@ -443,8 +443,11 @@ class Studio:
         reference_image: Any = None,
         progress: CompareProgressFn | None = None,
         cancel: threading.Event | None = None,
+        on_cell: Callable[[SweepCell], None] | None = None,
     ) -> SweepResult:
         """Run an X/Y sweep: a labelled grid of one-method comparisons and the fit of every cell.
+
+        ``on_cell`` is called with each cell as it finishes (row by row), e.g. to draw the grid as it fills.
 
         Raises:
             StudioError: for an invalid sweep, e.g. an axis value outside its bounds (checked before any run).
@@ -462,6 +465,8 @@ class Studio:
 
             entry = next(iter(self.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
             cells.append(SweepCell(x_value, y_value, cell_label(sweep, x_value, y_value), entry))
+            if on_cell is not None:
+                on_cell(cells[-1])
         ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
         scorecard = self.score(ran, sweep.base, reference_image) if ran else None
         return SweepResult(sweep, cells, sweep_grid(sweep, cells), scorecard)

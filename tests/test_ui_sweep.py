@@ -97,6 +97,41 @@ def test_two_by_three_sweep_returns_a_labelled_grid_plot_and_table(client):
     assert notes.startswith("6 cells")
 
 
+def test_the_grid_fills_cell_by_cell_before_the_table_and_plot(client):
+    job = client.submit(
+        prompt="an astronaut",
+        photo=handle_file(PHOTO),
+        method="depth",
+        x_axis="controlnet_conditioning_scale",
+        x_values="0, 0.5, 1",
+        **TINY,
+        api_name="/sweep",
+    )
+    final = job.result()
+    streamed = [notes for _, _, _, _, notes in job.outputs()[:-1]]
+    assert streamed and all(n.startswith("Cells done: ") and n.endswith(" of 3…") for n in streamed)
+    first_grid = job.outputs()[0][0]
+    assert Image.open(first_grid).size == Image.open(final[0]).size  # the whole grid, cells still to run left empty
+    assert final[4].startswith("3 cells")
+
+
+def test_a_partial_grid_draws_the_cells_not_run_yet_empty(studio, photo):
+    from app.request.sweep import parse_sweep, sweep_grid
+
+    request = {
+        "base": {"prompt": "x", "num_inference_steps": 2, "width": 64, "height": 64, "methods": ["depth"]},
+        "x": {"name": "controlnet_conditioning_scale", "values": [0.0, 1.0]},
+        "y": {"name": "seed", "values": [1, 2]},
+    }
+    seen = []
+    result = studio.sweep(request, photo, on_cell=seen.append)
+    assert [c.label for c in seen] == [c.label for c in result.cells]  # each cell as it finished, in order
+    partial = sweep_grid(parse_sweep(request), seen[:1])
+    assert partial.size == result.grid.size
+    empty = np.asarray(partial)[-32, -32]  # the last cell, not run yet: the grid's grey
+    assert not np.array_equal(np.asarray(partial), np.asarray(result.grid)) and len(set(empty.tolist())) == 1
+
+
 def test_out_of_bounds_value_names_the_axis_and_value_and_the_next_sweep_works(client):
     with pytest.raises(AppError, match=r"axis controlnet_conditioning_scale value 3\b.*less than or equal to 2"):
         client.predict(

@@ -152,11 +152,13 @@ class SweepResult:
 
 
 def sweep_grid(sweep: SweepRequest, cells: list[SweepCell]) -> Image.Image | None:
-    """The labelled grid of the cells' images (None when no cell produced one)."""
+    """The labelled grid of the cells' images (None when no cell produced one). Cells not run yet (a sweep in
+    progress gives the first ones) are drawn empty."""
     images = [cell.entry.result.image if cell.entry.result else None for cell in cells]
+    width = len(sweep.x.values)
+    images += [None] * (width * max(1, len(sweep.y.values) if sweep.y else 1) - len(images))
     if all(image is None for image in images):
         return None
-    width = len(sweep.x.values)
     rows = [images[i : i + width] for i in range(0, len(images), width)]
     return labelled_grid(
         rows,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,10 +22,19 @@ import gradio as gr
 from app.fit import method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
-from app.request.sweep import AXIS_LABELS, MAX_AXIS_VALUES, MAX_CELLS
+from app.request.sweep import (
+    AXIS_LABELS,
+    MAX_AXIS_VALUES,
+    MAX_CELLS,
+    SweepCell,
+    SweepResult,
+    parse_sweep,
+    sweep_grid,
+)
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
+from app.ui.live import relay, while_running
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
@@ -171,13 +181,25 @@ def sweep_request(tab: SweepInputs, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> tuple:
-    """Run the sweep: the grid, the plot, the score menu, the fit table, a summary line and the plot's state."""
+def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
+    """Run the sweep: the grid as its cells finish, then the grid, the plot, the score menu, the fit table, a
+    summary line and the plot's state. A stopped sweep keeps the cells that finished on screen."""
     reference = values["reference"]
     reference_image = load_image(reference) if reference is not None else None
-    result = job.studio.sweep(
-        sweep_request(tab, values), values["photo"], reference_image, progress=job.fraction, cancel=job.cancel
-    )
+    data = sweep_request(tab, values)
+    planned = parse_sweep(data)
+    total = len(planned.x.values) * (len(planned.y.values) if planned.y else 1)
+    done: list[SweepCell] = []
+
+    def work(publish: Callable[[Any], None]) -> SweepResult:
+        return job.studio.sweep(data, values["photo"], reference_image, job.fraction, job.cancel, on_cell=publish)
+
+    def partial(cells: list[SweepCell]) -> tuple:
+        done.extend(cells)
+        note = f"Cells done: {len(done)} of {total}…"
+        return sweep_grid(planned, done) or gr.skip(), gr.skip(), gr.skip(), gr.skip(), note, gr.skip()
+
+    result = yield from relay(while_running(work, job.cancel), partial)
     failed = [cell for cell in result.cells if cell.entry.result is None]
     for cell in failed:
         gr.Warning(cell.entry.error or "could not run", title=cell.label)
@@ -192,7 +214,7 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> tuple:
     text = f"{len(result.cells)} cells, {len(failed)} could not run." if failed else f"{len(result.cells)} cells."
     if card.matrix.notes:
         text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-    return (
+    yield (
         result.grid,
         plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
         gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
@@ -283,7 +305,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
     def run_sweep(request: gr.Request, progress=PROGRESS, photo=None, reference=None, **values: Any):
         values.update(photo=photo, reference=reference)  # named so the API may leave them out
         with studio.job(TAB, request, progress) as job:
-            return sweep(tab, job, values)
+            yield from sweep(tab, job, values)
 
     sweep_run = wire_run(
         run_button,
