@@ -16,7 +16,7 @@ from typing import Any
 
 from app.engine.models import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
-from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights
+from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
 BUILDER_VERSION = 6  # 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
@@ -169,20 +169,6 @@ def _write_ip_adapter(folder: Path, unet, p: dict, seed: int) -> None:
     write_ip_adapter_weights(folder / "models" / "ip-adapter_sd15.safetensors", unet, p["vision_projection"], seed + 1)
 
 
-def _write_taesd(folder: Path, p: dict, seed: int) -> None:
-    """A TAESD-layout ``AutoencoderTiny`` (SD latents, factor 8) as madebyollin/taesd ships it: config + safetensors."""
-    from diffusers import AutoencoderTiny
-
-    seeded(seed)
-    AutoencoderTiny(
-        encoder_block_out_channels=p["taesd_channels"],
-        decoder_block_out_channels=p["taesd_channels"],
-        num_encoder_blocks=tuple(reversed(p["taesd_blocks"])),
-        num_decoder_blocks=p["taesd_blocks"],
-        latent_channels=4,
-    ).save_pretrained(folder, safe_serialization=True)
-
-
 def build_family(
     root: Path, profile: str = "tiny", seed: int = DEFAULT_SEED, control_types: tuple[str, ...] = CONTROL_TYPES
 ) -> Path:
@@ -206,7 +192,7 @@ def build_family(
         _write_controlnet(root / f"controlnet-{control_type}", unet, p, seed + 10 + index)
         write_half_variants(root / f"controlnet-{control_type}")
     _write_ip_adapter(root / "ip-adapter", unet, p, seed + 20)  # h94/IP-Adapter ships no fp16 variant
-    _write_taesd(root / "taesd", p, seed + 30)  # nor does madebyollin/taesd
+    write_taesd(root / "taesd", p, seed + 30)  # nor does madebyollin/taesd
     if profile in SDXL_PROFILES:  # the SDXL twin, sharing ip-adapter/'s image encoder
         build_sdxl(root, p["vision_projection"], profile, seed + 100)
     return root

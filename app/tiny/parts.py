@@ -69,3 +69,18 @@ def write_half_variants(folder: Path) -> None:
             continue
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in load_file(str(path)).items()}
         save_file(tensors, str(path.with_suffix(".fp16.safetensors")), metadata={"format": "pt"})
+
+
+def write_taesd(folder: Path, p: dict, seed: int) -> None:
+    """A TAESD-layout ``AutoencoderTiny`` (latents of factor 8) as madebyollin/taesd and taesdxl ship it: config +
+    safetensors. ``p`` gives ``taesd_channels`` and ``taesd_blocks``."""
+    from diffusers import AutoencoderTiny
+
+    seeded(seed)
+    AutoencoderTiny(
+        encoder_block_out_channels=p["taesd_channels"],
+        decoder_block_out_channels=p["taesd_channels"],
+        num_encoder_blocks=tuple(reversed(p["taesd_blocks"])),
+        num_decoder_blocks=p["taesd_blocks"],
+        latent_channels=4,
+    ).save_pretrained(folder, safe_serialization=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from app.tiny.common import build_tokenizer
-from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights
+from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 
 SDXL_PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -84,7 +84,7 @@ def build_sdxl(root: Path, vision_projection: int, profile: str = "tiny", seed: 
     write_ip_adapter_weights(
         root / "ip-adapter" / "sdxl_models" / "ip-adapter_sdxl_vit-h.safetensors", unet, vision_projection, seed + 20
     )
-    _write_taesdxl(root / "taesdxl", p, seed + 30)
+    write_taesd(root / "taesdxl", p, seed + 30)
 
 
 def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
@@ -165,19 +165,6 @@ def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
     )
     pipe.save_pretrained(folder, safe_serialization=True)
     return unet
-
-
-def _write_taesdxl(folder: Path, p: dict[str, Any], seed: int) -> None:
-    from diffusers import AutoencoderTiny
-
-    seeded(seed)
-    AutoencoderTiny(
-        encoder_block_out_channels=p["taesd_channels"],
-        decoder_block_out_channels=p["taesd_channels"],
-        num_encoder_blocks=tuple(reversed(p["taesd_blocks"])),
-        num_decoder_blocks=p["taesd_blocks"],
-        latent_channels=4,
-    ).save_pretrained(folder, safe_serialization=True)
 
 
 __all__ = ["CONTROL_TYPES_PER_TYPE", "SDXL_PROFILES", "build_sdxl"]
