@@ -267,6 +267,11 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
+        if request.batching == "batched" and self.cache.family.pooled:
+            raise StudioError(
+                f"Batched comparisons run on Stable Diffusion 1.5 only for now; on {self.cache.family.label} "
+                "use batching 'exact' (or leave it unset)."
+            )
         if (request.batching or self.default_batching) == "batched" and len(methods) > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
@@ -293,7 +298,10 @@ class Studio:
 
     @property
     def default_batching(self) -> str:
-        """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere."""
+        """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere and on
+        SDXL (its batched pass, with pooled embeddings and the union ControlNet, is not built yet)."""
+        if self.cache.family.pooled:
+            return "exact"
         return "batched" if torch.device(self.cache.device).type == "cuda" else "exact"
 
     def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
@@ -551,8 +559,8 @@ class Studio:
         embeds = self._cached(
             ("prompt", *key),
             lambda: base.encode_prompt(
-                request.prompt,
-                self.cache.device,
+                prompt=request.prompt,
+                device=self.cache.device,
                 num_images_per_prompt=1,
                 do_classifier_free_guidance=guided,
                 negative_prompt=request.negative_prompt or None,
@@ -596,7 +604,7 @@ class Studio:
         return show, []
 
     def _pipeline_kwargs(self, request, control_images, embeds, progress, cancel, preview=None) -> dict[str, Any]:
-        prompt_embeds, negative_prompt_embeds = embeds
+        prompt_embeds, negative_prompt_embeds, *pooled = embeds  # SDXL's encoder also returns pooled embeddings
         total = request.num_inference_steps
         every = self.settings.preview_every
 
@@ -623,7 +631,15 @@ class Studio:
             ],
             "callback_on_step_end": on_step_end,
         }
-        if request.controls:
+        if pooled:
+            kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
+        union = [c for c in request.controls if self.cache.served_by_union(c.control_type)]
+        if union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
+            kwargs["control_image"] = control_images
+            kwargs["control_mode"] = [self.cache.family.union_modes[c.control_type] for c in union]
+            for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
+                kwargs[name] = getattr(union[0], name)
+        elif request.controls:
             single = len(request.controls) == 1
             kwargs["image"] = control_images[0] if single else control_images
             for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):

@@ -28,7 +28,7 @@ def resident_parameters(studio: Studio) -> int:
     """Parameters reachable from every loaded pipeline and model, each storage counted once."""
     cache = studio.cache
     modules = []
-    for pipe in (cache._base, cache._controlnet_pipe):
+    for pipe in (cache._base, *cache._derived.values()):
         if pipe is not None:
             modules += [m for m in pipe.components.values() if isinstance(m, torch.nn.Module)]
     modules += list(cache._controlnets.values())

@@ -37,6 +37,11 @@ class ModelSpec:
     base: str
     controlnets: dict[str, str]
     ip_adapter: IPAdapterSource
+    # Which model family it is (``app.engine.families``): ``sd15`` or ``sdxl``.
+    kind: str = "sd15"
+    # A union ControlNet (one network, a control mode per type) serving the control types that have no entry in
+    # ``controlnets``.
+    union: str | None = None
     # TAESD-style tiny autoencoder for live previews (diffusers' AutoencoderTiny); None: no previews.
     preview_vae: str | None = None
     revision: str | None = None
@@ -44,7 +49,7 @@ class ModelSpec:
 
     def hub_repositories(self) -> list[str]:
         """Every Hub repository this spec loads (local folders excluded)."""
-        names = [self.base, *self.controlnets.values(), self.ip_adapter.repo, self.preview_vae]
+        names = [self.base, *self.controlnets.values(), self.union, self.ip_adapter.repo, self.preview_vae]
         return [n for n in dict.fromkeys(names) if n and not Path(n).exists() and "/" in n]
 
 
@@ -72,6 +77,26 @@ def real_spec() -> ModelSpec:
             weight_name=env("STUDIO_IP_ADAPTER_WEIGHT") or "ip-adapter_sd15.safetensors",
         ),
         preview_vae=env("STUDIO_PREVIEW_VAE") or REAL_DEFAULTS["preview_vae"],
+    )
+
+
+def tiny_sdxl_spec(root: Path) -> ModelSpec:
+    """The tiny SDXL twin written under ``root`` (:mod:`app.tiny.sdxl`): per-type canny and depth ControlNets,
+    the union ControlNet for pose, the SDXL IP-Adapter on the shared image encoder."""
+    return ModelSpec(
+        family="tiny",
+        kind="sdxl",
+        base=str(root / "sdxl"),
+        controlnets={t: str(root / f"controlnet-sdxl-{t}") for t in ("canny", "depth")},
+        union=str(root / "controlnet-sdxl-union"),
+        ip_adapter=IPAdapterSource(
+            repo=str(root / "ip-adapter"),
+            subfolder="sdxl_models",
+            weight_name="ip-adapter_sdxl_vit-h.safetensors",
+            image_encoder_folder="models/image_encoder",
+        ),
+        preview_vae=str(root / "taesdxl"),
+        root=str(root),
     )
 
 

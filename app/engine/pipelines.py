@@ -24,29 +24,14 @@ import torch
 
 from app.engine.compiling import compile_regions
 from app.engine.devices import resolve_device
+from app.engine.families import FAMILIES, ip_adapter_scale_config
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
-from app.errors import ModelLoadError, offline_hint
+from app.errors import ModelLoadError, StudioError, offline_hint
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
 TINY_HINT = offline_hint()
-
-# Which UNet blocks see the reference image, per IP-Adapter mode (InstantStyle's
-# choice for SD1.5: the first up-block with attention carries style, the
-# deepest down-block with attention carries layout). Unlisted blocks get 0.
-IP_ADAPTER_BLOCKS = {
-    "style": {"up": {"block_1": 1.0}},
-    "layout": {"down": {"block_2": 1.0}},
-}
-
-
-def ip_adapter_scale_config(scale: float, mode: str) -> float | dict:
-    """The argument for diffusers' ``set_ip_adapter_scale`` for a scale and a mode."""
-    if mode == "full":
-        return scale
-    blocks = IP_ADAPTER_BLOCKS[mode]
-    return {part: {block: value * scale for block, value in entries.items()} for part, entries in blocks.items()}
 
 
 def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
@@ -71,12 +56,13 @@ class PipelineCache:
 
     def __init__(self, spec: ModelSpec, settings: Settings):
         self.spec = spec
+        self.family = FAMILIES[spec.kind]
         self.settings = settings
         self.device, self.dtype = resolve_device(settings)
         # One lock for loading and running: the components are shared, so only one call may use them.
         self.lock = threading.RLock()
         self._base = None
-        self._controlnet_pipe = None
+        self._derived: dict[str, Any] = {}  # the ControlNet pipelines derived from the base, by kind
         self._controlnets: OrderedDict[str, Any] = OrderedDict()
         self._plain_processors: dict[str, Any] | None = None
         self._ip_parts: _IPAdapterParts | None = None
@@ -116,23 +102,21 @@ class PipelineCache:
             return load(None)
 
     def base(self):
-        """The text-to-image pipeline holding the shared UNet, VAE and text encoder."""
+        """The text-to-image pipeline holding the shared UNet, VAE and text encoder(s)."""
         with self.lock:
             if self._base is None:
-                from diffusers import StableDiffusionPipeline
-
+                pipeline = self.family.pipeline_class("base")
                 pipe = _load(
-                    "base Stable Diffusion pipeline",
+                    f"base {self.family.model_name} pipeline",
                     self.spec.base,
                     lambda: self._half_variant_first(
-                        lambda variant: StableDiffusionPipeline.from_pretrained(
+                        lambda variant: pipeline.from_pretrained(
                             self.spec.base,
                             revision=self.spec.revision,
                             variant=variant,
                             dtype=self.dtype,
                             use_safetensors=True,
-                            safety_checker=None,
-                            requires_safety_checker=False,
+                            **self.family.load_kwargs,
                         )
                     ),
                 )
@@ -142,26 +126,40 @@ class PipelineCache:
                 self._base = pipe
             return self._base
 
-    def controlnet(self, control_type: str):
-        """The ControlNet model for ``control_type``, from a bounded LRU."""
-        with self.lock:
-            if control_type in self._controlnets:
-                self._controlnets.move_to_end(control_type)
-                return self._controlnets[control_type]
-            from diffusers import ControlNetModel
+    def served_by_union(self, control_type: str) -> bool:
+        """Whether the spec's union ControlNet serves ``control_type`` (it has no ControlNet of its own)."""
+        return control_type not in self.spec.controlnets and self.spec.union is not None
 
-            source = self.spec.controlnets[control_type]
+    def controlnet(self, control_type: str):
+        """The ControlNet model for ``control_type`` (the union ControlNet where it serves it), from a bounded LRU."""
+        with self.lock:
+            key = "union" if self.served_by_union(control_type) else control_type
+            if key in self._controlnets:
+                self._controlnets.move_to_end(key)
+                return self._controlnets[key]
+            import diffusers
+
+            if key == "union":
+                source, loader, what = self.spec.union, diffusers.ControlNetUnionModel, "union ControlNet"
+            elif control_type in self.spec.controlnets:
+                source, loader = self.spec.controlnets[control_type], diffusers.ControlNetModel
+                what = f"{control_type} ControlNet"
+            else:
+                raise StudioError(
+                    f"The {self.family.label} models serve no {control_type} control; this studio has "
+                    f"{', '.join(self.spec.controlnets) or 'none'}."
+                )
             model = _load(
-                f"{control_type} ControlNet",
+                what,
                 source,
                 lambda: self._half_variant_first(
-                    lambda variant: ControlNetModel.from_pretrained(
+                    lambda variant: loader.from_pretrained(
                         source, variant=variant, dtype=self.dtype, use_safetensors=True
                     )
                 ),
             )
             self._place(model)
-            self._controlnets[control_type] = model
+            self._controlnets[key] = model
             while len(self._controlnets) > self.settings.controlnet_cache_size:
                 self._controlnets.popitem(last=False)
             return model
@@ -204,7 +202,10 @@ class PipelineCache:
             from transformers import CLIPVisionModelWithProjection
 
             source = self.spec.ip_adapter
-            encoder_folder = f"{source.subfolder}/{source.image_encoder_folder}".strip("/")
+            # diffusers' rule: a folder name is inside the subfolder, a path ("models/image_encoder") is from the
+            # repository's root (SDXL's adapter reads SD1.5's ViT-H encoder).
+            folder = source.image_encoder_folder
+            encoder_folder = folder if "/" in folder else f"{source.subfolder}/{folder}".strip("/")
             # Load the image encoder ourselves so it, too, is read from safetensors only.
             encoder = _load(
                 "IP-Adapter image encoder",
@@ -270,27 +271,35 @@ class PipelineCache:
         )
 
     def _pipeline(self, control_types: list[str], ip_adapter: bool, combine: Callable[[list], Any], offload_key):
-        """The base pipeline, or the ControlNet one with ``combine(the types' ControlNets)`` attached."""
+        """The base pipeline, or the ControlNet one with ``combine(the types' ControlNets)`` attached (or the union
+        ControlNet, which serves all its types in one network)."""
         base = self.base()
         if ip_adapter:
             self._ensure_ip_adapter()
         pipe = base
-        if control_types:
+        union = [t for t in control_types if self.served_by_union(t)]
+        if union and len(union) < len(control_types):
+            raise StudioError(
+                f"{' + '.join(control_types)}: on {self.family.label} the union ControlNet serves "
+                f"{', '.join(union)} and cannot run beside a per-type ControlNet in one call; use one kind per method."
+            )
+        if union:
+            pipe = self._with_controlnet(self.controlnet(union[0]), "union")
+        elif control_types:
             pipe = self._with_controlnet(combine([self.controlnet(t) for t in control_types]))
         if self.settings.low_vram:
             self._offload(pipe, offload_key, ip_adapter)
         return pipe
 
-    def _with_controlnet(self, controlnet):
-        """The ControlNet pipeline (derived once from the base, sharing its modules) with ``controlnet`` attached."""
-        from diffusers import StableDiffusionControlNetPipeline
-
+    def _with_controlnet(self, controlnet, kind: str = "controlnet"):
+        """The ControlNet (or union) pipeline, derived once from the base and sharing its modules, with
+        ``controlnet`` attached."""
         base = self.base()
-        if self._controlnet_pipe is None:  # dtype=: from_pipe would cast the shared modules to float32
-            derive = StableDiffusionControlNetPipeline.from_pipe
-            self._controlnet_pipe = derive(base, controlnet=controlnet, dtype=self.dtype)
-            self._controlnet_pipe.set_progress_bar_config(disable=True)
-        pipe = self._controlnet_pipe
+        if kind not in self._derived:  # dtype=: from_pipe would cast the shared modules to float32
+            derive = self.family.pipeline_class(kind).from_pipe
+            self._derived[kind] = derive(base, controlnet=controlnet, dtype=self.dtype)
+            self._derived[kind].set_progress_bar_config(disable=True)
+        pipe = self._derived[kind]
         pipe.register_modules(
             controlnet=controlnet, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor
         )
@@ -311,7 +320,8 @@ class PipelineCache:
                 self._attach_ip_adapter(False)
             return
         self._attach_ip_adapter(True)
-        pipe.set_ip_adapter_scale(ip_adapter_scale_config(scale, mode))
+        layers = self.base().unet.config.layers_per_block
+        pipe.set_ip_adapter_scale(ip_adapter_scale_config(self.family, scale, mode, layers))
 
     def parameter_bytes(self, pipe, ip_adapter: bool) -> int:
         """Bytes of the weights one method ran: base components, the ControlNets attached to ``pipe``, the
@@ -321,6 +331,8 @@ class PipelineCache:
         controlnet = getattr(pipe, "controlnet", None)
         nets = list(getattr(controlnet, "nets", [controlnet] if controlnet is not None else []))
         modules = [base.unet, base.vae, base.text_encoder, *nets]
+        if getattr(base, "text_encoder_2", None) is not None:
+            modules.append(base.text_encoder_2)
         if ip_adapter and self._ip_parts is not None:
             modules += [base.image_encoder, self._ip_parts.projection]
             modules += [p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)]
@@ -338,7 +350,7 @@ class PipelineCache:
         with self.lock:
             modules: dict[str, torch.nn.Module] = {}
             if self._base is not None:
-                for name in ("unet", "vae", "text_encoder", "image_encoder"):
+                for name in ("unet", "vae", "text_encoder", "text_encoder_2", "image_encoder"):
                     module = getattr(self._base, name, None)
                     if module is not None:
                         modules[name] = module

@@ -1,0 +1,104 @@
+"""Model families: what differs between Stable Diffusion 1.5 and SDXL, in one object each.
+
+The engine asks the family instead of naming SD1.5's classes: which diffusers pipelines run it, whether its prompt
+encoder returns pooled embeddings (SDXL's ``text_time`` conditioning), which control modes a union ControlNet
+takes, which UNet blocks carry style and layout for the IP-Adapter's modes, and its native size. A new family is a
+new object here plus its tiny twin (:mod:`app.tiny`), not a fork of the engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    Attributes:
+        name: ``sd15`` or ``sdxl``.
+        label: For people.
+        model_name: How messages name its base model (``base Stable Diffusion pipeline``).
+        default_size: Its native resolution (pixels per side).
+        base_pipeline: The diffusers text-to-image pipeline class.
+        controlnet_pipeline: The pipeline for per-type ControlNets.
+        union_pipeline: The pipeline for a union ControlNet (one network, several control types), if any.
+        union_modes: The control mode of each control type in the union network.
+        pooled: Its prompt encoder also returns pooled embeddings (passed beside the token embeddings).
+        ip_adapter_blocks: For each IP-Adapter mode but ``full``, the UNet blocks that see the reference
+            (InstantStyle's choice for the family): ``{"up": {"block_0": 1}}`` is the second attention layer of
+            up-block 0, ``None`` for a layer index means the whole block. Unlisted blocks get 0.
+        load_kwargs: Extra arguments for loading the base pipeline.
+    """
+
+    name: str
+    label: str
+    model_name: str
+    default_size: int
+    base_pipeline: str
+    controlnet_pipeline: str
+    union_pipeline: str | None = None
+    union_modes: Mapping[str, int] = field(default_factory=dict)
+    pooled: bool = False
+    ip_adapter_blocks: Mapping[str, dict[str, dict[str, int | None]]] = field(default_factory=dict)
+    load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def pipeline_class(self, kind: str) -> type:
+        """The diffusers class of ``base``, ``controlnet`` or ``union``."""
+        import diffusers
+
+        name = {"base": self.base_pipeline, "controlnet": self.controlnet_pipeline, "union": self.union_pipeline}[kind]
+        if name is None:
+            raise ValueError(f"the {self.label} family has no {kind} pipeline")
+        return getattr(diffusers, name)
+
+
+SD15 = Family(
+    name="sd15",
+    label="Stable Diffusion 1.5",
+    model_name="Stable Diffusion",
+    default_size=512,
+    base_pipeline="StableDiffusionPipeline",
+    controlnet_pipeline="StableDiffusionControlNetPipeline",
+    # The first up-block with attention carries style, the deepest down-block with attention carries layout.
+    ip_adapter_blocks={"style": {"up": {"block_1": None}}, "layout": {"down": {"block_2": None}}},
+    load_kwargs={"safety_checker": None, "requires_safety_checker": False},  # the studio runs without it
+)
+
+SDXL = Family(
+    name="sdxl",
+    label="Stable Diffusion XL",
+    model_name="Stable Diffusion XL",
+    default_size=1024,
+    base_pipeline="StableDiffusionXLPipeline",
+    controlnet_pipeline="StableDiffusionXLControlNetPipeline",
+    union_pipeline="StableDiffusionXLControlNetUnionPipeline",
+    # xinsir/controlnet-union-sdxl-1.0's modes: 0 openpose, 1 depth, 2 hed/pidi/scribble, 3 canny/lineart/mlsd, ...
+    union_modes={"pose": 0, "depth": 1, "canny": 3},
+    pooled=True,
+    # InstantStyle for SDXL: the second attention layer of the first up-block is style, of the deepest down-block
+    # layout.
+    ip_adapter_blocks={"style": {"up": {"block_0": 1}}, "layout": {"down": {"block_2": 1}}},
+)
+
+FAMILIES: dict[str, Family] = {family.name: family for family in (SD15, SDXL)}
+
+
+def ip_adapter_scale_config(family: Family, scale: float, mode: str, layers_per_block: int) -> float | dict:
+    """The argument for diffusers' ``set_ip_adapter_scale`` for a scale and a mode, in ``family``'s blocks.
+
+    Args:
+        layers_per_block: The UNet's ``layers_per_block`` (an up-block has one attention layer more), to spell a
+            single layer as diffusers wants it: one scale per attention layer of the block.
+    """
+    if mode == "full":
+        return scale
+    config: dict[str, dict[str, Any]] = {}
+    for part, blocks in family.ip_adapter_blocks[mode].items():
+        layers = layers_per_block + (part == "up")
+        for block, layer in blocks.items():
+            value = scale if layer is None else [scale if i == layer else 0.0 for i in range(layers)]
+            config.setdefault(part, {})[block] = value
+    return config

@@ -1,0 +1,95 @@
+"""The studio's engine on the tiny SDXL twin: every method through ``Studio.generate`` and ``compare``, and the same
+fairness invariants as SD1.5 (strength 0 and scale 0 are text-only, no state leaks, a comparison's entry is its solo
+run), in the suite's dtype. The UI, recipes and settings do not offer SDXL yet (issue 15)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from app.engine.models import tiny_sdxl_spec
+from app.errors import StudioError
+from app.studio import Studio
+from tests.conftest import pixels
+
+BASE = {"prompt": "a lighthouse at dusk", "seed": 5, "num_inference_steps": 2, "width": 64, "height": 64}
+
+
+@pytest.fixture(scope="module")
+def sdxl(tiny_settings, tiny_root) -> Studio:
+    return Studio(tiny_settings, tiny_sdxl_spec(tiny_root))
+
+
+def control(kind: str, image, scale: float = 1.0) -> dict:
+    return {"control_type": kind, "image": image, "controlnet_conditioning_scale": scale}
+
+
+def test_every_method_runs_on_sdxl_and_changes_the_image(sdxl, noise_map, reference):
+    text = sdxl.generate(BASE)
+    assert text.image.size == (64, 64) and sdxl.cache.family.name == "sdxl"
+    canny = sdxl.generate({**BASE, "controls": [control("canny", noise_map)]})  # a per-type SDXL ControlNet
+    pose = sdxl.generate({**BASE, "controls": [control("pose", noise_map)]})  # the union ControlNet, pose mode
+    ip = sdxl.generate({**BASE, "ip_adapter": {"scale": 0.8, "image": reference}})
+    for other in (canny, pose, ip):
+        assert not np.array_equal(pixels(other), pixels(text)), other.method
+    assert sdxl.cache.loaded_controlnets() == ["canny", "union"]
+    assert "text_encoder_2" in sdxl.cache.resident_modules() and sdxl.cache.misplaced() == []
+
+
+def test_strength_and_scale_zero_are_text_only_and_nothing_leaks(sdxl, noise_map, reference):
+    before = pixels(sdxl.generate(BASE))
+    for ask in (
+        {**BASE, "controls": [control("depth", noise_map, 0.0)]},
+        {**BASE, "controls": [control("pose", noise_map, 0.0)]},
+        {**BASE, "ip_adapter": {"scale": 0.0, "image": reference}},
+    ):
+        assert np.abs(pixels(sdxl.generate(ask)).astype(int) - before.astype(int)).max() <= 1, ask
+    sdxl.generate({**BASE, "ip_adapter": {"scale": 0.8, "image": reference, "mode": "style"}})
+    assert np.array_equal(pixels(sdxl.generate(BASE)), before)  # the IP-Adapter left no trace on the shared UNet
+
+
+def test_the_union_controlnet_gives_what_it_gives_called_directly_with_that_mode(sdxl, noise_map):
+    """The studio's pose method is the union ControlNet in xinsir's openpose mode (0), nothing else."""
+    import torch
+
+    from app.engine.schedulers import make_scheduler
+
+    ours = sdxl.generate({**BASE, "controls": [control("pose", noise_map)]})
+    base = sdxl.cache.base()
+    with sdxl.cache.lock, torch.inference_mode():
+        pipe = sdxl.cache.pipeline_for(["pose"], False)
+        pipe.scheduler = make_scheduler("dpmpp_2m_karras", base.scheduler.config)
+        embeds = base.encode_prompt(prompt=BASE["prompt"], device="cpu", do_classifier_free_guidance=True)
+        direct = pipe(
+            prompt_embeds=embeds[0],
+            negative_prompt_embeds=embeds[1],
+            pooled_prompt_embeds=embeds[2],
+            negative_pooled_prompt_embeds=embeds[3],
+            control_image=[noise_map.resize((64, 64))],
+            control_mode=[0],
+            num_inference_steps=2,
+            width=64,
+            height=64,
+            guidance_scale=7.0,
+            generator=[torch.Generator("cpu").manual_seed(5)],
+        ).images[0]
+    assert np.array_equal(pixels(ours), pixels(direct))
+
+
+def test_a_comparison_on_sdxl_runs_exact_and_each_entry_is_its_solo_run(sdxl, photo, reference):
+    request = {**BASE, "methods": ["text", "canny", "pose", "ip_adapter"]}
+    assert sdxl.default_batching == "exact"
+    previews = []
+    entries = list(sdxl.compare(request, photo, reference, preview=lambda *p: previews.append(p[0])))
+    assert [e.error for e in entries] == [None] * 4
+    assert np.array_equal(pixels(entries[0].result), pixels(sdxl.generate(BASE)))
+    assert sorted(set(previews)) == [0, 1, 2, 3]  # TAESDXL previews every method
+    card = sdxl.score(entries, request, reference)
+    assert {"prompt", "edges", "reference"} <= {c.name for c in card.matrix.columns}
+    with pytest.raises(StudioError, match=r"Batched comparisons run on Stable Diffusion 1\.5 only"):
+        list(sdxl.compare({**request, "batching": "batched"}, photo, reference))
+
+
+def test_a_union_type_beside_a_per_type_controlnet_is_refused_plainly(sdxl, noise_map):
+    with pytest.raises(StudioError, match="union ControlNet serves pose"):
+        sdxl.generate({**BASE, "controls": [control("canny", noise_map), control("pose", noise_map)]})
