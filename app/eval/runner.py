@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,6 @@ class RunConfig:
     guidance_scale: float = 7.0
     batching: str | None = None
     save_images: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # further comparison fields (scheduler, control, ...)
 
     def describe(self) -> dict[str, Any]:
         """The comparison fields every item shares; a results folder holds them (a rerun into it must match)."""
@@ -41,7 +40,6 @@ class RunConfig:
             "num_inference_steps": self.num_inference_steps,
             "guidance_scale": self.guidance_scale,
             "batching": self.batching,
-            **self.extra,
         }
 
     def request(self, item: Item) -> dict[str, Any]:
