@@ -79,7 +79,8 @@ def upload(page, component: str, path: Path) -> None:
 
 def test_text_tab_generates(page):
     page.click("#text-generate")
-    page.wait_for_selector("#text-gallery img")
+    page.wait_for_selector("#text-gallery img")  # a live preview, then the result
+    page.wait_for_function("document.querySelector('#text-info').innerText.includes('peak memory')")
     assert page.locator("#text-gallery img").count() >= 1
     assert "peak memory" in page.inner_text("#text-info")
     screenshot(page, "ui-text.png")
@@ -127,7 +128,9 @@ def test_controlnet_tab_previews_maps_and_generates(page):
     page.click("#cn-preview")
     page.wait_for_selector("#cn-maps img")
     page.click("#cn-generate")
-    page.wait_for_selector("#cn-gallery img")
+    # Live previews fill the gallery first; the map ↔ result slider comes with the finished result.
+    page.wait_for_selector("#cn-slider img")
+    page.wait_for_function("document.querySelector('#cn-info').innerText.includes('seed')")
     assert page.locator("#cn-gallery img").count() >= 2  # the map beside the result
     assert page.locator("#cn-slider img").count() >= 1
     screenshot(page, "ui-controlnet.png")

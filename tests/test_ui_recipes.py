@@ -368,6 +368,8 @@ def test_dropping_a_png_made_by_the_studio_restores_its_recipe(page, tmp_path):
     for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
         set_number(page, slider, value)
     page.click("#text-generate")
+    # The finished result (live previews come first and carry no recipe): its cost line names its seed.
+    page.wait_for_function("document.querySelector('#text-info').innerText.includes('seed 99')")
     image = page.locator("#text-gallery img").first
     image.wait_for()
     made = tmp_path / "made.png"
