@@ -10,6 +10,7 @@ from typing import Any
 from PIL import Image
 
 from app.eval.inputs import Item
+from app.fit import score_results
 from app.fit.anchors import anchor_values
 from app.images import load_image
 from app.recipes import recipe_from_compare
@@ -70,8 +71,9 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
         for entry in studio.compare({**request, "methods": runnable}, photo, reference):
             entries[entry.method.name] = entry
     finished = [e for e in entries.values() if e.result is not None]
-    matrix = studio.score(finished, request, reference).matrix if finished else None
+    # One fit context serves the scores and the published protocols (Studio.score would build its own again).
     context = studio.fit_context(finished, request, reference) if finished else None
+    matrix = score_results({e.method.name: e.result for e in finished}, context) if finished else None
     recipe = recipe_from_compare(request, structure=photo, reference=reference)
     rows = []
     for method in methods:
