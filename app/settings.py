@@ -1,8 +1,8 @@
 """Operator settings, read once from the environment.
 
 Where the studio runs and how much it may do lives here, with safe defaults:
-family, device, dtype, offload, where detectors run, the ControlNet cache and
-the caps. On a Hugging Face Space (``SPACE_ID`` is set) the caps default
+source (Hub or tiny), the model families served, device, dtype, offload, where
+detectors run, the ControlNet cache and the caps. On a Hugging Face Space (``SPACE_ID`` is set) the caps default
 tighter because the hardware is shared; each can still be overridden by its
 environment variable.
 
@@ -24,6 +24,8 @@ from pathlib import Path
 from app.errors import StudioError
 
 FAMILIES = ("real", "tiny")
+MODEL_FAMILIES = ("sd15", "sdxl")
+"""The model families the engine knows (:mod:`app.engine.families`); ``STUDIO_FAMILIES`` picks the served ones."""
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")
 AUX_DEVICES = ("auto", "cpu")
@@ -61,6 +63,20 @@ def _env_bool(name: str, default: bool) -> bool:
     raise StudioError(f"{name}={raw!r} is not a boolean; use 1/0, true/false, yes/no or on/off.")
 
 
+def _env_families(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    names = tuple(dict.fromkeys(part.strip().lower() for part in raw.split(",") if part.strip()))
+    unknown = [n for n in names if n not in MODEL_FAMILIES]
+    if unknown or not names:
+        raise StudioError(
+            f"{name}={raw!r} is not allowed; use one or more of {', '.join(MODEL_FAMILIES)}, comma-separated "
+            "(the first is the default family)."
+        )
+    return names
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "conditioning-studio"
@@ -71,6 +87,11 @@ class Settings:
     """Process-wide settings. Build with :meth:`from_env`; override with :func:`dataclasses.replace`."""
 
     family: str = "real"
+    # The model families served (SD1.5, SDXL), the first one the default; each loads on first use.
+    model_families: tuple[str, ...] = MODEL_FAMILIES
+    # Families whose models stay loaded at once (least recently used goes); 0 = auto: all of them on a GPU with
+    # 40 GiB or more and on ZeroGPU, one otherwise.
+    resident_families: int = 0
     device: str = "auto"
     dtype: str = "auto"
     low_vram: bool = False
@@ -100,15 +121,20 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         on_space = bool(os.environ.get("SPACE_ID"))
+        families = _env_families("STUDIO_FAMILIES", MODEL_FAMILIES)
+        # A Space caps the size below a local GPU's, but never below SDXL's native 1024² when it serves SDXL.
+        space_side = 1024 if "sdxl" in families else 768
         return cls(
             family=_env_str("STUDIO_MODELS", "real", FAMILIES),
+            model_families=families,
+            resident_families=_env_int("STUDIO_RESIDENT_FAMILIES", 0, 0, len(MODEL_FAMILIES)),
             device=_env_str("STUDIO_DEVICE", "auto", DEVICES),
             dtype=_env_str("STUDIO_DTYPE", "auto", DTYPES),
             low_vram=_env_bool("STUDIO_LOW_VRAM", False),
             aux_device=_env_str("STUDIO_AUX_DEVICE", "auto", AUX_DEVICES),
             controlnet_cache_size=_env_int("STUDIO_CONTROLNET_CACHE", 3, 1, 16),
             on_space=on_space,
-            max_side=_env_int("STUDIO_MAX_SIDE", 768 if on_space else 1024, 64, 2048),
+            max_side=_env_int("STUDIO_MAX_SIDE", space_side if on_space else 1024, 64, 2048),
             max_steps=_env_int("STUDIO_MAX_STEPS", 50 if on_space else 100, 1, 150),
             max_images=_env_int("STUDIO_MAX_IMAGES", 2 if on_space else 4, 1, 8),
             max_methods=_env_int("STUDIO_MAX_METHODS", 6 if on_space else 8, 1, 16),

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,9 +15,10 @@ from typing import Any
 import torch
 from PIL import Image
 
-from app.engine.devices import aux_placement, measure_peak_memory
-from app.engine.models import CONTROL_TYPES, ModelSpec, real_spec, tiny_spec
-from app.engine.pipelines import PipelineCache
+from app.engine.devices import aux_placement, measure_peak_memory, resident_family_limit, resolve_device
+from app.engine.families import FAMILIES
+from app.engine.models import CONTROL_TYPES, ModelSpec, real_sdxl_spec, real_spec, tiny_sdxl_spec, tiny_spec
+from app.engine.pipelines import PipelineCache, SharedModules
 from app.engine.placement import Placement
 from app.engine.previews import PreviewFn, is_preview_step
 from app.engine.result import Result
@@ -55,17 +56,89 @@ _EMBEDDING_CACHE_SIZE = 16
 class Studio:
     """Validates requests, runs them on the shared :class:`PipelineCache` and reports their cost."""
 
-    def __init__(self, settings: Settings | None = None, spec: ModelSpec | None = None, maps: MapService | None = None):
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        spec: ModelSpec | Sequence[ModelSpec] | None = None,
+        maps: MapService | None = None,
+    ):
+        """
+        Args:
+            settings: Operator settings; default: the process's.
+            spec: The model families to serve, one spec each (the first is the default family); default: the
+                families the settings name, from the Hub or the tiny family.
+            maps: The detector service; default: the spec's (the tiny family ships its own detectors).
+        """
         self.settings = settings or get_settings()
-        self.spec = spec or spec_for(self.settings)
-        self.cache = PipelineCache(self.spec, self.settings)
+        specs = [spec] if isinstance(spec, ModelSpec) else list(spec or specs_for(self.settings))
+        self.specs: dict[str, ModelSpec] = {s.kind: s for s in specs}
+        self.spec = specs[0]
+        self.device, self.dtype = resolve_device(self.settings)
+        # One lock for every family's cache: they share the device, so one call at a time uses it.
+        self.lock = threading.RLock()
+        self._caches: OrderedDict[str, PipelineCache] = OrderedDict()  # loaded families, least recently used first
+        self._shared_modules = SharedModules()
+        self.resident_limit = resident_family_limit(self.settings, self.device, len(self.specs))
         self.aux = aux_placement(self.settings)  # detectors and CLIP: the studio's device unless kept on the CPU
         self.maps = maps or _map_service_for(self.spec, self.aux)
         self.clip = ClipEmbedder(_scorer_sources_for(self.spec), placement=self.aux)  # loads on first scoring
         self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
 
+    @property
+    def families(self) -> tuple[str, ...]:
+        """The model families this studio serves, the default first."""
+        return tuple(self.specs)
+
+    @property
+    def default_family(self) -> str:
+        return self.spec.kind
+
+    @property
+    def cache(self) -> PipelineCache:
+        """The default family's pipeline cache."""
+        return self.cache_for(self.default_family)
+
+    def cache_for(self, family: str) -> PipelineCache:
+        """The pipeline cache of a served family. Loading another family beyond :attr:`resident_limit` unloads
+        the least recently used one first (under the lock, so never while one of its calls runs).
+
+        Raises:
+            StudioError: the family is not served.
+        """
+        self.check_family(family)
+        with self.lock:
+            if family in self._caches:
+                self._caches.move_to_end(family)
+                return self._caches[family]
+            while len(self._caches) >= self.resident_limit:
+                evicted, _ = self._caches.popitem(last=False)
+                self._embeddings = OrderedDict((k, v) for k, v in self._embeddings.items() if k[0] != evicted)
+                logger.info("unloading the %s models to make room for %s", evicted, family)
+                _release_memory()
+            cache = PipelineCache(self.specs[family], self.settings, lock=self.lock, shared=self._shared_modules)
+            self._caches[family] = cache
+            return cache
+
+    def loaded_families(self) -> list[str]:
+        """The families whose cache is live, least recently used first."""
+        return list(self._caches)
+
+    def check_family(self, family: str) -> None:
+        """Raises :class:`StudioError` naming the served families when ``family`` is not one of them."""
+        if family not in self.specs:
+            served = ", ".join(f"{name} ({FAMILIES[name].label})" for name in self.specs)
+            label = FAMILIES[family].label if family in FAMILIES else "an unknown family"
+            raise StudioError(
+                f"Model family {family!r} ({label}) is not served by this studio; it serves {served}. "
+                "Pick a served family (the operator sets them with STUDIO_FAMILIES)."
+            )
+
     def preload(
-        self, control_types: tuple[str, ...] = CONTROL_TYPES, ip_adapter: bool = True, aux: bool = True
+        self,
+        control_types: tuple[str, ...] = CONTROL_TYPES,
+        ip_adapter: bool = True,
+        aux: bool = True,
+        families: Sequence[str] | None = None,
     ) -> None:
         """Load the models now instead of on first use (ZeroGPU wants them placed at start-up).
 
@@ -74,13 +147,17 @@ class Studio:
             ip_adapter: Load the IP-Adapter and its image encoder.
             aux: Also load the default detector of each control type and the fit-scoring CLIP. One that
                 cannot load is logged and left to report itself when it is used.
+            families: The families to load; default: as many as stay resident, the default family first.
         """
-        with self.cache.lock:
-            self.cache.base()
-            for control_type in control_types[-self.settings.controlnet_cache_size :]:
-                self.cache.controlnet(control_type)
-            if ip_adapter:
-                self.cache.pipeline_for([], ip_adapter=True)
+        for family in reversed(list(families or self.families[: self.resident_limit])):
+            with self.lock:
+                cache = self.cache_for(family)
+                cache.base()
+                served = [t for t in control_types if t in cache.spec.controlnets or cache.served_by_union(t)]
+                for control_type in served[-self.settings.controlnet_cache_size :]:
+                    cache.controlnet(control_type)  # the union ControlNet, where it serves the type
+                if ip_adapter:
+                    cache.pipeline_for([], ip_adapter=True)
         if aux:
             loaders = {f"{t} detector": self.maps.detector(DEFAULT_DETECTORS[t]).load for t in control_types}
             for what, load in {**loaders, "fit-scoring CLIP": self.clip.load}.items():
@@ -134,6 +211,7 @@ class Studio:
             StudioError: naming the field, the value received and what is allowed.
         """
         request = parse_request(request)
+        self.check_family(request.family)
         caps = self.settings
         problems = []
         for name in ("width", "height"):
@@ -184,19 +262,19 @@ class Studio:
         request = self.check(request)
         control_images = [_as_size(c.image, request.width, request.height) for c in request.controls]
         reference = request.ip_adapter.image.convert("RGB") if request.ip_adapter else None
-        cache = self.cache
-        with cache.lock, self._out_of_memory_as_studio_error(request):
+        with self.lock, self._out_of_memory_as_studio_error(request):
             started = time.perf_counter()
+            cache = self.cache_for(request.family)
             pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
-            embeds, notes = self._prompt_embeddings(request)
-            preview, preview_notes = self._previewer(preview)
+            embeds, notes = self._prompt_embeddings(cache, request)
+            preview, preview_notes = self._previewer(cache, preview)
             load_seconds = time.perf_counter() - started
-            kwargs = self._pipeline_kwargs(request, control_images, embeds, progress, cancel, preview)
+            kwargs = self._pipeline_kwargs(cache, request, control_images, embeds, progress, cancel, preview)
             pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
             try:
                 if reference is not None:
                     cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
-                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(pipe, reference, request)
+                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(cache, pipe, reference, request)
                 images, seconds, memory = self._timed_call(pipe, kwargs)
             finally:
                 cache.use_ip_adapter(pipe, None)
@@ -267,12 +345,13 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
-        if request.batching == "batched" and self.cache.family.pooled:
+        family = FAMILIES[request.family]
+        if request.batching == "batched" and family.pooled:
             raise StudioError(
-                f"Batched comparisons run on Stable Diffusion 1.5 only for now; on {self.cache.family.label} "
+                f"Batched comparisons run on Stable Diffusion 1.5 only for now; on {family.label} "
                 "use batching 'exact' (or leave it unset)."
             )
-        if (request.batching or self.default_batching) == "batched" and len(methods) > 1:
+        if (request.batching or self.default_batching_for(request.family)) == "batched" and len(methods) > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
         total = len(methods) * request.num_inference_steps
@@ -296,13 +375,12 @@ class Studio:
             except Exception as error:
                 yield _failed_entry(method, maps, error)
 
-    @property
-    def default_batching(self) -> str:
+    def default_batching_for(self, family: str) -> str:
         """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere and on
         SDXL (its batched pass, with pooled embeddings and the union ControlNet, is not built yet)."""
-        if self.cache.family.pooled:
+        if FAMILIES[family].pooled:
             return "exact"
-        return "batched" if torch.device(self.cache.device).type == "cuda" else "exact"
+        return "batched" if torch.device(self.device).type == "cuda" else "exact"
 
     def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
         """One control map of a comparison's method, from the map cache."""
@@ -390,16 +468,17 @@ class Studio:
         reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
         for request in requests:
             self.check(request)
-        cache = self.cache
-        with cache.lock, self._out_of_memory_as_studio_error(first):
+        with self.lock, self._out_of_memory_as_studio_error(first):
             started = time.perf_counter()
+            cache = self.cache_for(first.family)
             pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
-            embeds, notes = self._prompt_embeddings(first)
-            preview, preview_notes = self._previewer(preview)
+            embeds, notes = self._prompt_embeddings(cache, first)
+            preview, preview_notes = self._previewer(cache, preview)
             notes = notes + preview_notes
             load_seconds = time.perf_counter() - started
             # The shared settings' call; the batch and its conditioning are set below.
-            kwargs = self._pipeline_kwargs(GenerationRequest(**first.common()), [], embeds, progress, cancel, preview)
+            common = GenerationRequest(**first.common())
+            kwargs = self._pipeline_kwargs(cache, common, [], embeds, progress, cancel, preview)
             positive, negative = embeds
             kwargs["prompt_embeds"] = positive.repeat(items, 1, 1)
             kwargs["negative_prompt_embeds"] = None if negative is None else negative.repeat(items, 1, 1)
@@ -414,7 +493,7 @@ class Studio:
                 if reference is not None:
                     cache.use_ip_adapter(pipe, reference.scale, reference.mode)
                     kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(
-                        pipe, reference.image.convert("RGB"), first
+                        cache, pipe, reference.image.convert("RGB"), first
                     )
                     # Rows are [unconditional items, conditional items] under guidance: one 0/1 mask per row.
                     rows = uses_reference * (2 if first.guidance_scale > 1.0 else 1)
@@ -530,7 +609,7 @@ class Studio:
             del error  # its traceback holds the failed call's activations
             _release_memory()
             raise OutOfMemory(
-                f"Out of memory on {self.cache.device} running {request.method} at {request.width}×{request.height}, "
+                f"Out of memory on {self.device} running {request.method} at {request.width}×{request.height}, "
                 f"{request.num_inference_steps} steps, {request.num_images_per_prompt} image(s). Reduce the size, the "
                 "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
                 "then run again."
@@ -538,18 +617,18 @@ class Studio:
 
     def _timed_call(self, pipe, kwargs: dict[str, Any]) -> tuple[list[Image.Image], float, Any]:
         """One pipeline call: its images, its seconds and its peak memory. Call under the cache lock."""
-        with measure_peak_memory(self.cache.device) as memory, torch.inference_mode():
+        with measure_peak_memory(self.device) as memory, torch.inference_mode():
             started = time.perf_counter()
             images = pipe(**kwargs).images
             seconds = time.perf_counter() - started
         return images, seconds, memory
 
-    def _prompt_embeddings(self, request: GenerationRequest) -> tuple[tuple, list[str]]:
-        """Prompt embeddings, encoded once per (prompt, negative prompt) and reused across methods and runs."""
+    def _prompt_embeddings(self, cache: PipelineCache, request: GenerationRequest) -> tuple[tuple, list[str]]:
+        """Prompt embeddings, encoded once per (family, prompt, negative prompt) and reused across methods and runs."""
         guided = request.guidance_scale > 1.0
         key = (request.prompt, request.negative_prompt, guided)
         notes = []
-        base = self.cache.base()
+        base = cache.base()
         tokens = len(base.tokenizer(request.prompt, truncation=False).input_ids)
         if tokens > base.tokenizer.model_max_length:
             notes.append(
@@ -557,10 +636,10 @@ class Studio:
                 f"{base.tokenizer.model_max_length}, so the rest was ignored."
             )
         embeds = self._cached(
-            ("prompt", *key),
+            (request.family, "prompt", *key),
             lambda: base.encode_prompt(
                 prompt=request.prompt,
-                device=self.cache.device,
+                device=self.device,
                 num_images_per_prompt=1,
                 do_classifier_free_guidance=guided,
                 negative_prompt=request.negative_prompt or None,
@@ -568,12 +647,13 @@ class Studio:
         )
         return embeds, notes
 
-    def _reference_embeddings(self, pipe, reference: Image.Image, request: GenerationRequest) -> list:
-        """IP-Adapter image embeddings of a reference, encoded once per image content (IP-Adapter attached)."""
+    def _reference_embeddings(self, cache: PipelineCache, pipe, reference: Image.Image, request) -> list:
+        """IP-Adapter image embeddings of a reference, encoded once per family and image content (IP-Adapter
+        attached)."""
         guided = request.guidance_scale > 1.0
         return self._cached(
-            ("reference", content_hash(reference), guided),
-            lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, self.cache.device, 1, guided),
+            (cache.family.name, "reference", content_hash(reference), guided),
+            lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, self.device, 1, guided),
         )
 
     def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -588,14 +668,16 @@ class Studio:
             self._embeddings.popitem(last=False)
         return value
 
-    def _previewer(self, preview: PreviewFn | None) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
+    def _previewer(
+        self, cache: PipelineCache, preview: PreviewFn | None
+    ) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
         """What a run's step callback calls with its latents to show previews (None: no previews), and the note
         that says why previews are off when they were asked for and cannot be made. Call under the cache lock."""
         if preview is None:
             return None, []
-        decoder = self.cache.preview_decoder()
+        decoder = cache.preview_decoder()
         if decoder is None:
-            reason = self.cache.preview_error
+            reason = cache.preview_error
             return None, [f"Live previews are off: {reason}."] if reason else []
 
         def show(latents: torch.Tensor, done: int, total: int) -> None:
@@ -603,7 +685,9 @@ class Studio:
 
         return show, []
 
-    def _pipeline_kwargs(self, request, control_images, embeds, progress, cancel, preview=None) -> dict[str, Any]:
+    def _pipeline_kwargs(
+        self, cache: PipelineCache, request, control_images, embeds, progress, cancel, preview=None
+    ) -> dict[str, Any]:
         prompt_embeds, negative_prompt_embeds, *pooled = embeds  # SDXL's encoder also returns pooled embeddings
         total = request.num_inference_steps
         every = self.settings.preview_every
@@ -633,10 +717,10 @@ class Studio:
         }
         if pooled:
             kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
-        union = [c for c in request.controls if self.cache.served_by_union(c.control_type)]
+        union = [c for c in request.controls if cache.served_by_union(c.control_type)]
         if union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
             kwargs["control_image"] = control_images
-            kwargs["control_mode"] = [self.cache.family.union_modes[c.control_type] for c in union]
+            kwargs["control_mode"] = [cache.family.union_modes[c.control_type] for c in union]
             for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
                 kwargs[name] = getattr(union[0], name)
         elif request.controls:
@@ -648,11 +732,15 @@ class Studio:
         return kwargs
 
 
-def spec_for(settings: Settings) -> ModelSpec:
-    """The spec the settings ask for: the Hub defaults (or their overrides), or the tiny family, built on first use."""
+def specs_for(settings: Settings) -> list[ModelSpec]:
+    """The spec of each family the settings serve, the default first: the Hub defaults (or their overrides), or
+    the tiny family, built on first use."""
     if settings.family == "tiny":
-        return tiny_spec(ensure_tiny_family(settings.cache_dir))
-    return real_spec()
+        root = ensure_tiny_family(settings.cache_dir)
+        specs = {"sd15": tiny_spec(root), "sdxl": tiny_sdxl_spec(root)}
+    else:
+        specs = {"sd15": real_spec(), "sdxl": real_sdxl_spec()}
+    return [specs[family] for family in settings.model_families]
 
 
 def _map_service_for(spec: ModelSpec, placement: Placement) -> MapService:

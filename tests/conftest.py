@@ -13,7 +13,6 @@ from PIL import Image
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from app.engine.models import tiny_spec
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny import ensure_tiny_family
@@ -36,8 +35,9 @@ def tiny_settings(tiny_root) -> Settings:
 
 @pytest.fixture(scope="session")
 def studio(tiny_settings, tiny_root) -> Studio:
-    """One studio for the session, as in the app: state carried between tests is part of what is tested."""
-    return Studio(tiny_settings, tiny_spec(tiny_root))
+    """One studio for the session, as in the app: both tiny families (SD1.5 the default, one resident at a time on
+    a CPU), state carried between tests is part of what is tested."""
+    return Studio(tiny_settings)
 
 
 @pytest.fixture(scope="session")

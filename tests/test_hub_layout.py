@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.engine.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS
+from app.engine.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS, REAL_SDXL_DEFAULTS
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny.common import tiny_vocab
@@ -46,6 +46,21 @@ SD15_MODEL_INDEX = {
     "unet": ["diffusers", "UNet2DConditionModel"],
     "vae": ["diffusers", "AutoencoderKL"],
 }
+# stabilityai/stable-diffusion-xl-base-1.0's model_index.json as published.
+SDXL_MODEL_INDEX = {
+    "_class_name": "StableDiffusionXLPipeline",
+    "_diffusers_version": "0.19.0.dev0",
+    "force_zeros_for_empty_prompt": True,
+    "add_watermarker": None,
+    "scheduler": ["diffusers", "EulerDiscreteScheduler"],
+    "text_encoder": ["transformers", "CLIPTextModel"],
+    "text_encoder_2": ["transformers", "CLIPTextModelWithProjection"],
+    "tokenizer": ["transformers", "CLIPTokenizer"],
+    "tokenizer_2": ["transformers", "CLIPTokenizer"],
+    "unet": ["diffusers", "UNet2DConditionModel"],
+    "vae": ["diffusers", "AutoencoderKL"],
+}
+FLOAT16 = TEST_DTYPE == "float16"
 CLIP_TOKENIZER_CONFIG = {
     "add_prefix_space": False,
     "bos_token": "<|startoftext|>",
@@ -107,6 +122,7 @@ def lay_out(hub: Path, tiny_root: Path) -> dict[str, Path]:
         shutil.copytree(tiny_root / f"controlnet-{control_type}", folders[REAL_DEFAULTS[control_type]])
     shutil.copytree(tiny_root / "ip-adapter", folders[REAL_DEFAULTS["ip_adapter"]])
     shutil.copytree(tiny_root / "taesd", folders[REAL_DEFAULTS["preview_vae"]])
+    lay_out_sdxl(folders, tiny_root)
     detectors = tiny_root / "detectors"
     from app.preprocess.sources import ANNOTATORS_REPO, DEPTH_ANYTHING_MODEL, PERSON_DETECTOR_MODEL, VITPOSE_MODEL
 
@@ -124,6 +140,34 @@ def lay_out(hub: Path, tiny_root: Path) -> dict[str, Path]:
             add_pickled_copies(folder)
             spoil_other_precision(folder)
     return folders
+
+
+def lay_out_sdxl(folders: dict[str, Path], tiny_root: Path) -> None:
+    """The SDXL repositories: base, xinsir's union ControlNet (with its ProMax files), the fp16-fix VAE, TAESDXL,
+    and h94's ViT-bigG encoder beside the SDXL adapters (the ViT-H adapter must not read it)."""
+    sdxl = folders[REAL_SDXL_DEFAULTS["base"]]
+    shutil.copytree(tiny_root / "sdxl", sdxl)
+    (sdxl / "model_index.json").write_text(json.dumps(SDXL_MODEL_INDEX, indent=2))
+    for tokenizer in ("tokenizer", "tokenizer_2"):
+        write_clip_tokenizer(sdxl / tokenizer)
+    for checkpoint in ("sd_xl_base_1.0.safetensors", "sd_xl_base_1.0_0.9vae.safetensors"):
+        (sdxl / checkpoint).write_bytes(GARBAGE)
+    fix = folders[REAL_SDXL_DEFAULTS["half_vae"]]
+    shutil.copytree(tiny_root / "sdxl-vae-fp16-fix", fix)
+    # The fp16-fix VAE replaces SDXL's own in float16 only: each run must read exactly one of them.
+    for weights in (sdxl / "vae" if FLOAT16 else fix).glob("*.safetensors"):
+        weights.write_bytes(GARBAGE)
+    for single_file in ("sdxl_vae.safetensors", "sdxl.vae.safetensors"):
+        (fix / single_file).write_bytes(GARBAGE)
+    union = folders[REAL_SDXL_DEFAULTS["union"]]
+    shutil.copytree(tiny_root / "controlnet-sdxl-union", union)
+    (union / "config_promax.json").write_text((union / "config.json").read_text())
+    (union / "diffusion_pytorch_model_promax.safetensors").write_bytes(GARBAGE)
+    shutil.copytree(tiny_root / "taesdxl", folders[REAL_SDXL_DEFAULTS["preview_vae"]])
+    bigg = folders[REAL_SDXL_DEFAULTS["ip_adapter"]] / "sdxl_models" / "image_encoder"
+    bigg.mkdir(parents=True)
+    (bigg / "config.json").write_text(json.dumps({"architectures": ["CLIPVisionModelWithProjection"]}))
+    (bigg / "model.safetensors").write_bytes(GARBAGE)
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +194,11 @@ def real_studio(hub_folders, tiny_settings) -> Studio:
         "STUDIO_DEPTH_MODEL": hub_folders[DEPTH_ANYTHING_MODEL],
         "STUDIO_ANNOTATORS": hub_folders[ANNOTATORS_REPO],
         "STUDIO_CLIP_MODEL": hub_folders[DEFAULT_CLIP_MODEL],
+        "STUDIO_SDXL_BASE_MODEL": hub_folders[REAL_SDXL_DEFAULTS["base"]],
+        "STUDIO_SDXL_CONTROLNET_UNION": hub_folders[REAL_SDXL_DEFAULTS["union"]],
+        "STUDIO_SDXL_IP_ADAPTER": hub_folders[REAL_SDXL_DEFAULTS["ip_adapter"]],
+        "STUDIO_SDXL_PREVIEW_VAE": hub_folders[REAL_SDXL_DEFAULTS["preview_vae"]],
+        "STUDIO_SDXL_VAE": hub_folders[REAL_SDXL_DEFAULTS["half_vae"]],
     }
     with pytest.MonkeyPatch.context() as patch:
         for name, value in env.items():
@@ -180,3 +229,21 @@ def test_every_method_detector_and_score_runs_from_the_real_layouts(real_studio)
     assert real_studio.spec.family == "real" and real_studio.cache.base().unet.dtype == real_studio.cache.dtype
     # OpenPose's tiny random nets find nobody in a small map; its keypoint pass still runs on the real file names.
     assert isinstance(real_studio.maps.detector("openpose").detect_keypoints(photo), list)
+
+
+def test_every_sdxl_method_runs_from_the_real_layouts(real_studio):
+    """SDXL from its real repositories: the base, xinsir's union ControlNet serving canny, pose and depth by mode,
+    h94's ViT-H adapter on the ViT-H encoder (the ViT-bigG one beside it is garbage), TAESDXL previews and, in
+    float16, the fp16-fix VAE in place of SDXL's own (garbage in that lane)."""
+    photo = Image.fromarray(data.astronaut()).resize((128, 128))
+    methods = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth"]
+    request = {"family": "sdxl", "prompt": "an astronaut", "seed": 3, "num_inference_steps": 2, "width": 64,
+               "height": 64, "methods": methods}  # fmt: skip
+    previews = []
+    shown = lambda index, image, done, total: previews.append(index)  # noqa: E731
+    entries = list(real_studio.compare(request, photo, photo, preview=shown))
+    assert {e.method.name: e.error for e in entries} == {e.method.name: None for e in entries}
+    assert sorted(set(previews)) == list(range(len(methods)))
+    cache = real_studio.cache_for("sdxl")
+    assert cache.loaded_controlnets() == ["union"] and cache.spec.kind == "sdxl"
+    assert cache.base().vae.config.force_upcast is not FLOAT16

@@ -38,6 +38,7 @@ from app.recipes import (
     share_token,
     share_url,
 )
+from app.recipes.a1111 import format_parameters
 from app.recipes.png import read_text_chunks
 from app.request import (
     CommonSettings,
@@ -313,7 +314,7 @@ def test_png_from_a_decoded_image_with_its_info():
 
 def test_share_token_omits_defaults():
     assert json.loads(zlib.decompress(base64.urlsafe_b64decode(encode_share(TEXT) + "=="))) == {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "mode": "generate",
         "generate": {"prompt": "a cat"},
     }
@@ -336,12 +337,12 @@ def test_version_0_flat_request_settings_are_migrated():
 
 
 def test_version_0_errors_say_it_was_migrated():
-    refused({"prompt": "old", "steps": 3}, "schema version 0, migrated to 1", "generate.steps")
+    refused({"prompt": "old", "steps": 3}, "schema version 0, migrated to 2", "generate.steps")
 
 
 @pytest.mark.parametrize(
     ("version", "fragment"),
-    [(2, "newer Conditioning Studio"), (99, "received 99"), ("1", "whole number"), (1.0, "whole number"),
+    [(3, "newer Conditioning Studio"), (99, "received 99"), ("1", "whole number"), (1.0, "whole number"),
      (True, "whole number"), (-1, "0 or more"), (None, "whole number")],
 )  # fmt: skip
 def test_unusable_schema_versions_are_refused(version, fragment):
@@ -528,7 +529,14 @@ def test_a1111_values_outside_the_schema_are_dropped_with_a_note():
     assert recipe.generate.prompt == "a cat"
     for name in ("num_inference_steps", "guidance_scale", "seed", "width", "height", "scheduler"):
         assert getattr(recipe.generate, name) == getattr(default, name), name
-    for fragment in ("num_inference_steps", "guidance_scale", "seed", "width", "'Heun' has no match", "ignored: Model"):
+    for fragment in (
+        "num_inference_steps",
+        "guidance_scale",
+        "seed",
+        "width",
+        "'Heun' has no match",
+        "model '../../etc/passwd' read as Stable Diffusion 1.5",
+    ):
         assert fragment in message, message
 
 
@@ -557,7 +565,7 @@ def test_presets_cover_every_lesson_and_use_bundled_photos():
         # Presets are written out in full, so they read as documentation.
         assert recipe_to_dict(recipe) == parse_recipe(recipe_to_json(recipe)).model_dump(
             mode="json", exclude_none=True
-        ) | {"schema_version": 1}
+        ) | {"schema_version": SCHEMA_VERSION}
 
 
 def test_assets_have_licences_and_are_found_by_content():
@@ -587,3 +595,33 @@ def test_recipe_from_generation_records_bundled_images_by_name_only():
         "This recipe needs a structure photo (its canny map is made from it): upload your own, then generate."
     )
     assert "reference image" in recipe_notice(Recipe(mode="compare", compare={"methods": ["ip_adapter"]}))
+
+
+# -- model families ---------------------------------------------------------------------------------------------
+
+
+def test_a_recipe_records_its_family_and_round_trips_through_every_codec():
+    sdxl = parse_recipe({"schema_version": 2, "mode": "compare",
+                         "compare": {"family": "sdxl", "prompt": "a cat", "methods": ["text", "depth"]}})  # fmt: skip
+    assert sdxl.compare.family == "sdxl" and (sdxl.compare.width, sdxl.compare.height) == (1024, 1024)
+    small = parse_recipe({"mode": "generate", "generate": {"family": "sdxl", "prompt": "a cat", "width": 512}})
+    for recipe in (sdxl, small):
+        assert decode_share(encode_share(recipe)) == recipe  # a size equal to SD1.5's default survives the link
+        assert parse_recipe(recipe_to_json(recipe)) == recipe
+        assert recipe_from_png(Image.open(io.BytesIO(png_with_recipe(Image.new("RGB", (8, 8)), recipe))))[0] == recipe
+    assert small.generate.width == 512 and small.generate.height == 1024
+
+
+def test_version_1_recipes_are_sd15_and_an_unknown_family_is_refused_by_name():
+    old = parse_recipe({"schema_version": 1, "mode": "generate", "generate": {"prompt": "a cat"}})
+    assert old.schema_version == SCHEMA_VERSION and old.generate.family == "sd15" and old.generate.width == 512
+    refused({**minimal(), "generate": {"prompt": "a cat", "family": "flux"}}, "generate.family", "sd15", "sdxl")
+
+
+def test_a1111_model_names_pick_the_family():
+    for model, family in (("sd_xl_base_1.0", "sdxl"), ("juggernautXL_v9", "sdxl"), ("v1-5-pruned-emaonly", "sd15")):
+        recipe, _ = recipe_from_png(_a1111_png(f"a cat\nSteps: 20, Seed: 1, Size: 512x512, Model: {model}"))
+        assert recipe.generate.family == family and recipe.generate.width == 512
+    ours = parse_recipe({"mode": "generate", "generate": {"family": "sdxl", "prompt": "a cat"}})
+    recipe, _ = recipe_from_png(_a1111_png(format_parameters(ours)))
+    assert recipe.generate.family == "sdxl" and recipe.generate.width == 1024

@@ -11,20 +11,33 @@ from app.engine.devices import resolve_device
 from app.engine.models import REAL_DEFAULTS, real_spec
 from app.errors import StudioError
 from app.settings import Settings
-from app.studio import spec_for
+from app.studio import specs_for
 from app.tiny import build_family, ensure_tiny_family
 
 
 def test_defaults_and_space_caps(monkeypatch):
-    for name in ("SPACE_ID", "STUDIO_MAX_SIDE", "STUDIO_MODELS"):
+    for name in ("SPACE_ID", "STUDIO_MAX_SIDE", "STUDIO_MODELS", "STUDIO_FAMILIES"):
         monkeypatch.delenv(name, raising=False)
     local = Settings.from_env()
     assert local.family == "real" and not local.on_space and local.max_side == 1024
+    assert local.model_families == ("sd15", "sdxl") and local.resident_families == 0
     monkeypatch.setenv("SPACE_ID", "someone/conditioning-studio")
     space = Settings.from_env()
-    assert space.on_space and space.max_side < local.max_side and space.max_steps < local.max_steps
+    assert space.on_space and space.max_steps < local.max_steps
+    assert space.max_side == 1024  # SDXL's native size fits a Space that serves it
+    monkeypatch.setenv("STUDIO_FAMILIES", "sd15")
+    assert Settings.from_env().max_side == 768  # an SD1.5-only Space keeps the tighter cap
     monkeypatch.setenv("STUDIO_MAX_SIDE", "512")
     assert Settings.from_env().max_side == 512
+
+
+def test_families_setting(monkeypatch):
+    monkeypatch.setenv("STUDIO_FAMILIES", " SDXL, sd15,sdxl ")
+    assert Settings.from_env().model_families == ("sdxl", "sd15")  # order kept (the default first), once each
+    for bad in ("sd3", ",", "sd15,flux"):
+        monkeypatch.setenv("STUDIO_FAMILIES", bad)
+        with pytest.raises(StudioError, match=r"STUDIO_FAMILIES=.*use one or more of sd15, sdxl"):
+            Settings.from_env()
 
 
 @pytest.mark.parametrize(
@@ -102,4 +115,5 @@ def test_tiny_family_is_deterministic_and_shaped_like_the_real_repositories(tmp_
     assert not list(first.rglob("*.bin")) and not list(first.rglob("*.pt*"))
     # The cached family is built once and then reused as is.
     assert ensure_tiny_family(tiny_root.parent) == tiny_root
-    assert spec_for(Settings(family="tiny", cache_dir=tiny_root.parent)).base == str(tiny_root / "sd")
+    sd15, sdxl = specs_for(Settings(family="tiny", cache_dir=tiny_root.parent))
+    assert (sd15.base, sdxl.base, sdxl.kind) == (str(tiny_root / "sd"), str(tiny_root / "sdxl"), "sdxl")

@@ -15,6 +15,7 @@ from app.ui import compare_tab, controlnet_tab, ip_adapter_tab, sweep_tab
 from app.ui.shared import build_shared_controls
 
 SHARED_VALUES = {
+    "family": "sd15",
     "prompt": "a teapot",
     "negative_prompt": "",
     "seed": 12.0,  # sliders and numbers send floats

@@ -37,6 +37,24 @@ def resolve_device(settings: Settings) -> tuple[str, torch.dtype]:
     return device, dtype
 
 
+LARGE_GPU_BYTES = 40 * 2**30
+"""A GPU this large holds SD1.5 and SDXL (with their ControlNets and IP-Adapters) at once in half precision."""
+
+
+def resident_family_limit(settings: Settings, device: str, families: int) -> int:
+    """How many model families stay loaded at once: the setting, else all on a large GPU or on ZeroGPU (whose
+    workers get a large slice), one elsewhere and under low-VRAM offload."""
+    if settings.resident_families:
+        return min(settings.resident_families, families)
+    if settings.low_vram:
+        return 1
+    if os.environ.get("SPACES_ZERO_GPU", "").lower() in ("1", "true"):
+        return families
+    if device.startswith("cuda") and torch.cuda.get_device_properties(device).total_memory >= LARGE_GPU_BYTES:
+        return families
+    return 1
+
+
 def aux_placement(settings: Settings) -> Placement:
     """Where detectors and the fit-scoring CLIP run: with the diffusion models, or on the CPU in float32.
 

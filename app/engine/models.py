@@ -1,4 +1,4 @@
-"""Where the diffusion weights come from: one spec, two families, one loading code path.
+"""Where the diffusion weights come from: one spec per model family (SD1.5, SDXL), one loading code path.
 
 ``real`` names Hub repositories (or local folders, via environment overrides);
 ``tiny`` points at a folder written by :mod:`app.tiny` with the same layout and
@@ -44,12 +44,21 @@ class ModelSpec:
     union: str | None = None
     # TAESD-style tiny autoencoder for live previews (diffusers' AutoencoderTiny); None: no previews.
     preview_vae: str | None = None
+    # A VAE that replaces the base's own in float16, where that one overflows (SDXL's: madebyollin's fp16 fix).
+    half_vae: str | None = None
     revision: str | None = None
     root: str | None = None  # a locally built family (tiny): its folder also holds detectors/ and scorers/
 
     def hub_repositories(self) -> list[str]:
         """Every Hub repository this spec loads (local folders excluded)."""
-        names = [self.base, *self.controlnets.values(), self.union, self.ip_adapter.repo, self.preview_vae]
+        names = [
+            self.base,
+            *self.controlnets.values(),
+            self.union,
+            self.ip_adapter.repo,
+            self.preview_vae,
+            self.half_vae,
+        ]
         return [n for n in dict.fromkeys(names) if n and not Path(n).exists() and "/" in n]
 
 
@@ -80,6 +89,48 @@ def real_spec() -> ModelSpec:
     )
 
 
+REAL_SDXL_DEFAULTS = {
+    "base": "stabilityai/stable-diffusion-xl-base-1.0",
+    # SDXL's own VAE overflows in float16 (diffusers then decodes in float32); this finetune does not.
+    "half_vae": "madebyollin/sdxl-vae-fp16-fix",
+    # One network serves canny, pose and depth (and their combinations) by control mode.
+    "union": "xinsir/controlnet-union-sdxl-1.0",
+    "ip_adapter": "h94/IP-Adapter",
+    "preview_vae": "madebyollin/taesdxl",
+}
+
+
+def real_sdxl_spec() -> ModelSpec:
+    """SDXL's Hub defaults, each overridable by a ``STUDIO_SDXL_*`` environment variable (Hub id or local folder).
+
+    ``STUDIO_SDXL_CONTROLNET_CANNY`` (``_POSE``, ``_DEPTH``) gives a control type a ControlNet of its own, e.g.
+    ``diffusers/controlnet-canny-sdxl-1.0``; the union ControlNet serves the others (``STUDIO_SDXL_CONTROLNET_UNION=``
+    set empty: none). ``STUDIO_SDXL_VAE`` replaces the float16 VAE (empty: SDXL's own, upcast to decode).
+    """
+    env = os.environ.get
+
+    def source(name: str, default: str | None) -> str | None:
+        value = env(name)
+        return default if value is None else (value.strip() or None)
+
+    return ModelSpec(
+        family="real",
+        kind="sdxl",
+        base=env("STUDIO_SDXL_BASE_MODEL") or REAL_SDXL_DEFAULTS["base"],
+        controlnets={t: own for t in CONTROL_TYPES if (own := env(f"STUDIO_SDXL_CONTROLNET_{t.upper()}"))},
+        union=source("STUDIO_SDXL_CONTROLNET_UNION", REAL_SDXL_DEFAULTS["union"]),
+        ip_adapter=IPAdapterSource(
+            repo=env("STUDIO_SDXL_IP_ADAPTER") or REAL_SDXL_DEFAULTS["ip_adapter"],
+            subfolder=env("STUDIO_SDXL_IP_ADAPTER_SUBFOLDER") or "sdxl_models",
+            weight_name=env("STUDIO_SDXL_IP_ADAPTER_WEIGHT") or "ip-adapter_sdxl_vit-h.safetensors",
+            # The ViT-H encoder SD1.5's adapter reads, from the repository's root ("models/image_encoder").
+            image_encoder_folder=env("STUDIO_SDXL_IP_ADAPTER_ENCODER") or "models/image_encoder",
+        ),
+        preview_vae=source("STUDIO_SDXL_PREVIEW_VAE", REAL_SDXL_DEFAULTS["preview_vae"]),
+        half_vae=source("STUDIO_SDXL_VAE", REAL_SDXL_DEFAULTS["half_vae"]),
+    )
+
+
 def tiny_sdxl_spec(root: Path) -> ModelSpec:
     """The tiny SDXL twin written under ``root`` (:mod:`app.tiny.sdxl`): per-type canny and depth ControlNets,
     the union ControlNet for pose, the SDXL IP-Adapter on the shared image encoder."""
@@ -96,6 +147,7 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
             image_encoder_folder="models/image_encoder",
         ),
         preview_vae=str(root / "taesdxl"),
+        half_vae=str(root / "sdxl-vae-fp16-fix"),
         root=str(root),
     )
 

@@ -1,9 +1,10 @@
 """One process-wide pipeline cache that serves every conditioning method.
 
-The UNet, VAE and text encoder load once into a base
-``StableDiffusionPipeline``. A single ``StableDiffusionControlNetPipeline`` is
-derived from it with ``from_pipe`` (sharing those very modules); ControlNet
-models live in a bounded LRU and are attached to it per call. The IP-Adapter
+One cache per model family (:mod:`app.engine.families`). The UNet, VAE and text
+encoder(s) load once into the family's base pipeline (``StableDiffusionPipeline``,
+``StableDiffusionXLPipeline``). Its ControlNet pipelines (per-type and, on SDXL, union)
+are derived from it with ``from_pipe`` (sharing those very modules); ControlNet
+models live in a bounded LRU and are attached to them per call. The IP-Adapter
 loads once; its attention processors are attached to the shared UNet only for
 the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,16 +53,35 @@ class _IPAdapterParts:
     encoder_hid_dim_type: str
 
 
-class PipelineCache:
-    """Lazily loads and shares the diffusion components of one :class:`ModelSpec`."""
+SharedModules = weakref.WeakValueDictionary
+"""Modules several caches may hold at once, by source (e.g. the ViT-H image encoder both IP-Adapters read); an
+entry lives as long as some cache holds its module."""
 
-    def __init__(self, spec: ModelSpec, settings: Settings):
+
+class PipelineCache:
+    """Lazily loads and shares the diffusion components of one :class:`ModelSpec` (one model family).
+
+    Args:
+        spec: Where the family's weights come from.
+        settings: Device, dtype, offload and cache sizes.
+        lock: The lock its calls run under; caches of several families share one, as they share the device.
+        shared: Modules shared with the other families' caches (see :data:`SharedModules`).
+    """
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        settings: Settings,
+        lock: threading.RLock | None = None,
+        shared: SharedModules | None = None,
+    ):
         self.spec = spec
         self.family = FAMILIES[spec.kind]
         self.settings = settings
         self.device, self.dtype = resolve_device(settings)
         # One lock for loading and running: the components are shared, so only one call may use them.
-        self.lock = threading.RLock()
+        self.lock = lock or threading.RLock()
+        self._shared = SharedModules() if shared is None else shared
         self._base = None
         self._derived: dict[str, Any] = {}  # the ControlNet pipelines derived from the base, by kind
         self._controlnets: OrderedDict[str, Any] = OrderedDict()
@@ -106,6 +127,7 @@ class PipelineCache:
         with self.lock:
             if self._base is None:
                 pipeline = self.family.pipeline_class("base")
+                vae = self._half_vae()
                 pipe = _load(
                     f"base {self.family.model_name} pipeline",
                     self.spec.base,
@@ -117,6 +139,7 @@ class PipelineCache:
                             dtype=self.dtype,
                             use_safetensors=True,
                             **self.family.load_kwargs,
+                            **({"vae": vae} if vae is not None else {}),
                         )
                     ),
                 )
@@ -125,6 +148,18 @@ class PipelineCache:
                 self._plain_processors = dict(pipe.unet.attn_processors)
                 self._base = pipe
             return self._base
+
+    def _half_vae(self):
+        """The spec's float16 VAE (SDXL's own overflows in float16), or None: in other dtypes, or when it has none."""
+        if self.spec.half_vae is None or self.dtype != torch.float16:
+            return None
+        from diffusers import AutoencoderKL
+
+        return _load(
+            "float16 VAE",
+            self.spec.half_vae,
+            lambda: AutoencoderKL.from_pretrained(self.spec.half_vae, dtype=self.dtype, use_safetensors=True),
+        )
 
     def served_by_union(self, control_type: str) -> bool:
         """Whether the spec's union ControlNet serves ``control_type`` (it has no ControlNet of its own)."""
@@ -206,15 +241,21 @@ class PipelineCache:
             # repository's root (SDXL's adapter reads SD1.5's ViT-H encoder).
             folder = source.image_encoder_folder
             encoder_folder = folder if "/" in folder else f"{source.subfolder}/{folder}".strip("/")
-            # Load the image encoder ourselves so it, too, is read from safetensors only.
-            encoder = _load(
-                "IP-Adapter image encoder",
-                f"{source.repo}/{encoder_folder}",
-                lambda: CLIPVisionModelWithProjection.from_pretrained(
-                    source.repo, subfolder=encoder_folder, dtype=self.dtype, use_safetensors=True
-                ),
-            )
-            self._place(encoder)
+            # Another family's cache may hold the very encoder (h94's adapters for SD1.5 and SDXL read one ViT-H).
+            # Offload hooks are per pipeline, so under low-VRAM offload each family loads its own.
+            key = (source.repo, encoder_folder)
+            encoder = None if self.settings.low_vram else self._shared.get(key)
+            if encoder is None:
+                # Load the image encoder ourselves so it, too, is read from safetensors only.
+                encoder = _load(
+                    "IP-Adapter image encoder",
+                    f"{source.repo}/{encoder_folder}",
+                    lambda: CLIPVisionModelWithProjection.from_pretrained(
+                        source.repo, subfolder=encoder_folder, dtype=self.dtype, use_safetensors=True
+                    ),
+                )
+                self._place(encoder)
+                self._shared[key] = encoder
             base.register_modules(image_encoder=encoder)
             _load(
                 "IP-Adapter weights",

@@ -28,6 +28,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
 from app.eval.report import write_report
@@ -35,6 +36,7 @@ from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shar
 from app.eval.runner import RunConfig, evaluate_item, failed_rows
 from app.images import load_image
 from app.request.compare import DEFAULT_METHODS, parse_method
+from app.settings import MODEL_FAMILIES, get_settings
 
 RUN_FILE = "run.json"
 
@@ -50,8 +52,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--references", type=Path, help="a reference image for all, or a folder (same file names)")
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS), help="comma-separated, as in Compare")
     parser.add_argument("--seeds", default="0", help="e.g. 0,1,2 or 0-3")
-    parser.add_argument("--width", type=int, default=512)
-    parser.add_argument("--height", type=int, default=512)
+    parser.add_argument(
+        "--family", choices=MODEL_FAMILIES, help="model family (default: the studio's first, STUDIO_FAMILIES)"
+    )
+    parser.add_argument("--width", type=int, help="default: the family's native size (512 SD1.5, 1024 SDXL)")
+    parser.add_argument("--height", type=int, help="default: the family's native size")
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale")
     parser.add_argument("--batching", choices=("exact", "batched"), help="default: batched on a GPU, else exact")
@@ -68,7 +73,18 @@ def prepare(args: argparse.Namespace) -> tuple[RunConfig, list[Item], dict[str, 
         StudioError: inputs or settings the run cannot use, saying which and why.
     """
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
-    config = RunConfig(methods, args.width, args.height, args.steps, args.guidance, args.batching, args.save_images)
+    family = args.family or get_settings().model_families[0]
+    native = FAMILIES[family].default_size
+    config = RunConfig(
+        methods,
+        args.width or native,
+        args.height or native,
+        args.steps,
+        args.guidance,
+        args.batching,
+        args.save_images,
+        family,
+    )
     if args.references is not None and not args.references.exists():
         raise StudioError(f"References: {str(args.references)!r} is neither a file nor a folder.")
     prompts = read_prompts(args.prompts) if args.prompts else None
@@ -122,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config, items, left_out = prepare(args)
         studio = _studio(state)
+        studio.check_family(config.family)
         models = {"family": studio.settings.family, "dtype": str(studio.cache.dtype).removeprefix("torch.")}
         check_out(args.out, config, models, create=state.is_main_process)
         if state.is_main_process:  # what this run left out, rewritten each run (a rerun skips the same photos)

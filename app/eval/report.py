@@ -21,6 +21,7 @@ from typing import Any
 
 from PIL import Image
 
+from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.rows import ROWS, read_rows
 from app.eval.summary import MethodSummary, Summary, summarise
@@ -105,8 +106,9 @@ def _run_config(out: Path | None, batching: str) -> str:
         return ""
     run = json.loads(path.read_text(encoding="utf-8"))
     config, models = run.get("config", {}), run.get("models", {})
+    family = FAMILIES[config["family"]].label if config.get("family") in FAMILIES else "Stable Diffusion 1.5"
     return html.escape(
-        f"{config.get('width')}×{config.get('height')}, {config.get('num_inference_steps')} steps, "
+        f"{family}, {config.get('width')}×{config.get('height')}, {config.get('num_inference_steps')} steps, "
         f"CFG {config.get('guidance_scale')}, {models.get('family')} models in {models.get('dtype')}, "
         f"{batching or config.get('batching') or 'default'} batching."
     )

@@ -31,10 +31,12 @@ class RunConfig:
     guidance_scale: float = 7.0
     batching: str | None = None
     save_images: bool = False
+    family: str = "sd15"
 
     def describe(self) -> dict[str, Any]:
         """The comparison fields every item shares; a results folder holds them (a rerun into it must match)."""
         return {
+            "family": self.family,
             "methods": self.methods,
             "width": self.width,
             "height": self.height,
@@ -63,7 +65,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
     reference = load_image(item.reference) if item.reference is not None else None
     request = config.request(item)
     if request["batching"] is None:
-        request["batching"] = studio.default_batching  # the rows and recipe say which mode ran
+        request["batching"] = studio.default_batching_for(request["family"])  # the rows and recipe say which mode ran
     methods = [parse_method(m, request["detectors"]) for m in request["methods"]]
     runnable = [m.name for m in methods if reference is not None or not m.ip_adapter]
     entries: dict[str, CompareEntry] = {}

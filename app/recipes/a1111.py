@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.engine.families import FAMILIES
 from app.recipes.schema import GenerationSettings, Recipe
 from app.request import MAX_PROMPT_CHARS, CommonSettings
 from app.request.scheduler_labels import SCHEDULER_LABELS
@@ -36,7 +37,7 @@ _SAMPLERS = {
     "unipc": "unipc",
     "ddim": "ddim",
 }
-_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size")
+_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model")
 # A1111's own pattern for one "key: value" item; values with commas or colons are JSON-quoted.
 _ITEM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*x\s*(\d{1,5})\s*$")
@@ -65,6 +66,7 @@ def format_parameters(recipe: Recipe, *, seed: int | None = None, method: str | 
         "CFG scale": settings.guidance_scale,
         "Seed": settings.seed if seed is None else seed,
         "Size": f"{settings.width}x{settings.height}",
+        "Model": FAMILIES[settings.family].label,
         "Conditioning": method or recipe.method,
     }
     if isinstance(settings, GenerationSettings):
@@ -113,7 +115,7 @@ def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:
     Returns:
         ``(settings, notes)``: settings that validate against :class:`~app.request.CommonSettings`
         (keys among prompt, negative_prompt, num_inference_steps, scheduler, guidance_scale, seed,
-        width, height) and plain-language notes on what was cut, left at its default or ignored.
+        width, height, family) and plain-language notes on what was cut, left at its default or ignored.
     """
     notes: list[str] = []
     if len(text) > MAX_PARAMETERS_CHARS:
@@ -136,6 +138,9 @@ def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:
     if "Size" in items:
         size = _SIZE.match(items["Size"])
         raw["width"], raw["height"] = (int(size[1]), int(size[2])) if size else (items["Size"], items["Size"])
+    if "Model" in items:  # a checkpoint name: SDXL ones say so ("sd_xl_base_1.0", "juggernautXL_v9", ours)
+        raw["family"] = "sdxl" if re.search(r"xl", items["Model"], re.IGNORECASE) else "sd15"
+        notes.append(f"model {items['Model'][:40]!r} read as {FAMILIES[raw['family']].label}")
     if "Sampler" in items:
         sampler = items["Sampler"].strip()
         schedule = items.get("Schedule type", "").strip()

@@ -152,6 +152,10 @@ def recipe_to_dict(recipe: Recipe, *, compact: bool = False) -> dict[str, Any]:
         compact: Leave out every value equal to its default (share links); ``schema_version`` always stays.
     """
     data = recipe.model_dump(mode="json", exclude_defaults=compact, exclude_none=True)
+    section = data.get(recipe.mode, {})
+    if "family" in section:  # a missing size reads as the family's native one: keep a size equal to SD1.5's
+        for name in ("width", "height"):
+            section.setdefault(name, getattr(recipe.settings, name))
     return {"schema_version": SCHEMA_VERSION, **data}
 
 

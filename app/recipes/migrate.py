@@ -37,7 +37,14 @@ def _v0_to_v1(document: Document) -> Document:
     return {"schema_version": 1, **top, "mode": mode, mode: settings}
 
 
-MIGRATIONS: dict[int, Callable[[Document], Document]] = {0: _v0_to_v1}
+def _v1_to_v2(document: Document) -> Document:
+    """Version 2 adds the model family (``family``); a version-1 recipe was made on Stable Diffusion 1.5, which is
+    what a missing ``family`` means, so only the version changes. (The bump makes an older studio say that a
+    recipe with a family is newer than it, instead of refusing ``family`` as an unknown field.)"""
+    return {**document, "schema_version": 2}
+
+
+MIGRATIONS: dict[int, Callable[[Document], Document]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def document_version(document: Document) -> int:

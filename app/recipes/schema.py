@@ -9,7 +9,7 @@ Trust model. A recipe is data only and may come from anyone (a link, a file,
 a PNG). The guarantee is structural: no field of the schema names a model, a
 file, a URL or code. Every string field is one of
 
-* a closed choice (``Literal``: scheduler, control type, IP-Adapter mode, fit, mode, tab),
+* a closed choice (``Literal``: model family, scheduler, control type, IP-Adapter mode, fit, mode, tab),
 * a registry name checked against :data:`app.preprocess.REGISTRY` (detectors, method strings),
 * a bundled-asset name checked against the files in ``assets/`` (see :mod:`app.recipes.assets`),
 * or free text that only ever reaches the tokenizer or a label (prompt, negative prompt, title, description).
@@ -44,7 +44,7 @@ from app.request import (
 )
 from app.request.compare import CompareRequest, check_detector, check_detector_params
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_TITLE_CHARS = 80
 MAX_DESCRIPTION_CHARS = 240
 
@@ -159,7 +159,7 @@ class Recipe(_Strict):
     Exactly one of ``generate`` / ``compare`` is set, matching ``mode``.
     """
 
-    schema_version: Literal[1] = Field(SCHEMA_VERSION, description="Recipe format version; older ones are migrated.")
+    schema_version: Literal[2] = Field(SCHEMA_VERSION, description="Recipe format version; older ones are migrated.")
     title: str = Field("", max_length=MAX_TITLE_CHARS, description="Short name shown in the presets menu.")
     description: str = Field("", max_length=MAX_DESCRIPTION_CHARS, description="One line: what this recipe shows.")
     mode: Mode = Field(description="'generate': one generation from a tab; 'compare': several methods on one seed.")

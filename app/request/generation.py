@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
+from app.engine.families import FAMILIES
 from app.engine.models import ControlType
 from app.errors import StudioError
 from app.request.labels import describe_field
 
+FamilyName = Literal["sd15", "sdxl"]
 SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]
 
@@ -92,8 +94,14 @@ def check_one_control_per_type(types: list[str], where: str = "") -> None:
 
 
 class CommonSettings(StrictModel):
-    """Settings every generation shares, named as diffusers names them."""
+    """Settings every generation shares, named as diffusers names them.
 
+    ``family`` picks the model family; a request that names one but no size gets that family's native size.
+    """
+
+    family: FamilyName = Field(
+        "sd15", description="Model family: sd15 (Stable Diffusion 1.5) or sdxl (Stable Diffusion XL)."
+    )
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")
     negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to steer away from.")
     seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial noise; image i uses seed + i.")
@@ -102,6 +110,15 @@ class CommonSettings(StrictModel):
     width: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8).")
     height: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output height in pixels (multiple of 8).")
     scheduler: SchedulerName = Field("dpmpp_2m_karras", description="Sampler used for denoising.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _family_size(cls, data: Any) -> Any:
+        # SDXL draws at 1024² natively: a request for it without a size is not asked to draw at SD1.5's 512².
+        if isinstance(data, dict) and data.get("family") in FAMILIES:
+            size = FAMILIES[data["family"]].default_size
+            data = {**{name: size for name in ("width", "height") if name not in data}, **data}
+        return data
 
     def common(self) -> dict[str, Any]:
         """Just the shared settings, e.g. to build a :class:`GenerationRequest` from a comparison."""

@@ -19,7 +19,8 @@ from app.tiny.common import build_tokenizer
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
-BUILDER_VERSION = 6  # 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
+# 7: the SDXL fp16-fix VAE; 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
+BUILDER_VERSION = 7
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention

@@ -11,6 +11,8 @@ Written beside the SD1.5 twin by :func:`app.tiny.diffusion.build_family`, laid o
   (``xinsir/controlnet-union-sdxl-1.0``);
 - ``ip-adapter/sdxl_models/ip-adapter_sdxl_vit-h.safetensors`` — the SDXL IP-Adapter key layout, in the same
   ``ip-adapter/`` folder as SD1.5's and reading the same ``models/image_encoder`` (as ``h94/IP-Adapter`` does);
+- ``sdxl-vae-fp16-fix/`` — the VAE that replaces SDXL's own in float16 (``madebyollin/sdxl-vae-fp16-fix``): the
+  same weights here, with ``force_upcast`` off as the real fix has it, so float16 decodes without the float32 detour;
 - ``taesdxl/`` — the live-preview decoder for SDXL latents (``madebyollin/taesdxl``).
 """
 
@@ -59,8 +61,10 @@ def build_sdxl(root: Path, vision_projection: int, profile: str = "tiny", seed: 
 
     p = SDXL_PROFILES[profile]
     root = Path(root)
-    unet = _write_pipeline(root / "sdxl", p, seed)
+    unet, vae = _write_pipeline(root / "sdxl", p, seed)
     write_half_variants(root / "sdxl")
+    vae.register_to_config(force_upcast=False)
+    vae.save_pretrained(root / "sdxl-vae-fp16-fix", safe_serialization=True)
     from diffusers import ControlNetModel, ControlNetUnionModel
 
     for index, control_type in enumerate(CONTROL_TYPES_PER_TYPE):
@@ -164,7 +168,7 @@ def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
         force_zeros_for_empty_prompt=True,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
-    return unet
+    return unet, vae
 
 
 __all__ = ["CONTROL_TYPES_PER_TYPE", "SDXL_PROFILES", "build_sdxl"]

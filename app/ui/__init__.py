@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
 from app.settings import Settings, get_settings
@@ -95,12 +96,14 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
     # Every image a run returns is cached to disk for download: on a long-running server, drop files
     # older than a day, checking hourly, so the cache does not grow without bound.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
-        gr.Markdown(f"# {TITLE}\nOne prompt, one seed: see what each way of conditioning Stable Diffusion does.")
+        gr.Markdown(
+            f"# {TITLE}\nOne prompt, one seed: see what each way of conditioning Stable Diffusion (1.5 or XL) does."
+        )
         banner = model_banner(settings)
         if banner:
             gr.Markdown(banner, elem_id="banner")
         recipes_slot = gr.Column()  # filled below: the panel's events need the tabs' widgets
-        shared: SharedControls = build_shared_controls(settings)
+        shared: SharedControls = build_shared_controls(settings, studio.families if studio is not None else None)
         active = gr.State("text")  # the open tab, whose widgets "save" and "share" capture
         hooks: dict[str, TabRecipe] = {}
         with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:  # a phone sees every tab, no "⋯" menu
@@ -112,7 +115,8 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
                 if isinstance(made, TabRecipe):
                     hooks[tab_id] = made
         with recipes_slot:
-            panel = mount_recipes(demo, tabs, active, shared, hooks)
+            families = studio.families if studio is not None else settings.model_families
+            panel = mount_recipes(demo, tabs, active, shared, hooks, families)
         build_history(
             [result for hook in hooks.values() for result in hook.results],
             tabs,
@@ -132,11 +136,17 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
 
 
 def mount_recipes(
-    demo: gr.Blocks, tabs: gr.Tabs, active: gr.State, shared: SharedControls, hooks: dict[str, TabRecipe]
+    demo: gr.Blocks,
+    tabs: gr.Tabs,
+    active: gr.State,
+    shared: SharedControls,
+    hooks: dict[str, TabRecipe],
+    families: Sequence[str] = ("sd15",),
 ) -> RecipesPanel:
     """The recipes panel, capturing the open tab's recipe and applying a recipe to the tab it belongs to.
 
     Tabs share input names (``photo``, ``fit``, ...), so each tab's own inputs travel as ``<tab>__<name>``.
+    A recipe for a model family this studio does not serve loads on the default family, and says so.
     """
     shared_inputs = shared.inputs()
     capture_inputs: dict[str, Any] = {**shared_inputs, "recipes__active": active}
@@ -161,14 +171,21 @@ def mount_recipes(
 
     def apply(recipe: Recipe) -> Sequence[Any]:
         target = recipe.ui_tab
-        updates: list[Any] = [gr.update(selected=target), target, *shared.updates(shared_values(recipe))]
+        values = shared_values(recipe)
+        if values["family"] not in families:
+            values["family"] = families[0]
+        updates: list[Any] = [gr.update(selected=target), target, *shared.updates(values)]
         for tab_id, hook in hooks.items():
             updates += hook.from_recipe(recipe) if tab_id == target else hook.skips()
         return updates
 
     def apply_notes(recipe: Recipe) -> list[str]:
         hook = hooks.get(recipe.ui_tab)
-        return hook.apply_notes(recipe) if hook else []
+        notes = hook.apply_notes(recipe) if hook else []
+        made_on = recipe.settings.family
+        if made_on not in families:
+            notes.insert(0, unserved_family_note(made_on, families))
+        return notes
 
     return build_recipes_panel(
         capture_inputs=capture_inputs,
@@ -178,6 +195,15 @@ def mount_recipes(
         demo=demo,
         capture_notes=capture_notes,
         apply_notes=apply_notes,
+    )
+
+
+def unserved_family_note(family: str, families: Sequence[str]) -> str:
+    """What loading a recipe made on a family this studio does not serve says."""
+    served = " and ".join(FAMILIES[f].label for f in families)
+    return (
+        f"This recipe was made on {FAMILIES[family].label}, which this studio does not serve (it serves {served}); "
+        f"its settings are loaded on {FAMILIES[families[0]].label}, so its images will differ"
     )
 
 

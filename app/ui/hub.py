@@ -3,14 +3,16 @@
 :func:`default_hub_files` is what a Space preloads (``preload_from_hub`` in the README's front matter) and
 what ``tests/test_hub_layout.py`` writes, at tiny sizes, into local folders laid out like the real
 repositories before loading every default model from them. Files are listed as a GPU reads them: in
-half precision, so SD1.5 and its ControlNets come as their ``fp16`` variant files.
+float16, so SD1.5, SDXL and the ControlNets that ship them come as their ``fp16`` variant files, and SDXL's VAE
+as the fp16 fix that replaces it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from app.engine.models import HALF_VARIANT, real_spec
+from app.engine.models import HALF_VARIANT, ModelSpec, real_sdxl_spec, real_spec
 from app.fit import ScorerSources
 from app.preprocess.sources import (
     ANNOTATORS_REVISION,
@@ -35,52 +37,62 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
     """Every default Hub repository with the files the studio reads from it and the pinned revision (or None).
 
     Args:
-        half: Name the weights a half-precision run reads (a GPU's default); False for float32.
+        half: Name the weights a float16 run reads (a GPU's default); False for float32.
     """
-    spec, detectors, variant = real_spec(), DetectorSources(), f".{HALF_VARIANT}" if half else ""
-    ip = spec.ip_adapter
-    files: dict[str, tuple[list[str], str | None]] = {
-        spec.base: (
-            [
-                "model_index.json",
-                "scheduler/scheduler_config.json",
-                "feature_extractor/preprocessor_config.json",
-                *(f"tokenizer/{name}" for name in CLIP_TOKENIZER_FILES),
-                "text_encoder/config.json",
-                f"text_encoder/model{variant}.safetensors",
-                *(
-                    f"{part}/{name}"
-                    for part in ("unet", "vae")
-                    for name in ("config.json", f"diffusion_pytorch_model{variant}.safetensors")
-                ),
-            ],
-            spec.revision,
-        ),
-        **{
-            source: (["config.json", f"diffusion_pytorch_model{variant}.safetensors"], None)
-            for source in spec.controlnets.values()
-        },
-        ip.repo: (
-            [
-                f"{ip.subfolder}/{ip.weight_name}",
-                f"{ip.subfolder}/{ip.image_encoder_folder}/config.json",
-                f"{ip.subfolder}/{ip.image_encoder_folder}/model.safetensors",  # no fp16 variant in h94/IP-Adapter
-            ],
-            None,
-        ),
-        # madebyollin/taesd ships one precision; its 10 MB are read in full and cast.
-        **(
-            {spec.preview_vae: (["config.json", "diffusion_pytorch_model.safetensors"], None)}
-            if spec.preview_vae
-            else {}
-        ),
-        detectors.person_detector: (list(TRANSFORMERS_MODEL_FILES), None),
-        detectors.vitpose: (list(TRANSFORMERS_MODEL_FILES), None),
-        detectors.depth_anything: (list(TRANSFORMERS_MODEL_FILES), None),
-        detectors.annotators: ([BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE], ANNOTATORS_REVISION),
-        ScorerSources().clip: ([*TRANSFORMERS_MODEL_FILES, *CLIP_TOKENIZER_FILES], None),
-    }
+    detectors = DetectorSources()
+    files: dict[str, tuple[list[str], str | None]] = {}
+
+    def add(repo: str | None, names: list[str], revision: str | None = None) -> None:
+        if repo:
+            listed = files.setdefault(repo, ([], revision))[0]
+            listed += [name for name in names if name not in listed]  # h94/IP-Adapter serves both families
+
+    for spec in (real_spec(), real_sdxl_spec()):
+        _add_family(add, spec, half)
+    add(detectors.person_detector, list(TRANSFORMERS_MODEL_FILES))
+    add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
+    add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
+    add(detectors.annotators, [BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE], ANNOTATORS_REVISION)
+    add(ScorerSources().clip, [*TRANSFORMERS_MODEL_FILES, *CLIP_TOKENIZER_FILES])
     return {repo: entry for repo, entry in files.items() if "/" in repo and not Path(repo).exists()}
+
+
+def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
+    """The files one family's spec reads: base pipeline, ControlNets, IP-Adapter, preview and float16 VAEs."""
+    variant = f".{HALF_VARIANT}" if half else ""
+    sdxl = spec.kind == "sdxl"
+    half_vae = half and spec.half_vae is not None  # it replaces the base's own VAE in float16
+    weights = lambda part: f"{part}/diffusion_pytorch_model{variant}.safetensors"  # noqa: E731
+    text_parts = ("text_encoder", "text_encoder_2") if sdxl else ("text_encoder",)
+    tokenizers = ("tokenizer", "tokenizer_2")[: len(text_parts)]
+    models = ("unet",) if half_vae else ("unet", "vae")
+    add(
+        spec.base,
+        [
+            "model_index.json",
+            "scheduler/scheduler_config.json",
+            *([] if sdxl else ["feature_extractor/preprocessor_config.json"]),
+            *(f"{part}/{name}" for part in tokenizers for name in CLIP_TOKENIZER_FILES),
+            *(name for part in text_parts for name in (f"{part}/config.json", f"{part}/model{variant}.safetensors")),
+            *(name for part in models for name in (f"{part}/config.json", weights(part))),
+        ],
+        spec.revision,
+    )
+    for source in spec.controlnets.values():
+        add(source, ["config.json", f"diffusion_pytorch_model{variant}.safetensors"])
+    # One precision only: xinsir's union ControlNet, madebyollin's fp16-fix VAE and TAESDs are read in full and cast.
+    for source in (spec.union, spec.half_vae if half_vae else None, spec.preview_vae):
+        add(source, ["config.json", "diffusion_pytorch_model.safetensors"])
+    ip = spec.ip_adapter
+    folder = ip.image_encoder_folder if "/" in ip.image_encoder_folder else f"{ip.subfolder}/{ip.image_encoder_folder}"
+    add(
+        ip.repo,
+        [
+            f"{ip.subfolder}/{ip.weight_name}",
+            f"{folder}/config.json",
+            f"{folder}/model.safetensors",  # no fp16 variant in h94/IP-Adapter
+        ],
+    )
 
 
 def preload_from_hub_lines(half: bool = True) -> list[str]:

@@ -22,6 +22,7 @@ import gradio as gr
 from PIL import Image, ImageDraw
 from pydantic import BaseModel
 
+from app.engine.families import FAMILIES
 from app.errors import Cancelled, StudioError
 from app.images import load_image
 from app.preprocess import REGISTRY, detectors_for
@@ -195,11 +196,12 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
     return estimate_gpu_seconds(
         steps=count_of(values.get("num_inference_steps"), 25),
         methods=len(methods) if isinstance(methods, (list, tuple)) and methods else 1,
-        width=count_of(values.get("width"), 512),
-        height=count_of(values.get("height"), 512),
+        width=count_of(values.get("width"), 1024 if values.get("family") == "sdxl" else 512),
+        height=count_of(values.get("height"), 1024 if values.get("family") == "sdxl" else 512),
         images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
-        # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched.
-        batched=bool(methods) and values.get("batching") != "exact",
+        # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched (SD1.5's only).
+        batched=bool(methods) and values.get("batching") != "exact" and values.get("family") != "sdxl",
+        family="sdxl" if values.get("family") == "sdxl" else "sd15",
     )
 
 
@@ -440,6 +442,7 @@ class SharedControls:
     saved recipe.
     """
 
+    family: gr.Radio
     prompt: gr.Textbox
     negative_prompt: gr.Textbox
     seed: gr.Number
@@ -473,6 +476,8 @@ class SharedControls:
                 value = float(value) if isinstance(value, (int, float)) else value
             elif name in ("prompt", "negative_prompt"):
                 value = value or ""
+            elif name == "family":
+                value = value or None  # an API call that leaves it out runs on the default family
             out[name] = value
         return {k: v for k, v in out.items() if v is not None}
 
@@ -485,9 +490,42 @@ class SharedControls:
         return [gr.update(value=data[name]) if name in data else gr.skip() for name in REQUEST_FIELDS]
 
 
-def build_shared_controls(settings: Settings) -> SharedControls:
-    """The shared controls, ranges from the request schema and the operator's caps."""
+def family_choices(families: Iterable[str]) -> list[tuple[str, str]]:
+    """``(label, name)`` of the served model families, e.g. ``("Stable Diffusion XL · 1024²", "sdxl")``."""
+    return [(f"{FAMILIES[f].label} · {FAMILIES[f].default_size}²", f) for f in families]
+
+
+def family_size(family: str, width: Any, height: Any) -> tuple[Any, Any]:
+    """Width and height after the person picks ``family``: its native size when the size was another family's
+    native size (the default they never changed), else the size they chose."""
+    natives = {FAMILIES[f].default_size for f in FAMILIES if f != family}
+    if family in FAMILIES and whole_number(width) == whole_number(height) and whole_number(width) in natives:
+        size = FAMILIES[family].default_size
+        return gr.update(value=size), gr.update(value=size)
+    return gr.skip(), gr.skip()
+
+
+def build_shared_controls(settings: Settings, families: tuple[str, ...] | None = None) -> SharedControls:
+    """The shared controls, ranges from the request schema and the operator's caps.
+
+    Args:
+        settings: The operator's caps.
+        families: The model families served, the default first (default: the settings'). With more than one,
+            a selector above the prompt picks the family every tab runs on.
+    """
     demo = TINY_DEFAULTS if settings.family == "tiny" else {}
+    families = families or settings.model_families
+    family = gr.Radio(
+        family_choices(families),
+        value=families[0],
+        label="Model",
+        info="Every tab runs on this model family; each loads on first use. SDXL follows prompts and layouts "
+        "better and draws at 1024², SD1.5 is faster at 512².",
+        visible=len(families) > 1,
+        elem_id="family",
+    )
+    if not demo:  # the native size of the default family (the tiny demo keeps its small size everywhere)
+        demo = {"width": FAMILIES[families[0]].default_size, "height": FAMILIES[families[0]].default_size}
     with gr.Group():
         prompt = gr.Textbox(
             "",
@@ -544,6 +582,7 @@ def build_shared_controls(settings: Settings) -> SharedControls:
             )
         live_previews = live_previews_checkbox(settings.previews)
     shared = SharedControls(
+        family,
         prompt,
         negative_prompt,
         seed,
@@ -558,7 +597,10 @@ def build_shared_controls(settings: Settings) -> SharedControls:
         images,
         live_previews,
     )
-    # Cheap, per-browser events skip the GPU queue.
+    # Cheap, per-browser events skip the GPU queue. ``input``: only a person's pick resizes, never a recipe's.
+    if settings.family != "tiny":
+        family.input(family_size, inputs=[family, width, height], outputs=[width, height], queue=False,
+                     api_visibility="private")  # fmt: skip
     randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")
     reuse_last.click(
         lambda last, current: current if last is None else last,

@@ -22,6 +22,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 # map, moving tensors) and per call (attaching, warming kernels).
 SECONDS_PER_STEP_512 = 0.07
 SECONDS_PER_METHOD = 3.0
+# SDXL's UNet costs about what SD1.5's does per pixel (fewer attention layers at full resolution), so its 1024² steps
+# take the area's share of the rate above; its VAE decodes 4× the pixels and it has two text encoders.
+SDXL_SECONDS_PER_METHOD = 5.0
 SECONDS_PER_CALL = 10.0
 # In a batched comparison every method after the first costs at most this share of a solo run's denoising (the
 # benchmark's target is 0.5; the margin keeps a slower GPU slice from outrunning its reservation).
@@ -59,7 +62,13 @@ def count_of(value: Any, default: int) -> int:
 
 
 def estimate_gpu_seconds(
-    steps: int, methods: int = 1, width: int = 512, height: int = 512, images: int = 1, batched: bool = False
+    steps: int,
+    methods: int = 1,
+    width: int = 512,
+    height: int = 512,
+    images: int = 1,
+    batched: bool = False,
+    family: str = "sd15",
 ) -> int:
     """Seconds of GPU a job needs, from its size; larger jobs always get more.
 
@@ -71,11 +80,13 @@ def estimate_gpu_seconds(
         images: Images per generation.
         batched: The methods denoise together in one pass (a batched comparison): each after the first adds
             :data:`BATCHED_SHARE` of a run instead of a whole one.
+        family: The model family (``sd15`` or ``sdxl``).
     """
     area = max(1, width * height) / (512 * 512)
     runs = 1 + BATCHED_SHARE * (methods - 1) if batched else methods
     work = steps * runs * images * area * SECONDS_PER_STEP_512
-    seconds = SECONDS_PER_CALL + methods * SECONDS_PER_METHOD + work
+    per_method = SDXL_SECONDS_PER_METHOD if family == "sdxl" else SECONDS_PER_METHOD
+    seconds = SECONDS_PER_CALL + methods * per_method + work
     return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
 
 
