@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from app.engine.models import tiny_spec
+from app.engine.models import tiny_sdxl_spec, tiny_spec
 from app.settings import Settings, default_cache_dir
 from app.tiny import build_family, ensure_tiny_family
 from app.tiny.diffusion import BUILDER_VERSION
@@ -27,9 +27,10 @@ def family_root(profile: str) -> Path:
     return root
 
 
-def settings_for(root: Path, **overrides) -> tuple[Settings, object]:
-    settings = Settings(family="tiny", cache_dir=root.parent, **overrides)
-    return settings, tiny_spec(root)
+def settings_for(root: Path, family: str = "sd15", **overrides) -> tuple[Settings, object]:
+    """Settings and the spec of ``family``'s twin (``sd15`` or ``sdxl``) in the family folder ``root``."""
+    settings = Settings(family="tiny", cache_dir=root.parent, model_families=(family,), **overrides)
+    return settings, (tiny_sdxl_spec if family == "sdxl" else tiny_spec)(root)
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:

@@ -86,6 +86,21 @@ def test_text_tab_generates(page):
     screenshot(page, "ui-text.png")
 
 
+def test_the_model_selector_runs_the_tabs_on_sdxl_and_back(page):
+    """One selector above the tabs: SDXL's result says so; back on SD1.5 the next run is SD1.5's again."""
+    selector = page.locator("#family")
+    assert selector.is_visible() and "Stable Diffusion XL" in selector.inner_text()
+    selector.get_by_text("Stable Diffusion XL").click()
+    page.click("#text-generate")
+    page.wait_for_function("document.querySelector('#text-info').innerText.includes('SDXL · seed')")
+    assert page.locator("#text-gallery img").count() >= 1
+    selector.get_by_text("Stable Diffusion 1.5").click()
+    page.click("#text-generate")
+    page.wait_for_function(
+        "(t => t.includes('peak memory') && !t.includes('SDXL'))(document.querySelector('#text-info').innerText)"
+    )
+
+
 def test_stop_ends_a_running_generation_and_the_next_one_works(page):
     """Stop mid-run: the page says so, the run leaves no image, and a short run right after is not held up by it."""
     page.get_by_role("tab", name="Text").click()

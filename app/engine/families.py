@@ -20,6 +20,7 @@ class Family:
     Attributes:
         name: ``sd15`` or ``sdxl``.
         label: For people.
+        short: For captions (``SD1.5``, ``SDXL``).
         model_name: How messages name its base model (``base Stable Diffusion pipeline``).
         default_size: Its native resolution (pixels per side).
         base_pipeline: The diffusers text-to-image pipeline class.
@@ -35,6 +36,7 @@ class Family:
 
     name: str
     label: str
+    short: str
     model_name: str
     default_size: int
     base_pipeline: str
@@ -58,6 +60,7 @@ class Family:
 SD15 = Family(
     name="sd15",
     label="Stable Diffusion 1.5",
+    short="SD1.5",
     model_name="Stable Diffusion",
     default_size=512,
     base_pipeline="StableDiffusionPipeline",
@@ -70,6 +73,7 @@ SD15 = Family(
 SDXL = Family(
     name="sdxl",
     label="Stable Diffusion XL",
+    short="SDXL",
     model_name="Stable Diffusion XL",
     default_size=1024,
     base_pipeline="StableDiffusionXLPipeline",

@@ -619,11 +619,14 @@ assert {f.name for f in fields(SharedControls)} >= set(REQUEST_FIELDS)
 
 
 def settings_caption(settings: dict[str, Any], seed: int, last_seed: int | None = None) -> str:
-    """``seed 42 · 25 steps · CFG 7 · DPM++ 2M Karras · 512×512`` (``seeds 42–44 · …`` up to ``last_seed``)."""
+    """``seed 42 · 25 steps · CFG 7 · DPM++ 2M Karras · 512×512`` (``seeds 42–44 · …`` up to ``last_seed``), after
+    ``SDXL · `` for a family other than SD1.5 (the default, left unsaid)."""
     scheduler = SCHEDULER_LABELS.get(settings.get("scheduler", ""), settings.get("scheduler", ""))
     seeds = f"seeds {seed}–{last_seed}" if last_seed not in (None, seed) else f"seed {seed}"
+    family = settings.get("family")
+    model = f"{FAMILIES[family].short} · " if family in FAMILIES and family != "sd15" else ""
     return (
-        f"{seeds} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
+        f"{model}{seeds} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
         f"{scheduler} · {settings.get('width')}×{settings.get('height')}"
     )
 
