@@ -1,6 +1,10 @@
 """Engine benchmark: studio overhead, parameter sharing and method-switch latency, measured in one run.
 
-Usage: python -m bench.bench_engine [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 5]
+Usage: python -m bench.bench_engine [--profile tiny|sd15|sdxl] [--family sd15|sdxl] [--size 256] [--steps 4]
+       [--repeats 5] [--dtype auto]
+
+``--profile sdxl --family sdxl`` runs SDXL at its real sizes (random weights; about 5 B parameters with the union
+ControlNet and the ViT-H encoder: use ``--dtype bfloat16`` on a CPU with less than 32 GB).
 
 Prints three ratios/figures with their targets:
   (a) studio generate time / hand-written plain diffusers call, same settings (target <= 1.03);
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -45,14 +50,25 @@ def resident_parameters(studio: Studio) -> int:
     return total
 
 
-def unique_component_parameters(root) -> int:
+def component_files(spec, half_vae: bool) -> list[Path]:
+    """The weight files of the family's components: base pipeline (its VAE, or the float16 one that replaces it),
+    ControlNets, IP-Adapter and its image encoder; full precision only (not the NAME.fp16.safetensors copies)."""
+    folders = [Path(spec.base), *map(Path, spec.controlnets.values()), *([Path(spec.union)] if spec.union else [])]
+    files = [f for folder in folders for f in folder.rglob("*.safetensors")]
+    if half_vae and spec.half_vae:
+        files = [f for f in files if f.parent.name != "vae"] + list(Path(spec.half_vae).rglob("*.safetensors"))
+    ip = spec.ip_adapter
+    encoder = ip.image_encoder_folder if "/" in ip.image_encoder_folder else f"{ip.subfolder}/{ip.image_encoder_folder}"
+    files += [Path(ip.repo) / ip.subfolder / ip.weight_name, *(Path(ip.repo) / encoder).rglob("*.safetensors")]
+    return [f for f in files if len(f.suffixes) == 1]
+
+
+def unique_component_parameters(spec, half_vae: bool = False) -> int:
     """Sum of parameters of each component file on disk (base + ControlNets + IP-Adapter)."""
     from safetensors import safe_open
 
     total = 0
-    for path in root.rglob("*.safetensors"):
-        if "detectors" in path.parts or "scorers" in path.parts or len(path.suffixes) > 1:
-            continue  # not a diffusion component, or a half-precision copy (NAME.fp16.safetensors) of one
+    for path in component_files(spec, half_vae):
         with safe_open(str(path), "pt") as weights:
             for key in weights.keys():  # noqa: SIM118 - safe_open has no __iter__
                 total += int(np.prod(weights.get_slice(key).get_shape()))
@@ -61,16 +77,19 @@ def unique_component_parameters(root) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15"))
+    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
+    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"))
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
 
     root = family_root(args.profile)
-    settings, spec = settings_for(root, controlnet_cache_size=3)
+    settings, spec = settings_for(root, args.family, controlnet_cache_size=3, dtype=args.dtype)
     studio = Studio(settings, spec)
     request = {
+        "family": args.family,
         "prompt": "a lighthouse on a cliff at dusk",
         "seed": 5,
         "num_inference_steps": args.steps,
@@ -79,7 +98,8 @@ def main() -> None:
         "scheduler": "unipc",
     }
     print(
-        f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} "
+        f"profile={args.profile} family={args.family} dtype={args.dtype} size={args.size}² steps={args.steps} "
+        f"device={studio.cache.device} "
         f"threads={torch.get_num_threads()}"
     )
 
@@ -123,7 +143,8 @@ def main() -> None:
     for control_type in ("canny", "pose", "depth"):
         studio.generate({**small, "controls": [{"control_type": control_type, "image": control}]})
     studio.generate({**small, "ip_adapter": {"scale": 0.6, "image": control}})
-    resident, unique = resident_parameters(studio), unique_component_parameters(root)
+    resident = resident_parameters(studio)
+    unique = unique_component_parameters(spec, half_vae=studio.cache.dtype == torch.float16)
     print(f"(b) resident / unique parameters: {resident:,} / {unique:,} = {resident / unique:.4f}  (target <= 1.05)")
 
     # (c) switching: attach a method's ControlNet / IP-Adapter and restore, as generate() does.

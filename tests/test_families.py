@@ -102,3 +102,13 @@ def test_zerogpu_asks_for_sdxls_size_and_its_exact_runs():
     # A size left out is the family's native one; SDXL comparisons run exact (no batched pass yet).
     assert gpu_seconds_for(sdxl) == gpu_seconds_for({**sdxl, "width": 1024, "height": 1024, "batching": "exact"})
     assert gpu_seconds_for(sdxl) > gpu_seconds_for({**sd15, "width": 1024, "height": 1024})
+
+
+def test_a_sweep_runs_on_its_family_and_family_is_not_an_axis(both, photo):
+    base = {**SDXL, "methods": ["depth"]}
+    result = both.sweep({"base": base, "x": {"name": "controlnet_conditioning_scale", "values": [0.0, 1.0]}}, photo)
+    assert [c.entry.result.settings["family"] for c in result.cells] == ["sdxl", "sdxl"]
+    zero, text = pixels(result.cells[0].entry.result).astype(int), pixels(both.generate(SDXL)).astype(int)
+    assert np.abs(zero - text).max() <= 1  # strength 0 is text-only
+    with pytest.raises(StudioError, match=r"x\.name"):  # latents differ between families: no fair axis
+        both.sweep({"base": base, "x": {"name": "family", "values": ["sd15", "sdxl"]}}, photo)

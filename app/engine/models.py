@@ -138,7 +138,8 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
         family="tiny",
         kind="sdxl",
         base=str(root / "sdxl"),
-        controlnets={t: str(root / f"controlnet-sdxl-{t}") for t in ("canny", "depth")},
+        # Per-type canny and depth ControlNets where the family has them (the SDXL-sized one has the union only).
+        controlnets={t: str(own) for t in ("canny", "depth") if (own := root / f"controlnet-sdxl-{t}").is_dir()},
         union=str(root / "controlnet-sdxl-union"),
         ip_adapter=IPAdapterSource(
             repo=str(root / "ip-adapter"),

@@ -26,7 +26,7 @@ DEFAULT_SEED = 0
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention
 # down blocks, an attention-free lowest level, VAE factor 8) so per-block
 # IP-Adapter scales and ControlNet residuals line up as with real weights.
-PROFILES: dict[str, dict] = {
+PROFILES: dict[str, dict] = {  # "sdxl" (below): SD1.5's sizes plus the SDXL-sized twin
     "tiny": {
         "unet_channels": (8, 16, 16, 16),
         "unet_layers": 1,
@@ -68,6 +68,9 @@ PROFILES: dict[str, dict] = {
         "taesd_blocks": (3, 3, 3, 1),
     },
 }
+
+
+PROFILES["sdxl"] = PROFILES["sd15"]
 
 
 def _write_sd(folder: Path, p: dict, seed: int) -> Any:
@@ -177,7 +180,8 @@ def build_family(
 
     Args:
         root: Folder to write; created if missing.
-        profile: ``tiny`` (a few MB, about a second) or ``sd15`` (SD1.5 sizes, random weights).
+        profile: ``tiny`` (a few MB, about a second), ``sd15`` (SD1.5 sizes, random weights) or ``sdxl`` (SD1.5's
+            sizes and SDXL's, the union ControlNet serving SDXL's control types; about 25 GB).
         seed: Seed for every random weight.
         control_types: Which ControlNets to write.
 

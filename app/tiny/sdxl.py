@@ -43,6 +43,31 @@ SDXL_PROFILES: dict[str, dict[str, Any]] = {
         "taesd_channels": (8, 8, 8, 8),
         "taesd_blocks": (1, 1, 1, 1),
     },
+    # stabilityai/stable-diffusion-xl-base-1.0's sizes (the benchmarks' SDXL-sized random family): about 3.5 B
+    # parameters in the pipeline and 1.25 B in the union ControlNet, which serves every control type there.
+    "sdxl": {
+        "unet_channels": (320, 640, 1280),
+        "unet_layers": 2,
+        "transformer_layers": (1, 2, 10),
+        "head_dim": (5, 10, 20),
+        "norm_groups": 32,
+        "time_embed": 256,
+        "text_hidden": 768,
+        "text_hidden_2": 1280,
+        "text_layers": 12,
+        "text_layers_2": 32,
+        "text_heads": 12,
+        "text_heads_2": 20,
+        "projection_2": 1280,
+        "vae_channels": (128, 256, 512, 512),
+        "vae_layers": 2,
+        "cond_channels": (16, 32, 96, 256),
+        "union_heads": 8,
+        "per_type": False,
+        "half_variants": False,  # 10 GB of UNet: loaders cast the full files instead
+        "taesd_channels": (64, 64, 64, 64),  # madebyollin/taesdxl's own sizes
+        "taesd_blocks": (3, 3, 3, 1),
+    },
 }
 
 CONTROL_TYPES_PER_TYPE = ("canny", "depth")
@@ -62,12 +87,14 @@ def build_sdxl(root: Path, vision_projection: int, profile: str = "tiny", seed: 
     p = SDXL_PROFILES[profile]
     root = Path(root)
     unet, vae = _write_pipeline(root / "sdxl", p, seed)
-    write_half_variants(root / "sdxl")
+    if p.get("half_variants", True):
+        write_half_variants(root / "sdxl")
     vae.register_to_config(force_upcast=False)
     vae.save_pretrained(root / "sdxl-vae-fp16-fix", safe_serialization=True)
+    del vae
     from diffusers import ControlNetModel, ControlNetUnionModel
 
-    for index, control_type in enumerate(CONTROL_TYPES_PER_TYPE):
+    for index, control_type in enumerate(CONTROL_TYPES_PER_TYPE if p.get("per_type", True) else ()):
         seeded(seed + 10 + index)
         controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=p["cond_channels"])
         randomise_zero_convs(controlnet, seed + 10 + index)
@@ -122,20 +149,20 @@ def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
         down_block_types=("DownEncoderBlock2D",) * len(p["vae_channels"]),
         up_block_types=("UpDecoderBlock2D",) * len(p["vae_channels"]),
         block_out_channels=p["vae_channels"],
-        layers_per_block=1,
+        layers_per_block=p.get("vae_layers", 1),
         latent_channels=4,
-        norm_num_groups=4,
+        norm_num_groups=p["norm_groups"] if p["vae_channels"][0] >= 32 else 4,
         sample_size=1024,
         scaling_factor=0.13025,  # SDXL's VAE scaling
     )
 
-    def text_config(hidden: int, projection: int) -> CLIPTextConfig:
+    def text_config(hidden: int, projection: int, second: bool = False) -> CLIPTextConfig:
         return CLIPTextConfig(
             vocab_size=len(tokenizer),
             hidden_size=hidden,
             intermediate_size=hidden * 4,
-            num_hidden_layers=p["text_layers"],
-            num_attention_heads=p["text_heads"],
+            num_hidden_layers=p["text_layers_2" if second and "text_layers_2" in p else "text_layers"],
+            num_attention_heads=p["text_heads_2" if second and "text_heads_2" in p else "text_heads"],
             max_position_embeddings=77,
             projection_dim=projection,
             bos_token_id=0,
@@ -146,7 +173,7 @@ def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
     seeded(seed + 2)
     text_encoder = CLIPTextModel(text_config(p["text_hidden"], p["text_hidden"]))
     seeded(seed + 3)
-    text_encoder_2 = CLIPTextModelWithProjection(text_config(p["text_hidden_2"], p["projection_2"]))
+    text_encoder_2 = CLIPTextModelWithProjection(text_config(p["text_hidden_2"], p["projection_2"], second=True))
     scheduler = EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -168,6 +195,7 @@ def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
         force_zeros_for_empty_prompt=True,
     )
     pipe.save_pretrained(folder, safe_serialization=True)
+    del pipe, text_encoder, text_encoder_2  # the caller keeps the UNet (its ControlNets copy it) and the VAE
     return unet, vae
 
 
