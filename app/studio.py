@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from PIL import Image
 
@@ -345,12 +346,6 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
-        family = FAMILIES[request.family]
-        if request.batching == "batched" and family.pooled:
-            raise StudioError(
-                f"Batched comparisons run on Stable Diffusion 1.5 only for now; on {family.label} "
-                "use batching 'exact' (or leave it unset)."
-            )
         if (request.batching or self.default_batching_for(request.family)) == "batched" and len(methods) > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
@@ -376,10 +371,8 @@ class Studio:
                 yield _failed_entry(method, maps, error)
 
     def default_batching_for(self, family: str) -> str:
-        """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere and on
-        SDXL (its batched pass, with pooled embeddings and the union ControlNet, is not built yet)."""
-        if FAMILIES[family].pooled:
-            return "exact"
+        """How a comparison on ``family`` that does not say runs: batched on a GPU (one pass beats K), exact
+        elsewhere. Every family runs the same way; the argument keeps the choice per family."""
         return "batched" if torch.device(self.device).type == "cuda" else "exact"
 
     def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
@@ -428,6 +421,20 @@ class Studio:
                 ready.append((index, self._method_request(request, method, maps, reference), maps))
             except Exception as error:
                 entries[index] = _failed_entry(method, maps, error)
+        # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched).
+        cache = self.cache_for(request.family)
+        fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
+        ready = [r for r in ready if r not in fused]
+        for index, generation, maps in fused:
+            try:
+                shown = None if preview is None else _for_methods(preview, [index])
+                result = self.generate(generation, None, cancel, shown)
+                result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
+                entries[index] = CompareEntry(methods[index], result, maps)
+            except Cancelled:
+                raise
+            except Exception as error:
+                entries[index] = _failed_entry(methods[index], maps, error)
         size = self.settings.compare_batch
         for start in range(0, len(ready), size):
             group = ready[start : start + size]
@@ -479,13 +486,21 @@ class Studio:
             # The shared settings' call; the batch and its conditioning are set below.
             common = GenerationRequest(**first.common())
             kwargs = self._pipeline_kwargs(cache, common, [], embeds, progress, cancel, preview)
-            positive, negative = embeds
+            positive, negative, *pooled = embeds  # SDXL's pooled embeddings: one row per prompt too
             kwargs["prompt_embeds"] = positive.repeat(items, 1, 1)
             kwargs["negative_prompt_embeds"] = None if negative is None else negative.repeat(items, 1, 1)
+            if pooled:
+                positive_pooled, negative_pooled = pooled
+                kwargs["pooled_prompt_embeds"] = positive_pooled.repeat(items, 1)
+                kwargs["negative_pooled_prompt_embeds"] = (
+                    None if negative_pooled is None else negative_pooled.repeat(items, 1)
+                )
             kwargs["generator"] = [torch.Generator("cpu").manual_seed(first.seed) for _ in range(items)]
             if types:
                 strength = requests[users[0][0]].controls[0]  # every method of a comparison shares one strength
-                kwargs["image"] = maps
+                # SD1.5's pipeline takes per-item maps as nested lists; SDXL's refuses those, so it gets each net's
+                # maps as one batch tensor (values 0–1, as its image processor makes of a PIL map).
+                kwargs["image"] = _per_net_batches(maps) if cache.family.pooled else maps
                 for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
                     kwargs[name] = [getattr(strength, name)] * len(types)
             pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
@@ -765,6 +780,15 @@ def _for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:
             preview(index, image, done, total)
 
     return show
+
+
+def _per_net_batches(maps: list[list[Image.Image]]) -> list[torch.Tensor]:
+    """Item-major maps ``[[map of each net] per item]`` as one ``(items, 3, H, W)`` tensor in 0–1 per net."""
+
+    def as_tensor(image: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
+
+    return [torch.stack([as_tensor(item[net]) for item in maps]) for net in range(len(maps[0]))]
 
 
 def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:

@@ -1,8 +1,10 @@
 """The studio's engine on the tiny SDXL twin: every method through ``Studio.generate`` and ``compare``, and the same
 fairness invariants as SD1.5 (strength 0 and scale 0 are text-only, no state leaks, a comparison's entry is its solo
-run), in the suite's dtype. The UI, recipes and settings do not offer SDXL yet (issue 15)."""
+run, a batched comparison gives each method its exact run), in the suite's dtype."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from app.engine.models import tiny_sdxl_spec
 from app.errors import StudioError
 from app.studio import Studio
-from tests.conftest import pixels
+from tests.conftest import TEST_DTYPE, pixels
 
 BASE = {
     "family": "sdxl",
@@ -93,10 +95,43 @@ def test_a_comparison_on_sdxl_runs_exact_and_each_entry_is_its_solo_run(sdxl, ph
     assert sorted(set(previews)) == [0, 1, 2, 3]  # TAESDXL previews every method
     card = sdxl.score(entries, request, reference)
     assert {"prompt", "edges", "reference"} <= {c.name for c in card.matrix.columns}
-    with pytest.raises(StudioError, match=r"Batched comparisons run on Stable Diffusion 1\.5 only"):
-        list(sdxl.compare({**request, "batching": "batched"}, photo, reference))
 
 
 def test_a_union_type_beside_a_per_type_controlnet_is_refused_plainly(sdxl, noise_map):
     with pytest.raises(StudioError, match="union ControlNet serves pose"):
         sdxl.generate({**BASE, "controls": [control("canny", noise_map), control("pose", noise_map)]})
+
+
+BOUND = {"float32": 2, "bfloat16": 4, "float16": 4}[TEST_DTYPE]
+"""As tests/test_batched.py: the largest difference (pixel levels) of a batched item from its exact run."""
+
+
+def test_a_batched_sdxl_comparison_gives_each_method_its_exact_run_within_the_bound(sdxl, photo, reference):
+    """Per-type ControlNets (canny, depth) and the union ControlNet in pose mode steer only their own rows, with
+    SDXL's pooled embeddings and size ids per row; the IP-Adapter only its rows, through its mask."""
+    methods = ["text", "canny", "pose", "depth", "ip_adapter", "pose+ip_adapter", "canny+depth"]
+    request = {**BASE, "methods": methods}
+    exact = {e.method.name: e.result for e in sdxl.compare({**request, "batching": "exact"}, photo, reference)}
+    batched = list(sdxl.compare({**request, "batching": "batched"}, photo, reference))
+    assert [e.error for e in batched] == [None] * len(methods)
+    for entry in batched:
+        gap = np.abs(pixels(entry.result).astype(int) - pixels(exact[entry.method.name]).astype(int)).max()
+        assert gap <= BOUND, entry.method.name
+        assert any("Ran batched: 7 methods" in note for note in entry.result.notes), entry.method.name
+    assert sdxl.cache.misplaced() == []
+
+
+def test_a_method_fusing_two_union_modes_runs_on_its_own_inside_a_batched_comparison(tiny_settings, tiny_root, photo):
+    """pose + depth both on the union ControlNet: one fused call, as its solo run makes it."""
+    spec = tiny_sdxl_spec(tiny_root)
+    union_only = Studio(tiny_settings, replace(spec, controlnets={}))  # the union serves every type
+    request = {**BASE, "methods": ["text", "pose", "pose+depth"]}
+    exact = {e.method.name: e.result for e in union_only.compare({**request, "batching": "exact"}, photo)}
+    batched = {e.method.name: e for e in union_only.compare({**request, "batching": "batched"}, photo)}
+    assert [e.error for e in batched.values()] == [None] * 3
+    fused = batched["pose+depth"].result
+    assert np.array_equal(pixels(fused), pixels(exact["pose+depth"]))
+    assert any("Ran on its own" in note for note in fused.notes)
+    assert any("Ran batched: 2 methods" in note for note in batched["pose"].result.notes)
+    gap = np.abs(pixels(batched["pose"].result).astype(int) - pixels(exact["pose"]).astype(int)).max()
+    assert gap <= BOUND

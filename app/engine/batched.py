@@ -16,6 +16,11 @@ Why the batch equals K solo runs (up to floating-point order):
 - a zero IP-Adapter mask multiplies that row's image-prompt attention by zero before it is added.
 
 What differs is the order of floating-point sums in batched kernels: the tolerance tests bound it in pixel levels.
+
+SDXL: each net also gets its rows' ``added_cond_kwargs`` (pooled text embeddings and size ids), and a union
+ControlNet takes part once per control type as a :class:`UnionMode`, the network called in that type's mode on
+the rows of the methods using it. A method that uses the union in two modes at once fuses them inside the network,
+which two single-mode calls do not reproduce, so such a method runs on its own (the studio sees to it).
 """
 
 from __future__ import annotations
@@ -74,6 +79,7 @@ class PerItemControlNets(MultiControlNetModel):
                 continue
             rows = torch.tensor(self._rows(users, batch), device=sample.device)
             step = timestep[rows] if isinstance(timestep, torch.Tensor) and timestep.ndim > 0 else timestep
+            added = None if added_cond_kwargs is None else {k: v[rows] for k, v in added_cond_kwargs.items()}
             net_down, net_mid = net(
                 sample=sample[rows],
                 timestep=step,
@@ -83,7 +89,7 @@ class PerItemControlNets(MultiControlNetModel):
                 class_labels=class_labels,
                 timestep_cond=timestep_cond,
                 attention_mask=attention_mask,
-                added_cond_kwargs=added_cond_kwargs,
+                added_cond_kwargs=added,
                 cross_attention_kwargs=cross_attention_kwargs,
                 guess_mode=guess_mode,
                 return_dict=False,
@@ -97,3 +103,48 @@ class PerItemControlNets(MultiControlNetModel):
         if down is None:
             raise ValueError("no ControlNet has a user in this batch")
         return down, mid  # as MultiControlNetModel returns them, whatever return_dict says
+
+
+class UnionMode(torch.nn.Module):
+    """A union ControlNet in one control mode, called as a per-type ControlNet is (one map, one scale).
+
+    It makes the call diffusers' union pipeline makes for a single mode: the mode's one-hot ``control_type`` for
+    every row and the mode as ``control_type_idx``.
+    """
+
+    def __init__(self, union: torch.nn.Module, mode: int) -> None:
+        super().__init__()
+        self.union, self.mode = union, mode
+
+    @property
+    def config(self) -> Any:
+        return self.union.config  # the pipeline reads ``global_pool_conditions`` from its first net
+
+    def forward(
+        self,
+        sample: torch.Tensor,
+        timestep: torch.Tensor | float | int,
+        encoder_hidden_states: torch.Tensor,
+        controlnet_cond: torch.Tensor,
+        conditioning_scale: float,
+        added_cond_kwargs: dict[str, torch.Tensor] | None = None,
+        guess_mode: bool = False,
+        return_dict: bool = False,
+        **kwargs: Any,
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        modes = self.union.config.num_control_type
+        control_type = torch.zeros(sample.shape[0], modes, device=sample.device, dtype=encoder_hidden_states.dtype)
+        control_type[:, self.mode] = 1
+        return self.union(
+            sample,
+            timestep,
+            encoder_hidden_states=encoder_hidden_states,
+            controlnet_cond=[controlnet_cond],
+            control_type=control_type,
+            control_type_idx=[self.mode],
+            conditioning_scale=[conditioning_scale],
+            added_cond_kwargs=added_cond_kwargs,
+            guess_mode=guess_mode,
+            return_dict=False,
+            **kwargs,
+        )

@@ -291,43 +291,51 @@ class PipelineCache:
     # -- per call ----------------------------------------------------------------------------------
 
     def pipeline_for(self, control_types: list[str], ip_adapter: bool):
-        """The pipeline for a method, with its ControlNet(s) attached. Call under :attr:`lock`."""
+        """The pipeline for a method, with its ControlNet(s) attached (or the union ControlNet, which serves all
+        its types in one network). Call under :attr:`lock`."""
         from diffusers import MultiControlNetModel
 
-        def combine(models: list) -> Any:
-            return models[0] if len(models) == 1 else MultiControlNetModel(models)
-
-        return self._pipeline(control_types, ip_adapter, combine, tuple(control_types))
-
-    def pipeline_for_batch(self, control_types: list[str], users: list[list[int]], items: int, ip_adapter: bool):
-        """The pipeline for a batch of ``items`` methods: each ControlNet steers only its ``users`` (batch items).
-
-        See :mod:`app.engine.batched`. Call under :attr:`lock`.
-        """
-        from app.engine.batched import PerItemControlNets
-
-        offload_key = ("batch", *control_types, *map(tuple, users))
-        return self._pipeline(
-            control_types, ip_adapter, lambda models: PerItemControlNets(models, users, items), offload_key
-        )
-
-    def _pipeline(self, control_types: list[str], ip_adapter: bool, combine: Callable[[list], Any], offload_key):
-        """The base pipeline, or the ControlNet one with ``combine(the types' ControlNets)`` attached (or the union
-        ControlNet, which serves all its types in one network)."""
-        base = self.base()
-        if ip_adapter:
-            self._ensure_ip_adapter()
-        pipe = base
         union = [t for t in control_types if self.served_by_union(t)]
         if union and len(union) < len(control_types):
             raise StudioError(
                 f"{' + '.join(control_types)}: on {self.family.label} the union ControlNet serves "
                 f"{', '.join(union)} and cannot run beside a per-type ControlNet in one call; use one kind per method."
             )
-        if union:
-            pipe = self._with_controlnet(self.controlnet(union[0]), "union")
-        elif control_types:
-            pipe = self._with_controlnet(combine([self.controlnet(t) for t in control_types]))
+
+        def attach():
+            if union:
+                return self._with_controlnet(self.controlnet(union[0]), "union")
+            models = [self.controlnet(t) for t in control_types]
+            return self._with_controlnet(models[0] if len(models) == 1 else MultiControlNetModel(models))
+
+        return self._pipeline(attach if control_types else None, ip_adapter, tuple(control_types))
+
+    def pipeline_for_batch(self, control_types: list[str], users: list[list[int]], items: int, ip_adapter: bool):
+        """The pipeline for a batch of ``items`` methods: each ControlNet steers only its ``users`` (batch items),
+        a union ControlNet once per type in that type's mode.
+
+        See :mod:`app.engine.batched`. Call under :attr:`lock`.
+        """
+        from app.engine.batched import PerItemControlNets, UnionMode
+
+        def attach():
+            models = [
+                UnionMode(self.controlnet(t), self.family.union_modes[t])
+                if self.served_by_union(t)
+                else self.controlnet(t)
+                for t in control_types
+            ]
+            return self._with_controlnet(PerItemControlNets(models, users, items))
+
+        offload_key = ("batch", *control_types, *map(tuple, users))
+        return self._pipeline(attach if control_types else None, ip_adapter, offload_key)
+
+    def _pipeline(self, attach: Callable[[], Any] | None, ip_adapter: bool, offload_key):
+        """The base pipeline, or the ControlNet one ``attach`` returns, with the IP-Adapter loaded if asked."""
+        base = self.base()
+        if ip_adapter:
+            self._ensure_ip_adapter()
+        pipe = base if attach is None else attach()
         if self.settings.low_vram:
             self._offload(pipe, offload_key, ip_adapter)
         return pipe
