@@ -311,16 +311,13 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         f"exact comparison {compare_seconds:.2f}s / sum of solo runs {sum(solo.values()):.2f}s = "
         f"{compare_seconds / sum(solo.values()):.3f} (target about 1.0: maps and encodings are cached)"
     )
-    batched_pass = not studio.cache.family.pooled  # SDXL comparisons run exact (no batched pass yet)
-    if batched_pass:
-        failures += batched_lines(studio, compare, photo, entries, solo, compare_seconds)
+    failures += batched_lines(studio, compare, photo, entries, solo, compare_seconds)
     depth = request_for("depth", args, maps, photo)
     print(channels_last_line(studio, depth, args.steps))
     check(studio, "the channels-last measurement", failures)
     print(sdpa_line(studio, request_for("text", args, maps, photo), args.steps))
     print(vae_line(studio, len(METHODS), args.size))
-    if batched_pass:
-        print(previews_line(studio, compare, photo))
+    print(previews_line(studio, compare, photo))
     check(studio, "the live previews", failures)
     if args.compile:
         print(compile_line(args, dtype, root, studio, depth))

@@ -188,6 +188,19 @@ def test_every_preset_applies_to_its_tab_and_captures_back(served_app, name):
     assert canonical(decode_share(token)) == canonical(preset)
 
 
+def test_a_recipe_for_a_family_the_studio_does_not_serve_loads_on_its_default_and_says_so(tiny_settings, tiny_root):
+    from app.engine.models import tiny_spec
+    from app.studio import Studio
+    from app.ui import build_app
+
+    demo = build_app(studio=Studio(tiny_settings, tiny_spec(tiny_root)))  # SD1.5 only
+    pick = handler(demo, "on_pick")
+    *updates, notice, _before, _undo = pick.fn(recipes__menu="preset:sdxl-structure", recipes__store={})
+    assert "made on Stable Diffusion XL, which this studio does not serve" in notice
+    family = next(u for c, u in zip(pick.outputs, updates, strict=False) if c is demo.shared.family)
+    assert value_of(family, None) == "sd15" and demo.shared.family.visible is False  # one family: no selector
+
+
 def test_presets_kept_in_the_browser_survive_a_server_restart(served_app):
     import gradio as gr
 

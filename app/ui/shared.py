@@ -199,8 +199,8 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
         width=count_of(values.get("width"), 1024 if values.get("family") == "sdxl" else 512),
         height=count_of(values.get("height"), 1024 if values.get("family") == "sdxl" else 512),
         images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
-        # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched (SD1.5's only).
-        batched=bool(methods) and values.get("batching") != "exact" and values.get("family") != "sdxl",
+        # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched.
+        batched=bool(methods) and values.get("batching") != "exact",
         family="sdxl" if values.get("family") == "sdxl" else "sd15",
     )
 
