@@ -1,6 +1,10 @@
 """Comparison benchmark: one 5-method comparison (exact and batched) vs 5 separate plain diffusers runs.
 
-Usage: python -m bench.bench_compare [--profile tiny|sd15] [--size 256] [--steps 4] [--repeats 3] [--methods ...]
+Usage: python -m bench.bench_compare [--profile tiny|sd15|sdxl] [--family sd15|sdxl] [--dtype auto] [--size 256]
+       [--steps 4] [--repeats 3] [--methods ...]
+
+``--profile sdxl --family sdxl`` compares on SDXL at its real sizes (random weights; the union ControlNet serves
+canny, pose and depth there): use ``--dtype bfloat16`` on a CPU with less than 32 GB.
 
 Both sides run warm on the same loaded pipelines and detectors. A plain run does
 what a script calling diffusers does for one method: make its control map with
@@ -40,7 +44,7 @@ METHODS = ["text", "canny", "pose:openpose", "depth:midas", "ip_adapter"]
 
 def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict, methods: list[str]) -> None:
     """One independent diffusers call per method, each making its own map and encodings."""
-    cache = studio.cache
+    cache = studio.cache_for(shared["family"])
     size = (shared["width"], shared["height"])
     for name in methods:
         method = parse_method(name)
@@ -57,9 +61,13 @@ def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, share
                 "generator": torch.Generator("cpu").manual_seed(shared["seed"]),
             }
             if method.controls:
-                (_, detector), *more = method.controls
+                (control_type, detector), *more = method.controls
                 assert not more, "the benchmark compares single-control methods"
-                kwargs["image"] = studio.maps.detector(detector).detect(photo, size)
+                image = studio.maps.detector(detector).detect(photo, size)
+                if cache.served_by_union(control_type):  # SDXL's union ControlNet, in the type's mode
+                    kwargs["control_image"], kwargs["control_mode"] = [image], [cache.family.union_modes[control_type]]
+                else:
+                    kwargs["image"] = image
             if method.ip_adapter:
                 cache.use_ip_adapter(pipe, 0.6)
                 kwargs["ip_adapter_image"] = reference
@@ -72,7 +80,9 @@ def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, share
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15"))
+    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
+    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"))
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
@@ -81,10 +91,11 @@ def main() -> None:
     methods = args.methods.split(",")
 
     root = family_root(args.profile)
-    settings, spec = settings_for(root, controlnet_cache_size=3)
+    settings, spec = settings_for(root, args.family, controlnet_cache_size=3, dtype=args.dtype)
     studio = Studio(settings, spec)
     photo, reference = Image.fromarray(data.astronaut()), Image.fromarray(data.chelsea())
     shared = {
+        "family": args.family,
         "prompt": "an astronaut portrait, oil painting",
         "seed": 3,
         "num_inference_steps": args.steps,
@@ -93,7 +104,10 @@ def main() -> None:
         "scheduler": "unipc",
     }
     request = {**shared, "methods": methods}
-    print(f"profile={args.profile} size={args.size}² steps={args.steps} device={studio.cache.device} methods={methods}")
+    print(
+        f"profile={args.profile} family={args.family} dtype={args.dtype} size={args.size}² steps={args.steps} "
+        f"device={studio.device} methods={methods}"
+    )
 
     def comparison(seed: int, batching: str = "exact", previews: bool = False) -> list:
         shown = (lambda index, image, done, total: None) if previews else None
