@@ -4,7 +4,7 @@ Usage (a machine with a CUDA GPU; builds the SD1.5-sized random-weights family o
 
     python -m bench.gpu_check                      # 512², 20 steps, float16 then bfloat16
     python -m bench.gpu_check --dtypes float16 --steps 10
-    python -m bench.gpu_check --profile tiny --family sdxl --size 64  # SDXL's twin: union ControlNet, fp16-fix VAE
+    python -m bench.gpu_check --profile sdxl --family sdxl --size 1024  # SDXL's real sizes (built once, ~34 GB)
     python -m bench.gpu_check --device cpu --profile tiny --size 64 --steps 2 --dtypes float32,bfloat16  # smoke run
 
 For each dtype it prints, measured in one run:
@@ -336,7 +336,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="sd15", choices=("tiny", "sd15"))
+    parser.add_argument("--profile", default="sd15", choices=("tiny", "sd15", "sdxl"))
     parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"), help="the profile's SD1.5 or SDXL twin")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtypes", default="float16,bfloat16")
@@ -349,8 +349,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.device == "cuda":
         print(f"GPU: {torch.cuda.get_device_name()} · torch {torch.__version__}")
-    if args.family == "sdxl" and args.profile != "tiny":
-        print("--family sdxl runs on the tiny profile's SDXL twin for now: there is no SDXL-sized random profile yet")
+    if args.family == "sdxl" and args.profile == "sd15":
+        print("the sd15 profile has no SDXL twin: use --profile tiny or --profile sdxl (SDXL's real sizes) with it")
         return 2
     root = family_root(args.profile)
     failures = []

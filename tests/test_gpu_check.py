@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import pytest
+
 from bench import gpu_check
 from tests.conftest import TEST_DTYPE
 
 
-def test_gpu_check_runs_every_method_comparison_and_sweep_and_passes(monkeypatch, tmp_path, capsys):
+@pytest.mark.parametrize("family", ["sd15", "sdxl"])
+def test_gpu_check_runs_every_method_comparison_and_sweep_and_passes(monkeypatch, tmp_path, capsys, family):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))  # the tiny family it builds goes here
     code = gpu_check.main(
-        ["--device", "cpu", "--profile", "tiny", "--size", "64", "--steps", "2", "--dtypes", TEST_DTYPE]
-    )
+        ["--device", "cpu", "--profile", "tiny", "--family", family, "--size", "64", "--steps", "2",
+         "--dtypes", TEST_DTYPE, *(["--no-compile"] if family == "sdxl" else [])]  # compile once, on SD1.5
+    )  # fmt: skip
     out = capsys.readouterr().out
     assert code == 0, out
     for method in gpu_check.METHODS:
         assert f"\n{method} " in out, method
-    assert "comparison" in out and "sweep 2×2" in out and out.rstrip().endswith("device.")
+    assert "batched comparison" in out and "sweep 2×2" in out and out.rstrip().endswith("device.")
+    assert ("Stable Diffusion XL" in out) is (family == "sdxl")
+
+
+def test_gpu_check_refuses_sdxl_on_a_profile_without_its_twin(capsys):
+    assert gpu_check.main(["--device", "cpu", "--profile", "sd15", "--family", "sdxl"]) == 2
+    assert "--profile tiny or --profile sdxl" in capsys.readouterr().out
 
 
 def test_gpu_check_says_plainly_when_there_is_no_gpu(monkeypatch, capsys):
