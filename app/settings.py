@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+from app.engine.families import FAMILY_NAMES
 from app.errors import StudioError
 
 FAMILIES = ("real", "tiny")
-MODEL_FAMILIES = ("sd15", "sdxl")
+MODEL_FAMILIES = FAMILY_NAMES
 """The model families the engine knows (:mod:`app.engine.families`); ``STUDIO_FAMILIES`` picks the served ones."""
 DEVICES = ("auto", "cuda", "mps", "cpu")
 DTYPES = ("auto", "float16", "bfloat16", "float32")

@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 from skimage import data
 
+from app.engine.families import FAMILY_NAMES
 from app.engine.schedulers import make_scheduler
 from app.request.compare import parse_method
 from app.studio import Studio
@@ -81,7 +82,7 @@ def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, share
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
-    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"))
+    parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES)
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from app.engine.families import FAMILY_NAMES
 from app.engine.schedulers import make_scheduler
 from app.studio import Studio
 from bench.common import family_root, median_seconds, settings_for
@@ -78,7 +79,7 @@ def unique_component_parameters(spec, half_vae: bool = False) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
-    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"))
+    parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES)
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)

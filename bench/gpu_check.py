@@ -37,6 +37,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from app.engine.families import FAMILY_NAMES
 from app.engine.models import CONTROL_TYPES
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.studio import Studio
@@ -337,7 +338,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="sd15", choices=("tiny", "sd15", "sdxl"))
-    parser.add_argument("--family", default="sd15", choices=("sd15", "sdxl"), help="the profile's SD1.5 or SDXL twin")
+    parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES, help="the profile's SD1.5 or SDXL twin")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtypes", default="float16,bfloat16")
     parser.add_argument("--size", type=int, default=512)

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
+
+FamilyName = Literal["sd15", "sdxl"]
+FAMILY_NAMES: tuple[str, ...] = get_args(FamilyName)
+"""The model families' names, spelled here only: the request schema, settings and scripts read them from here."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,7 @@ SDXL = Family(
 )
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (SD15, SDXL)}
+assert tuple(FAMILIES) == FAMILY_NAMES
 
 
 def ip_adapter_scale_config(family: Family, scale: float, mode: str, layers_per_block: int) -> float | dict:

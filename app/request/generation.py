@@ -17,12 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
-from app.engine.families import FAMILIES
+from app.engine.families import FAMILIES, FamilyName
 from app.engine.models import ControlType
 from app.errors import StudioError
 from app.request.labels import describe_field
 
-FamilyName = Literal["sd15", "sdxl"]
 SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]
 

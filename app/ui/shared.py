@@ -192,16 +192,18 @@ def _gpu_call(key: JobKey) -> Iterator[None]:
 
 def gpu_seconds_for(values: dict[str, Any]) -> int:
     """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
+    raw = values.get("family")  # raw input, not yet validated: anything at all
+    family = raw if isinstance(raw, str) and raw in FAMILIES else "sd15"
     methods = values.get("methods")
     return estimate_gpu_seconds(
         steps=count_of(values.get("num_inference_steps"), 25),
         methods=len(methods) if isinstance(methods, (list, tuple)) and methods else 1,
-        width=count_of(values.get("width"), 1024 if values.get("family") == "sdxl" else 512),
-        height=count_of(values.get("height"), 1024 if values.get("family") == "sdxl" else 512),
+        width=count_of(values.get("width"), FAMILIES[family].default_size),
+        height=count_of(values.get("height"), FAMILIES[family].default_size),
         images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
         # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched.
         batched=bool(methods) and values.get("batching") != "exact",
-        family="sdxl" if values.get("family") == "sdxl" else "sd15",
+        family=family,
     )
 
 
