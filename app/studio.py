@@ -24,7 +24,7 @@ from app.engine.placement import Placement
 from app.engine.previews import PreviewFn, is_preview_step
 from app.engine.result import Result
 from app.engine.schedulers import make_scheduler
-from app.errors import Cancelled, OutOfMemory, StudioError
+from app.errors import Cancelled, ModelLoadError, OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
 from app.images import content_hash, load_image
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
@@ -795,11 +795,11 @@ def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> Co
     """The entry of a comparison's method that could not run. A studio error says why; anything else (a kernel
     error, a detector bug) is logged and named, and costs only that method. Call in the ``except`` block."""
     if isinstance(error, StudioError):
-        return CompareEntry(method, None, maps, str(error))
+        return CompareEntry(method, None, maps, str(error), retry=isinstance(error, (ModelLoadError, OutOfMemory)))
     logger.exception("method %s of a comparison failed", method.name)
     if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
         _release_memory()
-    return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500])
+    return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500], retry=True)
 
 
 def _is_out_of_memory(error: BaseException) -> bool:

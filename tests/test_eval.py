@@ -168,8 +168,8 @@ def test_an_uploaded_results_file_is_untrusted(tmp_path):
     lines += [json.dumps({"photo": "<script>alert(1)</script>.png", "seed": 9, "method": "text<b>",
                           "scores": {"prompt": 0.5}})]  # fmt: skip
     lines += ['{"photo": "c.png", "seed": 1, "method": "text", "scores": {"prompt": NaN}}', "[" * 100_000]
-    rows, bad = parse_rows("\n".join(lines))
-    assert len(rows) == 17 and bad == 4
+    parsed = parse_rows("\n".join(lines))
+    assert len(parsed.rows) == 17 and parsed.bad == 4
     path = tmp_path / "rows.jsonl"
     path.write_text("\n".join(lines))
     view, report, status = open_results(str(path))

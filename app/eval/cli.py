@@ -22,23 +22,35 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
 from app.engine.families import FAMILIES
-from app.errors import StudioError
+from app.errors import ModelLoadError, OutOfMemory, StudioError
 from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
 from app.eval.report import write_report
-from app.eval.rows import SKIPPED, all_rows, append_rows, done_keys, merge, shard_path, write_rows
+from app.eval.rows import (
+    RUN_FILE,
+    SKIPPED,
+    all_rows,
+    append_rows,
+    done_keys,
+    merge,
+    read_run_file,
+    shard_path,
+    write_rows,
+)
 from app.eval.runner import RunConfig, evaluate_item, failed_rows
 from app.images import load_image
 from app.request.compare import DEFAULT_METHODS, parse_method
 from app.settings import MODEL_FAMILIES, get_settings
 
-RUN_FILE = "run.json"
+logger = logging.getLogger(__name__)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -104,14 +116,17 @@ def check_out(out: Path, config: RunConfig, settings: dict, create: bool = True)
     """Check that a run already in ``out`` used these settings; else (``create``) make ``out`` and its ``run.json``.
 
     Every process checks (so all refuse together and none waits for a main process that gave up); the main
-    process creates.
+    process creates. A folder that holds anything but a run of this command is never written into.
+
+    Raises:
+        StudioError: ``out`` is a file, holds other files or another run, or cannot be created.
     """
     if out.exists() and not out.is_dir():
         raise StudioError(f"--out {str(out)!r} is a file; give a folder for the results (created if missing).")
     wanted = {"config": config.describe(), "models": settings}
     target = out / RUN_FILE
     if target.is_file():
-        found = json.loads(target.read_text(encoding="utf-8"))
+        found = read_run_file(out)
         if {k: found.get(k) for k in wanted} != wanted:
             raise StudioError(
                 f"{out} holds a run with other settings ({json.dumps(found.get('config'))[:300]}); resume it with the "
@@ -120,8 +135,24 @@ def check_out(out: Path, config: RunConfig, settings: dict, create: bool = True)
         return
     if not create:
         return
-    out.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps({**wanted, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n")
+    try:
+        others = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    except OSError as error:
+        raise StudioError(f"--out {str(out)!r} cannot be read ({error.strerror or error}).") from None
+    if others:
+        shown = ", ".join(others[:3]) + (", …" if len(others) > 3 else "")
+        raise StudioError(
+            f"--out {str(out)!r} holds {len(others)} other file(s) ({shown}) and no {RUN_FILE}; give an empty or new "
+            "folder, or the folder of an earlier run of this command to resume it."
+        )
+    text = json.dumps({**wanted, "started": time.strftime("%Y-%m-%d %H:%M:%S")}, indent=2) + "\n"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        staging = out / f".{RUN_FILE}.tmp"
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, target)  # other processes read it whole or not at all
+    except OSError as error:
+        raise StudioError(f"--out {str(out)!r} cannot be written ({error.strerror or error}).") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -143,13 +174,13 @@ def main(argv: list[str] | None = None) -> int:
         check_out(args.out, config, models, create=state.is_main_process)
         if state.is_main_process:  # what this run left out, rewritten each run (a rerun skips the same photos)
             write_rows(args.out / SKIPPED, [{"photo": p, "reason": r} for p, r in sorted(left_out.items())])
+        done = done_keys(args.out)
     except StudioError as error:
         say(f"Cannot run this evaluation: {error}")
         return 2
     for photo, reason in sorted(left_out.items()):
         say(f"skipped {photo}: {reason}")
     state.wait_for_everyone()
-    done = done_keys(args.out)
     todo = [item for item in items if item.key not in done]
     say(
         f"{len(items)} comparisons ({len({i.photo for i in items})} photos × {len({i.seed for i in items})} seeds), "
@@ -163,16 +194,41 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 rows = evaluate_item(studio, item, config, args.out)
             except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
-                rows = failed_rows(item, config, str(error))
+                rows = failed_rows(item, config, str(error), retry=isinstance(error, (ModelLoadError, OutOfMemory)))
+            except Exception as error:  # a fault costs its item, never the rows of the others; a rerun retries it
+                logger.exception("item %s seed %s failed", item.photo, item.seed)
+                rows = failed_rows(item, config, f"{type(error).__name__}: {error}"[:500], retry=True)
             append_rows(shard_path(args.out, state.process_index), rows)
     state.wait_for_everyone()
-    if state.is_main_process:
-        rows = merge(args.out, [parse_method(m).name for m in config.methods])
-        minutes = (time.perf_counter() - started) / 60
-        rate = f", {(len(rows) - before) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
-        say(f"{len(rows)} rows in {args.out / 'rows.jsonl'}{rate}; {len(left_out)} photo(s) skipped")
+    if not state.is_main_process:
+        return 0
+    rows = merge(args.out, [parse_method(m).name for m in config.methods])
+    minutes = (time.perf_counter() - started) / 60
+    rate = f", {(len(rows) - before) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
+    say(f"{len(rows)} rows in {args.out / 'rows.jsonl'}{rate}; {failures(rows)}; {len(left_out)} photo(s) skipped")
+    try:
         say(f"report: {write_report(args.out)}")
+    except StudioError as error:
+        say(f"No report: {error}")
+    if not any(scored(row) for row in rows):
+        say("No row produced a fit score: nothing here answers the question; see the errors above.")
+        return 1
     return 0
+
+
+def scored(row: dict) -> bool:
+    """Whether a row holds at least one fit score."""
+    return any(value is not None for value in (row.get("scores") or {}).values())
+
+
+def failures(rows: list[dict]) -> str:
+    """How many rows failed, and the most common reason, in a few words."""
+    errors = Counter(str(row["error"]) for row in rows if row.get("error"))
+    if not errors:
+        return "none failed"
+    (reason, count), total = errors.most_common(1)[0], sum(errors.values())
+    shown = reason if len(reason) <= 200 else reason[:199] + "…"
+    return f"{total} failed (most often, {count}×: {shown})"
 
 
 def _studio(state):

@@ -7,13 +7,17 @@ prompt is said plainly. A photo that is not a usable image is not an input error
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from app.errors import StudioError
+from app.eval.rows import split_lines
+from app.request.generation import MAX_SEED
 
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 MAX_SEEDS = 64
+MAX_PROMPTS_BYTES = 64 * 2**20
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,17 @@ def find_photos(sources: list[str | Path]) -> list[Path]:
     if not photos:
         allowed = ", ".join(PHOTO_SUFFIXES)
         raise StudioError(f"Photos: no image files in {', '.join(map(str, sources))} (looked for {allowed}).")
-    names = [p.name for p in photos]
+    names = [safe_name(p) for p in photos]
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise StudioError(f"Photos: two photos share the name {twice[0]!r}; rows name photos by file name.")
     return photos
+
+
+def safe_name(path: Path) -> str:
+    """A file's name as rows and messages show it: a name that is not UTF-8 (bytes a file system allows) gets
+    U+FFFD where its bad bytes are, so that no row holds text no file can."""
+    return os.fsencode(path.name).decode("utf-8", "replace")
 
 
 def read_prompts(path: Path) -> dict[str, dict[str, str]]:
@@ -64,17 +74,27 @@ def read_prompts(path: Path) -> dict[str, dict[str, str]]:
         StudioError: a line that is not such an object, naming the line.
     """
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
+        if Path(path).stat().st_size > MAX_PROMPTS_BYTES:
+            raise StudioError(f"Prompts: {str(path)!r} is over {MAX_PROMPTS_BYTES // 2**20} MiB; split the run.")
+        data = Path(path).read_bytes()
     except OSError as error:
         raise StudioError(f"Prompts: cannot read {str(path)!r}: {error.strerror or error}.") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise StudioError(
+            f"Prompts: {path} is not UTF-8 text (byte {error.start} is {data[error.start]:#04x}); save it as UTF-8."
+        ) from None
     prompts: dict[str, dict[str, str]] = {}
-    for number, line in enumerate(lines, 1):
+    for number, line in enumerate(split_lines(text), 1):
         if not line.strip():
             continue
         try:
             entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError) as error:
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+        except json.JSONDecodeError as error:
+            raise StudioError(f"Prompts: line {number} of {path} is not JSON ({error.msg}).") from None
+        except (ValueError, RecursionError) as error:  # Python reads no integer of over 4300 digits
+            reason = "nested too deeply" if isinstance(error, RecursionError) else "an integer of over 4300 digits"
             raise StudioError(f"Prompts: line {number} of {path} is not JSON ({reason}).") from None
         if (
             not isinstance(entry, dict)
@@ -89,7 +109,12 @@ def read_prompts(path: Path) -> dict[str, dict[str, str]]:
         if extra or not isinstance(entry.get("reference", ""), str):
             raise StudioError(
                 f"Prompts: line {number} of {path}: allowed keys are photo, prompt and reference (a file name), "
-                f"received {', '.join(extra) or 'a reference that is not a file name'}."
+                f"received {', '.join(map(repr, extra))[:200] or 'a reference that is not a file name'}."
+            )
+        if not all(is_unicode(value) for value in entry.values()):
+            raise StudioError(
+                f"Prompts: line {number} of {path} holds text that is not valid Unicode (a lone surrogate such as "
+                "\\ud800)."
             )
         prompts[Path(entry["photo"]).name] = entry
     return prompts
@@ -102,16 +127,33 @@ def parse_seeds(text: str) -> list[int]:
         StudioError: anything else, or more than :data:`MAX_SEEDS` seeds.
     """
     seeds: list[int] = []
+    allowed = f"give 1–{MAX_SEEDS} seeds from 0 to {MAX_SEED}"
+    shown = text if len(text) <= 80 else text[:79] + "…"
     try:
         for part in (p.strip() for p in text.split(",") if p.strip()):
             low, dash, high = part.partition("-")
-            seeds += list(range(int(low), int(high) + 1)) if dash else [int(part)]
+            bounds = (int(low), int(high)) if dash else (int(part), int(part))
+            if not 0 <= bounds[0] <= MAX_SEED or not 0 <= bounds[1] <= MAX_SEED or bounds[1] - bounds[0] >= MAX_SEEDS:
+                raise StudioError(f"Seeds: {shown!r} holds {part[:40]!r}; {allowed}.")
+            seeds += range(bounds[0], bounds[1] + 1)  # at most MAX_SEEDS per part, whatever the numbers
+            if len(seeds) > MAX_SEEDS * 4:
+                break
     except ValueError:
-        raise StudioError(f"Seeds: {text!r} is not a list like 0,1,2 or a range like 0-3.") from None
+        raise StudioError(f"Seeds: {shown!r} is not a list like 0,1,2 or a range like 0-3.") from None
     seeds = list(dict.fromkeys(seeds))
-    if not seeds or len(seeds) > MAX_SEEDS or any(s < 0 for s in seeds):
-        raise StudioError(f"Seeds: {text!r} gives {len(seeds)} seeds; give 1–{MAX_SEEDS} seeds of 0 or more.")
+    if not seeds or len(seeds) > MAX_SEEDS:
+        raise StudioError(f"Seeds: {shown!r} gives {len(seeds)} seeds or more; {allowed}.")
     return seeds
+
+
+def is_unicode(text: str) -> bool:
+    """Whether ``text`` can be written as UTF-8 (JSON's ``\\ud800`` escape and a command line's undecodable
+    bytes give strings holding lone surrogates, which no file or page can hold)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def plan(
@@ -129,13 +171,17 @@ def plan(
     """
     items, left_out = [], {}
     for path in photos:
-        entry = (prompts or {}).get(path.name, {})
+        name = safe_name(path)
+        entry = (prompts or {}).get(name, {})
         text = entry.get("prompt", prompt)
         if text is None:
-            left_out[path.name] = "no prompt for this photo in the prompts file (and no --prompt for all)"
+            left_out[name] = "no prompt for this photo in the prompts file (and no --prompt for all)"
+            continue
+        if not is_unicode(text):
+            left_out[name] = "its prompt holds text that is not valid Unicode (e.g. bytes a terminal could not decode)"
             continue
         reference = _reference_for(path.name, entry.get("reference"), references)
-        items += [Item(path.name, path, text, reference, seed) for seed in seeds]
+        items += [Item(name, path, text, reference, seed) for seed in seeds]
     return items, left_out
 
 

@@ -12,26 +12,29 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 import statistics
 import sys
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
 from app.engine.families import FAMILIES
 from app.errors import StudioError
-from app.eval.rows import ROWS, read_rows
+from app.eval.rows import ROWS, RUN_FILE, read_rows_file, read_run_file
 from app.eval.summary import MethodSummary, Summary, summarise
 from app.fit import method_label
 from app.fit.anchors import ANCHORS
 from app.fit.matrix import Column
+from app.images import load_image
 from app.request.compare import parse_method
 
 REPORT = "report.html"
 THUMBNAIL = 160
+THUMBNAIL_MAX_PIXELS = 4096 * 4096
+"""A saved result larger than this is not one the run wrote: it is left out, never decoded."""
+MAX_ERRORS = 20
+LINE = "_line"
+"""Key of a row's line in the results file, for messages about it (added by :func:`write_report`)."""
 OWN_SCORE = {"canny": "edges", "pose": "pose", "depth": "depth"}
 """The fit that says whether a control type's method did its job (its structure score)."""
 
@@ -43,6 +46,7 @@ body.eval-report { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-
 .eval-report h1 { font-size: 1.6rem; margin-bottom: 0.2rem; } .eval-report h2 { font-size: 1.2rem; margin-top: 2rem; }
 .eval-report .meta { color: #4b5563; }
 .eval-report .verdict { background: #f0fdf4; border-left: 4px solid #16a34a; padding: 0.6rem 1rem; }
+.eval-report .verdict.none { background: #fffbeb; border-left-color: #d97706; }
 .eval-report .wide { overflow-x: auto; } .eval-report table { border-collapse: collapse; margin: 0.5rem 0; }
 .eval-report th, .eval-report td { border-bottom: 1px solid #e5e7eb; padding: 4px 10px; }
 .eval-report th { text-align: left; background: #f9fafb; }
@@ -58,24 +62,47 @@ body.eval-report { font: 15px/1.5 system-ui, sans-serif; margin: 2rem auto; max-
 
 def render(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None, title: str = "") -> str:
     """The report as one HTML document (``out``: the run's folder, to read its run.json and saved images)."""
+    return page(fragment(summary, rows, out, title), title)
+
+
+def page(body: str, title: str) -> str:
+    """A report's content (:func:`fragment`) as one HTML document with its styles."""
     return (
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{html.escape(title or 'Conditioning Studio evaluation')}</title><style>{CSS}</style></head>"
-        f"<body class='{SCOPE}'>{fragment(summary, rows, out, title)}</body></html>"
+        f"<body class='{SCOPE}'>{body}</body></html>"
     )
 
 
-def fragment(summary: Summary, rows: list[dict[str, Any]], out: Path | None = None, title: str = "") -> str:
-    """The report's content, to embed in a page that loads :data:`CSS` (the studio's Report tab)."""
+def fragment(
+    summary: Summary,
+    rows: list[dict[str, Any]],
+    out: Path | None = None,
+    title: str = "",
+    problems: list[str] | None = None,
+) -> str:
+    """The report's content, to embed in a page that loads :data:`CSS` (the studio's Report tab).
+
+    ``problems`` (optional) collects, one line each, what in ``out`` could not be read (a ``run.json`` that is not
+    the run's, an image that is not one); the report leaves those parts out.
+    """
+    problems = problems if problems is not None else []
     modes = sorted({r["batching"] for r in rows if isinstance(r.get("batching"), str)})
-    config = _run_config(out, " / ".join(modes))
+    config = _run_config(out, " / ".join(modes), problems)
+    scored = any(m.scores for m in summary.methods)
     parts = [
         f"<h1>{html.escape(title or 'Which conditioning fits this set of photos?')}</h1>",
         f"<p class='meta'>{summary.photos} photo(s) × {summary.seeds} seed(s), {len(rows)} results. {config}</p>",
         "<h2>Verdict</h2>",
-        f"<div class='verdict'>{_markdownish(summary.verdict.markdown)}</div>",
+        f"<div class='verdict{'' if scored else ' none'}'>{_markdownish(summary.verdict.markdown)}"
+        f"{'' if scored else _no_scores_reason(summary)}</div>",
         "<h2>Per method</h2>",
         _table(summary),
+    ]
+    failed = _failures(summary)
+    if failed:
+        parts += ["<h2>What failed</h2>", failed]
+    parts += [
         "<h2>How each fit is spread</h2><div class='plots'>",
         *(_plot(summary, column) for column in summary.columns),
         "</div>",
@@ -83,35 +110,94 @@ def fragment(summary: Summary, rows: list[dict[str, Any]], out: Path | None = No
     anchors = _anchors(summary)
     if anchors:
         parts += ["<h2>Beside published results</h2>", anchors]
-    cases = _cases(summary, rows, out)
+    cases = _cases(summary, rows, out, problems)
     if cases:
         parts += ["<h2>Best and worst result of each method</h2>", cases]
     return "\n".join(parts)
 
 
-def write_report(out: Path, title: str = "") -> Path:
-    """Read ``out/rows.jsonl``, write ``out/report.html``; returns its path."""
-    rows = read_rows(Path(out) / ROWS)
+def write_report(out: Path, title: str = "") -> tuple[Path, list[str]]:
+    """Read ``out/rows.jsonl``, write ``out/report.html`` from its well-formed rows.
+
+    Returns:
+        The report's path, and one line for everything left out of it (a malformed row, naming its line; a
+        ``run.json`` or an image that could not be read).
+
+    Raises:
+        StudioError: the results file cannot be read at all, or the report cannot be written.
+    """
+    source = Path(out) / ROWS
+    parsed = read_rows_file(source)
+    problems = [f"{source} line {number}: {reason}; left out" for number, reason in parsed.problems]
+    rows = [{**row, LINE: number} for row, number in zip(parsed.rows, parsed.lines, strict=True)]
+    body = fragment(summarise(rows), rows, Path(out), title, problems)
     target = Path(out) / REPORT
-    target.write_text(render(summarise(rows), rows, Path(out), title), encoding="utf-8")
-    return target
+    try:
+        target.write_text(page(body, title), encoding="utf-8")
+    except OSError as error:
+        raise StudioError(f"{target}: cannot write the report ({error.strerror or error}).") from None
+    return target, problems
 
 
 # -- parts -------------------------------------------------------------------------------------------------------
 
 
-def _run_config(out: Path | None, batching: str) -> str:
-    path = Path(out) / "run.json" if out is not None else None
-    if path is None or not path.is_file():
+def _run_config(out: Path | None, batching: str, problems: list[str]) -> str:
+    if out is None or not (Path(out) / RUN_FILE).is_file():
         return ""
-    run = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        run = read_run_file(out)
+    except StudioError as error:
+        problems.append(f"{error} The report leaves the run's settings out.")
+        return ""
     config, models = run.get("config", {}), run.get("models", {})
-    family = FAMILIES[config["family"]].label if config.get("family") in FAMILIES else "Stable Diffusion 1.5"
+    family = config.get("family")
+    family = FAMILIES[family].label if isinstance(family, str) and family in FAMILIES else "Stable Diffusion 1.5"
+    fields = [config.get(k) for k in ("width", "height", "num_inference_steps", "guidance_scale")]
+    fields += [models.get("family"), models.get("dtype"), batching or config.get("batching") or "default"]
+    width, height, steps, cfg, source, dtype, mode = (_short(value) for value in fields)
     return html.escape(
-        f"{family}, {config.get('width')}×{config.get('height')}, {config.get('num_inference_steps')} steps, "
-        f"CFG {config.get('guidance_scale')}, {models.get('family')} models in {models.get('dtype')}, "
-        f"{batching or config.get('batching') or 'default'} batching."
+        f"{family}, {width}×{height}, {steps} steps, CFG {cfg}, {source} models in {dtype}, {mode} batching."
     )
+
+
+def _short(value: Any) -> str:
+    """A run.json value as a few words of text (the file is read, not trusted)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        return "?"
+    if isinstance(value, int) and abs(value) >= 10**12:
+        return "?"
+    text = str(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _no_scores_reason(summary: Summary) -> str:
+    """Why there is no verdict: the most common reason the rows failed."""
+    errors = summary.errors()
+    if not errors:
+        return ""
+    reason, count, _ = errors[0]
+    total = sum(m.rows for m in summary.methods)
+    return f"<p>Most often ({count} of {total} results): {html.escape(_clip(reason))}</p>"
+
+
+def _failures(summary: Summary) -> str:
+    """Every reason rows failed, most frequent first (at most :data:`MAX_ERRORS` kinds), with the methods."""
+    errors = summary.errors()
+    if not errors:
+        return ""
+    body = "".join(
+        f"<tr><td>{html.escape(_clip(reason))}</td><td class='num'>{count}</td>"
+        f"<td>{html.escape(_clip(', '.join(method_label(m) for m in methods), 200))}</td></tr>"
+        for reason, count, methods in errors[:MAX_ERRORS]
+    )
+    more = f"<p class='meta'>And {len(errors) - MAX_ERRORS} other reasons.</p>" if len(errors) > MAX_ERRORS else ""
+    head = "<tr><th>Why</th><th>Results</th><th>Methods</th></tr>"
+    return f"<div class='wide'><table data-errors><thead>{head}</thead><tbody>{body}</tbody></table></div>{more}"
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _markdownish(text: str) -> str:
@@ -218,8 +304,7 @@ def _plot(summary: Summary, column: Column) -> str:
         shapes.append(f"<line x1='{mid}' x2='{mid}' y1='{y - 8}' y2='{y + 8}' stroke='#312e81' stroke-width='2'/>")
         shapes += [f"<circle cx='{x(v):.1f}' cy='{y}' r='2.5' fill='#111827' fill-opacity='0.55'/>" for v in data]
     axis_y = 10 + row * len(methods) + 4
-    step = 0.25 if high - low <= 1.0 else 0.5
-    ticks = [low + step * i for i in range(round((high - low) / step) + 1)]
+    ticks = _ticks(low, high)
     shapes.append(f"<line x1='{left}' x2='{width - right}' y1='{axis_y}' y2='{axis_y}' stroke='#6b7280'/>")
     shapes += [
         f"<text x='{x(t):.1f}' y='{axis_y + 16}' text-anchor='middle' font-size='11'>{t:g}</text>" for t in ticks
@@ -230,6 +315,21 @@ def _plot(summary: Summary, column: Column) -> str:
     )
     caption = f"{column.label} ↑ — {column.description}"
     return f"<figure data-score='{column.name}'>{svg}<figcaption>{html.escape(caption)}</figcaption></figure>"
+
+
+def _ticks(low: float, high: float, most: int = 11) -> list[float]:
+    """Axis labels from ``low`` to ``high`` at the first round step (0.25, 0.5, 1, 2.5, 5, 10, ...) that needs no
+    more than ``most`` of them, whatever the range."""
+    span = high - low
+    if not math.isfinite(span) or span <= 0:
+        return [low]
+    step = 0.25
+    for exponent in range(-1, 400):
+        step = next((m * 10.0**exponent for m in (2.5, 5.0, 10.0) if span / (m * 10.0**exponent) <= most - 1), 0.0)
+        if step:
+            break
+    first = math.ceil(low / step) * step
+    return [first + step * i for i in range(min(most, int((high - first) / step + 1e-9) + 1))]
 
 
 def _quartiles(data: list[float]) -> tuple[float, float, float]:
@@ -255,7 +355,7 @@ def _own_score(method: str) -> str | None:
     return next(iter(_own_scores(method)), None)
 
 
-def _cases(summary: Summary, rows: list[dict[str, Any]], out: Path | None) -> str:
+def _cases(summary: Summary, rows: list[dict[str, Any]], out: Path | None, problems: list[str]) -> str:
     if out is None:
         return ""
     blocks = []
@@ -275,37 +375,58 @@ def _cases(summary: Summary, rows: list[dict[str, Any]], out: Path | None) -> st
         for kind, row in picks:
             value = row["scores"][score]
             caption = f"{method_label(m.method)} · {kind} {score} {value:.3f} · {row['photo']} seed {row['seed']}"
+            try:
+                thumbnail = _thumbnail(Path(out) / row["image"])
+            except StudioError as error:
+                where = f"{Path(out) / ROWS} line {row[LINE]}" if LINE in row else str(Path(out) / ROWS)
+                problems.append(f"{where}: image {row['image']!r} left out of the report: {error}")
+                continue
             blocks.append(
-                f"<div class='case'><img alt='{html.escape(caption)}' src='{_thumbnail(Path(out) / row['image'])}'>"
-                f"{html.escape(caption)}</div>"
+                f"<div class='case'><img alt='{html.escape(caption)}' src='{thumbnail}'>{html.escape(caption)}</div>"
             )
     return f"<div class='cases'>{''.join(blocks)}</div>" if blocks else ""
 
 
 def _inside(out: Path, image: Any) -> bool:
     """Whether a row's image is a file inside the run's folder (rows never make the report read elsewhere)."""
-    if not isinstance(image, str) or not image:
+    if not isinstance(image, str) or not image or len(image) > 1024:
         return False
-    path = (Path(out) / image).resolve()
-    return path.is_relative_to(Path(out).resolve()) and path.is_file()
+    try:
+        path = (Path(out) / image).resolve()
+        return path.is_relative_to(Path(out).resolve()) and path.is_file()
+    except (OSError, ValueError):  # a NUL byte, a name too long for the file system
+        return False
 
 
 def _thumbnail(path: Path) -> str:
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        image.thumbnail((THUMBNAIL, THUMBNAIL))
-        buffer = io.BytesIO()
-        image.save(buffer, format="JPEG", quality=85)
+    """A saved result as a small inline JPEG, read as any upload is (size, pixel and format checks first).
+
+    Raises:
+        StudioError: the file is not a usable image, or larger than a result the run wrote.
+    """
+    image = load_image(path, max_pixels=THUMBNAIL_MAX_PIXELS, min_side=1)
+    image.thumbnail((THUMBNAIL, THUMBNAIL))
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=85)
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Write a run folder's report; 0 when every row and file was read, 2 when something was left out (each said
+    in one line naming its file and line) or nothing could be reported."""
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not (Path(args[0]) / ROWS).is_file():
         print("usage: python -m app.eval.report RUN_FOLDER   (a folder holding rows.jsonl)", file=sys.stderr)
         return 2
-    print(write_report(Path(args[0])))
-    return 0
+    try:
+        path, problems = write_report(Path(args[0]))
+    except StudioError as error:
+        print(f"No report: {error}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(path)
+    return 2 if problems else 0
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from app.eval.inputs import Item
+from app.eval.inputs import Item, safe_name
 from app.fit import score_results
 from app.fit.anchors import anchor_values
 from app.images import load_image
@@ -82,7 +82,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
         entry = entries.get(method.name)
         error = "no reference image for this photo" if entry is None else entry.error
         result = entry.result if entry is not None else None
-        row = _row(item, method.name, request["batching"], error)
+        row = _row(item, method.name, request["batching"], error, retry=entry is not None and entry.retry)
         row["recipe"] = recipe_to_dict(recipe, compact=True)
         if result is not None and matrix is not None:
             values = matrix.values.get(method.name, {})
@@ -100,20 +100,22 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
     return rows
 
 
-def failed_rows(item: Item, config: RunConfig, error: str) -> list[dict[str, Any]]:
-    """The rows of an item that could not run at all (e.g. its reference is not an image): one per method."""
-    return [_row(item, parse_method(m).name, config.batching, error) for m in config.methods]
+def failed_rows(item: Item, config: RunConfig, error: str, retry: bool = False) -> list[dict[str, Any]]:
+    """The rows of an item that could not run at all, one per method: its reference is not an image, or (``retry``)
+    something a rerun may get past, such as a model that did not load."""
+    return [_row(item, parse_method(m).name, config.batching, error, retry) for m in config.methods]
 
 
-def _row(item: Item, method: str, batching: str | None, error: str | None) -> dict[str, Any]:
+def _row(item: Item, method: str, batching: str | None, error: str | None, retry: bool = False) -> dict[str, Any]:
     return {
         "photo": item.photo,
         "seed": item.seed,
         "method": method,
         "prompt": item.prompt,
-        "reference": item.reference.name if item.reference is not None else None,
+        "reference": safe_name(item.reference) if item.reference is not None else None,
         "batching": batching,
         "error": error,
+        "retry": retry,  # a rerun into the same folder runs the item again
         "scores": {},
         "anchors": {},
         "seconds": None,

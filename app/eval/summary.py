@@ -9,6 +9,7 @@ within the advice's prompt tolerance of text-only's (it followed the structure w
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,7 @@ class MethodSummary:
     peak_memory: list[float] = field(default_factory=list)
     wins: dict[str, tuple[int, int]] = field(default_factory=dict)  # score -> (wins, (photo, seed) pairs compared)
     anchors: dict[str, list[float]] = field(default_factory=dict)  # published protocols (app.fit.anchors)
+    errors: Counter[str] = field(default_factory=Counter)  # why its failed rows failed, with how often
 
     def mean(self, score: str) -> float | None:
         values = self.scores.get(score)
@@ -54,6 +56,16 @@ class Summary:
     def method(self, name: str) -> MethodSummary | None:
         return next((m for m in self.methods if m.method == name), None)
 
+    def errors(self) -> list[tuple[str, int, list[str]]]:
+        """Every reason a row failed: the reason, how many rows, and the methods, most frequent first."""
+        counts: Counter[str] = Counter()
+        methods: dict[str, list[str]] = {}
+        for m in self.methods:
+            for reason, count in m.errors.items():
+                counts[reason] += count
+                methods.setdefault(reason, []).append(m.method)
+        return [(reason, count, methods[reason]) for reason, count in counts.most_common()]
+
 
 def summarise(rows: Iterable[dict[str, Any]]) -> Summary:
     """Summarise a run's rows (as :func:`app.eval.rows.read_rows` returns them)."""
@@ -66,6 +78,7 @@ def summarise(rows: Iterable[dict[str, Any]]) -> Summary:
         scores = {k: v for k, v in (row.get("scores") or {}).items() if isinstance(v, (int, float))}
         if row.get("error") or not scores:
             summary.failed += 1
+            summary.errors[str(row.get("error") or "no fit score could be computed")] += 1
             continue
         for name, value in scores.items():
             summary.scores.setdefault(name, []).append(float(value))

@@ -42,6 +42,8 @@ class Anchor:
     higher_is_better: bool
     protocol: str
     differences: str
+    bounds: tuple[float, float] = (0.0, 1.0)
+    """The range the metric lies in (a value outside it is not one of its results)."""
 
 
 ANCHORS: tuple[Anchor, ...] = (
@@ -55,6 +57,7 @@ ANCHORS: tuple[Anchor, ...] = (
         "pixel tolerance, ×100.",
         "Their MultiGen-20M validation images and captions; ours are your photos and prompt, at your size, steps "
         "and guidance.",
+        (0.0, 100.0),
     ),
     Anchor(
         "depth_rmse",
@@ -65,6 +68,7 @@ ANCHORS: tuple[Anchor, ...] = (
         "Depth re-estimated on the output; per-pixel RMSE against the input depth map, both scaled to 0–255.",
         "They estimate with MiDaS; we use the depth method's own detector (Depth Anything unless you chose "
         "depth:midas), each map min–max scaled to 0–255, on your photos and prompt.",
+        (0.0, 255.0),
     ),
     Anchor(
         "clip_i",
@@ -75,6 +79,7 @@ ANCHORS: tuple[Anchor, ...] = (
         "Cosine of the CLIP ViT-L/14 image embeddings of the output and the image prompt (our reference fit).",
         "Their 2,000 COCO 2017 validation images as image prompts; ours are your references, at your IP-Adapter "
         "scale and prompt.",
+        (-1.0, 1.0),
     ),
     Anchor(
         "clip_t",
@@ -85,6 +90,7 @@ ANCHORS: tuple[Anchor, ...] = (
         f"CLIPScore ({CLIPSCORE_WEIGHT:g} × max(cos, 0), CLIP ViT-L/14) of the output against a text.",
         "Their text is the image prompt's COCO caption; ours is your prompt. The 2.5 weight is our reading of "
         "'CLIPScore'.",
+        (0.0, CLIPSCORE_WEIGHT),
     ),
 )
 

@@ -153,6 +153,8 @@ class Scorer(ABC):
     kind: ClassVar[str]  # one of SCORE_KINDS: what the advice rules treat it as
     # Plain-language noun for what a high score means was kept ("the layout").
     keeps: ClassVar[str] = ""
+    # The documented range of the score: a value outside it (in a results file, say) is not one of its scores.
+    bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
 
     @abstractmethod
     def applies(self, ctx: FitContext) -> bool:

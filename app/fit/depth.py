@@ -81,6 +81,7 @@ class DepthScorer(Scorer):
     )
     kind: ClassVar[str] = "structure"
     keeps: ClassVar[str] = "the layout"
+    bounds: ClassVar[tuple[float, float]] = (-1.0, 1.0)  # a rank correlation
 
     def applies(self, ctx: FitContext) -> bool:
         return ctx.control_depth is not None

@@ -33,6 +33,7 @@ class Column:
         kind: ``prompt``, ``structure``, ``reference`` or ``cost``.
         higher_is_better: False for cost columns, where the lowest is best.
         keeps: What a high score means was kept, for the advice ("the layout").
+        bounds: The range a score of this column lies in (a scorer's documented range); None for costs.
     """
 
     name: str
@@ -41,11 +42,12 @@ class Column:
     kind: str
     higher_is_better: bool = True
     keeps: str = ""
+    bounds: tuple[float, float] | None = None
 
     @classmethod
     def for_scorer(cls, scorer: Scorer | type[Scorer]) -> Column:
         """The column of a scorer."""
-        return cls(scorer.name, scorer.label, scorer.description, scorer.kind, keeps=scorer.keeps)
+        return cls(scorer.name, scorer.label, scorer.description, scorer.kind, keeps=scorer.keeps, bounds=scorer.bounds)
 
     def format(self, value: float | None, decimals: int = 2) -> str:
         """A cell as text: scores with ``decimals`` places, seconds, memory in MiB/GiB, ``–`` when missing."""

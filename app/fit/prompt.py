@@ -17,6 +17,7 @@ class PromptScorer(Scorer):
     description: ClassVar[str] = "How well the output matches the prompt: CLIP cosine of prompt and image."
     kind: ClassVar[str] = "prompt"
     keeps: ClassVar[str] = "the prompt"
+    bounds: ClassVar[tuple[float, float]] = (-1.0, 1.0)  # a cosine
 
     def applies(self, ctx: FitContext) -> bool:
         return bool(ctx.prompt and ctx.prompt.strip())

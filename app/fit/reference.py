@@ -17,6 +17,7 @@ class ReferenceScorer(Scorer):
     description: ClassVar[str] = "How much the output looks like the reference: CLIP cosine of the two images."
     kind: ClassVar[str] = "reference"
     keeps: ClassVar[str] = "the reference"
+    bounds: ClassVar[tuple[float, float]] = (-1.0, 1.0)  # a cosine
 
     def applies(self, ctx: FitContext) -> bool:
         return ctx.reference is not None

@@ -175,12 +175,15 @@ class CompareEntry:
         result: The generation (None when the method could not run, see ``error``).
         maps: The control maps it used, with their keypoints or depth, in control order.
         error: Why the method could not run (e.g. no person found for pose).
+        retry: Whether running it again may succeed: a model that did not load, memory, a fault; not an input
+            that cannot drive the method (no person found), which fails the same way every time.
     """
 
     method: Method
     result: Result | None
     maps: list[Any] = field(default_factory=list)
     error: str | None = None
+    retry: bool = False
 
 
 @dataclass
