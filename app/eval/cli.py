@@ -37,7 +37,6 @@ from app.eval.report import write_report
 from app.eval.rows import (
     RUN_FILE,
     SKIPPED,
-    all_rows,
     append_rows,
     done_keys,
     merge,
@@ -186,7 +185,6 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(items)} comparisons ({len({i.photo for i in items})} photos × {len({i.seed for i in items})} seeds), "
         f"{len(items) - len(todo)} already written; {len(todo)} to run on {state.num_processes} process(es)"
     )
-    before = len(all_rows(args.out))
     started = time.perf_counter()
     with state.split_between_processes(todo) as mine:
         label = f"process 1 of {state.num_processes}"
@@ -204,14 +202,19 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = merge(args.out, [parse_method(m).name for m in config.methods])
     minutes = (time.perf_counter() - started) / 60
-    rate = f", {(len(rows) - before) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
+    rate = f", {len(todo) * len(config.methods) / minutes:.1f} rows/min" if todo and minutes > 0 else ""
     say(f"{len(rows)} rows in {args.out / 'rows.jsonl'}{rate}; {failures(rows)}; {len(left_out)} photo(s) skipped")
+    if any(row.get("retry") for row in rows):
+        say("Rows marked to retry (a model that did not load, memory, a fault) run again on a rerun into this --out.")
     try:
-        say(f"report: {write_report(args.out)}")
+        report, problems = write_report(args.out)
+        for problem in problems:
+            say(problem)
+        say(f"report: {report}")
     except StudioError as error:
         say(f"No report: {error}")
     if not any(scored(row) for row in rows):
-        say("No row produced a fit score: nothing here answers the question; see the errors above.")
+        say("No row produced a fit score, so nothing here answers the question: see why above.")
         return 1
     return 0
 

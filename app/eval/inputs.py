@@ -129,17 +129,17 @@ def parse_seeds(text: str) -> list[int]:
     seeds: list[int] = []
     allowed = f"give 1–{MAX_SEEDS} seeds from 0 to {MAX_SEED}"
     shown = text if len(text) <= 80 else text[:79] + "…"
-    try:
-        for part in (p.strip() for p in text.split(",") if p.strip()):
-            low, dash, high = part.partition("-")
-            bounds = (int(low), int(high)) if dash else (int(part), int(part))
-            if not 0 <= bounds[0] <= MAX_SEED or not 0 <= bounds[1] <= MAX_SEED or bounds[1] - bounds[0] >= MAX_SEEDS:
-                raise StudioError(f"Seeds: {shown!r} holds {part[:40]!r}; {allowed}.")
-            seeds += range(bounds[0], bounds[1] + 1)  # at most MAX_SEEDS per part, whatever the numbers
-            if len(seeds) > MAX_SEEDS * 4:
-                break
-    except ValueError:
-        raise StudioError(f"Seeds: {shown!r} is not a list like 0,1,2 or a range like 0-3.") from None
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        low, dash, high = part.partition("-")
+        try:
+            first, last = (int(low), int(high)) if dash else (int(part), int(part))
+        except ValueError:  # not a number (an integer of over 4300 digits included)
+            raise StudioError(f"Seeds: {shown!r} is not a list like 0,1,2 or a range like 0-3.") from None
+        if not 0 <= first <= last <= MAX_SEED or last - first >= MAX_SEEDS:
+            raise StudioError(f"Seeds: {shown!r} holds {part[:40]!r}; {allowed}.")
+        seeds += range(first, last + 1)  # at most MAX_SEEDS per part, whatever the numbers
+        if len(seeds) > MAX_SEEDS * 4:
+            break
     seeds = list(dict.fromkeys(seeds))
     if not seeds or len(seeds) > MAX_SEEDS:
         raise StudioError(f"Seeds: {shown!r} gives {len(seeds)} seeds or more; {allowed}.")

@@ -102,11 +102,9 @@ def fragment(
     failed = _failures(summary)
     if failed:
         parts += ["<h2>What failed</h2>", failed]
-    parts += [
-        "<h2>How each fit is spread</h2><div class='plots'>",
-        *(_plot(summary, column) for column in summary.columns),
-        "</div>",
-    ]
+    plots = [_plot(summary, column) for column in summary.columns]
+    if any(plots):
+        parts += ["<h2>How each fit is spread</h2><div class='plots'>", *plots, "</div>"]
     anchors = _anchors(summary)
     if anchors:
         parts += ["<h2>Beside published results</h2>", anchors]
@@ -187,7 +185,7 @@ def _failures(summary: Summary) -> str:
     if not errors:
         return ""
     body = "".join(
-        f"<tr><td>{html.escape(_clip(reason))}</td><td class='num'>{count}</td>"
+        f"<tr><td>{html.escape(_clip(reason, 600))}</td><td class='num'>{count}</td>"
         f"<td>{html.escape(_clip(', '.join(method_label(m) for m in methods), 200))}</td></tr>"
         for reason, count, methods in errors[:MAX_ERRORS]
     )
