@@ -20,7 +20,7 @@ from gradio_client import handle_file
 from PIL import Image
 
 from app.preprocess import REGISTRY
-from app.recipes import Recipe, decode_share, load_presets, recipe_from_png, run_recipe
+from app.recipes import Recipe, decode_share, encode_share, load_presets, recipe_from_png, run_recipe
 from app.recipes.png import PARAMETERS_KEY, read_text_chunks
 from tests.ui_fixtures import (
     ARTIFACTS,
@@ -370,6 +370,25 @@ def test_a_share_link_opens_the_same_recipe_for_a_friend(page, browser, tmp_path
     ARTIFACTS.mkdir(exist_ok=True)
     other.screenshot(path=str(ARTIFACTS / "ui-recipes-shared-link.png"), full_page=True)
     friend.close()
+
+
+@pytest.mark.browser
+@in_browser
+def test_a_shared_links_title_and_description_are_plain_text(browser, served_app):
+    hostile = "![p](http://other-host/pixel.png) [Sign in again](http://other-host/phish) **now** <b>x</b> $$x$$"
+    preset = next(iter(load_presets().values()))
+    recipe = preset.model_copy(update={"title": "<i>T</i> [t](http://other-host/t)", "description": hostile})
+    visitor = browser.new_context(viewport={"width": 1400, "height": 1000})
+    visitor.set_default_timeout(TIMEOUT_MS)
+    page = visitor.new_page()
+    foreign: list[str] = []
+    page.on("request", lambda request: foreign.append(request.url) if "other-host" in request.url else None)
+    page.goto(f"{served_app.url.rstrip('/')}/?recipe={encode_share(recipe)}")
+    notice = page.locator("#recipes-notice")
+    expect(notice).to_contain_text(hostile)  # every character shown as typed
+    expect(notice).to_contain_text("<i>T</i> [t](http://other-host/t)")
+    assert notice.locator("a, img, b, i, strong, .katex").count() == 0 and not foreign
+    visitor.close()
 
 
 @pytest.mark.browser

@@ -28,10 +28,7 @@ browser (``window.location``, which is right behind any proxy).
 
 from __future__ import annotations
 
-import hashlib
-import html
 import re
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +51,8 @@ from app.recipes import (
     recipe_to_json,
 )
 from app.request import CommonSettings
+from app.ui.downloads import cached_file
+from app.ui.plain import plain
 
 MAX_USER_PRESETS = 50
 MAX_NAME_CHARS = 40
@@ -162,17 +161,17 @@ def loaded_notice(recipe: Recipe, source: str, notes: Sequence[str] = ()) -> str
         source: Where it came from, e.g. "the shared link".
         notes: What the page cannot show of it, one line each.
     """
-    title = f" “{html.escape(recipe.title)}”" if recipe.title else ""
+    title = f" “{plain(recipe.title)}”" if recipe.title else ""
     text = f"Loaded{title} from {source}."
     if recipe.description:
-        text += f" {html.escape(recipe.description)}"
+        text += f" {plain(recipe.description)}"
     needed = recipe_notice(recipe)
-    return text + (f"\n\n**{html.escape(needed)}**" if needed else "") + noted(notes)
+    return text + (f"\n\n**{plain(needed)}**" if needed else "") + noted(notes)
 
 
 def noted(notes: Sequence[str]) -> str:
     """Notes as Markdown bullets after a blank line (escaped: they may quote a recipe); empty for none."""
-    return "\n\n" + "\n".join(f"- {html.escape(note)}" for note in notes) if notes else ""
+    return "\n\n" + "\n".join(f"- {plain(note)}" for note in notes) if notes else ""
 
 
 def save_preset(name: str, store: Any, recipe: Recipe) -> tuple[dict[str, Any], str]:
@@ -209,20 +208,11 @@ def delete_preset(choice: str | None, store: Any) -> dict[str, Any]:
     return kept
 
 
-# One folder for the process, removed at exit; a download's path is keyed by its content, so saving or
-# sharing the same recipe again reuses its file instead of leaving a new folder behind on every click.
-_DOWNLOADS = tempfile.TemporaryDirectory(prefix="studio-recipes-")
-
-
 def write_json(recipe: Recipe, name: str) -> str:
-    """The recipe written as ``<name>.json`` for download (gradio serves it from its cache)."""
+    """The recipe written as ``<name>.json`` for download, in gradio's pruned cache (keyed by its content, so
+    saving or sharing the same recipe again reuses its file)."""
     slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:MAX_NAME_CHARS] or "recipe"
-    text = recipe_to_json(recipe)
-    folder = Path(_DOWNLOADS.name) / hashlib.sha256(f"{slug}\n{text}".encode()).hexdigest()[:16]
-    folder.mkdir(exist_ok=True)
-    path = folder / f"{slug}.json"
-    path.write_text(text, encoding="utf-8")
-    return str(path)
+    return cached_file(recipe_to_json(recipe).encode("utf-8"), f"{slug}.json")
 
 
 def read_uploaded_json(path: str | None) -> Recipe:
@@ -279,7 +269,7 @@ def build_recipes_panel(
 
     # Outside the accordion, so a shared link's notice ("supply a photo") is seen even while it is closed.
     with gr.Row(equal_height=True):
-        notice = gr.Markdown(elem_id="recipes-notice")
+        notice = gr.Markdown(elem_id="recipes-notice", latex_delimiters=[])  # recipe text is never math
         # Loading a preset, a JSON, an image or a history entry replaces what was on screen: one click brings it back.
         undo = gr.Button("Undo load", size="sm", visible=False, scale=0, min_width=120, elem_id="recipes-undo")
     before = gr.State(None)  # the recipe on screen before the last load
@@ -321,7 +311,7 @@ def build_recipes_panel(
     def applied(recipe: Recipe, source: str, message: str = "", values: dict[str, Any] | None = None) -> list[Any]:
         """Updates for ``[*outputs, notice, before, undo]``: the recipe on screen, what was there kept for Undo."""
         notes = list(apply_notes(recipe)) if apply_notes else []
-        text = loaded_notice(recipe, source, notes) + (f"\n\n{html.escape(message)}" if message else "")
+        text = loaded_notice(recipe, source, notes) + (f"\n\n{plain(message)}" if message else "")
         try:
             previous = capture(values) if values is not None else None
         except (StudioError, KeyError):  # nothing recordable on screen (e.g. a tab without recipes): no undo
@@ -341,7 +331,7 @@ def build_recipes_panel(
         try:
             recipe = find_preset(choice, stored)
         except StudioError as error:
-            return [*skip_all, html.escape(str(error)), *refused]
+            return [*skip_all, plain(str(error)), *refused]
         return applied(recipe, "the presets", values=values)
 
     def on_save(**values: Any) -> tuple[Any, ...]:
@@ -350,12 +340,12 @@ def build_recipes_panel(
             recipe, notes = captured(values)
             stored, path = save_preset(preset_name, stored, recipe)
         except StudioError as error:  # said in the notice: an unqueued event's gr.Error shows only a bare badge
-            return gr.skip(), gr.skip(), gr.skip(), f"**Not saved:** {html.escape(str(error))}"
+            return gr.skip(), gr.skip(), gr.skip(), f"**Not saved:** {plain(str(error))}"
         return (
             stored,
             gr.update(choices=menu_choices(stored), value=f"{_MINE}{preset_name}"),
             gr.update(value=path, visible=True),
-            f"Saved “{html.escape(preset_name)}” in this browser; download the JSON to keep or share it.{notes}",
+            f"Saved “{plain(preset_name)}” in this browser; download the JSON to keep or share it.{notes}",
         )
 
     def on_delete(choice: str | None, stored: Any) -> tuple[Any, ...]:
@@ -367,7 +357,7 @@ def build_recipes_panel(
         try:
             return applied(read_uploaded_json(path), "the JSON file", values=values)
         except StudioError as error:
-            return [*skip_all, f"**Not loaded:** {html.escape(str(error))}", *refused]
+            return [*skip_all, f"**Not loaded:** {plain(str(error))}", *refused]
 
     def on_restore(path: str | None = None, **values: Any) -> list[Any]:
         if not path:
@@ -375,7 +365,7 @@ def build_recipes_panel(
         try:
             recipe, message = recipe_from_png(path)
         except StudioError as error:
-            return [*skip_all, f"**Not restored:** {html.escape(str(error))}", *refused]
+            return [*skip_all, f"**Not restored:** {plain(str(error))}", *refused]
         return applied(recipe, "the image", message, values=values)
 
     def on_undo(previous: Recipe | None) -> list[Any]:
@@ -388,7 +378,7 @@ def build_recipes_panel(
             recipe, notes = captured(values)
             token = encode_share(recipe)
         except StudioError as error:
-            return "", gr.skip(), f"**No share link made:** {html.escape(str(error))}"
+            return "", gr.skip(), f"**No share link made:** {plain(str(error))}"
         download = gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
         # Say what this link cannot reproduce; otherwise keep the notice (e.g. which image a loaded recipe needs).
         return token, download, f"Share link made.{notes}" if notes else gr.skip()
@@ -398,7 +388,7 @@ def build_recipes_panel(
         try:
             recipe = recipe_from_query(getattr(request, "query_params", None))
         except StudioError as error:
-            return [choices, *skip_all, f"**The shared link could not be loaded:** {html.escape(str(error))}", *refused]
+            return [choices, *skip_all, f"**The shared link could not be loaded:** {plain(str(error))}", *refused]
         if recipe is None:
             return [choices, *skip_all, gr.skip(), *refused]
         return [choices, *applied(recipe, "the shared link")]

@@ -6,17 +6,15 @@ text is escaped, and nothing in it names a file the studio reads.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from gradio.utils import get_upload_folder
 
 from app.eval.report import fragment, page
 from app.eval.rows import parse_rows
 from app.eval.summary import summarise
+from app.ui.downloads import cached_file
 from app.ui.shared import SharedControls, StudioHandle, studio_errors
 
 TAB = "report"
@@ -51,24 +49,10 @@ def open_results(path: str | None) -> tuple[str, str | None, str]:
     summary = summarise(rows)
     title = f"Evaluation: {name}"
     body = fragment(summary, rows, title=title)
-    report = _cached(page(body, title))
+    report = cached_file(page(body, title).encode("utf-8"), "report.html")
     status = f"{len(rows)} results from {name}" + (f"; {bad} line(s) that are not rows were left out." if bad else ".")
     view = f"<div class='eval-report'>{body}</div>"
-    return view, str(report), status
-
-
-def _cached(page: str) -> Path:
-    """The report as a file in gradio's cache, named by its content: the Blocks' ``delete_cache`` prunes it like
-    every upload, and the same report asked for twice is one file."""
-    data = page.encode("utf-8")
-    folder = Path(get_upload_folder()) / f"report-{hashlib.sha256(data).hexdigest()[:32]}"
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / "report.html"
-    if not target.is_file():
-        staging = folder / f".report-{os.getpid()}-{id(data)}.tmp"
-        staging.write_bytes(data)
-        os.replace(staging, target)  # a concurrent request for the same report never sees half of it
-    return target
+    return view, report, status
 
 
 def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:
