@@ -21,6 +21,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from app.engine.families import FAMILIES
 from app.errors import StudioError
@@ -28,6 +29,7 @@ from app.eval.report import CSS as REPORT_CSS
 from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
+from app.ui.edge import EdgeGuard, allow_long_request_lines
 from app.ui.gallery import GALLERY_CSS
 from app.ui.history import SendTarget, build_history
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
@@ -209,9 +211,11 @@ def unserved_family_note(family: str, families: Sequence[str]) -> str:
 
 def launch_options(settings: Settings | None = None) -> dict[str, Any]:
     """Keyword arguments for ``demo.launch``: theme and css (gradio 6 takes them at launch), upload cap, errors,
-    and the MCP server (``STUDIO_MCP=0`` turns it off)."""
+    the MCP server (``STUDIO_MCP=0`` turns it off), and the HTTP edge's checks (:mod:`app.ui.edge`)."""
     settings = settings or get_settings()
+    allow_long_request_lines()  # the server gradio starts answers a too-long URL with 414, not a reset
     return {
+        "app_kwargs": {"middleware": [Middleware(EdgeGuard)]},
         "mcp_server": settings.mcp_server,
         "max_file_size": MAX_UPLOAD,
         "show_error": True,
