@@ -24,6 +24,7 @@ from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.live import previews_on, while_running
+from app.ui.plain import in_toast
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
 from app.ui.shared import (
@@ -253,7 +254,7 @@ def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
     gallery = []
     for item in items.values():
         if item.error:
-            gr.Warning(item.error, title=f"{item.control_type} map")
+            gr.Warning(in_toast(item.error), title=f"{item.control_type} map")
             gallery.append((placeholder("no map", data["width"], data["height"]), f"{item.detector}: {item.error}"))
         else:
             gallery.append((item.map, f"{item.control_type} map · {item.detector} · {item.seconds:.2f} s"))
@@ -287,7 +288,7 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
                 view.add(len(entries), event, data)
                 entries.append(event)
                 if event.error:
-                    gr.Warning(event.error, title=event.method.label)
+                    gr.Warning(in_toast(event.error), title=event.method.label)
             else:
                 view.preview(*event)
         yield view.update(), gr.skip(), gr.skip()

@@ -8,6 +8,7 @@ image, emphasis, heading, list, code, HTML tag or entity, and no bare ``http://`
 
 from __future__ import annotations
 
+import html
 import string
 
 _ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
@@ -17,3 +18,9 @@ _ESCAPED.update({ord(char): " " for char in "\r\n\t\x0b\x0c\x85\u2028\u2029"})  
 def plain(text: object) -> str:
     """``text`` as Markdown that renders to exactly its characters (line breaks become spaces)."""
     return str(text).translate(_ESCAPED)
+
+
+def in_toast(text: object) -> str:
+    """``text`` for a ``gr.Error`` / ``gr.Warning`` toast, which gradio renders as (sanitised) HTML: escaped, so a
+    value the message quotes (a file name, a received setting) is shown as typed and never fetched as an image."""
+    return html.escape(str(text), quote=False)

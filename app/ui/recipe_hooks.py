@@ -19,6 +19,7 @@ from PIL import Image
 from app.errors import StudioError
 from app.images import content_hash, load_image
 from app.recipes import ASSETS_DIR, Recipe, attach_recipe
+from app.ui.plain import in_toast
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +124,7 @@ def try_recipe(make: Callable[[], Recipe], warn: bool = True) -> Recipe | None:
     except StudioError as error:
         logger.warning("no recipe for these images: %s", error)
         if warn:
-            gr.Warning(f"These images carry no recipe: {error}", title="No recipe")
+            gr.Warning(f"These images carry no recipe: {in_toast(error)}", title="No recipe")
         return None
 
 

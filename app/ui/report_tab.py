@@ -15,6 +15,7 @@ from app.eval.report import fragment, page
 from app.eval.rows import parse_rows
 from app.eval.summary import summarise
 from app.ui.downloads import cached_file
+from app.ui.plain import in_toast, plain
 from app.ui.shared import SharedControls, StudioHandle, studio_errors
 
 TAB = "report"
@@ -30,29 +31,37 @@ def open_results(path: str | None) -> tuple[str, str | None, str]:
     if path is None:
         return "", None, ""
     name = Path(path).name
+    shown = in_toast(name)  # a toast renders HTML; the name is the uploader's
     try:
         text = Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise gr.Error(
-            f"{name} is not a text file; open the rows.jsonl an evaluation wrote.", title="Not results"
+            f"{shown} is not a text file; open the rows.jsonl an evaluation wrote.", title="Not results"
         ) from None
     parsed = parse_rows(text)
     rows, bad = parsed.rows, parsed.bad
     if not rows:
         raise gr.Error(
-            f"{name} holds no result rows ({bad} line(s) that are not rows). A row is one JSON object per line with "
+            f"{shown} holds no result rows ({bad} line(s) that are not rows). A row is one JSON object per line with "
             'at least "photo", "seed" and "method", as python -m app.eval writes them.',
             title="No results",
         )
     if len(rows) > MAX_ROWS:
-        raise gr.Error(f"{name} holds {len(rows)} rows; this page reads at most {MAX_ROWS}.", title="Too many rows")
+        raise gr.Error(f"{shown} holds {len(rows)} rows; this page reads at most {MAX_ROWS}.", title="Too many rows")
     summary = summarise(rows)
     title = f"Evaluation: {name}"
     body = fragment(summary, rows, title=title)
     report = cached_file(page(body, title).encode("utf-8"), "report.html")
-    status = f"{len(rows)} results from {name}" + (f"; {bad} line(s) that are not rows were left out." if bad else ".")
+    status = f"{len(rows)} results from {plain(name)}" + (f"; {_left_out(parsed.problems)}" if bad else ".")
     view = f"<div class='eval-report'>{body}</div>"
     return view, report, status
+
+
+def _left_out(problems: list[tuple[int, str]], shown: int = 3) -> str:
+    """The lines that are not rows, for the status line: how many, and why for the first few (plain text)."""
+    reasons = "; ".join(f"line {number}: {reason}" for number, reason in problems[:shown])
+    more = f"; and {len(problems) - shown} more" if len(problems) > shown else ""
+    return f"{len(problems)} line(s) that are not rows were left out ({plain(reasons + more)})."
 
 
 def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:

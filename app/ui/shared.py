@@ -31,6 +31,7 @@ from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
 from app.ui.live import live_previews_checkbox
+from app.ui.plain import in_toast
 from app.ui.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
@@ -228,7 +229,8 @@ def on_gpu(
 
     def explain(error: Exception) -> gr.Error:
         return gr.Error(
-            f"ZeroGPU stopped this job: {str(error)[:200]}. Try fewer steps, a smaller size or fewer methods.",
+            f"ZeroGPU stopped this job: {in_toast(str(error)[:200])}. Try fewer steps, a smaller size or fewer "
+            "methods.",
             title="GPU time ran out",
         )
 
@@ -272,13 +274,13 @@ def studio_errors() -> Iterator[None]:
     except gr.Error:
         raise
     except Cancelled as error:
-        raise gr.Error(str(error), title=STOPPED_TITLE) from None
+        raise gr.Error(in_toast(error), title=STOPPED_TITLE) from None
     except StudioError as error:
-        raise gr.Error(str(error), title="Cannot run this") from None
+        raise gr.Error(in_toast(error), title="Cannot run this") from None
     except Exception as error:
         logger.exception("unexpected error in a studio event")
         raise gr.Error(
-            f"Unexpected {type(error).__name__}: {str(error)[:300]} (details are in the server log).",
+            f"Unexpected {type(error).__name__}: {in_toast(str(error)[:300])} (details are in the server log).",
             title="Something went wrong",
         ) from None
 
@@ -293,7 +295,7 @@ def check_uploads(*images: gr.Image) -> None:
         try:
             load_image(value)
         except StudioError as error:
-            gr.Warning(str(error), title="Not a usable image")
+            gr.Warning(in_toast(error), title="Not a usable image")
             return None
         return gr.skip()
 

@@ -35,6 +35,7 @@ from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
 from app.ui.live import relay, while_running
+from app.ui.plain import in_toast
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
 from app.ui.shared import (
     GPU_QUEUE,
@@ -202,9 +203,9 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]
     result = yield from relay(while_running(work, job.cancel), partial)
     failed = [cell for cell in result.cells if cell.entry.result is None]
     for cell in failed:
-        gr.Warning(cell.entry.error or "could not run", title=cell.label)
+        gr.Warning(in_toast(cell.entry.error or "could not run"), title=cell.label)
     if result.grid is None or result.scorecard is None:
-        raise gr.Error("No cell could run, so there is no grid to show: " + (failed[0].entry.error or ""),
+        raise gr.Error("No cell could run, so there is no grid to show: " + in_toast(failed[0].entry.error or ""),
                        title="Nothing ran")  # fmt: skip
     x = result.request.x
     x_labels = [x.tick(value) for value in x.values]
