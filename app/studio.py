@@ -31,6 +31,7 @@ from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.preprocess import MapResult, MapService, PreviewItem
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
 from app.request.compare import (
+    LEFT_OUT,
     CompareEntry,
     CompareProgressFn,
     CompareRequest,
@@ -323,11 +324,12 @@ class Studio:
             preview: Called every few steps with each running method's preview (all of a batched pass's at once).
 
         Yields:
-            One :class:`CompareEntry` per method, in request order. A method that cannot run
-            (e.g. no person found for pose) yields an entry with ``error`` and the others still run.
+            One :class:`CompareEntry` per method, in request order. A method that cannot run (no photo for a
+            ControlNet, no reference for the IP-Adapter, no person found for pose) yields an entry with ``error``
+            saying why it was left out, and the others still run.
 
         Raises:
-            StudioError: for an invalid request, a missing image, or more methods than this studio allows.
+            StudioError: for an invalid request, an image that is not one, or more methods than this studio allows.
         """
         request = parse_compare_request(request)
         methods = request.parsed_methods()
@@ -336,13 +338,6 @@ class Studio:
                 f"Invalid comparison — methods: received {len(methods)}, this studio allows at most "
                 f"{self.settings.max_methods} per comparison"
             )
-        missing = []
-        if structure_image is None and any(m.controls for m in methods):
-            missing.append("a structure photo (for " + ", ".join(m.label for m in methods if m.controls) + ")")
-        if reference_image is None and any(m.ip_adapter for m in methods):
-            missing.append("a reference image (for " + ", ".join(m.label for m in methods if m.ip_adapter) + ")")
-        if missing:
-            raise StudioError("These methods need " + " and ".join(missing) + ", received none.")
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
@@ -358,6 +353,7 @@ class Studio:
                     progress((index * steps + done) / total, f"{method.label}: step {done}/{steps}")
 
             try:
+                _check_inputs(method, structure, reference)
                 for _, detector in method.controls:
                     maps.append(self._method_map(request, detector, structure))
                 generation = self._method_request(request, method, maps, reference)
@@ -416,6 +412,7 @@ class Studio:
         for index, method in enumerate(methods):
             maps: list[MapResult] = []
             try:
+                _check_inputs(method, structure, reference)
                 for _, detector in method.controls:
                     maps.append(self._method_map(request, detector, structure))
                 ready.append((index, self._method_request(request, method, maps, reference), maps))
@@ -789,6 +786,22 @@ def _per_net_batches(maps: list[list[Image.Image]]) -> list[torch.Tensor]:
         return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
 
     return [torch.stack([as_tensor(item[net]) for item in maps]) for net in range(len(maps[0]))]
+
+
+def _check_inputs(method: Method, structure: Image.Image | None, reference: Image.Image | None) -> None:
+    """Refuse one method of a comparison whose image is missing (the others still run); the message starts with
+    :data:`LEFT_OUT`.
+
+    Raises:
+        StudioError: saying which image it needs, received none.
+    """
+    missing = []
+    if method.controls and structure is None:
+        missing.append("a structure photo (its maps are made from it)")
+    if method.ip_adapter and reference is None:
+        missing.append("a reference image")
+    if missing:
+        raise StudioError(f"{LEFT_OUT} {method.label} needs {' and '.join(missing)}, received none.")
 
 
 def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import replace
 
@@ -73,11 +74,19 @@ def test_results_stream_one_by_one_with_progress(studio, photo):
     assert any("Canny" in label for _, label in reports)
 
 
-def test_missing_images_and_too_many_methods_are_refused(studio, photo):
-    with pytest.raises(StudioError, match=r"structure photo.*canny"):
-        list(studio.compare({**SHARED, "methods": ["text", "canny"]}))
-    with pytest.raises(StudioError, match=r"reference image.*IP-Adapter"):
-        list(studio.compare({**SHARED, "methods": ["ip_adapter"]}, photo))
+def test_a_method_without_its_image_is_left_out_saying_why_and_the_others_run(studio, photo):
+    for mode in ("exact", "batched"):
+        entries = list(studio.compare({**SHARED, "batching": mode, "methods": ["text", "canny", "ip_adapter"]}))
+        assert [e.method.name for e in entries] == ["text", "canny", "ip_adapter"]
+        assert entries[0].result is not None and entries[0].error is None
+        assert entries[1].result is None and re.match(r"Left out: Canny.* needs a structure photo", entries[1].error)
+        assert entries[2].result is None and "IP-Adapter needs a reference image, received none" in entries[2].error
+        assert not entries[1].retry and not entries[2].retry  # the input decides: a rerun fails the same way
+    alone = list(studio.compare({**SHARED, "methods": ["ip_adapter"]}, photo))
+    assert alone[0].result is None and alone[0].error.startswith("Left out")
+
+
+def test_bad_requests_are_refused(studio, photo):
     with pytest.raises(StudioError, match="each method may appear once"):
         parse_compare_request({"methods": ["depth", "depth:depth_anything"]})
     with pytest.raises(StudioError, match="width"):

@@ -151,11 +151,13 @@ def test_prompts_files_and_output_folders_that_cannot_be_used_are_refused_plainl
 def test_a_prompt_with_a_line_separator_keeps_its_rows(tmp_path, photos, tiny_env, capsys):
     out = tmp_path / "run"
     prompt = "a lighthouse\u2028at night\x85\u2029"
-    common = [str(photos / "coffee.png"), "--prompt", prompt, "--methods", "text", *ARGS, "--out", str(out)]
+    common = [str(photos / "coffee.png"), "--prompt", prompt, "--methods", "text,ip_adapter", *ARGS, "--out", str(out)]
     assert main(common) == 0
-    rows = read_rows(out / ROWS)
-    assert [(r["photo"], r["prompt"], r["error"]) for r in rows] == [("coffee.png", prompt, None)]
-    assert main(common) == 0 and "1 already written; 0 to run" in capsys.readouterr().err  # read back: not rerun
+    text, ip = read_rows(out / ROWS)
+    assert (text["photo"], text["prompt"], text["error"], ip["prompt"]) == ("coffee.png", prompt, None, prompt)
+    assert ip["error"].startswith("Left out: IP-Adapter needs a reference image") and ip["retry"] is False
+    # Read back whole, and the left-out method is not rerun (no reference is no reference next time too).
+    assert main(common) == 0 and "1 already written; 0 to run" in capsys.readouterr().err
 
 
 def test_failed_rows_are_counted_and_retried_and_a_run_without_scores_fails(

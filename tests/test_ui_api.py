@@ -144,8 +144,9 @@ def test_core_errors_are_messages_and_the_next_run_works(client, tmp_path):
     with pytest.raises(AppError) as error:
         client.predict(photo=handle_file(not_an_image), **SMALL, api_name="/preview_maps")
     assert "image" in str(error.value).lower() and "Traceback" not in str(error.value)
-    with pytest.raises(AppError, match="structure photo"):
-        client.predict(methods=["canny"], **SMALL, api_name="/compare")
+    grid, _, advice = client.predict(methods=["text", "canny"], **SMALL, api_name="/compare")
+    assert grid[0]["caption"].startswith("Text-only") and "left out" not in grid[0]["caption"].lower()
+    assert "Canny" in advice and "needs a structure photo" in advice  # left out, said in the verdict
     gallery, _ = client.predict(prompt="still works", **SMALL, api_name="/text_to_image")
     assert sizes(gallery) == [(64, 96)]
 

@@ -177,6 +177,25 @@ def test_bad_uploads_show_an_error_and_the_next_generation_works(page, tmp_path)
     assert page.locator(".toast-body").all_inner_texts() == []
 
 
+def test_compare_with_a_photo_and_no_reference_runs_and_says_why_ip_adapter_is_not_in_it(page):
+    page.get_by_role("tab", name="Compare").click()
+    remove = page.locator("#cmp-reference button[aria-label='Remove Image']")
+    if remove.count():
+        remove.first.click()
+    upload(page, "#cmp-photo", PHOTO)
+    page.wait_for_selector("#cmp-photo img")
+    checked = page.locator("#cmp-methods input:checked")
+    assert checked.count() == 4  # IP-Adapter is not pre-selected without a reference
+    page.click("#cmp-run")
+    page.wait_for_function("document.querySelector('#cmp-advice').innerText.includes('ran on seed')")
+    grid, advice = page.inner_text("#cmp-grid"), page.inner_text("#cmp-advice")
+    assert grid.count(" · seed ") == 4 and "could not run" not in grid and "left out" not in grid
+    assert "IP-Adapter: not compared, it needs a reference image" in advice
+    upload(page, "#cmp-reference", REFERENCE)
+    expect_checked = "document.querySelectorAll('#cmp-methods input:checked').length === 5"
+    page.wait_for_function(expect_checked)  # giving a reference brings the IP-Adapter in
+
+
 def test_compare_tab_runs_a_comparison(page):
     page.get_by_role("tab", name="Compare").click()
     upload(page, "#cmp-photo", PHOTO)

@@ -67,11 +67,8 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
     if request["batching"] is None:
         request["batching"] = studio.default_batching_for(request["family"])  # the rows and recipe say which mode ran
     methods = [parse_method(m, request["detectors"]) for m in request["methods"]]
-    runnable = [m.name for m in methods if reference is not None or not m.ip_adapter]
-    entries: dict[str, CompareEntry] = {}
-    if runnable:
-        for entry in studio.compare({**request, "methods": runnable}, photo, reference):
-            entries[entry.method.name] = entry
+    # A method without its reference is left out by the comparison itself, with why (as in the Compare tab).
+    entries: dict[str, CompareEntry] = {e.method.name: e for e in studio.compare(request, photo, reference)}
     finished = [e for e in entries.values() if e.result is not None]
     # One fit context serves the scores and the published protocols (Studio.score would build its own again).
     context = studio.fit_context(finished, request, reference) if finished else None
@@ -80,7 +77,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
     rows = []
     for method in methods:
         entry = entries.get(method.name)
-        error = "no reference image for this photo" if entry is None else entry.error
+        error = "the comparison returned nothing for this method" if entry is None else entry.error
         result = entry.result if entry is not None else None
         row = _row(item, method.name, request["batching"], error, retry=entry is not None and entry.retry)
         row["recipe"] = recipe_to_dict(recipe, compact=True)

@@ -141,18 +141,26 @@ def resolve_images(
 ) -> tuple[Image.Image | None, Image.Image | None]:
     """The structure and reference images a run uses: the user's, else the recipe's bundled ones.
 
-    Images the recipe does not use are dropped. Raises :class:`StudioError` when a needed one is missing.
+    Images the recipe does not use are dropped. A generation needs every image it uses; a comparison runs without
+    one (its methods that need it are left out, each saying why).
+
+    Raises:
+        StudioError: a generation's image is missing.
     """
     missing = missing_images(recipe, structure_image, reference_image)
-    if missing:
+    if missing and recipe.mode != "compare":
         raise StudioError(f"This recipe needs {' and '.join(missing)}, received none.")
     needs_structure, needs_reference = recipe.needs_images()
-    structure = reference = None
-    if needs_structure:
-        structure = load_image(structure_image) if structure_image is not None else load_asset(recipe.images.structure)
-    if needs_reference:
-        reference = load_image(reference_image) if reference_image is not None else load_asset(recipe.images.reference)
+    structure = _image(structure_image, recipe.images.structure) if needs_structure else None
+    reference = _image(reference_image, recipe.images.reference) if needs_reference else None
     return structure, reference
+
+
+def _image(given: Any, bundled: str | None) -> Image.Image | None:
+    """The user's image, else the recipe's bundled one, else None."""
+    if given is not None:
+        return load_image(given)
+    return load_asset(bundled) if bundled is not None else None
 
 
 def recipe_to_request(

@@ -26,6 +26,13 @@ CompareProgressFn = Callable[[float, str], None]
 
 DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
 MAX_METHOD_CHARS = 80
+LEFT_OUT = "Left out:"
+"""How the error of a method a comparison left out for a missing image starts (its tile and the verdict say so)."""
+
+
+def default_methods(reference: bool) -> list[str]:
+    """The methods a comparison starts with: the IP-Adapter ones only when a reference image is given."""
+    return [m for m in DEFAULT_METHODS if reference or "ip_adapter" not in m.split("+")]
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
-from app.request.compare import DEFAULT_METHODS, CompareEntry, parse_compare_request
+from app.request.compare import DEFAULT_METHODS, LEFT_OUT, CompareEntry, default_methods, parse_compare_request
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.live import previews_on, while_running
-from app.ui.plain import in_toast
+from app.ui.plain import in_toast, plain
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
 from app.ui.shared import (
@@ -102,7 +102,8 @@ class Grid:
             result = entry.result
             self.results[index] = (result.image, f"{label} · seed {result.seeds[0]} · {result.seconds:.1f} s")
         else:
-            self.results[index] = (placeholder("could not run", self.width, self.height), f"{label}: {entry.error}")
+            text = "left out" if (entry.error or "").startswith(LEFT_OUT) else "could not run"
+            self.results[index] = (placeholder(text, self.width, self.height), f"{label}: {entry.error}")
         drivers = [m.map for m in entry.maps]
         captions = [f"{m.control_type} map ({m.detector})" for m in entry.maps]
         if entry.method.ip_adapter and self.reference is not None:
@@ -113,6 +114,8 @@ class Grid:
             self.drivers[index] = (side_by_side(drivers), " + ".join(captions))
         elif entry.method.controls:
             self.drivers[index] = (placeholder("no map", self.width, self.height), f"{label}: no map")
+        elif entry.method.ip_adapter:
+            self.drivers[index] = (placeholder("no reference", self.width, self.height), f"{label}: no reference")
 
     def update(self) -> list[tuple[Any, str]]:
         """The gallery value, results then drivers (the gallery has one column per method, see ``columns``).
@@ -287,21 +290,44 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
             if isinstance(event, CompareEntry):
                 view.add(len(entries), event, data)
                 entries.append(event)
-                if event.error:
+                if event.error and not event.error.startswith(LEFT_OUT):  # a left-out method is said in its tile
                     gr.Warning(in_toast(event.error), title=event.method.label)
             else:
                 view.preview(*event)
         yield view.update(), gr.skip(), gr.skip()
     if not any(e.result is not None for e in entries):
-        yield view.update(), None, "No method could run, so there is nothing to score."
+        yield view.update(), None, "No method could run, so there is nothing to score." + did_not_run(entries, values)
         return
     job.progress(None, desc="Scoring fit…")
     card = job.studio.score(entries, data, reference_image)
-    advice_text = card.verdict.markdown
+    advice_text = card.verdict.markdown + did_not_run(entries, values)
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
     advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
     yield view.update(), matrix_table(card.matrix), advice_text
+
+
+def did_not_run(entries: list[CompareEntry], values: dict[str, Any]) -> str:
+    """The methods the verdict could not weigh, each with why, and the IP-Adapter when it was not compared for
+    want of a reference (Markdown; empty when there is nothing to say)."""
+    lines = [f"- **{plain(e.method.label)}**: {plain(e.error or 'did not run')}" for e in entries if e.result is None]
+    if values.get("reference") is None and not any(e.method.ip_adapter for e in entries):
+        lines.append("- **IP-Adapter**: not compared, it needs a reference image; add one to compare it too.")
+    return "\n\nNot in this verdict:\n" + "\n".join(lines) if lines else ""
+
+
+def with_ip_adapter(chosen: list[str] | None, max_methods: int) -> list[str]:
+    """The selection once a reference is given: IP-Adapter joins unless an IP-Adapter method is chosen already
+    (or the selection is full)."""
+    chosen = list(chosen or [])
+    if any("ip_adapter" in m.split("+") for m in chosen) or len(chosen) >= max_methods:
+        return chosen
+    return [*chosen, "ip_adapter"]
+
+
+def without_ip_adapter(chosen: list[str] | None) -> list[str]:
+    """The selection once the reference is removed: the methods that can still run."""
+    return [m for m in chosen or [] if "ip_adapter" not in m.split("+")]
 
 
 def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
@@ -309,20 +335,30 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
         photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
     photos = example_photos()
-    gr.Examples(
-        [[photos[0], photos[1], "an astronaut portrait, oil painting"], [photos[2], photos[0], "a cat in a spacesuit"]]
-        if len(photos) >= 3
-        else [],
-        inputs=[photo, reference, shared.prompt],
-        label="Examples (photo, reference, prompt)",
-        cache_examples=False,
-    )
     methods = gr.CheckboxGroup(
         [(method_label(m), m) for m in METHOD_CHOICES],
-        value=list(DEFAULT_METHODS),
+        value=default_methods(reference=False),  # IP-Adapter joins when a reference is given
         label=f"Methods (at most {max_methods})",
+        info="IP-Adapter methods need the reference image; a method whose image is missing is left out and says so.",
         elem_id="cmp-methods",
     )
+    with_reference = default_methods(reference=True)
+    gr.Examples(
+        [
+            [photos[0], photos[1], "an astronaut portrait, oil painting", with_reference],
+            [photos[2], photos[0], "a cat in a spacesuit", with_reference],
+        ]
+        if len(photos) >= 3
+        else [],
+        inputs=[photo, reference, shared.prompt, methods],
+        label="Examples (photo, reference, prompt, methods)",
+        cache_examples=False,
+    )
+    # The selection follows the reference as a person gives or removes it (not as a recipe loads: it keeps its own).
+    reference.upload(
+        lambda chosen: with_ip_adapter(chosen, max_methods), methods, methods, queue=False, api_visibility="private"
+    )
+    reference.clear(lambda chosen: without_ip_adapter(chosen), methods, methods, queue=False, api_visibility="private")
     with gr.Accordion("Detectors and strengths", open=False):
         with gr.Row():
             detectors = {
@@ -378,7 +414,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
     maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
-        "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(DEFAULT_METHODS)
+        "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(default_methods(False))
     )
     matrix = gr.Dataframe(
         headers=["Method", "Fit scores and costs appear here after a comparison"],
