@@ -25,7 +25,9 @@ which two single-mode calls do not reproduce, so such a method runs on its own (
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
@@ -47,6 +49,12 @@ class PerItemControlNets(MultiControlNetModel):
             raise ValueError(f"{len(controlnets)} ControlNets but {len(users)} lists of users")
         self.users = [list(u) for u in users]
         self.items = items
+        self.timers = [_Timer() for _ in self.users]
+
+    def take_seconds(self) -> list[float]:
+        """Time each net spent on its rows since the last take (read after the pipeline returns), and start
+        again from zero: the cost a method adds by using that net, which the studio charges to its users only."""
+        return [timer.take() for timer in self.timers]
 
     def _rows(self, users: list[int], batch: int) -> list[int]:
         """The batch rows of ``users``: with CFG the pipeline stacks [unconditional items, conditional items]."""
@@ -74,26 +82,28 @@ class PerItemControlNets(MultiControlNetModel):
         batch = sample.shape[0]
         down: list[torch.Tensor] | None = None
         mid: torch.Tensor | None = None
-        for image, scale, net, users in zip(controlnet_cond, conditioning_scale, self.nets, self.users, strict=True):
+        nets = zip(controlnet_cond, conditioning_scale, self.nets, self.users, self.timers, strict=True)
+        for image, scale, net, users, timer in nets:
             if not users:
                 continue
             rows = torch.tensor(self._rows(users, batch), device=sample.device)
             step = timestep[rows] if isinstance(timestep, torch.Tensor) and timestep.ndim > 0 else timestep
             added = None if added_cond_kwargs is None else {k: v[rows] for k, v in added_cond_kwargs.items()}
-            net_down, net_mid = net(
-                sample=sample[rows],
-                timestep=step,
-                encoder_hidden_states=encoder_hidden_states[rows],
-                controlnet_cond=image[rows],
-                conditioning_scale=scale,
-                class_labels=class_labels,
-                timestep_cond=timestep_cond,
-                attention_mask=attention_mask,
-                added_cond_kwargs=added,
-                cross_attention_kwargs=cross_attention_kwargs,
-                guess_mode=guess_mode,
-                return_dict=False,
-            )
+            with timer.timing(sample.device):
+                net_down, net_mid = net(
+                    sample=sample[rows],
+                    timestep=step,
+                    encoder_hidden_states=encoder_hidden_states[rows],
+                    controlnet_cond=image[rows],
+                    conditioning_scale=scale,
+                    class_labels=class_labels,
+                    timestep_cond=timestep_cond,
+                    attention_mask=attention_mask,
+                    added_cond_kwargs=added,
+                    cross_attention_kwargs=cross_attention_kwargs,
+                    guess_mode=guess_mode,
+                    return_dict=False,
+                )
             if down is None:  # zeros for every row, in the residuals' own shapes, dtype and device
                 down = [residual.new_zeros((batch, *residual.shape[1:])) for residual in net_down]
                 mid = net_mid.new_zeros((batch, *net_mid.shape[1:]))
@@ -103,6 +113,36 @@ class PerItemControlNets(MultiControlNetModel):
         if down is None:
             raise ValueError("no ControlNet has a user in this batch")
         return down, mid  # as MultiControlNetModel returns them, whatever return_dict says
+
+
+class _Timer:
+    """Time spent in one net across a call: CUDA events on a GPU (kernels run asynchronously, so a wall clock
+    around the launch would measure almost nothing), ``perf_counter`` elsewhere."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.events: list[tuple[torch.cuda.Event, torch.cuda.Event]] = []
+
+    @contextlib.contextmanager
+    def timing(self, device: torch.device) -> Iterator[None]:
+        if device.type == "cuda":
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self.events.append((start, end))
+            return
+        started = time.perf_counter()
+        yield
+        self.seconds += time.perf_counter() - started
+
+    def take(self) -> float:
+        if self.events:
+            self.events[-1][1].synchronize()
+            self.seconds += sum(start.elapsed_time(end) for start, end in self.events) / 1000.0
+            self.events.clear()
+        seconds, self.seconds = self.seconds, 0.0
+        return seconds
 
 
 class UnionMode(torch.nn.Module):

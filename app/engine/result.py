@@ -42,6 +42,13 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
     @property
+    def measured_peak_memory(self) -> int | None:
+        """The call's peak memory where it is measured (CUDA's allocator); None elsewhere. On the CPU the process's
+        resident size only grows when the allocator asks the system for more, so a run that reuses freed memory
+        would read as 0 B: that is not what it used, and no number is better than a wrong one."""
+        return self.peak_memory_bytes if self.memory_kind == "cuda_peak_allocated" else None
+
+    @property
     def image(self) -> Image.Image:
         """The first image."""
         return self.images[0]

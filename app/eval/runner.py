@@ -87,7 +87,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
             row["anchors"] = anchor_values(result.image, context, row["scores"])
             row.update(
                 seconds=round(result.seconds, 4),
-                peak_memory_bytes=result.peak_memory_bytes,
+                peak_memory_bytes=result.measured_peak_memory,
                 memory_kind=result.memory_kind,
                 model_bytes=result.model_bytes,
             )

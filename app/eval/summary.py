@@ -2,8 +2,8 @@
 
 The verdict is the Compare tab's advice (:func:`app.fit.advise`) read from the methods' mean scores, so a folder and
 a single photo are judged by the same rules. A *win* over text-only, on a structure or reference fit, is a (photo,
-seed) where the method's score beats text-only's by more than the advice's tie tolerance while its prompt fit stays
-within the advice's prompt tolerance of text-only's (it followed the structure without dropping the prompt).
+seed) where the advice would say the method kept that fit clearly better (:func:`app.fit.decision.wins`: by the
+fit's margin) while its prompt fit stays within the advice's prompt tolerance of text-only's.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 from app.eval.rows import finite
 from app.fit import FitMatrix, Verdict, advise
-from app.fit.advice import BASELINE, PROMPT_TOLERANCE, TIE_TOLERANCE
+from app.fit.decision import BASELINE
 from app.fit.matrix import Column, known_columns
 
 
@@ -128,8 +128,7 @@ def _wins(
             if column.name not in mine or column.name not in base:
                 continue
             compared += 1
-            kept_prompt = "prompt" not in base or mine.get("prompt", -1.0) >= base["prompt"] - PROMPT_TOLERANCE
-            won += mine[column.name] > base[column.name] + TIE_TOLERANCE and kept_prompt
+            won += bool(wins(mine, base, column))  # as the advice would call it: by the column's margin
         if compared:
             wins[column.name] = (won, compared)
     return wins

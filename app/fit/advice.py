@@ -44,31 +44,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.fit import decision
+from app.fit.decision import (
+    BASELINE,
+    PROMPT_TOLERANCE,
+    REFERENCE_MARGIN,
+    STRUCTURE_MARGIN,
+    TIE_TOLERANCE,
+)
+from app.fit.decision import (
+    EPSILON as _EPSILON,
+)
 from app.fit.matrix import Column, FitMatrix
 
-BASELINE = "text"
-"""The method every other is measured against: what the prompt alone does."""
+__all__ = [
+    "BASELINE",
+    "PROMPT_TOLERANCE",
+    "REFERENCE_MARGIN",
+    "STRUCTURE_MARGIN",
+    "TIE_TOLERANCE",
+    "Verdict",
+    "advise",
+    "method_label",
+]
 
-PROMPT_TOLERANCE = 0.02
-"""How far (CLIP cosine) a method's prompt score may fall below text-only's and still "follow the prompt
-as well". Set with CLIP ViT-B/32, whose scores of matching pairs sit around 0.25–0.35 and move by about
-0.01–0.02 between seeds of one prompt, so smaller drops are noise. The scorer now defaults to ViT-L/14
-(safetensors on its main branch), whose cosines fall in a similar range; the tolerance has not been
-re-measured on it with real weights."""
-
-STRUCTURE_MARGIN = 0.05
-"""How much a structure score (edge F1, PCK, Spearman; all 0–1 for useful outputs) must beat the baseline's
-to count as "kept the structure". Text-only outputs already score 0.1–0.3 by chance; 0.05 is well above the
-seed-to-seed spread of these scores on one input."""
-
-REFERENCE_MARGIN = 0.05
-"""How much the reference score (CLIP image cosine) must beat the baseline's to count as "matched the reference".
-Unrelated images already score about 0.4–0.6 under CLIP, so only clear gains count."""
-
-TIE_TOLERANCE = 0.01
-"""Scores closer than this are a tie (below the table's two-decimal precision and the seed noise)."""
-
-_EPSILON = 1e-9  # so that 0.86 - 0.85 (0.010000000000000009 in floats) is still a tie
 
 PART_LABELS = {"text": "Text-only", "canny": "Canny", "pose": "Pose", "depth": "Depth", "ip_adapter": "IP-Adapter"}
 
@@ -168,26 +167,18 @@ class _Reader:
 
     def base_of(self, column: str) -> str | None:
         """The method gains in ``column`` are measured against: text-only, else the lowest value."""
-        if self.baseline is not None and self.get(self.baseline, column) is not None:
-            return self.baseline
-        present = [m for m in self.matrix.methods if self.get(m, column) is not None]
-        return min(present, key=lambda m: self.get(m, column)) if present else None
+        return decision.base_of(self.matrix, column, self.baseline or "")
 
     def gain(self, method: str, column: str) -> float | None:
-        base = self.base_of(column)
-        value = self.get(method, column)
-        if base is None or value is None or method == base:
-            return None
-        return value - self.get(base, column)
+        return decision.gain(self.matrix, method, column, self.baseline or "")
 
     def keeps_prompt(self, method: str) -> bool | None:
         """True/False, or None when either prompt score is unknown."""
-        if self.baseline is None or method == self.baseline:
-            return None
-        mine, base = self.get(method, "prompt"), self.get(self.baseline, "prompt")
-        if mine is None or base is None:
-            return None
-        return mine >= base - PROMPT_TOLERANCE
+        return decision.keeps_prompt(self.matrix, method, self.baseline or "")
+
+    def leads(self, column: Column) -> list[str]:
+        """The column's clear leaders: the decision the table highlights."""
+        return decision.column_leads(self.matrix, column, self.baseline or "")
 
     def versus(self, method: str, column: str) -> str:
         """``0.81 vs 0.22 text-only``: the method's value against the column's baseline."""
@@ -256,7 +247,7 @@ def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
         sentences.append(_structure_sentence(reader, column))
         for method in matrix.methods:
             gain = reader.gain(method, column.name)
-            if gain is not None and gain >= STRUCTURE_MARGIN:
+            if gain is not None and gain >= STRUCTURE_MARGIN - _EPSILON:
                 candidates[method] = 0.0
     for method in candidates:
         gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]
@@ -411,10 +402,8 @@ def _ranking(reader: _Reader, verdict: Verdict) -> list[list[str]]:
 
 def _structure_sentence(reader: _Reader, column: Column) -> str:
     present = {m: v for m in reader.matrix.methods if (v := reader.get(m, column.name)) is not None}
-    top = max(present.values())
-    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE + _EPSILON]
     base = reader.base_of(column.name)
-    leaders = [m for m in best if m != base and (reader.gain(m, column.name) or 0.0) >= STRUCTURE_MARGIN]
+    leaders = reader.leads(column)
     if not leaders:
         if base is None or len(present) < 2:
             return f"Only one method has a {column.name} score, so {column.keeps} cannot be compared."
@@ -456,10 +445,7 @@ def _reference_sentence(
     reader: _Reader, winner: str | None, candidates: dict[str, float], structure: list[Column]
 ) -> tuple[str, str | None]:
     present = {m: v for m in reader.matrix.methods if (v := reader.get(m, "reference")) is not None}
-    top = max(present.values())
-    best = [m for m, v in present.items() if top - v <= TIE_TOLERANCE + _EPSILON]
-    base = reader.base_of("reference")
-    leaders = [m for m in best if m != base and (reader.gain(m, "reference") or 0.0) >= REFERENCE_MARGIN]
+    leaders = reader.leads(reader.matrix.column("reference"))
     if not leaders:
         return "No method matched the reference clearly better than text-only.", None
     leaders = _rank(reader, leaders, {m: present[m] for m in leaders})
@@ -504,7 +490,8 @@ def _prompt_only(reader: _Reader, sentences: list[str]) -> Verdict:
     present = {m: v for m in reader.matrix.methods if (v := reader.get(m, "prompt")) is not None}
     ranked = _rank(reader, list(present), present)
     winner = ranked[0]
-    tied = _tied_with(present, ranked, winner)
+    leaders = reader.leads(reader.matrix.column("prompt"))
+    tied = leaders if len(leaders) == 1 else [m for m in ranked if present[winner] - present[m] <= PROMPT_TOLERANCE]
     if len(tied) > 1:
         tied.sort(key=reader.matrix.methods.index)  # no winner: name them in row order
         values = ", ".join(reader.quote(m, "prompt") for m in tied)

@@ -167,24 +167,6 @@ class FitMatrix:
             best[column.name] = [m for m, v in present if column.format(v, decimals) == shown]
         return best
 
-    def leaders(self, tolerance: float, decimals: int = 2) -> dict[str, list[str]]:
-        """The method(s) of each column that lead the rest: worth highlighting, unlike a tie all round.
-
-        A score within ``tolerance`` of the best counts as tied with it (use the advice's tie tolerance);
-        a cost ties when it reads the same at the table's precision. A column where every method ties with
-        the best, or with fewer than two values, has no leader (an empty list).
-        """
-        best = self.best_per_column(decimals)
-        leaders: dict[str, list[str]] = {}
-        for column in self.columns:
-            present = {m: v for m in self.methods if (v := self.values[m].get(column.name)) is not None}
-            tied = best[column.name]
-            if column.kind != "cost" and present:
-                top = max(present.values()) if column.higher_is_better else min(present.values())
-                tied = [m for m, v in present.items() if abs(top - v) <= tolerance + 1e-9]
-            leaders[column.name] = tied if len(present) >= 2 and len(tied) < len(present) else []
-        return leaders
-
     # -- showing ----------------------------------------------------------------------------------
     def headers(self) -> list[str]:
         """Table headers: ``Method`` then each column's label with its direction (↑ higher fits better, ↓ lower
@@ -290,7 +272,8 @@ def score_results(
         if costs and method in costs:
             seconds, peak = costs[method]
         elif hasattr(item, "seconds") and hasattr(item, "peak_memory_bytes"):
-            seconds, peak = item.seconds, item.peak_memory_bytes
+            seconds = item.seconds
+            peak = getattr(item, "measured_peak_memory", item.peak_memory_bytes)
             memory_kinds.add(getattr(item, "memory_kind", None))
         else:
             continue
@@ -304,11 +287,14 @@ def score_results(
             if with_models:
                 values[method]["model_memory"] = model
     memory_kinds.discard(None)
+    notes = list(failed.values())
+    if cost_rows and not any(row[1] is not None for row in cost_rows.values()):
+        notes.append("Peak memory is measured on CUDA only; it is not measured on the CPU.")
     return FitMatrix(
         methods=list(results),
         columns=columns,
         values=values,
-        notes=list(failed.values()),
+        notes=notes,
         scoring_seconds=timings,
         memory_kind=memory_kinds.pop() if len(memory_kinds) == 1 else None,
     )

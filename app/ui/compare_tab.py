@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.fit import GUIDE, TIE_TOLERANCE, method_label
+from app.fit import GUIDE, method_label
+from app.fit.decision import how_sure, leads
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
@@ -133,10 +134,11 @@ class Grid:
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label, rows: str = "Method") -> Any:
-    """The fit matrix as a table with each column's clear leader highlighted (a pandas Styler).
+    """The fit matrix as a table with each column's clear leaders highlighted (a pandas Styler).
 
-    Only a real lead is coloured: scores within the advice's tie tolerance of the best count as tied, and a
-    column where every method ties highlights nothing (six green "0.00" cells would say nothing).
+    The highlighted cells are the decision's leads (:func:`app.fit.decision.leads`), the very ones the advice
+    names: a score that beats text-only by less than the advice's margin, a tie all round, or a cost that is an
+    equal share of one batched pass (or was not measured) is never coloured.
 
     Args:
         matrix: The scored matrix.
@@ -152,7 +154,7 @@ def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label, 
     )
     if len(matrix.methods) < 2:
         return frame
-    best = matrix.leaders(TIE_TOLERANCE)
+    best = leads(matrix)
 
     def styles(data: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=data.index, columns=data.columns)
@@ -303,7 +305,7 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     advice_text = card.verdict.markdown + did_not_run(entries, values)
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-    advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
+    advice_text += f"\n\n{how_sure(seeds=1)}\n\n{shared_settings.replace('runs', 'ran')}"
     yield view.update(), matrix_table(card.matrix), advice_text
 
 

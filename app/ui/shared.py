@@ -637,13 +637,11 @@ def settings_caption(settings: dict[str, Any], seed: int, last_seed: int | None 
 
 def describe_cost(result: Result) -> str:
     """The settings the images share, time (and model loading), peak memory and the core's notes, in Markdown."""
-    memory = result.peak_memory_bytes / 2**20
+    peak = result.measured_peak_memory
+    memory = f"peak memory {peak / 2**20:.0f} MiB" if peak is not None else "peak memory not measured on the CPU"
     loading = f" (+{result.load_seconds:.1f} s loading models)" if result.load_seconds >= 0.05 else ""
     settings = settings_caption(result.settings, result.seeds[0], result.seeds[-1])
-    text = (
-        f"{settings}  \n**{result.seconds:.1f} s**{loading} · peak memory {memory:.0f} MiB "
-        f"({result.memory_kind.replace('_', ' ')})"
-    )
+    text = f"{settings}  \n**{result.seconds:.1f} s**{loading} · {memory}"
     if result.notes:
         text += "\n\n" + "\n".join(f"- {note}" for note in result.notes)
     return text

@@ -1,0 +1,157 @@
+"""The one decision behind every verdict: which method leads which fit, clearly, against text-only.
+
+The Compare tab's highlighted cells and its advice (headline, ranking, reasons), the Sweep table and the evaluation
+report's wins all read it, so no cell is highlighted that the advice calls unclear and no win is counted that the
+advice would not call one. The rules, per column:
+
+- **structure / reference fit**: a method *leads* when it is among the column's best (within the tie tolerance of
+  the top) and beats the column's baseline (text-only, else the column's lowest value) by the column's margin:
+  the advice's "kept the layout best" / "matched the reference best";
+- **prompt fit**: a method leads when it is ahead of every other method by more than the prompt tolerance (the drop
+  within which the advice still says a method "followed the prompt as well as text-only");
+- **cost**: the cheapest leads when it was measured and costs at most :data:`COST_LEAD` of every other method (an
+  equal share of one batched pass, or a memory that was not measured, leads nothing).
+
+With one seed per method the margins are the fixed constants of :data:`ONE_SEED`, and they say so
+(:attr:`Margins.source`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.fit.matrix import Column, FitMatrix
+
+BASELINE = "text"
+"""The method every other is measured against: what the prompt alone does."""
+
+PROMPT_TOLERANCE = 0.02
+"""How far (CLIP cosine) a method's prompt score may fall below text-only's and still "follow the prompt
+as well". Set with CLIP ViT-B/32, whose scores of matching pairs sit around 0.25–0.35 and move by about
+0.01–0.02 between seeds of one prompt, so smaller drops are noise. The scorer now defaults to ViT-L/14
+(safetensors on its main branch), whose cosines fall in a similar range; the tolerance has not been
+re-measured on it with real weights."""
+
+STRUCTURE_MARGIN = 0.05
+"""How much a structure score (edge F1, PCK, Spearman; all 0–1 for useful outputs) must beat the baseline's
+to count as "kept the structure". Text-only outputs already score 0.1–0.3 by chance; 0.05 is meant to sit above
+the seed-to-seed spread of these scores on one input (not yet measured on real weights)."""
+
+REFERENCE_MARGIN = 0.05
+"""How much the reference score (CLIP image cosine) must beat the baseline's to count as "matched the reference".
+Unrelated images already score about 0.4–0.6 under CLIP, so only clear gains count."""
+
+TIE_TOLERANCE = 0.01
+"""Scores closer than this are a tie (below the table's two-decimal precision and the seed noise)."""
+
+COST_LEAD = 0.9
+"""A cost leads only when it is at most this share of every other method's (10 % cheaper at least)."""
+
+EPSILON = 1e-9  # so that 0.86 - 0.85 (0.010000000000000009 in floats) is still a tie
+
+
+@dataclass(frozen=True)
+class Margins:
+    """How large a difference must be to count, and where those numbers come from."""
+
+    prompt: float = PROMPT_TOLERANCE
+    structure: float = STRUCTURE_MARGIN
+    reference: float = REFERENCE_MARGIN
+    tie: float = TIE_TOLERANCE
+    source: str = "fixed margins set by hand, not yet measured on real weights"
+
+    def gain_for(self, column: Column) -> float | None:
+        """The gain over the baseline that counts as clear in ``column``; None for prompt and cost columns."""
+        return {"structure": self.structure, "reference": self.reference}.get(column.kind)
+
+
+ONE_SEED = Margins()
+"""The margins of a one-seed comparison: the constants above."""
+
+
+def how_sure(seeds: int, margins: Margins = ONE_SEED) -> str:
+    """One sentence on how far a comparison's verdict can be trusted, for the advice's end."""
+    if seeds <= 1:
+        return (
+            "How sure: this verdict rests on one seed, one sample per method; a lead must beat text-only by "
+            f"{margins.structure:g} (structure), {margins.reference:g} (reference) or keep the prompt within "
+            f"{margins.prompt:g}, {margins.source}. Another seed can change it."
+        )
+    return f"How sure: {seeds} seeds per method; margins are {margins.source}."
+
+
+def base_of(matrix: FitMatrix, column: str, baseline: str = BASELINE) -> str | None:
+    """The method gains in ``column`` are measured against: ``baseline``, else the column's lowest value."""
+    if baseline in matrix.methods and matrix.value(baseline, column) is not None:
+        return baseline
+    present = [m for m in matrix.methods if matrix.value(m, column) is not None]
+    return min(present, key=lambda m: matrix.value(m, column)) if present else None
+
+
+def gain(matrix: FitMatrix, method: str, column: str, baseline: str = BASELINE) -> float | None:
+    """``method``'s score in ``column`` minus its baseline's; None where either is missing or it is the baseline."""
+    base = base_of(matrix, column, baseline)
+    value = matrix.value(method, column)
+    if base is None or value is None or method == base:
+        return None
+    return value - matrix.value(base, column)
+
+
+def keeps_prompt(matrix: FitMatrix, method: str, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> bool | None:
+    """Whether ``method`` followed the prompt as well as the baseline (within the prompt tolerance); None when
+    either prompt score is unknown or ``method`` is the baseline."""
+    if baseline not in matrix.methods or method == baseline:
+        return None
+    mine, base = matrix.value(method, "prompt"), matrix.value(baseline, "prompt")
+    if mine is None or base is None:
+        return None
+    return prompt_kept(mine, base, margins)
+
+
+def prompt_kept(mine: float, base: float, margins: Margins = ONE_SEED) -> bool:
+    """One pair of prompt scores: whether ``mine`` fell no more than the prompt tolerance below ``base``."""
+    return mine >= base - margins.prompt - EPSILON
+
+
+def clear_gain(value: float, base: float, column: Column, margins: Margins = ONE_SEED) -> bool:
+    """One pair of scores in a structure or reference column: whether ``value`` beats ``base`` by the margin."""
+    margin = margins.gain_for(column)
+    return margin is not None and value - base >= margin - EPSILON
+
+
+def wins(mine: dict[str, float], base: dict[str, float], column: Column, margins: Margins = ONE_SEED) -> bool | None:
+    """Whether a method beat the baseline on one (photo, seed) in ``column`` as the advice would say it did: by the
+    column's margin, while keeping the prompt. None where either score is missing."""
+    if column.name not in mine or column.name not in base:
+        return None
+    kept = "prompt" not in base or "prompt" not in mine or prompt_kept(mine["prompt"], base["prompt"], margins)
+    return kept and clear_gain(mine[column.name], base[column.name], column, margins)
+
+
+def column_leads(matrix: FitMatrix, column: Column, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> list[str]:
+    """The methods that lead ``column`` clearly (rules in the module docstring), in row order; [] for none."""
+    present = {m: v for m in matrix.methods if (v := matrix.value(m, column.name)) is not None}
+    if len(present) < 2:
+        return []
+    if column.kind == "cost":
+        positive = {m: v for m, v in present.items() if v > 0}
+        if len(positive) < len(present):
+            return []  # not measured for every method (e.g. 0 B of memory on a CPU): nothing to rank
+        cheapest = min(positive, key=positive.get)
+        others = [v for m, v in positive.items() if m != cheapest]
+        return [cheapest] if all(positive[cheapest] <= COST_LEAD * v for v in others) else []
+    top = max(present.values())
+    best = [m for m, v in present.items() if top - v <= margins.tie + EPSILON]
+    if column.kind == "prompt":
+        rest = [v for m, v in present.items() if m not in best]
+        return best if rest and all(min(present[m] for m in best) - v > margins.prompt + EPSILON for v in rest) else []
+    base = base_of(matrix, column.name, baseline)
+    margin = margins.gain_for(column)
+    if margin is None:
+        return []
+    return [m for m in best if m != base and (gain(matrix, m, column.name, baseline) or 0.0) >= margin - EPSILON]
+
+
+def leads(matrix: FitMatrix, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> dict[str, list[str]]:
+    """Every column's clear leaders (:func:`column_leads`): what a table highlights."""
+    return {column.name: column_leads(matrix, column, baseline, margins) for column in matrix.columns}
