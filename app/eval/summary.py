@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.eval.rows import finite
-from app.fit import FitMatrix, Verdict, advise
+from app.fit import FitMatrix, Verdict, advise, decision
 from app.fit.decision import BASELINE
 from app.fit.matrix import Column, known_columns
 
@@ -128,7 +128,7 @@ def _wins(
             if column.name not in mine or column.name not in base:
                 continue
             compared += 1
-            won += bool(wins(mine, base, column))  # as the advice would call it: by the column's margin
+            won += bool(decision.wins(mine, base, column))  # as the advice would call it: by the margin
         if compared:
             wins[column.name] = (won, compared)
     return wins
