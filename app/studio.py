@@ -341,17 +341,13 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
-        if (request.batching or self.default_batching_for(request.family)) == "batched" and len(methods) > 1:
+        rows = len(methods) * request.seed_count
+        if (request.batching or self.default_batching_for(request.family)) == "batched" and rows > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
-        total = len(methods) * request.num_inference_steps
+        runs = len(methods) * request.seed_count
         for index, method in enumerate(methods):
             maps: list[MapResult] = []
-
-            def step(done: int, steps: int, index=index, method=method) -> None:
-                if progress is not None:
-                    progress((index * steps + done) / total, f"{method.label}: step {done}/{steps}")
-
             try:
                 _check_inputs(method, structure, reference)
                 for _, detector in method.controls:
@@ -359,8 +355,19 @@ class Studio:
                 generation = self._method_request(request, method, maps, reference)
                 if progress is not None:
                     progress(index / len(methods), f"{method.label}: starting")
-                shown = None if preview is None else _for_methods(preview, [index])
-                yield CompareEntry(method, self.generate(generation, step, cancel, shown), maps)
+                results = []
+                for offset, seed in enumerate(request.seeds):  # exact: each seed its own run, as it runs solo
+
+                    def step(
+                        done: int, steps: int, run=index * request.seed_count + offset, label=method.label
+                    ) -> None:
+                        if progress is not None:
+                            progress((run * steps + done) / (runs * steps), f"{label}: step {done}/{steps}")
+
+                    shown = None if preview is None or offset else _for_methods(preview, [index])
+                    run = generation if offset == 0 else generation.model_copy(update={"seed": seed})
+                    results.append(self.generate(run, step, cancel, shown))
+                yield CompareEntry(method, Result.of_seeds(results), maps)
             except Cancelled:
                 raise
             except Exception as error:
@@ -424,34 +431,54 @@ class Studio:
         ready = [r for r in ready if r not in fused]
         for index, generation, maps in fused:
             try:
-                shown = None if preview is None else _for_methods(preview, [index])
-                result = self.generate(generation, None, cancel, shown)
+                results = []
+                for offset, seed in enumerate(request.seeds):
+                    shown = None if preview is None or offset else _for_methods(preview, [index])
+                    run = generation if offset == 0 else generation.model_copy(update={"seed": seed})
+                    results.append(self.generate(run, None, cancel, shown))
+                result = Result.of_seeds(results)
                 result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
                 entries[index] = CompareEntry(methods[index], result, maps)
             except Cancelled:
                 raise
             except Exception as error:
                 entries[index] = _failed_entry(methods[index], maps, error)
+        # One row per (method, seed), method-major; passes of up to compare_batch rows.
+        rows = [
+            (index, generation if offset == 0 else generation.model_copy(update={"seed": seed}), maps, offset)
+            for index, generation, maps in ready
+            for offset, seed in enumerate(request.seeds)
+        ]
+        done: dict[int, list[Result]] = {}
+        failed: dict[int, Exception] = {}
         size = self.settings.compare_batch
-        for start in range(0, len(ready), size):
-            group = ready[start : start + size]
+        for start in range(0, len(rows), size):
+            group = [row for row in rows[start : start + size] if row[0] not in failed]
+            if not group:
+                continue
 
-            def step(done: int, steps: int, start=start, group=group) -> None:
+            def step(done_steps: int, steps: int, start=start, group=group) -> None:
                 if progress is not None:
-                    names = ", ".join(methods[i].label for i, _, _ in group)
-                    progress((start + len(group) * done / steps) / len(ready), f"{names}: step {done}/{steps}")
+                    names = ", ".join(dict.fromkeys(methods[i].label for i, _, _, _ in group))
+                    fraction = (start + len(group) * done_steps / steps) / len(rows)
+                    progress(fraction, f"{names}: step {done_steps}/{steps}")
 
-            shown = None if preview is None else _for_methods(preview, [index for index, _, _ in group])
+            shown = None if preview is None else _for_rows(preview, [i if not o else None for i, _, _, o in group])
             try:
-                results = self._generate_batch([g for _, g, _ in group], step, cancel, shown)
+                results = self._generate_batch([g for _, g, _, _ in group], step, cancel, shown)
             except Cancelled:
                 raise
             except Exception as error:  # the pass's fault costs its methods only
-                for index, _, maps in group:
-                    entries[index] = _failed_entry(methods[index], maps, error)
+                for index, _, _, _ in group:
+                    failed.setdefault(index, error)
                 continue
-            for (index, _, maps), result in zip(group, results, strict=True):
-                entries[index] = CompareEntry(methods[index], result, maps)
+            for (index, _, _, _), result in zip(group, results, strict=True):
+                done.setdefault(index, []).append(result)
+        for index, _, maps in ready:
+            if index in failed:
+                entries[index] = _failed_entry(methods[index], maps, failed[index])
+            else:
+                entries[index] = CompareEntry(methods[index], Result.of_seeds(done[index]), maps)
         yield from (entry for entry in entries if entry is not None)
 
     def _generate_batch(
@@ -492,7 +519,7 @@ class Studio:
                 kwargs["negative_pooled_prompt_embeds"] = (
                     None if negative_pooled is None else negative_pooled.repeat(items, 1)
                 )
-            kwargs["generator"] = [torch.Generator("cpu").manual_seed(first.seed) for _ in range(items)]
+            kwargs["generator"] = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]  # a row per seed
             if types:
                 strength = requests[users[0][0]].controls[0]  # every method of a comparison shares one strength
                 # SD1.5's pipeline takes per-item maps as nested lists; SDXL's refuses those, so it gets each net's
@@ -776,10 +803,17 @@ def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
 
 def _for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:
     """A run's preview callback that hands each batch item's preview to the comparison's, by method index."""
+    return _for_rows(preview, list(indices))
+
+
+def _for_rows(preview: ComparePreviewFn, indices: list[int | None]) -> PreviewFn:
+    """A run's preview callback: each batch row's preview to the comparison's by method index; rows marked None
+    (a method's later seeds: its tile previews its first) are not shown."""
 
     def show(images: list[Image.Image], done: int, total: int) -> None:
         for index, image in zip(indices, images, strict=True):
-            preview(index, image, done, total)
+            if index is not None:
+                preview(index, image, done, total)
 
     return show
 

@@ -337,13 +337,13 @@ def test_version_0_flat_request_settings_are_migrated():
 
 
 def test_version_0_errors_say_it_was_migrated():
-    refused({"prompt": "old", "steps": 3}, "schema version 0, migrated to 2", "generate.steps")
+    refused({"prompt": "old", "steps": 3}, "schema version 0, migrated to 3", "generate.steps")
 
 
 @pytest.mark.parametrize(
     ("version", "fragment"),
-    [(3, "newer Conditioning Studio"), (99, "received 99"), ("1", "whole number"), (1.0, "whole number"),
-     (True, "whole number"), (-1, "0 or more"), (None, "whole number")],
+    [(SCHEMA_VERSION + 1, "newer Conditioning Studio"), (99, "received 99"), ("1", "whole number"),
+     (1.0, "whole number"), (True, "whole number"), (-1, "0 or more"), (None, "whole number")],
 )  # fmt: skip
 def test_unusable_schema_versions_are_refused(version, fragment):
     refused({**minimal(), "schema_version": version}, "schema_version", fragment)

@@ -191,6 +191,14 @@ def test_compare_with_a_photo_and_no_reference_runs_and_says_why_ip_adapter_is_n
     grid, advice = page.inner_text("#cmp-grid"), page.inner_text("#cmp-advice")
     assert grid.count(" · seed ") == 4 and "could not run" not in grid and "left out" not in grid
     assert "IP-Adapter: not compared, it needs a reference image" in advice
+    # One seed: the verdict says so and offers to confirm on 4 seeds, which reruns with the maps already made.
+    assert "rests on one seed" in advice
+    page.click("#cmp-confirm")
+    page.wait_for_function("document.querySelector('#cmp-advice').innerText.includes('same 4 seeds')")
+    grid = page.inner_text("#cmp-grid")
+    assert grid.count(" · seed ") == 4 * 4 and page.locator("#cmp-seeds input[type=number]").input_value() == "4"
+    assert not page.locator("#cmp-confirm").is_visible()
+    set_number(page, "cmp-seeds", 1)
     upload(page, "#cmp-reference", REFERENCE)
     expect_checked = "document.querySelectorAll('#cmp-methods input:checked').length === 5"
     page.wait_for_function(expect_checked)  # giving a reference brings the IP-Adapter in

@@ -52,3 +52,26 @@ class Result:
     def image(self) -> Image.Image:
         """The first image."""
         return self.images[0]
+
+    @classmethod
+    def of_seeds(cls, results: list[Result]) -> Result:
+        """One method's runs on several seeds as one result: their images and seeds in order, their time added
+        up, the highest peak; the first run's settings (its seed is the first)."""
+        if len(results) == 1:
+            return results[0]
+        first = results[0]
+        peaks = [r.measured_peak_memory for r in results]
+        return cls(
+            images=[image for r in results for image in r.images],
+            seeds=[seed for r in results for seed in r.seeds],
+            method=first.method,
+            settings=first.settings,
+            control_images=first.control_images,
+            reference_image=first.reference_image,
+            seconds=sum(r.seconds for r in results),
+            load_seconds=sum(r.load_seconds for r in results),
+            peak_memory_bytes=max((p for p in peaks if p is not None), default=first.peak_memory_bytes),
+            memory_kind=first.memory_kind,
+            model_bytes=first.model_bytes,
+            notes=list(dict.fromkeys(note for r in results for note in r.notes)),
+        )

@@ -246,8 +246,7 @@ def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
     for column in structure:
         sentences.append(_structure_sentence(reader, column))
         for method in matrix.methods:
-            gain = reader.gain(method, column.name)
-            if gain is not None and gain >= STRUCTURE_MARGIN - _EPSILON:
+            if decision.clear(matrix, method, column, reader.baseline or ""):
                 candidates[method] = 0.0
     for method in candidates:
         gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]

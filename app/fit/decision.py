@@ -13,11 +13,18 @@ advice would not call one. The rules, per column:
   equal share of one batched pass, or a memory that was not measured, leads nothing).
 
 With one seed per method the margins are the fixed constants of :data:`ONE_SEED`, and they say so
-(:attr:`Margins.source`).
+(:attr:`Margins.source`). With several seeds a structure or reference gain is *clear* when a test on the seeds says
+so instead of a constant (:func:`paired_tests`): every method started from the same noise on each seed, so each
+method's scores are paired with text-only's seed by seed; the seed-to-seed spread is measured from the residuals of
+all methods in that fit (a two-way layout, methods × seeds), and a one-sided t-test asks whether the mean paired
+gain is above zero. Each method is tested on the fits its conditioning targets (canny → edges, pose → pose, depth →
+depth, IP-Adapter → reference), Holm-corrected across those tests at :data:`ALPHA`, so that with no true difference
+a winner is named in under 5 % of comparisons.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from app.fit.matrix import Column, FitMatrix
@@ -49,6 +56,15 @@ COST_LEAD = 0.9
 
 EPSILON = 1e-9  # so that 0.86 - 0.85 (0.010000000000000009 in floats) is still a tie
 
+ALPHA = 0.04
+"""Family-wise error rate of a several-seed decision: the chance of naming a lead where there is none. Holm's
+bound is tight when the tests are nearly independent (about α itself, measured 5.2 % at α = 0.05 over 8,000
+simulated tests), so 4 % keeps a comparison's false-winner rate under 5 %; its cost in power is small (a gain of
+twice the seed spread on 4 seeds is found 88 % of the time instead of 91 %, tests/test_fit_decision.py)."""
+
+OWN_FIT = {"canny": "edges", "pose": "pose", "depth": "depth", "ip_adapter": "reference"}
+"""The fit each part of a method targets: what a several-seed decision tests it on."""
+
 
 @dataclass(frozen=True)
 class Margins:
@@ -77,7 +93,99 @@ def how_sure(seeds: int, margins: Margins = ONE_SEED) -> str:
             f"{margins.structure:g} (structure), {margins.reference:g} (reference) or keep the prompt within "
             f"{margins.prompt:g}, {margins.source}. Another seed can change it."
         )
-    return f"How sure: {seeds} seeds per method; margins are {margins.source}."
+    return (
+        f"How sure: every method ran on the same {seeds} seeds; a lead is a gain over text-only that a one-sided "
+        f"paired t-test finds on those seeds (seed spread measured across the methods, Holm-corrected across each "
+        f"method's own fit, at most {ALPHA:.0%} false leads). Scores read mean ± half-width of their 95 % interval."
+    )
+
+
+def own_fits(method: str) -> list[str]:
+    """The fit columns ``method``'s parts target (``depth+ip_adapter`` → depth, reference)."""
+    return [fit for part in method.split("+") if (fit := OWN_FIT.get(part.partition(":")[0]))]
+
+
+@dataclass(frozen=True)
+class PairedTest:
+    """One method against the baseline in one fit, over the seeds they share."""
+
+    method: str
+    column: str
+    gain: float
+    seeds: int
+    p_value: float
+    clear: bool = False
+
+
+def paired_tests(
+    matrix: FitMatrix, baseline: str = BASELINE, alpha: float = ALPHA
+) -> dict[tuple[str, str], PairedTest]:
+    """Each method's test on its own fits against ``baseline`` (module docstring), Holm-corrected; empty for a
+    one-seed matrix or without the baseline."""
+    from scipy import stats
+
+    if matrix.seeds < 2 or baseline not in matrix.methods:
+        return {}
+    found: list[PairedTest] = []
+    for column in matrix.columns:
+        if column.kind not in ("structure", "reference"):
+            continue
+        spread, df = _pooled_spread(matrix, column.name)
+        base = matrix.sample(baseline, column.name)
+        for method in matrix.methods:
+            if method == baseline or column.name not in own_fits(method):
+                continue
+            pairs = [
+                (m, b) for m, b in zip(matrix.sample(method, column.name), base, strict=True) if None not in (m, b)
+            ]
+            if len(pairs) < 2 or df < 1:
+                continue
+            gain = sum(m - b for m, b in pairs) / len(pairs)
+            if spread <= EPSILON:
+                p_value = 0.0 if gain > EPSILON else 1.0
+            else:
+                t = gain / (spread * math.sqrt(2.0 / len(pairs)))
+                p_value = float(stats.t.sf(t, df))
+            found.append(PairedTest(method, column.name, gain, len(pairs), p_value))
+    # Holm: the k-th smallest p-value (from 0) against alpha / (m - k), stopping at the first that fails.
+    ordered = sorted(found, key=lambda test: test.p_value)
+    decided: dict[tuple[str, str], PairedTest] = {}
+    passing = True
+    for rank, test in enumerate(ordered):
+        passing = passing and test.p_value <= alpha / (len(ordered) - rank) and test.gain > 0
+        decided[(test.method, test.column)] = PairedTest(**{**test.__dict__, "clear": passing})
+    return decided
+
+
+def _pooled_spread(matrix: FitMatrix, column: str) -> tuple[float, int]:
+    """The residual standard deviation of ``column``'s scores in a methods × seeds layout (method and seed
+    effects removed), over the methods with every seed scored, and its degrees of freedom."""
+    rows = [s for m in matrix.methods if (s := matrix.sample(m, column)) and all(v is not None for v in s)]
+    rows = [r for r in rows if len(r) == len(rows[0])] if rows else []
+    methods, seeds = len(rows), len(rows[0]) if rows else 0
+    df = (methods - 1) * (seeds - 1)
+    if df < 1:
+        return 0.0, 0
+    grand = sum(map(sum, rows)) / (methods * seeds)
+    method_means = [sum(r) / seeds for r in rows]
+    seed_means = [sum(r[s] for r in rows) / methods for s in range(seeds)]
+    residual = sum(
+        (rows[m][s] - method_means[m] - seed_means[s] + grand) ** 2 for m in range(methods) for s in range(seeds)
+    )
+    return math.sqrt(residual / df), df
+
+
+def clear(
+    matrix: FitMatrix, method: str, column: Column, baseline: str = BASELINE, margins: Margins = ONE_SEED
+) -> bool:
+    """Whether ``method`` kept ``column`` clearly better than the baseline: by the margin on one seed, by the
+    paired test on several (only its own fits are tested then)."""
+    if matrix.seeds >= 2 and baseline in matrix.methods:
+        test = paired_tests(matrix, baseline).get((method, column.name))
+        return test is not None and test.clear
+    value = gain(matrix, method, column.name, baseline)
+    margin = margins.gain_for(column)
+    return value is not None and margin is not None and value >= margin - EPSILON
 
 
 def base_of(matrix: FitMatrix, column: str, baseline: str = BASELINE) -> str | None:
@@ -145,11 +253,14 @@ def column_leads(matrix: FitMatrix, column: Column, baseline: str = BASELINE, ma
     if column.kind == "prompt":
         rest = [v for m, v in present.items() if m not in best]
         return best if rest and all(min(present[m] for m in best) - v > margins.prompt + EPSILON for v in rest) else []
-    base = base_of(matrix, column.name, baseline)
-    margin = margins.gain_for(column)
-    if margin is None:
+    if margins.gain_for(column) is None:
         return []
-    return [m for m in best if m != base and (gain(matrix, m, column.name, baseline) or 0.0) >= margin - EPSILON]
+    base = base_of(matrix, column.name, baseline)
+    clearly = [m for m in present if m != base and clear(matrix, m, column, baseline, margins)]
+    if not clearly:
+        return []
+    top = max(present[m] for m in clearly)  # the best of the clear gains, and those tied with it
+    return [m for m in clearly if top - present[m] <= margins.tie + EPSILON]
 
 
 def leads(matrix: FitMatrix, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> dict[str, list[str]]:

@@ -8,6 +8,7 @@ is the baseline showing what depth ControlNet added.
 from __future__ import annotations
 
 import math
+import statistics
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,8 @@ class FitMatrix:
         notes: Plain-language remarks, e.g. why a column is empty.
         scoring_seconds: Time the fit scoring took per method.
         memory_kind: How peak memory was measured (``cuda_peak_allocated``, ``rss_peak_delta``, ...).
+        samples: Per-seed scores behind the means, ``samples[method][column]`` in seed order (None where a score
+            was undefined for that seed); empty for one seed per method.
     """
 
     methods: list[str]
@@ -99,6 +102,47 @@ class FitMatrix:
     notes: list[str] = field(default_factory=list)
     scoring_seconds: dict[str, float] = field(default_factory=dict)
     memory_kind: str | None = None
+    samples: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+
+    @property
+    def seeds(self) -> int:
+        """How many seeds each mean rests on (1 without samples)."""
+        return max((len(v) for row in self.samples.values() for v in row.values()), default=1)
+
+    def sample(self, method: str, column: str) -> list[float | None]:
+        """``method``'s per-seed scores in ``column`` (its one value for a one-seed matrix)."""
+        if method in self.samples and column in self.samples[method]:
+            return list(self.samples[method][column])
+        return [self.value(method, column)]
+
+    @classmethod
+    def from_samples(cls, samples: Mapping[str, Mapping[str, Sequence[float | None]]]) -> FitMatrix:
+        """A matrix from per-seed scores, e.g. ``{"text": {"depth": [0.2, 0.25, 0.22]}, ...}`` (seed order):
+        each value is the mean of its present samples.
+
+        Raises:
+            StudioError: as :meth:`from_values`.
+        """
+        means = {
+            method: {c: (sum(p) / len(p) if (p := [v for v in vs if v is not None]) else None) for c, vs in row.items()}
+            for method, row in samples.items()
+        }
+        matrix = cls.from_values(means)
+        matrix.samples = {m: {c: list(vs) for c, vs in row.items()} for m, row in samples.items()}
+        return matrix
+
+    def interval(self, method: str, column: str, confidence: float = 0.95) -> tuple[float, float, int] | None:
+        """The mean of ``method``'s per-seed scores in ``column``, the half-width of its ``confidence`` interval
+        (Student's t over the seeds) and the number of seeds; None with fewer than two present samples."""
+        present = [v for v in self.sample(method, column) if v is not None]
+        if len(present) < 2:
+            return None
+        from scipy import stats
+
+        mean = sum(present) / len(present)
+        spread = statistics.stdev(present)
+        half = float(stats.t.ppf(0.5 + confidence / 2, len(present) - 1)) * spread / math.sqrt(len(present))
+        return mean, half, len(present)
 
     @classmethod
     def from_values(cls, values: Mapping[str, Mapping[str, float | None]], notes: Sequence[str] = ()) -> FitMatrix:
@@ -174,11 +218,14 @@ class FitMatrix:
         return ["Method", *(f"{c.label} {'↑' if c.higher_is_better else '↓'}" for c in self.columns)]
 
     def to_rows(self, decimals: int = 2) -> list[list[str]]:
-        """One row of formatted cells per method (no highlighting; see :meth:`best_per_column`)."""
-        return [
-            [method, *(c.format(self.values[method][c.name], decimals) for c in self.columns)]
-            for method in self.methods
-        ]
+        """One row of formatted cells per method (no highlighting; see :meth:`best_per_column`); a score over
+        several seeds reads ``mean ± half-width of its 95 % interval``."""
+        return [[method, *(self._cell(method, c, decimals) for c in self.columns)] for method in self.methods]
+
+    def _cell(self, method: str, column: Column, decimals: int) -> str:
+        text = column.format(self.values[method][column.name], decimals)
+        spread = self.interval(method, column.name) if column.kind != "cost" else None
+        return f"{text} ± {spread[1]:.{decimals}f}" if spread is not None else text
 
     def to_markdown(self, decimals: int = 2) -> str:
         """The matrix as a Markdown table with the best of each column in bold."""
@@ -248,6 +295,7 @@ def score_results(
     active = [s for s in (scorers if scorers is not None else default_scorers()) if s.applies(ctx)]
     images = {method: _images_of(item) for method, item in results.items()}
     values: dict[str, dict[str, float | None]] = {method: {} for method in results}
+    samples: dict[str, dict[str, list[float | None]]] = {}
     failed: dict[str, str] = {}
     timings: dict[str, float] = {}
     for method, outputs in images.items():
@@ -257,11 +305,14 @@ def score_results(
                 values[method][scorer.name] = None
                 continue
             try:
-                scores = [s for image in outputs if (s := scorer.score(image, ctx)) is not None]
+                per_image = [scorer.score(image, ctx) for image in outputs]
             except StudioError as exc:
                 failed[scorer.name] = f"{scorer.label} was not computed: {exc}"
-                scores = []
+                per_image = []
+            scores = [s for s in per_image if s is not None]
             values[method][scorer.name] = sum(scores) / len(scores) if scores else None
+            if len(outputs) > 1:  # one image per seed: the samples the decision pairs by seed
+                samples.setdefault(method, {})[scorer.name] = per_image
         timings[method] = time.perf_counter() - started
     columns = [Column.for_scorer(s) for s in active]
 
@@ -295,6 +346,7 @@ def score_results(
         columns=columns,
         values=values,
         notes=notes,
+        samples=samples,
         scoring_seconds=timings,
         memory_kind=memory_kinds.pop() if len(memory_kinds) == 1 else None,
     )

@@ -44,7 +44,13 @@ def _v1_to_v2(document: Document) -> Document:
     return {**document, "schema_version": 2}
 
 
-MIGRATIONS: dict[int, Callable[[Document], Document]] = {0: _v0_to_v1, 1: _v1_to_v2}
+def _v2_to_v3(document: Document) -> Document:
+    """Version 3 adds a comparison's seed count (``seed_count``); a version-2 comparison ran one seed per method,
+    which is what a missing ``seed_count`` means, so only the version changes."""
+    return {**document, "schema_version": 3}
+
+
+MIGRATIONS: dict[int, Callable[[Document], Document]] = {0: _v0_to_v1, 1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def document_version(document: Document) -> int:

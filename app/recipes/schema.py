@@ -44,7 +44,7 @@ from app.request import (
 )
 from app.request.compare import CompareRequest, check_detector, check_detector_params
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_TITLE_CHARS = 80
 MAX_DESCRIPTION_CHARS = 240
 
@@ -159,7 +159,7 @@ class Recipe(_Strict):
     Exactly one of ``generate`` / ``compare`` is set, matching ``mode``.
     """
 
-    schema_version: Literal[2] = Field(SCHEMA_VERSION, description="Recipe format version; older ones are migrated.")
+    schema_version: Literal[3] = Field(SCHEMA_VERSION, description="Recipe format version; older ones are migrated.")
     title: str = Field("", max_length=MAX_TITLE_CHARS, description="Short name shown in the presets menu.")
     description: str = Field("", max_length=MAX_DESCRIPTION_CHARS, description="One line: what this recipe shows.")
     mode: Mode = Field(description="'generate': one generation from a tab; 'compare': several methods on one seed.")

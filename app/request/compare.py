@@ -20,12 +20,14 @@ from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
 from app.preprocess import DEFAULTS, REGISTRY, detectors_for
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, validated
+from app.request.generation import MAX_SEED
 
 CompareProgressFn = Callable[[float, str], None]
 """Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
 
 DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
 MAX_METHOD_CHARS = 80
+MAX_SEED_COUNT = 8
 LEFT_OUT = "Left out:"
 """How the error of a method a comparison left out for a missing image starts (its tile and the verdict say so)."""
 
@@ -129,6 +131,12 @@ class CompareRequest(CommonSettings):
         default_factory=IPAdapterScale, description="Scale and mode of the IP-Adapter, where a method uses it."
     )
     fit: Literal["crop", "pad"] = Field("crop", description="How the structure photo is fitted to the output size.")
+    seed_count: int = Field(
+        1,
+        ge=1,
+        le=MAX_SEED_COUNT,
+        description="Seeds per method: seed, seed+1, … (as A1111 numbers a batch); more seeds, a verdict to trust.",
+    )
     batching: Literal["exact", "batched"] | None = Field(
         None,
         description="How the methods run: 'exact', one after another, each bit-identical to its solo run; "
@@ -162,6 +170,20 @@ class CompareRequest(CommonSettings):
     def _methods_with_these_detectors(self) -> CompareRequest:
         self.parsed_methods()  # a method's detector is resolved against this request's defaults
         return self
+
+    @model_validator(mode="after")
+    def _seeds_in_range(self) -> CompareRequest:
+        if self.seed + self.seed_count - 1 > MAX_SEED:
+            raise ValueError(
+                f"Seed · seed ({self.seed}) plus Seeds per method · seed_count ({self.seed_count}) runs past the "
+                f"largest seed, {MAX_SEED}"
+            )
+        return self
+
+    @property
+    def seeds(self) -> list[int]:
+        """The seeds every method runs on: seed, seed+1, … (``seed_count`` of them)."""
+        return [self.seed + offset for offset in range(self.seed_count)]
 
     def parsed_methods(self) -> list[Method]:
         """The methods, parsed with this request's default detectors."""

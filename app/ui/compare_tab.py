@@ -20,7 +20,14 @@ from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
-from app.request.compare import DEFAULT_METHODS, LEFT_OUT, CompareEntry, default_methods, parse_compare_request
+from app.request.compare import (
+    DEFAULT_METHODS,
+    LEFT_OUT,
+    MAX_SEED_COUNT,
+    CompareEntry,
+    default_methods,
+    parse_compare_request,
+)
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
@@ -57,12 +64,15 @@ STOPPED_COMPARISON = (
     "**Stopped.** The methods that finished stay above; the others did not run, and nothing was scored."
 )
 BEST_STYLE = "background-color: #bbf7d0; color: #14532d; font-weight: 700"
+CONFIRM_SEEDS = 4
 
 
 class Grid:
-    """The comparison grid: results on the first row, the map or reference that drove each below it.
+    """The comparison grid: one row of results per seed (methods × seeds), the map or reference that drove each
+    method below them.
 
-    Every image carries the comparison's recipe (``recipe``), labelled with its column's method.
+    Every result carries the recipe of exactly that image: the comparison on that seed alone, labelled with its
+    column's method.
     """
 
     def __init__(
@@ -73,17 +83,25 @@ class Grid:
         reference: Image.Image | None,
         recipe: Recipe | None = None,
         seed: int | None = None,
+        seed_count: int = 1,
     ) -> None:
         self.methods = methods
         self.seed = seed
+        self.seeds = [None] if seed is None else [seed + offset for offset in range(seed_count)]
         self.width, self.height = width, height
         self.reference = reference
         self.recipe = recipe
-        self.results: list[tuple[Image.Image, str]] = [
-            (placeholder("pending…", width, height), f"{method_label(m)} · pending") for m in methods
+        self.rows: list[list[tuple[Image.Image, str]]] = [
+            [(placeholder("pending…", width, height), f"{method_label(m)} · pending") for m in methods]
+            for _ in self.seeds
         ]
         self.finished = [False] * len(methods)
         self.drivers: list[tuple[Image.Image, str]] = [self._driver_placeholder(m) for m in methods]
+
+    @property
+    def results(self) -> list[tuple[Image.Image, str]]:
+        """The first seed's row."""
+        return self.rows[0]
 
     def _driver_placeholder(self, method: str) -> tuple[Image.Image, str]:
         if method == "text":
@@ -91,20 +109,24 @@ class Grid:
         return placeholder("map pending…", self.width, self.height), f"{method_label(method)}: map pending"
 
     def preview(self, index: int, image: Image.Image, done: int, total: int) -> None:
-        """Show a running method's live preview in its result tile (until its entry arrives)."""
+        """Show a running method's live preview in its first seed's tile (until its entry arrives)."""
         if not self.finished[index]:
-            self.results[index] = (image, f"{method_label(self.methods[index])} · step {done}/{total} (preview)")
+            self.rows[0][index] = (image, f"{method_label(self.methods[index])} · step {done}/{total} (preview)")
 
     def add(self, index: int, entry: CompareEntry, request: dict[str, Any]) -> None:
-        """Fill one column with a finished entry (or its error)."""
+        """Fill one column with a finished entry (its image on each seed) or its error."""
         self.finished[index] = True
         label = entry.method.label
         if entry.result is not None:
             result = entry.result
-            self.results[index] = (result.image, f"{label} · seed {result.seeds[0]} · {result.seconds:.1f} s")
+            each = result.seconds / len(result.images)
+            for row, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
+                if row < len(self.rows):
+                    self.rows[row][index] = (image, f"{label} · seed {seed} · {each:.1f} s")
         else:
             text = "left out" if (entry.error or "").startswith(LEFT_OUT) else "could not run"
-            self.results[index] = (placeholder(text, self.width, self.height), f"{label}: {entry.error}")
+            for row in self.rows:
+                row[index] = (placeholder(text, self.width, self.height), f"{label}: {entry.error}")
         drivers = [m.map for m in entry.maps]
         captions = [f"{m.control_type} map ({m.detector})" for m in entry.maps]
         if entry.method.ip_adapter and self.reference is not None:
@@ -124,13 +146,26 @@ class Grid:
         Finished cells are served as PNGs named after method and seed (``canny-seed42.png``, ``canny-map.png``)
         and carry the recipe; pending tiles and live previews do not.
         """
-        cells, methods = self.results + self.drivers, self.methods * 2
-        stems = [file_stem(m, self.seed) for m in self.methods] + [file_stem(m, kind="map") for m in self.methods]
-        final = self.finished + [True] * len(self.methods)
+        cells = [cell for row in self.rows for cell in row] + self.drivers
+        methods = self.methods * (len(self.rows) + 1)
+        seeds = [seed for seed in self.seeds for _ in self.methods] + [self.seed] * len(self.methods)
+        stems = [file_stem(m, seed) for seed in self.seeds for m in self.methods]
+        stems += [file_stem(m, kind="map") for m in self.methods]
+        final = self.finished * len(self.rows) + [True] * len(self.methods)
         return [
-            downloadable(tagged([cell], self.recipe, method=method), [stem])[0] if done else cell
-            for cell, method, stem, done in zip(cells, methods, stems, final, strict=True)
+            downloadable(tagged([cell], self._recipe_on(seed), seeds=[seed], method=method), [stem])[0]
+            if done
+            else cell
+            for cell, method, seed, stem, done in zip(cells, methods, seeds, stems, final, strict=True)
         ]
+
+    def _recipe_on(self, seed: int | None) -> Recipe | None:
+        """The comparison on ``seed`` alone: what restores that row's images exactly."""
+        if self.recipe is None or seed is None or self.recipe.compare is None or len(self.seeds) == 1:
+            return self.recipe
+        return self.recipe.model_copy(
+            update={"compare": self.recipe.compare.model_copy(update={"seed": seed, "seed_count": 1})}
+        )
 
 
 def matrix_table(matrix: FitMatrix, label: Callable[[str], str] = method_label, rows: str = "Method") -> Any:
@@ -175,6 +210,7 @@ class CompareInputs:
     photo: ImageInput
     reference: ImageInput
     methods: gr.CheckboxGroup
+    seed_count: gr.Slider
     settings: MethodSettings
     detectors: dict[str, gr.Dropdown]
     params: dict[str, DetectorControls]
@@ -187,6 +223,7 @@ class CompareInputs:
             "photo": self.photo,
             "reference": self.reference,
             "methods": self.methods,
+            "seed_count": self.seed_count,
             "batching": self.batching,
             **self.settings.inputs(),
             **{f"{kind}_detector": dropdown for kind, dropdown in self.detectors.items()},
@@ -197,7 +234,8 @@ class CompareInputs:
         """The widgets a recipe sets, in :func:`recipe_updates` order."""
         params = [control for controls in self.params.values() for control in controls.inputs().values()]
         return [
-            self.photo, self.reference, self.methods, self.batching, *self.settings.outputs(), *self.detectors.values(),
+            self.photo, self.reference, self.methods, self.seed_count, self.batching, *self.settings.outputs(),
+            *self.detectors.values(),
             *params,
         ]  # fmt: skip
 
@@ -213,6 +251,7 @@ def compare_request(tab: CompareInputs, values: dict[str, Any]) -> dict[str, Any
     return {
         **tab.shared.read(values, SHARED_FIELDS),
         "methods": list(values["methods"] or []),
+        "seed_count": values.get("seed_count", 1),
         "batching": None if values.get("batching") in (None, AUTO) else values["batching"],
         "detectors": {kind: values[f"{kind}_detector"] for kind in CONTROL_TYPES},
         "detector_params": detector_params(tab, values),
@@ -239,6 +278,7 @@ def recipe_updates(tab: CompareInputs, recipe: Recipe) -> list[Any]:
         asset_update(recipe.images.structure),
         asset_update(recipe.images.reference),
         gr.update(choices=[(method_label(m), m) for m in offered], value=list(saved.methods)),
+        saved.seed_count,
         saved.batching or AUTO,
         *tab.settings.updates(saved),
         *(saved.detectors.get(kind, DEFAULTS[kind]) for kind in CONTROL_TYPES),
@@ -275,7 +315,9 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
     reference_image = load_image(values["reference"]) if values["reference"] is not None else None
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
-    view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe, data.get("seed"))
+    view = Grid(
+        data["methods"], data["width"], data["height"], reference_image, recipe, data.get("seed"), data["seed_count"]
+    )
     shared_settings = f"Every method runs on {settings_caption(data, data['seed'])}."
     yield view.update(), None, f"Running the comparison… {shared_settings}"
     entries: list[CompareEntry] = []
@@ -305,8 +347,29 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     advice_text = card.verdict.markdown + did_not_run(entries, values)
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-    advice_text += f"\n\n{how_sure(seeds=1)}\n\n{shared_settings.replace('runs', 'ran')}"
+    advice_text += f"\n\n{how_sure(card.matrix.seeds)}" + per_seed_scores(card.matrix)
+    advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
     yield view.update(), matrix_table(card.matrix), advice_text
+
+
+def per_seed_scores(matrix: FitMatrix) -> str:
+    """Every fit score on every seed, in a collapsed block of the advice (empty for one seed)."""
+    if matrix.seeds < 2:
+        return ""
+    columns = [c for c in matrix.columns if c.kind != "cost"]
+    head = "| Method | Seed | " + " | ".join(c.label for c in columns) + " |"
+    rule = "|---|---|" + "---|" * len(columns)
+    lines = []
+    for method in matrix.methods:
+        for row in range(matrix.seeds):
+            cells = []
+            for column in columns:
+                sample = matrix.sample(method, column.name)
+                value = sample[row] if row < len(sample) else None
+                cells.append(column.format(value))
+            lines.append(f"| {plain(method_label(method))} | +{row} | " + " | ".join(cells) + " |")
+    table = "\n".join([head, rule, *lines])
+    return f"\n\n<details><summary>Per-seed scores</summary>\n\n{table}\n\n</details>"
 
 
 def did_not_run(entries: list[CompareEntry], values: dict[str, Any]) -> str:
@@ -343,6 +406,16 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
         label=f"Methods (at most {max_methods})",
         info="IP-Adapter methods need the reference image; a method whose image is missing is left out and says so.",
         elem_id="cmp-methods",
+    )
+    seed_count = gr.Slider(
+        1,
+        MAX_SEED_COUNT,
+        value=1,
+        step=1,
+        label="Seeds per method",
+        info="Each method on seeds seed, seed+1, …: with several, the verdict tests each lead on the same seeds and "
+        "says how sure it is.",
+        elem_id="cmp-seeds",
     )
     with_reference = default_methods(reference=True)
     gr.Examples(
@@ -391,7 +464,7 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
                 api_visibility="private",
             )  # fmt: skip
     check_uploads(photo, reference)
-    return CompareInputs(shared, photo, reference, methods, settings, detectors, params, batching)
+    return CompareInputs(shared, photo, reference, methods, seed_count, settings, detectors, params, batching)
 
 
 def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
@@ -414,6 +487,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
+        # After a one-seed verdict: the same comparison on 4 seeds (maps and prompt encodings come from the caches).
+        confirm = gr.Button(f"Confirm with {CONFIRM_SEEDS} seeds", visible=False, elem_id="cmp-confirm")
     maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
         "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(default_methods(False))
@@ -472,6 +547,13 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     add_stop(
         stop, studio, TAB, [preview_run, compare_run], advice, message=STOPPED_COMPARISON,
         tidy=(grid, stopped_tiles),
+    )  # fmt: skip
+    compare_run.event.then(
+        lambda seeds: gr.update(visible=seeds == 1), tab.seed_count, confirm, queue=False, api_visibility="private"
+    )
+    confirm.click(lambda: (CONFIRM_SEEDS, gr.update(visible=False)), None, [tab.seed_count, confirm], queue=False,
+                  api_visibility="private").then(
+        None, js="() => document.querySelector('#cmp-run').click()"
     )  # fmt: skip
     return TabRecipe(
         TAB,
