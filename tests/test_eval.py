@@ -157,6 +157,14 @@ def test_the_summary_counts_wins_over_text_only_only_where_the_prompt_is_kept():
     assert pose.failed == 4 and pose.rows == 4 and not pose.scores
     assert summary.photos == 2 and summary.seeds == 2
     assert summary.verdict.winner == "depth" and summary.verdict.markdown
+    # The same statistics as the Compare tab: the decision paired by (photo, seed), Wilson intervals for win rates.
+    assert summary.matrix.seeds == 4 and summary.matrix.interval("depth", "depth")[2] == 4
+    low, high = depth.win_interval("depth")
+    assert 0.0 <= low < 1.0 == high and canny.win_interval("edges")[0] == 0.0
+    from app.eval.report import render
+
+    page = render(summary, synthetic_rows())
+    assert "95 % CI" in page and " ± " in page and "same 4 photo × seed pairs" in page
 
 
 def test_an_uploaded_results_file_is_untrusted(tmp_path):

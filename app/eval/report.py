@@ -24,6 +24,7 @@ from app.eval.rows import ROWS, RUN_FILE, read_rows_file, read_run_file
 from app.eval.summary import MethodSummary, Summary, summarise
 from app.fit import method_label
 from app.fit.anchors import ANCHORS
+from app.fit.decision import how_sure
 from app.fit.matrix import Column
 from app.images import load_image
 from app.request.compare import parse_method
@@ -95,7 +96,7 @@ def fragment(
         f"<p class='meta'>{summary.photos} photo(s) × {summary.seeds} seed(s), {len(rows)} results. {config}</p>",
         "<h2>Verdict</h2>",
         f"<div class='verdict{'' if scored else ' none'}'>{_markdownish(summary.verdict.markdown)}"
-        f"{'' if scored else _no_scores_reason(summary)}</div>",
+        f"{_how_sure(summary) if scored else _no_scores_reason(summary)}</div>",
         "<h2>Per method</h2>",
         _table(summary),
     ]
@@ -169,6 +170,12 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+def _how_sure(summary: Summary) -> str:
+    """How far the verdict can be trusted: the same decision as the Compare tab's, on the run's pairs."""
+    pairs = summary.matrix.seeds
+    return f"<p class='meta'>{html.escape(how_sure(pairs, unit='photo × seed pairs' if pairs > 1 else 'seeds'))}</p>"
+
+
 def _no_scores_reason(summary: Summary) -> str:
     """Why there is no verdict: the most common reason the rows failed."""
     errors = summary.errors()
@@ -216,7 +223,7 @@ def _table(summary: Summary) -> str:
     body = []
     for m in summary.methods:
         cells = [html.escape(method_label(m.method)), f"{m.rows - m.failed} of {m.rows}"]
-        cells += [_number(m.mean(c.name)) for c in summary.columns]
+        cells += [_mean(summary, m, c) for c in summary.columns]
         won = [f"{html.escape(c.name)} {_rate(m, c.name)}" for c in wins if c.name in _own_scores(m.method)]
         cells.append("<br>".join(won) or "–")
         cells += [_seconds(m.seconds), _memory(m.peak_memory)]
@@ -259,9 +266,19 @@ def _number(value: float | None) -> str:
     return "–" if value is None else f"{value:.3f}"
 
 
+def _mean(summary: Summary, method: MethodSummary, column: Column) -> str:
+    """A method's mean score over the run, with the half-width of its 95 % interval where there are two or more."""
+    spread = summary.matrix.interval(method.method, column.name) if method.method in summary.matrix.methods else None
+    mean = method.mean(column.name)
+    return _number(mean) if spread is None or mean is None else f"{mean:.3f} ± {spread[1]:.3f}"
+
+
 def _rate(method: MethodSummary, score: str) -> str:
     won, compared = method.wins.get(score, (0, 0))
-    return f"{won / compared:.0%} ({won}/{compared})" if compared else "–"
+    if not compared:
+        return "–"
+    low, high = method.win_interval(score)
+    return f"{won / compared:.0%} ({won}/{compared}; 95 % CI {low:.0%}–{high:.0%})"
 
 
 def _seconds(values: list[float]) -> str:

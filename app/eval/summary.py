@@ -42,16 +42,28 @@ class MethodSummary:
         won, compared = self.wins.get(score, (0, 0))
         return won / compared if compared else None
 
+    def win_interval(self, score: str, confidence: float = 0.95) -> tuple[float, float] | None:
+        """Wilson's interval of the win rate (it stays inside 0–1 and is honest for few results)."""
+        won, compared = self.wins.get(score, (0, 0))
+        if not compared:
+            return None
+        from scipy.stats import binomtest
+
+        interval = binomtest(won, compared).proportion_ci(confidence_level=confidence, method="wilson")
+        return float(interval.low), float(interval.high)
+
 
 @dataclass
 class Summary:
-    """The run, per method, with the columns it measured and the verdict read from the means."""
+    """The run, per method, with the columns it measured, and the verdict: the Compare tab's decision on the
+    methods' scores paired by (photo, seed) (``matrix``: means, the pairs, their intervals)."""
 
     methods: list[MethodSummary]
     columns: list[Column]
     verdict: Verdict
     photos: int
     seeds: int
+    matrix: FitMatrix = field(default_factory=lambda: FitMatrix([], [], {}))
 
     def method(self, name: str) -> MethodSummary | None:
         return next((m for m in self.methods if m.method == name), None)
@@ -105,11 +117,18 @@ def summarise(rows: Iterable[dict[str, Any]]) -> Summary:
         for m in by_method.values()
         if m.scores
     }
-    verdict = advise(FitMatrix.from_values(means)) if means else advise(FitMatrix([], [], {}))
+    matrix = FitMatrix.from_values(means) if means else FitMatrix([], [], {})
+    # Every (photo, seed) is one pair of outputs from the same noise: the decision tests leads on those pairs.
+    keys = sorted(table)
+    matrix.samples = {
+        method: {c.name: [table[key].get(method, {}).get(c.name) for key in keys] for c in columns} for method in means
+    }
+    verdict = advise(matrix)
     return Summary(
         list(by_method.values()),
         columns,
         verdict,
+        matrix=matrix,
         photos=len({row["photo"] for row in rows}),
         seeds=len({row["seed"] for row in rows}),
     )

@@ -16,10 +16,10 @@ With one seed per method the margins are the fixed constants of :data:`ONE_SEED`
 (:attr:`Margins.source`). With several seeds a structure or reference gain is *clear* when a test on the seeds says
 so instead of a constant (:func:`paired_tests`): every method started from the same noise on each seed, so each
 method's scores are paired with text-only's seed by seed; the seed-to-seed spread is measured from the residuals of
-all methods in that fit (a two-way layout, methods × seeds), and a one-sided t-test asks whether the mean paired
-gain is above zero. Each method is tested on the fits its conditioning targets (canny → edges, pose → pose, depth →
-depth, IP-Adapter → reference), Holm-corrected across those tests at :data:`ALPHA`, so that with no true difference
-a winner is named in under 5 % of comparisons.
+all methods in that fit (a methods × seeds layout, each method's and each seed's level removed), and a one-sided
+t-test asks whether the mean paired gain is above zero. Each method is tested on the fits its conditioning
+targets (canny → edges, pose → pose, depth → depth, IP-Adapter → reference), Holm-corrected across those tests
+at :data:`ALPHA`, so that with no true difference a winner is named in under 5 % of comparisons.
 """
 
 from __future__ import annotations
@@ -85,8 +85,9 @@ ONE_SEED = Margins()
 """The margins of a one-seed comparison: the constants above."""
 
 
-def how_sure(seeds: int, margins: Margins = ONE_SEED) -> str:
-    """One sentence on how far a comparison's verdict can be trusted, for the advice's end."""
+def how_sure(seeds: int, margins: Margins = ONE_SEED, unit: str = "seeds") -> str:
+    """One sentence on how far a comparison's verdict can be trusted, for the advice's end (``unit``: what a pair
+    is, "seeds" for one photo, "photo × seed pairs" for an evaluation)."""
     if seeds <= 1:
         return (
             "How sure: this verdict rests on one seed, one sample per method; a lead must beat text-only by "
@@ -94,7 +95,7 @@ def how_sure(seeds: int, margins: Margins = ONE_SEED) -> str:
             f"{margins.prompt:g}, {margins.source}. Another seed can change it."
         )
     return (
-        f"How sure: every method ran on the same {seeds} seeds; a lead is a gain over text-only that a one-sided "
+        f"How sure: every method ran on the same {seeds} {unit}; a lead is a gain over text-only that a one-sided "
         f"paired t-test finds on those seeds (seed spread measured across the methods, Holm-corrected across each "
         f"method's own fit, at most {ALPHA:.0%} false leads). Scores read mean ± half-width of their 95 % interval."
     )
@@ -130,23 +131,21 @@ def paired_tests(
     for column in matrix.columns:
         if column.kind not in ("structure", "reference"):
             continue
-        spread, df = _pooled_spread(matrix, column.name)
+        spread, df = _pooled_spread([matrix.sample(m, column.name) for m in matrix.methods])
         base = matrix.sample(baseline, column.name)
         for method in matrix.methods:
             if method == baseline or column.name not in own_fits(method):
                 continue
-            pairs = [
-                (m, b) for m, b in zip(matrix.sample(method, column.name), base, strict=True) if None not in (m, b)
-            ]
-            if len(pairs) < 2 or df < 1:
+            mine = matrix.sample(method, column.name)
+            diffs = [m - b for m, b in zip(mine, base, strict=False) if m is not None and b is not None]
+            if len(diffs) < 2 or df < 1:
                 continue
-            gain = sum(m - b for m, b in pairs) / len(pairs)
+            gain = sum(diffs) / len(diffs)
             if spread <= EPSILON:
                 p_value = 0.0 if gain > EPSILON else 1.0
             else:
-                t = gain / (spread * math.sqrt(2.0 / len(pairs)))
-                p_value = float(stats.t.sf(t, df))
-            found.append(PairedTest(method, column.name, gain, len(pairs), p_value))
+                p_value = float(stats.t.sf(gain / (spread * math.sqrt(2.0 / len(diffs))), df))
+            found.append(PairedTest(method, column.name, gain, len(diffs), p_value))
     # Holm: the k-th smallest p-value (from 0) against alpha / (m - k), stopping at the first that fails.
     ordered = sorted(found, key=lambda test: test.p_value)
     decided: dict[tuple[str, str], PairedTest] = {}
@@ -157,20 +156,23 @@ def paired_tests(
     return decided
 
 
-def _pooled_spread(matrix: FitMatrix, column: str) -> tuple[float, int]:
-    """The residual standard deviation of ``column``'s scores in a methods × seeds layout (method and seed
-    effects removed), over the methods with every seed scored, and its degrees of freedom."""
-    rows = [s for m in matrix.methods if (s := matrix.sample(m, column)) and all(v is not None for v in s)]
-    rows = [r for r in rows if len(r) == len(rows[0])] if rows else []
-    methods, seeds = len(rows), len(rows[0]) if rows else 0
-    df = (methods - 1) * (seeds - 1)
+def _pooled_spread(samples: list[list[float | None]]) -> tuple[float, int]:
+    """The seed-to-seed spread of a fit's scores with each method's and each seed's own level removed (the
+    residual of a methods × seeds layout, over the seeds every method was scored on), and its degrees of freedom.
+    Every method shares the same noise, so a method's few seeds borrow the others' to measure it."""
+    rows = [s for s in samples if any(v is not None for v in s)]
+    width = min((len(s) for s in rows), default=0)
+    seeds = [i for i in range(width) if all(s[i] is not None for s in rows)]
+    methods, count = len(rows), len(seeds)
+    df = (methods - 1) * (count - 1)
     if df < 1:
         return 0.0, 0
-    grand = sum(map(sum, rows)) / (methods * seeds)
-    method_means = [sum(r) / seeds for r in rows]
-    seed_means = [sum(r[s] for r in rows) / methods for s in range(seeds)]
+    table = [[s[i] for i in seeds] for s in rows]
+    grand = sum(map(sum, table)) / (methods * count)
+    method_means = [sum(r) / count for r in table]
+    seed_means = [sum(r[j] for r in table) / methods for j in range(count)]
     residual = sum(
-        (rows[m][s] - method_means[m] - seed_means[s] + grand) ** 2 for m in range(methods) for s in range(seeds)
+        (table[m][j] - method_means[m] - seed_means[j] + grand) ** 2 for m in range(methods) for j in range(count)
     )
     return math.sqrt(residual / df), df
 
