@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     quiet_libraries()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
+    from app.calibration import active as calibrations
     from app.errors import StudioError
     from app.settings import get_settings
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
         settings = get_settings()
         if args.tiny:
             settings = settings.with_family("tiny")
+        calibrations()  # STUDIO_CALIBRATION files are checked at start, not at the first verdict
     except StudioError as error:
         raise SystemExit(f"Invalid settings: {error}") from None
 

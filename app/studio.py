@@ -618,6 +618,7 @@ class Studio:
         context = self.fit_context(keyed.values(), request, reference_image)
         results = {key: e.result for key, e in keyed.items() if e.result is not None}
         matrix = score_results(results, context)
+        matrix.family = request.get("family") if isinstance(request, Mapping) else getattr(request, "family", None)
         return Scorecard(matrix, advise(matrix))
 
     def fit_context(

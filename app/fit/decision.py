@@ -85,6 +85,24 @@ ONE_SEED = Margins()
 """The margins of a one-seed comparison: the constants above."""
 
 
+def margins_for(family: str | None) -> Margins:
+    """The one-seed margins of ``family``: measured ones where ``STUDIO_CALIBRATION`` calibrates it
+    (:mod:`app.calibration`), else the hand-set constants."""
+    from app.calibration import for_family
+
+    calibration = for_family(family)
+    if calibration is None:
+        return ONE_SEED
+    measured = calibration.margins
+    return Margins(
+        prompt=measured.prompt,
+        structure=measured.structure,
+        reference=measured.reference,
+        source=f"measured on {calibration.photos} photos × {calibration.seeds} seeds of {calibration.family} "
+        "(STUDIO_CALIBRATION)",
+    )
+
+
 def how_sure(seeds: int, margins: Margins = ONE_SEED, unit: str = "seeds") -> str:
     """One sentence on how far a comparison's verdict can be trusted, for the advice's end (``unit``: what a pair
     is, "seeds" for one photo, "photo × seed pairs" for an evaluation)."""
@@ -178,7 +196,7 @@ def _pooled_spread(samples: list[list[float | None]]) -> tuple[float, int]:
 
 
 def clear(
-    matrix: FitMatrix, method: str, column: Column, baseline: str = BASELINE, margins: Margins = ONE_SEED
+    matrix: FitMatrix, method: str, column: Column, baseline: str = BASELINE, margins: Margins | None = None
 ) -> bool:
     """Whether ``method`` kept ``column`` clearly better than the baseline: by the margin on one seed, by the
     paired test on several (only its own fits are tested then)."""
@@ -186,7 +204,7 @@ def clear(
         test = paired_tests(matrix, baseline).get((method, column.name))
         return test is not None and test.clear
     value = gain(matrix, method, column.name, baseline)
-    margin = margins.gain_for(column)
+    margin = (margins or margins_for(matrix.family)).gain_for(column)
     return value is not None and margin is not None and value >= margin - EPSILON
 
 
@@ -207,7 +225,9 @@ def gain(matrix: FitMatrix, method: str, column: str, baseline: str = BASELINE) 
     return value - matrix.value(base, column)
 
 
-def keeps_prompt(matrix: FitMatrix, method: str, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> bool | None:
+def keeps_prompt(
+    matrix: FitMatrix, method: str, baseline: str = BASELINE, margins: Margins | None = None
+) -> bool | None:
     """Whether ``method`` followed the prompt as well as the baseline (within the prompt tolerance); None when
     either prompt score is unknown or ``method`` is the baseline."""
     if baseline not in matrix.methods or method == baseline:
@@ -215,7 +235,7 @@ def keeps_prompt(matrix: FitMatrix, method: str, baseline: str = BASELINE, margi
     mine, base = matrix.value(method, "prompt"), matrix.value(baseline, "prompt")
     if mine is None or base is None:
         return None
-    return prompt_kept(mine, base, margins)
+    return prompt_kept(mine, base, margins or margins_for(matrix.family))
 
 
 def prompt_kept(mine: float, base: float, margins: Margins = ONE_SEED) -> bool:
@@ -238,11 +258,14 @@ def wins(mine: dict[str, float], base: dict[str, float], column: Column, margins
     return kept and clear_gain(mine[column.name], base[column.name], column, margins)
 
 
-def column_leads(matrix: FitMatrix, column: Column, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> list[str]:
+def column_leads(
+    matrix: FitMatrix, column: Column, baseline: str = BASELINE, margins: Margins | None = None
+) -> list[str]:
     """The methods that lead ``column`` clearly (rules in the module docstring), in row order; [] for none."""
     present = {m: v for m in matrix.methods if (v := matrix.value(m, column.name)) is not None}
     if len(present) < 2:
         return []
+    margins = margins or margins_for(matrix.family)
     if column.kind == "cost":
         positive = {m: v for m, v in present.items() if v > 0}
         if len(positive) < len(present):
@@ -265,6 +288,6 @@ def column_leads(matrix: FitMatrix, column: Column, baseline: str = BASELINE, ma
     return [m for m in clearly if top - present[m] <= margins.tie + EPSILON]
 
 
-def leads(matrix: FitMatrix, baseline: str = BASELINE, margins: Margins = ONE_SEED) -> dict[str, list[str]]:
+def leads(matrix: FitMatrix, baseline: str = BASELINE, margins: Margins | None = None) -> dict[str, list[str]]:
     """Every column's clear leaders (:func:`column_leads`): what a table highlights."""
     return {column.name: column_leads(matrix, column, baseline, margins) for column in matrix.columns}

@@ -103,6 +103,7 @@ class FitMatrix:
     scoring_seconds: dict[str, float] = field(default_factory=dict)
     memory_kind: str | None = None
     samples: dict[str, dict[str, list[float | None]]] = field(default_factory=dict)
+    family: str | None = None  # the model family that made the results (its calibration, if any, sets the margins)
 
     @property
     def seeds(self) -> int:

@@ -15,7 +15,7 @@ import gradio as gr
 from PIL import Image
 
 from app.fit import GUIDE, method_label
-from app.fit.decision import how_sure, leads
+from app.fit.decision import how_sure, leads, margins_for
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
@@ -347,7 +347,8 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     advice_text = card.verdict.markdown + did_not_run(entries, values)
     if card.matrix.notes:
         advice_text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
-    advice_text += f"\n\n{how_sure(card.matrix.seeds)}" + per_seed_scores(card.matrix)
+    advice_text += f"\n\n{how_sure(card.matrix.seeds, margins_for(card.matrix.family))}"
+    advice_text += per_seed_scores(card.matrix)
     advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
     yield view.update(), matrix_table(card.matrix), advice_text
 

@@ -1,0 +1,128 @@
+"""``python -m app.eval.calibrate RUN_DIR``: how much each fit moves from seed to seed, and the one-seed margins it
+gives, from an evaluation run with several seeds per photo; writes ``RUN_DIR/calibration.json``.
+
+For every fit and method it measures, over the photos, the seed-to-seed standard deviation of the method's score
+(``spread``) and of its paired difference to text-only on the same seed (``paired_spread``), each pooled across
+photos (the root of the mean variance). The margins are twice the median paired spread of the methods on the fits
+they target (structure, reference) and of every method's prompt fit: a one-seed gain that large is unlikely to be
+seed noise. ``STUDIO_CALIBRATION=RUN_DIR/calibration.json`` makes the studio use them for that family.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from app.errors import StudioError
+from app.eval.rows import ROWS, read_rows_file, read_run_file
+from app.fit.decision import BASELINE, own_fits
+from app.fit.matrix import known_columns
+
+CALIBRATION = "calibration.json"
+MARGIN_IN_SPREADS = 2.0
+"""A one-seed margin is this many paired seed-to-seed spreads."""
+
+
+def calibrate(out: Path) -> dict[str, Any]:
+    """The calibration of a run folder (see the module docstring).
+
+    Raises:
+        StudioError: the folder holds no run, or fewer than two seeds of one photo for any method.
+    """
+    out = Path(out)
+    rows = read_rows_file(out / ROWS).rows
+    family = read_run_file(out).get("config", {}).get("family") or "sd15"
+    kinds = {name: column.kind for name, column in known_columns().items() if column.kind != "cost"}
+    scores: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)  # (fit, method, photo) -> seed: score
+    for row in rows:
+        if row.get("error"):
+            continue
+        for fit, value in (row.get("scores") or {}).items():
+            if fit in kinds and value is not None:
+                scores[(fit, row["method"], row["photo"])][row["seed"]] = float(value)
+    spread: dict[str, dict[str, float]] = defaultdict(dict)
+    paired: dict[str, dict[str, float]] = defaultdict(dict)
+    for fit, method in sorted({(f, m) for f, m, _ in scores}):
+        photos = {p for f, m, p in scores if (f, m) == (fit, method)}
+        own = [list(scores[(fit, method, p)].values()) for p in photos]
+        if (value := _pooled([v for v in own if len(v) >= 2])) is not None:
+            spread[fit][method] = round(value, 5)
+        if method == BASELINE:
+            continue
+        differences = []
+        for photo in photos:
+            base = scores.get((fit, BASELINE, photo), {})
+            shared = [seed for seed in scores[(fit, method, photo)] if seed in base]
+            differences.append([scores[(fit, method, photo)][s] - base[s] for s in shared])
+        if (value := _pooled([d for d in differences if len(d) >= 2])) is not None:
+            paired[fit][method] = round(value, 5)
+    if not spread:
+        raise StudioError(
+            f"{out}: no method has two or more seeds of one photo; run python -m app.eval with --seeds 0-3 (or more)."
+        )
+    seeds = max(len(s) for s in scores.values())
+    return {
+        "family": family,
+        "run": str(out),
+        "photos": len({p for _, _, p in scores}),
+        "seeds": seeds,
+        "spread": dict(spread),
+        "paired_spread": dict(paired),
+        "margins": _margins(paired, kinds),
+        "how": __doc__.split("\n\n")[1].replace("\n", " "),
+    }
+
+
+def _pooled(groups: list[list[float]]) -> float | None:
+    """The root of the mean within-group variance (each group: one photo's seeds)."""
+    variances = [statistics.variance(group) for group in groups]
+    return math.sqrt(statistics.fmean(variances)) if variances else None
+
+
+def _margins(paired: dict[str, dict[str, float]], kinds: dict[str, str]) -> dict[str, float]:
+    """Twice the median paired spread per kind: methods on their own fits; every method for the prompt."""
+    found: dict[str, list[float]] = defaultdict(list)
+    for fit, by_method in paired.items():
+        for method, value in by_method.items():
+            if kinds[fit] == "prompt" or fit in own_fits(method):
+                found[kinds[fit]].append(value)
+    defaults = {"structure": 0.05, "reference": 0.05, "prompt": 0.02}  # kept where the run measured nothing
+    return {
+        kind: round(min(1.0, max(1e-3, MARGIN_IN_SPREADS * statistics.median(found[kind]))), 4)
+        if found.get(kind)
+        else default
+        for kind, default in defaults.items()
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write a run folder's calibration; 0 when written, 2 when the folder cannot give one (said in one line)."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or not (Path(args[0]) / ROWS).is_file():
+        print("usage: python -m app.eval.calibrate RUN_FOLDER   (a run of python -m app.eval with several seeds)",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        calibration = calibrate(Path(args[0]))
+        target = Path(args[0]) / CALIBRATION
+        target.write_text(json.dumps(calibration, indent=2) + "\n", encoding="utf-8")
+    except StudioError as error:
+        print(f"No calibration: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"No calibration: cannot write {args[0]}/{CALIBRATION} ({error.strerror or error}).", file=sys.stderr)
+        return 2
+    print(target)
+    print(f"margins: {calibration['margins']} (set STUDIO_CALIBRATION={target} to use them)")
+    return 0
+
+
+__all__ = ["CALIBRATION", "calibrate", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())
