@@ -1,7 +1,10 @@
 """Comparison benchmark: one 5-method comparison (exact and batched) vs 5 separate plain diffusers runs.
 
 Usage: python -m bench.bench_compare [--profile tiny|sd15|sdxl] [--family sd15|sdxl] [--dtype auto] [--size 256]
-       [--steps 4] [--repeats 3] [--methods ...]
+       [--steps 4] [--repeats 3] [--methods ...] [--seed-count S]
+
+``--seed-count 4`` compares S seeds × K methods (one comparison with ``seed_count`` S, batched and exact) against
+S × K plain diffusers runs, each making its own map and encodings as separate scripts would.
 
 ``--profile sdxl --family sdxl`` compares on SDXL at its real sizes (random weights; the union ControlNet serves
 canny, pose and depth there): use ``--dtype bfloat16`` on a CPU with less than 32 GB.
@@ -43,8 +46,15 @@ from bench.common import family_root, settings_for
 METHODS = ["text", "canny", "pose:openpose", "depth:midas", "ip_adapter"]
 
 
-def plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict, methods: list[str]) -> None:
-    """One independent diffusers call per method, each making its own map and encodings."""
+def plain_runs(
+    studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict, methods: list[str], seed_count: int = 1
+) -> None:
+    """One independent diffusers call per method and seed, each making its own map and encodings."""
+    for offset in range(seed_count):
+        _plain_runs(studio, photo, reference, {**shared, "seed": shared["seed"] + offset}, methods)
+
+
+def _plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shared: dict, methods: list[str]) -> None:
     cache = studio.cache_for(shared["family"])
     size = (shared["width"], shared["height"])
     for name in methods:
@@ -88,6 +98,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated method strings")
+    parser.add_argument("--seed-count", type=int, default=1, help="seeds per method (S × K rows)")
     args = parser.parse_args()
     methods = args.methods.split(",")
 
@@ -104,10 +115,10 @@ def main() -> None:
         "height": args.size,
         "scheduler": "unipc",
     }
-    request = {**shared, "methods": methods}
+    request = {**shared, "methods": methods, "seed_count": args.seed_count}
     print(
         f"profile={args.profile} family={args.family} dtype={args.dtype} size={args.size}² steps={args.steps} "
-        f"device={studio.device} methods={methods}"
+        f"device={studio.device} methods={methods} seeds per method={args.seed_count}"
     )
 
     def comparison(seed: int, batching: str = "exact", previews: bool = False) -> list:
@@ -120,12 +131,12 @@ def main() -> None:
 
     comparison(0)  # warm-up: load every model and detector on both sides
     comparison(0, "batched", previews=True)
-    plain_runs(studio, photo, reference, shared, methods)
+    plain_runs(studio, photo, reference, shared, methods, args.seed_count)
 
     plain, first, previewed, repeat, batched, exact_live, batched_live = [], [], [], [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
         started = time.perf_counter()
-        plain_runs(studio, photo, reference, shared, methods)
+        plain_runs(studio, photo, reference, shared, methods, args.seed_count)
         plain.append(time.perf_counter() - started)
 
         reset()
@@ -158,7 +169,7 @@ def main() -> None:
         exact_live.append(time.perf_counter() - started)
 
     base = statistics.median(plain)
-    print(f"{len(methods)} plain diffusers runs: {base:.2f}s")
+    print(f"{args.seed_count} × {len(methods)} plain diffusers runs: {base:.2f}s")
     for label, times in (
         ("comparison, empty caches", first),
         ("comparison after 'Preview all maps'", previewed),
