@@ -291,3 +291,15 @@ def test_the_banner_is_quiet_once_every_file_the_studio_reads_is_cached_and_name
     unet = next(iter(default_hub_files()))
     (tmp_path / f"models--{unet.replace('/', '--')}" / "snapshots" / commit / "unet" / "config.json").unlink()
     assert missing_weights() == [unet] and f"`{unet}`" in model_banner(Settings(family="real"))
+
+
+def test_the_default_compare_with_a_photo_and_no_reference_runs_and_says_why_ip_adapter_is_not_in_it(client):
+    grid, _, advice = client.predict(prompt="an astronaut", photo=handle_file(PHOTO), **SMALL, api_name="/compare")
+    captions = [tile["caption"] for tile in grid]
+    assert sum(" · seed " in c for c in captions) == 4  # text-only, canny, pose, depth: the default without a reference
+    assert "IP-Adapter: not compared, it needs a reference image" in advice.replace("*", "").replace("\\", "")
+    grid, _, advice = client.predict(
+        prompt="an astronaut", photo=handle_file(PHOTO), methods=["text", "ip_adapter"], **SMALL, api_name="/compare"
+    )  # asked for by name without a reference: left out, the other runs
+    assert grid[0]["caption"].startswith("Text-only · seed") and "left out" in grid[1]["caption"].lower()
+    assert "needs a reference image" in advice
