@@ -105,6 +105,7 @@ class Settings:
     max_steps: int = 100
     max_images: int = 4
     max_methods: int = 8
+    max_seeds: int = 8  # seeds per method in a comparison (a Space's GPU time is shared)
     # Methods denoised together in one batched comparison pass (more are split into passes of this many).
     compare_batch: int = 8
     # Convolution weights of the UNet, VAE and ControlNets in channels-last memory layout (a GPU speed lever).
@@ -139,6 +140,7 @@ class Settings:
             max_steps=_env_int("STUDIO_MAX_STEPS", 50 if on_space else 100, 1, 150),
             max_images=_env_int("STUDIO_MAX_IMAGES", 2 if on_space else 4, 1, 8),
             max_methods=_env_int("STUDIO_MAX_METHODS", 6 if on_space else 8, 1, 16),
+            max_seeds=_env_int("STUDIO_MAX_SEEDS", 4 if on_space else 8, 1, 8),
             compare_batch=_env_int("STUDIO_COMPARE_BATCH", 8, 1, 16),
             channels_last=_env_bool("STUDIO_CHANNELS_LAST", False),
             torch_compile=_env_bool("STUDIO_COMPILE", False),

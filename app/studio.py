@@ -333,6 +333,11 @@ class Studio:
         """
         request = parse_compare_request(request)
         methods = request.parsed_methods()
+        if request.seed_count > self.settings.max_seeds:
+            raise StudioError(
+                f"Invalid comparison — seed_count: received {request.seed_count} seeds per method, this studio allows "
+                f"at most {self.settings.max_seeds} (STUDIO_MAX_SEEDS)"
+            )
         if len(methods) > self.settings.max_methods:
             raise StudioError(
                 f"Invalid comparison — methods: received {len(methods)}, this studio allows at most "

@@ -80,3 +80,14 @@ def test_the_seed_count_is_bounded_and_travels_in_recipes():
         parse_compare_request({**SHARED, "seed": 2**32 - 2, "methods": ["text"], "seed_count": 4})
     recipe = recipe_from_compare(parse_compare_request({**SHARED, "methods": ["text"], "seed_count": 5}).model_dump())
     assert decode_share(encode_share(recipe)).compare.seed_count == 5
+
+
+def test_a_studio_caps_the_seeds_per_method(tiny_settings, tiny_root):
+    from dataclasses import replace
+
+    from app.engine.models import tiny_spec
+    from app.studio import Studio
+
+    capped = Studio(replace(tiny_settings, max_seeds=2), tiny_spec(tiny_root))
+    with pytest.raises(StudioError, match="at most 2"):
+        list(capped.compare({**SHARED, "methods": ["text"], "seed_count": 3}))

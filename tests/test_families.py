@@ -103,6 +103,9 @@ def test_zerogpu_asks_for_sdxls_size():
     assert gpu_seconds_for(sdxl) == gpu_seconds_for({**sdxl, "width": 1024, "height": 1024})
     assert gpu_seconds_for(sdxl) < gpu_seconds_for({**sdxl, "batching": "exact"})
     assert gpu_seconds_for(sdxl) > gpu_seconds_for({**sd15, "width": 1024, "height": 1024})
+    # Each method runs on every seed: four seeds ask for more time than one (or a ZeroGPU job would be cut short).
+    assert gpu_seconds_for({**sd15, "seed_count": 4}) > gpu_seconds_for(sd15)
+    assert gpu_seconds_for({**sd15, "seed_count": "many"}) == gpu_seconds_for(sd15)  # raw input: a bad count is one
 
 
 def test_a_sweep_runs_on_its_family_and_family_is_not_an_axis(both, photo):

@@ -396,7 +396,7 @@ def without_ip_adapter(chosen: list[str] | None) -> list[str]:
     return [m for m in chosen or [] if "ip_adapter" not in m.split("+")]
 
 
-def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
+def _widgets(shared: SharedControls, max_methods: int, max_seeds: int = MAX_SEED_COUNT) -> CompareInputs:
     with gr.Row():
         photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
@@ -410,7 +410,7 @@ def _widgets(shared: SharedControls, max_methods: int) -> CompareInputs:
     )
     seed_count = gr.Slider(
         1,
-        MAX_SEED_COUNT,
+        max_seeds,
         value=1,
         step=1,
         label="Seeds per method",
@@ -483,7 +483,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         "The photo gives structure (canny, pose, depth maps); the optional reference gives the look (IP-Adapter). "
         "Each result has the map or reference that drove it below it; the table measures how well each fits."
     )
-    tab = _widgets(shared, studio.settings.max_methods)
+    tab = _widgets(shared, studio.settings.max_methods, studio.settings.max_seeds)
     with gr.Row():
         preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)

@@ -201,7 +201,8 @@ def gpu_seconds_for(values: dict[str, Any]) -> int:
         methods=len(methods) if isinstance(methods, (list, tuple)) and methods else 1,
         width=count_of(values.get("width"), FAMILIES[family].default_size),
         height=count_of(values.get("height"), FAMILIES[family].default_size),
-        images=1 if methods else count_of(values.get("num_images_per_prompt"), 1),
+        # A comparison makes one image per method and seed; a generation, its images per prompt.
+        images=count_of(values.get("seed_count"), 1) if methods else count_of(values.get("num_images_per_prompt"), 1),
         # ZeroGPU runs on CUDA, where a comparison that does not ask for exact runs is batched.
         batched=bool(methods) and values.get("batching") != "exact",
         family=family,

@@ -77,7 +77,7 @@ def estimate_gpu_seconds(
         methods: Generations in the job (a comparison's methods, a sweep's cells).
         width: Output width in pixels.
         height: Output height in pixels.
-        images: Images per generation.
+        images: Images per generation (a comparison's seeds per method).
         batched: The methods denoise together in one pass (a batched comparison): each after the first adds
             :data:`BATCHED_SHARE` of a run instead of a whole one.
         family: The model family (``sd15`` or ``sdxl``).
