@@ -489,7 +489,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
         # After a one-seed verdict: the same comparison on 4 seeds (maps and prompt encodings come from the caches).
-        confirm = gr.Button(f"Confirm with {CONFIRM_SEEDS} seeds", visible=False, elem_id="cmp-confirm")
+        confirm_seeds = min(CONFIRM_SEEDS, studio.settings.max_seeds)  # a Space may allow fewer
+        confirm = gr.Button(f"Confirm with {confirm_seeds} seeds", visible=False, elem_id="cmp-confirm")
     maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
         "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(default_methods(False))
@@ -550,9 +551,10 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         tidy=(grid, stopped_tiles),
     )  # fmt: skip
     compare_run.event.then(
-        lambda seeds: gr.update(visible=seeds == 1), tab.seed_count, confirm, queue=False, api_visibility="private"
-    )
-    confirm.click(lambda: (CONFIRM_SEEDS, gr.update(visible=False)), None, [tab.seed_count, confirm], queue=False,
+        lambda seeds: gr.update(visible=seeds == 1 and confirm_seeds > 1), tab.seed_count, confirm, queue=False,
+        api_visibility="private",
+    )  # fmt: skip
+    confirm.click(lambda: (confirm_seeds, gr.update(visible=False)), None, [tab.seed_count, confirm], queue=False,
                   api_visibility="private").then(
         None, js="() => document.querySelector('#cmp-run').click()"
     )  # fmt: skip
