@@ -32,3 +32,13 @@ class Cancelled(Exception):
 
 class OutOfMemory(StudioError):
     """The accelerator ran out of memory; the message says what to reduce. The studio stays usable."""
+
+
+RETRYABLE = (ModelLoadError, OutOfMemory)
+"""Studio errors a rerun may get past (weights now in place, memory now free), unlike an input that cannot drive a
+method (no person found), which fails the same way every time."""
+
+
+def clipped(text: str, limit: int) -> str:
+    """``text`` for a message: whole when at most ``limit`` characters, else cut to ``limit`` with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"

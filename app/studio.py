@@ -24,7 +24,7 @@ from app.engine.placement import Placement
 from app.engine.previews import PreviewFn, is_preview_step
 from app.engine.result import Result
 from app.engine.schedulers import make_scheduler
-from app.errors import Cancelled, ModelLoadError, OutOfMemory, StudioError
+from app.errors import RETRYABLE, Cancelled, OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
 from app.images import content_hash, load_image
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
@@ -346,11 +346,10 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
-        rows = len(methods) * request.seed_count
-        if (request.batching or self.default_batching_for(request.family)) == "batched" and rows > 1:
+        runs = len(methods) * request.seed_count
+        if (request.batching or self.default_batching_for(request.family)) == "batched" and runs > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
-        runs = len(methods) * request.seed_count
         for index, method in enumerate(methods):
             maps: list[MapResult] = []
             try:
@@ -361,16 +360,15 @@ class Studio:
                 if progress is not None:
                     progress(index / len(methods), f"{method.label}: starting")
                 results = []
-                for offset, seed in enumerate(request.seeds):  # exact: each seed its own run, as it runs solo
+                for offset, run in enumerate(_on_seeds(generation, request.seeds)):  # exact: each its solo run
 
                     def step(
-                        done: int, steps: int, run=index * request.seed_count + offset, label=method.label
+                        done: int, steps: int, before=index * request.seed_count + offset, label=method.label
                     ) -> None:
                         if progress is not None:
-                            progress((run * steps + done) / (runs * steps), f"{label}: step {done}/{steps}")
+                            progress((before * steps + done) / (runs * steps), f"{label}: step {done}/{steps}")
 
                     shown = None if preview is None or offset else _for_methods(preview, [index])
-                    run = generation if offset == 0 else generation.model_copy(update={"seed": seed})
                     results.append(self.generate(run, step, cancel, shown))
                 yield CompareEntry(method, Result.of_seeds(results), maps)
             except Cancelled:
@@ -437,9 +435,8 @@ class Studio:
         for index, generation, maps in fused:
             try:
                 results = []
-                for offset, seed in enumerate(request.seeds):
+                for offset, run in enumerate(_on_seeds(generation, request.seeds)):
                     shown = None if preview is None or offset else _for_methods(preview, [index])
-                    run = generation if offset == 0 else generation.model_copy(update={"seed": seed})
                     results.append(self.generate(run, None, cancel, shown))
                 result = Result.of_seeds(results)
                 result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
@@ -450,9 +447,9 @@ class Studio:
                 entries[index] = _failed_entry(methods[index], maps, error)
         # One row per (method, seed), method-major; passes of up to compare_batch rows.
         rows = [
-            (index, generation if offset == 0 else generation.model_copy(update={"seed": seed}), maps, offset)
+            (index, run, maps, offset)
             for index, generation, maps in ready
-            for offset, seed in enumerate(request.seeds)
+            for offset, run in enumerate(_on_seeds(generation, request.seeds))
         ]
         done: dict[int, list[Result]] = {}
         failed: dict[int, Exception] = {}
@@ -833,6 +830,11 @@ def _per_net_batches(maps: list[list[Image.Image]]) -> list[torch.Tensor]:
     return [torch.stack([as_tensor(item[net]) for item in maps]) for net in range(len(maps[0]))]
 
 
+def _on_seeds(generation: GenerationRequest, seeds: list[int]) -> list[GenerationRequest]:
+    """One method's generation on each of a comparison's seeds (``generation`` itself on its own seed)."""
+    return [generation if seed == generation.seed else generation.model_copy(update={"seed": seed}) for seed in seeds]
+
+
 def _net_seconds(pipe: Any, nets: int) -> list[float]:
     """Each batched ControlNet's time in the last call (zeros when the pipeline has none, or not per-item ones)."""
     take = getattr(getattr(pipe, "controlnet", None), "take_seconds", None)
@@ -870,7 +872,7 @@ def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> Co
     """The entry of a comparison's method that could not run. A studio error says why; anything else (a kernel
     error, a detector bug) is logged and named, and costs only that method. Call in the ``except`` block."""
     if isinstance(error, StudioError):
-        return CompareEntry(method, None, maps, str(error), retry=isinstance(error, (ModelLoadError, OutOfMemory)))
+        return CompareEntry(method, None, maps, str(error), retry=isinstance(error, RETRYABLE))
     logger.exception("method %s of a comparison failed", method.name)
     if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
         _release_memory()

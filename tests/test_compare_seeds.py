@@ -51,7 +51,7 @@ def test_each_seeds_recipe_restores_exactly_its_image(studio, photo):
     request = parse_compare_request({**SHARED, "methods": ["text", "canny"], "seed_count": 2}).model_dump()
     entries = list(studio.compare(request, photo))
     recipe = recipe_from_compare(request, structure="astronaut.png")
-    grid = Grid(request["methods"], 64, 64, None, recipe, request["seed"], request["seed_count"])
+    grid = Grid(request["methods"], 64, 64, None, recipe, parse_compare_request(request).seeds)
     for index, entry in enumerate(entries):
         grid.add(index, entry, request)
     second = grid._recipe_on(22)

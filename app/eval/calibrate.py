@@ -20,7 +20,7 @@ from typing import Any
 
 from app.errors import StudioError
 from app.eval.rows import ROWS, read_rows_file, read_run_file
-from app.fit.decision import BASELINE, own_fits
+from app.fit.decision import BASELINE, ONE_SEED, own_fits
 from app.fit.matrix import known_columns
 
 CALIBRATION = "calibration.json"
@@ -38,39 +38,39 @@ def calibrate(out: Path) -> dict[str, Any]:
     rows = read_rows_file(out / ROWS).rows
     family = read_run_file(out).get("config", {}).get("family") or "sd15"
     kinds = {name: column.kind for name, column in known_columns().items() if column.kind != "cost"}
-    scores: dict[tuple[str, str, str], dict[int, float]] = defaultdict(dict)  # (fit, method, photo) -> seed: score
+    # scores[fit][method][photo][seed]
+    scores: dict[str, dict[str, dict[str, dict[int, float]]]] = defaultdict(lambda: defaultdict(dict))
     for row in rows:
         if row.get("error"):
             continue
         for fit, value in (row.get("scores") or {}).items():
             if fit in kinds and value is not None:
-                scores[(fit, row["method"], row["photo"])][row["seed"]] = float(value)
+                scores[fit][row["method"]].setdefault(row["photo"], {})[row["seed"]] = float(value)
     spread: dict[str, dict[str, float]] = defaultdict(dict)
     paired: dict[str, dict[str, float]] = defaultdict(dict)
-    for fit, method in sorted({(f, m) for f, m, _ in scores}):
-        photos = {p for f, m, p in scores if (f, m) == (fit, method)}
-        own = [list(scores[(fit, method, p)].values()) for p in photos]
-        if (value := _pooled([v for v in own if len(v) >= 2])) is not None:
-            spread[fit][method] = round(value, 5)
-        if method == BASELINE:
-            continue
-        differences = []
-        for photo in photos:
-            base = scores.get((fit, BASELINE, photo), {})
-            shared = [seed for seed in scores[(fit, method, photo)] if seed in base]
-            differences.append([scores[(fit, method, photo)][s] - base[s] for s in shared])
-        if (value := _pooled([d for d in differences if len(d) >= 2])) is not None:
-            paired[fit][method] = round(value, 5)
+    for fit, by_method in sorted(scores.items()):
+        baseline = by_method.get(BASELINE, {})
+        for method, by_photo in sorted(by_method.items()):
+            if (value := _pooled([list(seeds.values()) for seeds in by_photo.values()])) is not None:
+                spread[fit][method] = round(value, 5)
+            if method == BASELINE:
+                continue
+            differences = [
+                [seeds[s] - baseline[photo][s] for s in seeds if s in baseline.get(photo, {})]
+                for photo, seeds in by_photo.items()
+            ]
+            if (value := _pooled(differences)) is not None:
+                paired[fit][method] = round(value, 5)
     if not spread:
         raise StudioError(
             f"{out}: no method has two or more seeds of one photo; run python -m app.eval with --seeds 0-3 (or more)."
         )
-    seeds = max(len(s) for s in scores.values())
+    photos = [by_photo for by_method in scores.values() for by_photo in by_method.values()]
     return {
         "family": family,
         "run": str(out),
-        "photos": len({p for _, _, p in scores}),
-        "seeds": seeds,
+        "photos": len({photo for by_photo in photos for photo in by_photo}),
+        "seeds": max(len(seeds) for by_photo in photos for seeds in by_photo.values()),
         "spread": dict(spread),
         "paired_spread": dict(paired),
         "margins": _margins(paired, kinds),
@@ -79,8 +79,8 @@ def calibrate(out: Path) -> dict[str, Any]:
 
 
 def _pooled(groups: list[list[float]]) -> float | None:
-    """The root of the mean within-group variance (each group: one photo's seeds)."""
-    variances = [statistics.variance(group) for group in groups]
+    """The root of the mean within-group variance (each group: one photo's seeds; groups of one seed say nothing)."""
+    variances = [statistics.variance(group) for group in groups if len(group) >= 2]
     return math.sqrt(statistics.fmean(variances)) if variances else None
 
 
@@ -91,7 +91,8 @@ def _margins(paired: dict[str, dict[str, float]], kinds: dict[str, str]) -> dict
         for method, value in by_method.items():
             if kinds[fit] == "prompt" or fit in own_fits(method):
                 found[kinds[fit]].append(value)
-    defaults = {"structure": 0.05, "reference": 0.05, "prompt": 0.02}  # kept where the run measured nothing
+    # The hand-set margins stay where the run measured nothing.
+    defaults = {"structure": ONE_SEED.structure, "reference": ONE_SEED.reference, "prompt": ONE_SEED.prompt}
     return {
         kind: round(min(1.0, max(1e-3, MARGIN_IN_SPREADS * statistics.median(found[kind]))), 4)
         if found.get(kind)

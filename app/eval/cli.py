@@ -31,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from app.engine.families import FAMILIES
-from app.errors import ModelLoadError, OutOfMemory, StudioError
+from app.errors import RETRYABLE, StudioError, clipped
 from app.eval.inputs import Item, find_photos, parse_seeds, plan, read_prompts
 from app.eval.report import write_report
 from app.eval.rows import (
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 rows = evaluate_item(studio, item, config, args.out)
             except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
-                rows = failed_rows(item, config, str(error), retry=isinstance(error, (ModelLoadError, OutOfMemory)))
+                rows = failed_rows(item, config, str(error), retry=isinstance(error, RETRYABLE))
             except Exception as error:  # a fault costs its item, never the rows of the others; a rerun retries it
                 logger.exception("item %s seed %s failed", item.photo, item.seed)
                 rows = failed_rows(item, config, f"{type(error).__name__}: {error}"[:500], retry=True)
@@ -230,8 +230,7 @@ def failures(rows: list[dict]) -> str:
     if not errors:
         return "none failed"
     (reason, count), total = errors.most_common(1)[0], sum(errors.values())
-    shown = reason if len(reason) <= 200 else reason[:199] + "…"
-    return f"{total} failed (most often, {count}×: {shown})"
+    return f"{total} failed (most often, {count}×: {clipped(reason, 200)})"
 
 
 def _studio(state):

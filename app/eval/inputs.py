@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.errors import StudioError
+from app.errors import StudioError, clipped
 from app.eval.rows import split_lines
 from app.request.generation import MAX_SEED
 
@@ -128,7 +128,7 @@ def parse_seeds(text: str) -> list[int]:
     """
     seeds: list[int] = []
     allowed = f"give 1–{MAX_SEEDS} seeds from 0 to {MAX_SEED}"
-    shown = text if len(text) <= 80 else text[:79] + "…"
+    shown = clipped(text, 80)
     for part in (p.strip() for p in text.split(",") if p.strip()):
         low, dash, high = part.partition("-")
         try:

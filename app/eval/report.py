@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from app.engine.families import FAMILIES
-from app.errors import StudioError
+from app.errors import StudioError, clipped
 from app.eval.rows import ROWS, RUN_FILE, read_rows_file, read_run_file
 from app.eval.summary import MethodSummary, Summary, summarise
 from app.fit import method_label
 from app.fit.anchors import ANCHORS
-from app.fit.decision import how_sure
+from app.fit.decision import OWN_FIT, how_sure
 from app.fit.matrix import Column
 from app.images import load_image
 from app.request.compare import parse_method
@@ -36,8 +36,6 @@ THUMBNAIL_MAX_PIXELS = 4096 * 4096
 MAX_ERRORS = 20
 LINE = "_line"
 """Key of a row's line in the results file, for messages about it (added by :func:`write_report`)."""
-OWN_SCORE = {"canny": "edges", "pose": "pose", "depth": "depth"}
-"""The fit that says whether a control type's method did its job (its structure score)."""
 
 SCOPE = "eval-report"
 """The class every rule of :data:`CSS` is scoped to, so the report's styles stay inside it on the studio's page."""
@@ -166,8 +164,7 @@ def _short(value: Any) -> str:
         return "?"
     if isinstance(value, int) and abs(value) >= 10**12:
         return "?"
-    text = str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return clipped(str(value), 40)
 
 
 def _how_sure(summary: Summary) -> str:
@@ -183,7 +180,7 @@ def _no_scores_reason(summary: Summary) -> str:
         return ""
     reason, count, _ = errors[0]
     total = sum(m.rows for m in summary.methods)
-    return f"<p>Most often ({count} of {total} results): {html.escape(_clip(reason))}</p>"
+    return f"<p>Most often ({count} of {total} results): {html.escape(clipped(reason, 300))}</p>"
 
 
 def _failures(summary: Summary) -> str:
@@ -192,17 +189,13 @@ def _failures(summary: Summary) -> str:
     if not errors:
         return ""
     body = "".join(
-        f"<tr><td>{html.escape(_clip(reason, 600))}</td><td class='num'>{count}</td>"
-        f"<td>{html.escape(_clip(', '.join(method_label(m) for m in methods), 200))}</td></tr>"
+        f"<tr><td>{html.escape(clipped(reason, 600))}</td><td class='num'>{count}</td>"
+        f"<td>{html.escape(clipped(', '.join(method_label(m) for m in methods), 200))}</td></tr>"
         for reason, count, methods in errors[:MAX_ERRORS]
     )
     more = f"<p class='meta'>And {len(errors) - MAX_ERRORS} other reasons.</p>" if len(errors) > MAX_ERRORS else ""
     head = "<tr><th>Why</th><th>Results</th><th>Methods</th></tr>"
     return f"<div class='wide'><table data-errors><thead>{head}</thead><tbody>{body}</tbody></table></div>{more}"
-
-
-def _clip(text: str, limit: int = 300) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _markdownish(text: str) -> str:
@@ -361,7 +354,7 @@ def _own_scores(method: str) -> list[str]:
         parsed = parse_method(method)
     except StudioError:
         return []
-    own = [OWN_SCORE[kind] for kind, _ in parsed.controls] + ["reference"] * parsed.ip_adapter
+    own = [OWN_FIT[kind] for kind, _ in parsed.controls] + [OWN_FIT["ip_adapter"]] * parsed.ip_adapter
     return own or ["prompt"]
 
 

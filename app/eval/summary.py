@@ -143,11 +143,10 @@ def _wins(
     for column in columns:
         won = compared = 0
         for scores in table.values():
-            mine, base = scores.get(method, {}), scores.get(BASELINE, {})
-            if column.name not in mine or column.name not in base:
-                continue
-            compared += 1
-            won += bool(decision.wins(mine, base, column))  # as the advice would call it: by the margin
+            won_here = decision.wins(scores.get(method, {}), scores.get(BASELINE, {}), column)  # as the advice would
+            if won_here is not None:  # None: either score is missing
+                compared += 1
+                won += won_here
         if compared:
             wins[column.name] = (won, compared)
     return wins

@@ -34,7 +34,12 @@ LEFT_OUT = "Left out:"
 
 def default_methods(reference: bool) -> list[str]:
     """The methods a comparison starts with: the IP-Adapter ones only when a reference image is given."""
-    return [m for m in DEFAULT_METHODS if reference or "ip_adapter" not in m.split("+")]
+    return [m for m in DEFAULT_METHODS if reference or not uses_ip_adapter(m)]
+
+
+def uses_ip_adapter(method: str) -> bool:
+    """Whether a method name has an IP-Adapter part (read from the name alone, nothing resolved or refused)."""
+    return any(part.strip().partition(":")[0] == "ip_adapter" for part in method.split("+"))
 
 
 @dataclass(frozen=True)

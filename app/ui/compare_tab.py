@@ -27,6 +27,7 @@ from app.request.compare import (
     CompareEntry,
     default_methods,
     parse_compare_request,
+    uses_ip_adapter,
 )
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
@@ -82,12 +83,11 @@ class Grid:
         height: int,
         reference: Image.Image | None,
         recipe: Recipe | None = None,
-        seed: int | None = None,
-        seed_count: int = 1,
+        seeds: list[int] | None = None,
     ) -> None:
         self.methods = methods
-        self.seed = seed
-        self.seeds = [None] if seed is None else [seed + offset for offset in range(seed_count)]
+        self.seeds: list[int | None] = list(seeds) if seeds else [None]  # the request's: seed, seed+1, …
+        self.seed = self.seeds[0]
         self.width, self.height = width, height
         self.reference = reference
         self.recipe = recipe
@@ -312,12 +312,10 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
         family = values.get("family") if values.get("family") in job.studio.families else job.studio.default_family
         values = {**values, "batching": job.studio.default_batching_for(family)}
     data = compare_request(tab, values)
-    parse_compare_request(data)  # refuse bad fields by name before anything is drawn at their size
+    seeds = parse_compare_request(data).seeds  # refuse bad fields by name before anything is drawn at their size
     reference_image = load_image(values["reference"]) if values["reference"] is not None else None
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
-    view = Grid(
-        data["methods"], data["width"], data["height"], reference_image, recipe, data.get("seed"), data["seed_count"]
-    )
+    view = Grid(data["methods"], data["width"], data["height"], reference_image, recipe, seeds)
     shared_settings = f"Every method runs on {settings_caption(data, data['seed'])}."
     yield view.update(), None, f"Running the comparison… {shared_settings}"
     entries: list[CompareEntry] = []
@@ -386,14 +384,14 @@ def with_ip_adapter(chosen: list[str] | None, max_methods: int) -> list[str]:
     """The selection once a reference is given: IP-Adapter joins unless an IP-Adapter method is chosen already
     (or the selection is full)."""
     chosen = list(chosen or [])
-    if any("ip_adapter" in m.split("+") for m in chosen) or len(chosen) >= max_methods:
+    if any(uses_ip_adapter(m) for m in chosen) or len(chosen) >= max_methods:
         return chosen
     return [*chosen, "ip_adapter"]
 
 
 def without_ip_adapter(chosen: list[str] | None) -> list[str]:
     """The selection once the reference is removed: the methods that can still run."""
-    return [m for m in chosen or [] if "ip_adapter" not in m.split("+")]
+    return [m for m in chosen or [] if not uses_ip_adapter(m)]
 
 
 def _widgets(shared: SharedControls, max_methods: int, max_seeds: int = MAX_SEED_COUNT) -> CompareInputs:
