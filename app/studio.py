@@ -16,9 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from app.controls import CONTROL_TYPES
 from app.engine.devices import aux_placement, measure_peak_memory, resident_family_limit, resolve_device
 from app.engine.families import FAMILIES
-from app.engine.models import CONTROL_TYPES, ModelSpec, real_sdxl_spec, real_spec, tiny_sdxl_spec, tiny_spec
+from app.engine.models import ModelSpec, real_sdxl_spec, real_spec, tiny_sdxl_spec, tiny_spec
 from app.engine.pipelines import PipelineCache, SharedModules
 from app.engine.placement import Placement
 from app.engine.previews import PreviewFn, is_preview_step

@@ -37,8 +37,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from app.controls import CONTROL_TYPES
 from app.engine.families import FAMILY_NAMES
-from app.engine.models import CONTROL_TYPES
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.studio import Studio
 from bench.common import family_root, settings_for

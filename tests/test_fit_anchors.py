@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from app.fit.anchors import ANCHORS, anchor_values, canny_f1, clip_t, depth_rmse
-from app.fit.base import FitContext
+from app.fit.base import ControlTarget, FitContext
 from app.fit.edges import EdgeScorer
 from app.preprocess.canny import CannyDetector
 
@@ -35,7 +35,7 @@ def test_the_published_figures_and_their_protocols_are_stated():
 def test_canny_f1_has_no_tolerance_where_the_fit_score_has_one(photo):
     canny = CannyDetector()
     image = photo.resize((256, 256))
-    ctx = FitContext(control_edges=canny.detect(image, 256), edge_detector=canny)
+    ctx = FitContext(maps={"canny": ControlTarget(canny.detect(image, 256), canny)})
     assert canny_f1(image, ctx) == pytest.approx(100.0)  # the control's own photo: every edge pixel matches
     shifted = Image.fromarray(np.roll(np.asarray(image), 1, axis=1))  # one pixel to the right
     strict, tolerant = canny_f1(shifted, ctx), 100 * EdgeScorer().score(shifted, ctx)
@@ -44,7 +44,7 @@ def test_canny_f1_has_no_tolerance_where_the_fit_score_has_one(photo):
 
 
 def test_depth_rmse_is_on_0_to_255_maps_at_the_controls_size():
-    ctx = FitContext(control_depth=RampDepth().estimate_depth(ramp()), depth_detector=RampDepth())
+    ctx = FitContext(maps={"depth": ControlTarget(RampDepth().estimate_depth(ramp()), RampDepth())})
     assert depth_rmse(ramp(), ctx) == pytest.approx(0.0, abs=1e-6)
     assert depth_rmse(ramp(128, 96), ctx) == pytest.approx(0.0, abs=1.5)  # resized to the control's grid
     inverted = depth_rmse(ramp(flip=True), ctx)

@@ -19,6 +19,7 @@ from app.engine.result import Result
 from app.errors import ModelLoadError, StudioError
 from app.fit import (
     ClipEmbedder,
+    ControlTarget,
     DepthScorer,
     EdgeScorer,
     FitContext,
@@ -92,7 +93,7 @@ def standing_person(dx: float = 0.0, dy: float = 0.0, score: float = 0.9) -> Per
 
 def test_edge_fit_of_the_source_photo_beats_noise_and_other_photos(astronaut, cat, noise):
     canny = CannyDetector()
-    ctx = FitContext(control_edges=canny.detect(astronaut, 512), edge_detector=canny)
+    ctx = FitContext(maps={"canny": ControlTarget(canny.detect(astronaut, 512), canny)})
     scorer = EdgeScorer()
     same, other, random = (scorer.score(image, ctx) for image in (astronaut, cat, noise))
     assert same == pytest.approx(1.0)
@@ -106,9 +107,9 @@ def test_edge_fit_reruns_canny_with_the_control_maps_parameters(astronaut):
     scorer = EdgeScorer()
     matched = scorer.score(
         astronaut,
-        FitContext(control_edges=edges, edge_detector=canny, canny_params={"low_threshold": 30, "high_threshold": 60}),
+        FitContext(maps={"canny": ControlTarget(edges, canny, {"low_threshold": 30, "high_threshold": 60})}),
     )
-    defaults = scorer.score(astronaut, FitContext(control_edges=edges, edge_detector=canny))
+    defaults = scorer.score(astronaut, FitContext(maps={"canny": ControlTarget(edges, canny)}))
     assert matched == pytest.approx(1.0) and defaults < matched
 
 
@@ -126,7 +127,7 @@ def test_edge_f1_tolerance_and_edge_cases():
 
 def test_edge_fit_resizes_an_output_of_another_size(astronaut):
     canny = CannyDetector()
-    ctx = FitContext(control_edges=canny.detect(astronaut, 512), edge_detector=canny)
+    ctx = FitContext(maps={"canny": ControlTarget(canny.detect(astronaut, 512), canny)})
     assert 0.3 < EdgeScorer().score(astronaut.resize((256, 256)), ctx) < 1.0
 
 
@@ -135,7 +136,7 @@ def test_edge_fit_resizes_an_output_of_another_size(astronaut):
 
 def test_depth_fit_of_the_source_photo_beats_noise(astronaut, cat, noise):
     estimator = BlurDepth()
-    ctx = FitContext(control_depth=estimator.estimate_depth(astronaut), depth_detector=estimator)
+    ctx = FitContext(maps={"depth": ControlTarget(estimator.estimate_depth(astronaut), estimator)})
     scorer = DepthScorer()
     same, other, random = (scorer.score(image, ctx) for image in (astronaut, cat, noise))
     assert same == pytest.approx(1.0)
@@ -161,7 +162,7 @@ def test_depth_fit_with_the_real_depth_detector_on_tiny_weights(tmp_path_factory
     service = MapService(build_tiny_detectors(tmp_path_factory.mktemp("detectors")))
     control = service.get_map(astronaut, "depth_anything", 256)
     ctx = FitContext.from_maps(maps={"depth": control}, service=service)
-    assert ctx.depth_detector is service.detector("depth_anything")
+    assert ctx.detector("depth") is service.detector("depth_anything")
     from app.images import fit_to_size
 
     same = fit_to_size(astronaut, 256, 256)  # the very pixels the map was made from
@@ -202,11 +203,13 @@ def test_pck_matches_several_people_greedily_in_any_order():
 def test_pose_scorer_uses_the_detector_and_the_keypoint_threshold(astronaut):
     person = standing_person(score=0.5)
     detector = FixedPose([standing_person(dx=0.01)])
-    ctx = FitContext(control_people=[person], pose_detector=detector, pose_params={"keypoint_threshold": 0.3})
+    ctx = FitContext(maps={"pose": ControlTarget([person], detector, {"keypoint_threshold": 0.3})})
     assert PoseScorer().score(astronaut, ctx) == 1.0 and detector.calls == 1
-    ctx = replace(ctx, pose_params={"keypoint_threshold": 0.6})  # no control keypoint is visible now
+    ctx = FitContext(
+        maps={"pose": replace(ctx.maps["pose"], params={"keypoint_threshold": 0.6})}
+    )  # no control keypoint is visible now
     assert PoseScorer().score(astronaut, ctx) is None and detector.calls == 1
-    ctx = FitContext(control_people=[person], pose_detector=FixedPose([]))
+    ctx = FitContext(maps={"pose": ControlTarget([person], FixedPose([]))})
     assert PoseScorer().score(astronaut, ctx) == 0.0
 
 
@@ -267,12 +270,11 @@ def test_score_results_computes_every_score_for_every_result(tiny_clip, astronau
     ctx = FitContext(
         prompt="an astronaut",
         reference=cat,
-        control_edges=canny.detect(astronaut, 512),
-        edge_detector=canny,
-        control_depth=estimator.estimate_depth(astronaut),
-        depth_detector=estimator,
-        control_people=[standing_person()],
-        pose_detector=FixedPose([]),
+        maps={
+            "canny": ControlTarget(canny.detect(astronaut, 512), canny),
+            "depth": ControlTarget(estimator.estimate_depth(astronaut), estimator),
+            "pose": ControlTarget([standing_person()], FixedPose([])),
+        },
         clip=tiny_clip,
     )
     result = Result(images=[astronaut, astronaut], seeds=[0, 1], method="depth", settings={}, seconds=1.5,
@@ -305,7 +307,9 @@ def test_score_results_computes_every_score_for_every_result(tiny_clip, astronau
 def test_score_results_leaves_out_what_does_not_apply_and_reports_failures(tmp_path, astronaut):
     broken = ClipEmbedder(ScorerSources(clip=str(tmp_path / "missing"), local_files_only=True))
     ctx = FitContext(
-        prompt="a photo", control_depth=BlurDepth().estimate_depth(astronaut), depth_detector=BlurDepth(), clip=broken
+        prompt="a photo",
+        maps={"depth": ControlTarget(BlurDepth().estimate_depth(astronaut), BlurDepth())},
+        clip=broken,
     )
     matrix = score_results({"text": astronaut, "depth": astronaut}, ctx)
     assert [c.name for c in matrix.columns] == ["prompt", "depth"]  # no costs given, no cost columns
@@ -323,10 +327,10 @@ def test_from_maps_uses_the_detectors_that_made_the_maps(astronaut):
     edges = service.get_map(astronaut, "canny", 512, params={"low_threshold": 20, "high_threshold": 40})
     own = service.get_map(Image.fromarray(np.tile(np.linspace(0, 255, 512, dtype=np.uint8), (512, 1))), "none", 512)
     ctx = FitContext.from_maps("a prompt", maps={"canny": edges, "depth": own}, service=service)
-    assert ctx.edge_detector is service.detector("canny")
-    assert ctx.canny_params["low_threshold"] == 20
-    assert ctx.control_depth.shape == (512, 512)  # the user's own depth map, read as brightness
-    assert ctx.depth_detector is service.detector("depth_anything") and ctx.depth_params == {}
+    assert ctx.detector("canny") is service.detector("canny")
+    assert ctx.maps["canny"].params["low_threshold"] == 20
+    assert ctx.maps["depth"].target.shape == (512, 512)  # the user's own depth map, read as brightness
+    assert ctx.detector("depth") is service.detector("depth_anything") and ctx.maps["depth"].params == {}
     assert EdgeScorer().score(astronaut, ctx) == pytest.approx(1.0)
     with pytest.raises(StudioError, match="key maps by control type"):
         FitContext.from_maps(maps={"canny:canny": edges}, service=service)

@@ -24,7 +24,8 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.engine.models import CONTROL_TYPES, HALF_VARIANT, REAL_DEFAULTS, REAL_SDXL_DEFAULTS
+from app.controls import CONTROL_TYPES
+from app.engine.models import HALF_VARIANT, REAL_DEFAULTS, REAL_SDXL_DEFAULTS
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny.common import tiny_vocab

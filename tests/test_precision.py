@@ -20,8 +20,9 @@ import torch
 from PIL import Image
 from skimage import data
 
+from app.controls import CONTROL_TYPES
 from app.engine.devices import aux_placement
-from app.engine.models import CONTROL_TYPES, tiny_spec
+from app.engine.models import tiny_spec
 from app.engine.placement import Placement
 from app.studio import Studio
 

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
+from app.controls import CONTROLS
+
 FamilyName = Literal["sd15", "sdxl"]
 FAMILY_NAMES: tuple[str, ...] = get_args(FamilyName)
 """The model families' names, spelled here only: the request schema, settings and scripts read them from here."""
@@ -30,7 +32,6 @@ class Family:
         base_pipeline: The diffusers text-to-image pipeline class.
         controlnet_pipeline: The pipeline for per-type ControlNets.
         union_pipeline: The pipeline for a union ControlNet (one network, several control types), if any.
-        union_modes: The control mode of each control type in the union network.
         pooled: Its prompt encoder also returns pooled embeddings (passed beside the token embeddings).
         ip_adapter_blocks: For each IP-Adapter mode but ``full``, the UNet blocks that see the reference
             (InstantStyle's choice for the family): ``{"up": {"block_0": 1}}`` is the second attention layer of
@@ -46,10 +47,14 @@ class Family:
     base_pipeline: str
     controlnet_pipeline: str
     union_pipeline: str | None = None
-    union_modes: Mapping[str, int] = field(default_factory=dict)
     pooled: bool = False
     ip_adapter_blocks: Mapping[str, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def union_modes(self) -> dict[str, int]:
+        """The control mode of each control type in the family's union ControlNet (from :mod:`app.controls`)."""
+        return {name: spec.union_modes[self.name] for name, spec in CONTROLS.items() if self.name in spec.union_modes}
 
     def pipeline_class(self, kind: str) -> type:
         """The diffusers class of ``base``, ``controlnet`` or ``union``."""
@@ -83,8 +88,6 @@ SDXL = Family(
     base_pipeline="StableDiffusionXLPipeline",
     controlnet_pipeline="StableDiffusionXLControlNetPipeline",
     union_pipeline="StableDiffusionXLControlNetUnionPipeline",
-    # xinsir/controlnet-union-sdxl-1.0's modes: 0 openpose, 1 depth, 2 hed/pidi/scribble, 3 canny/lineart/mlsd, ...
-    union_modes={"pose": 0, "depth": 1, "canny": 3},
     pooled=True,
     # InstantStyle for SDXL: the second attention layer of the first up-block is style, of the deepest down-block
     # layout.
@@ -93,6 +96,25 @@ SDXL = Family(
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (SD15, SDXL)}
 assert tuple(FAMILIES) == FAMILY_NAMES
+
+
+def check_against_controls() -> None:
+    """Every control type has a ControlNet in every family: its own, or a mode of the family's union network."""
+    for name, spec in CONTROLS.items():
+        unknown = [f for f in (*spec.controlnets, *spec.union_modes) if f not in FAMILIES]
+        missing = [
+            f.label
+            for f in FAMILIES.values()
+            if f.name not in spec.controlnets and not (f.union_pipeline and f.name in spec.union_modes)
+        ]
+        if unknown or missing:
+            raise ValueError(
+                f"control type {name!r}: families {unknown} are not model families ({', '.join(FAMILIES)}); "
+                f"no ControlNet for {missing}"
+            )
+
+
+check_against_controls()
 
 
 def ip_adapter_scale_config(family: Family, scale: float, mode: str, layers_per_block: int) -> float | dict:

@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, get_args
 
-ControlType = Literal["canny", "pose", "depth"]
-CONTROL_TYPES: tuple[ControlType, ...] = get_args(ControlType)
-"""The control types, spelled here only: every schema, registry and loop reads them from this module."""
+from app.controls import CONTROL_TYPES, CONTROLS
+
 HALF_VARIANT = "fp16"
 """The weight files half-precision runs read where a repository ships them (SD1.5 and its ControlNets do)."""
 
@@ -64,9 +62,8 @@ class ModelSpec:
 
 REAL_DEFAULTS = {
     "base": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-    "canny": "lllyasviel/control_v11p_sd15_canny",
-    "pose": "lllyasviel/control_v11p_sd15_openpose",
-    "depth": "lllyasviel/control_v11f1p_sd15_depth",
+    # Each control type's own SD1.5 ControlNet (app.controls).
+    **{name: spec.controlnets["sd15"] for name, spec in CONTROLS.items() if "sd15" in spec.controlnets},
     "ip_adapter": "h94/IP-Adapter",
     # TAESD in diffusers' format (config.json + diffusion_pytorch_model.safetensors): SD1.x latents, ~2.4 M parameters.
     "preview_vae": "madebyollin/taesd",
@@ -79,7 +76,9 @@ def real_spec() -> ModelSpec:
     return ModelSpec(
         family="real",
         base=env("STUDIO_BASE_MODEL") or REAL_DEFAULTS["base"],
-        controlnets={t: env(f"STUDIO_CONTROLNET_{t.upper()}") or REAL_DEFAULTS[t] for t in CONTROL_TYPES},
+        controlnets={
+            t: own for t in CONTROL_TYPES if (own := env(f"STUDIO_CONTROLNET_{t.upper()}") or REAL_DEFAULTS.get(t))
+        },
         ip_adapter=IPAdapterSource(
             repo=env("STUDIO_IP_ADAPTER") or REAL_DEFAULTS["ip_adapter"],
             subfolder=env("STUDIO_IP_ADAPTER_SUBFOLDER") or "models",
@@ -117,7 +116,11 @@ def real_sdxl_spec() -> ModelSpec:
         family="real",
         kind="sdxl",
         base=env("STUDIO_SDXL_BASE_MODEL") or REAL_SDXL_DEFAULTS["base"],
-        controlnets={t: own for t in CONTROL_TYPES if (own := env(f"STUDIO_SDXL_CONTROLNET_{t.upper()}"))},
+        controlnets={
+            t: own
+            for t, spec in CONTROLS.items()
+            if (own := env(f"STUDIO_SDXL_CONTROLNET_{t.upper()}") or spec.controlnets.get("sdxl"))
+        },
         union=source("STUDIO_SDXL_CONTROLNET_UNION", REAL_SDXL_DEFAULTS["union"]),
         ip_adapter=IPAdapterSource(
             repo=env("STUDIO_SDXL_IP_ADAPTER") or REAL_SDXL_DEFAULTS["ip_adapter"],
@@ -139,7 +142,7 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
         kind="sdxl",
         base=str(root / "sdxl"),
         # Per-type canny and depth ControlNets where the family has them (the SDXL-sized one has the union only).
-        controlnets={t: str(own) for t in ("canny", "depth") if (own := root / f"controlnet-sdxl-{t}").is_dir()},
+        controlnets={t: str(own) for t in CONTROL_TYPES if (own := root / f"controlnet-sdxl-{t}").is_dir()},
         union=str(root / "controlnet-sdxl-union"),
         ip_adapter=IPAdapterSource(
             repo=str(root / "ip-adapter"),

@@ -27,7 +27,7 @@ from app.fit.advice import (
     advise,
     method_label,
 )
-from app.fit.base import FitContext, Scorer
+from app.fit.base import ControlTarget, FitContext, Scorer
 from app.fit.clip import DEFAULT_CLIP_MODEL, ClipEmbedder, ScorerSources, get_clip, set_clip
 from app.fit.depth import DepthScorer, depth_correlation, spearman
 from app.fit.edges import EdgeScorer, edge_f1, edge_mask
@@ -52,6 +52,7 @@ __all__ = [
     "TIE_TOLERANCE",
     "ClipEmbedder",
     "Column",
+    "ControlTarget",
     "DepthScorer",
     "EdgeScorer",
     "FitContext",

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from app.controls import method_label
 from app.fit import decision
 from app.fit.decision import (
     BASELINE,
@@ -67,22 +68,6 @@ __all__ = [
     "advise",
     "method_label",
 ]
-
-
-PART_LABELS = {"text": "Text-only", "canny": "Canny", "pose": "Pose", "depth": "Depth", "ip_adapter": "IP-Adapter"}
-
-
-def method_label(method: str) -> str:
-    """A method's name for sentences.
-
-    ``depth+ip_adapter`` → ``Depth + IP-Adapter``; ``pose:openpose`` → ``Pose (openpose)``.
-    """
-    labels = []
-    for part in method.split("+"):
-        kind, _, detector = part.partition(":")
-        label = PART_LABELS.get(kind, kind)
-        labels.append(f"{label} ({detector})" if detector else label)
-    return " + ".join(labels)
 
 
 def _ref(method: str) -> str:

@@ -25,7 +25,8 @@ import numpy as np
 from PIL import Image
 
 from app.fit.base import FitContext
-from app.fit.edges import edge_f1, edge_mask
+from app.fit.depth import estimated_depth
+from app.fit.edges import edge_f1, edges_of
 
 CLIPSCORE_WEIGHT = 2.5
 """Hessel et al.'s CLIPScore weight: CLIPScore = w · max(cos, 0)."""
@@ -97,25 +98,21 @@ ANCHORS: tuple[Anchor, ...] = (
 
 def canny_f1(output: Image.Image, ctx: FitContext) -> float | None:
     """ControlNet++'s Canny F1 (×100): no tolerance, the control map's detector and thresholds."""
-    if ctx.control_edges is None:
+    if "canny" not in ctx.maps:
         return None
-    target = edge_mask(ctx.control_edges)
-    height, width = target.shape
-    rgb = output if output.size == (width, height) else output.resize((width, height), Image.Resampling.BICUBIC)
-    detector = ctx.get_edge_detector()
-    found = detector.run(rgb, detector.parse_params(ctx.canny_params)).map
-    f1 = edge_f1(edge_mask(found), target, tolerance=0.0)
+    target, found = edges_of(output, ctx)
+    f1 = edge_f1(found, target, tolerance=0.0)
     return None if f1 is None else 100.0 * f1
 
 
 def depth_rmse(output: Image.Image, ctx: FitContext) -> float | None:
     """ControlNet++'s depth RMSE: output depth vs control depth, each scaled to 0–255, at the control's size."""
-    if ctx.control_depth is None:
+    if "depth" not in ctx.maps:
         return None
-    control = _to_255(np.asarray(ctx.control_depth, dtype=np.float64))
+    control = _to_255(np.asarray(ctx.maps["depth"].target, dtype=np.float64))
     if control is None:
         return None
-    estimated = np.asarray(ctx.get_depth_detector().estimate_depth(output, **ctx.depth_params), dtype=np.float64)
+    estimated = np.asarray(estimated_depth(output, ctx), dtype=np.float64)
     if estimated.shape != control.shape:
         resized = Image.fromarray(estimated.astype(np.float32)).resize(control.shape[::-1], Image.Resampling.BILINEAR)
         estimated = np.asarray(resized, dtype=np.float64)

@@ -4,7 +4,9 @@ A scorer is a small class: a ``name`` (the matrix column), a ``label`` and
 ``description`` for the table header, ``applies(ctx)`` (is there anything to
 compare against?) and ``score(output, ctx)``, which returns a float, or None
 when the score is undefined for this input. A missing score is None, never a
-stand-in number.
+stand-in number. A structure score also names the ``control_type`` it measures
+and takes what it compares against from that type's map (``target_of``); the
+scorer registry checks at import that every control type has exactly one.
 """
 
 from __future__ import annotations
@@ -14,14 +16,31 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 from PIL import Image
 
+from app.controls import CONTROLS
 from app.errors import StudioError
 from app.fit.clip import get_clip
-from app.preprocess import DEFAULTS, get_detector, get_map_service
+from app.preprocess import get_detector, get_map_service
 
 SCORE_KINDS = ("prompt", "structure", "reference")
+
+
+@dataclass
+class ControlTarget:
+    """One control type's side of a context: what the map holds, and how to find the same on an output.
+
+    Attributes:
+        target: What the type's scorer compares an output against (its ``target_of`` a map): the edge map for
+            canny, the people (OpenPose-18 keypoints) for pose, the relative depth (HxW, larger = nearer) for depth.
+        detector: The detector re-run on outputs (None: the type's default detector, shared). Use the one that
+            made the map.
+        params: Its parameters, as they made the map.
+    """
+
+    target: Any
+    detector: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -34,32 +53,13 @@ class FitContext:
     Attributes:
         prompt: The prompt all methods shared.
         reference: The IP-Adapter reference image.
-        control_edges: The canny edge map the ControlNet saw (white edges on black).
-        canny_params: Parameters of the canny run that made ``control_edges``; the
-            output is re-run with the same ones.
-        control_people: People (OpenPose-18 keypoints) behind the pose map.
-        pose_params: Parameters of the pose detector that found them.
-        control_depth: Relative depth (HxW, larger = nearer) behind the depth map.
-        depth_params: Parameters of the depth detector that estimated it.
-        edge_detector: Detector re-run on outputs for edges (default: the shared ``canny``).
-        pose_detector: Object with ``detect_keypoints(image, **params) -> list[Person]``
-            (default: the shared default pose detector). Use the one that made the map.
-        depth_detector: Object with ``estimate_depth(image, **params) -> np.ndarray``
-            (default: the shared default depth detector). Use the one that made the map.
+        maps: By control type (:mod:`app.controls`), what its map holds and the detector to re-run.
         clip: A :class:`~app.fit.clip.ClipEmbedder` (default: the process-wide one).
     """
 
     prompt: str | None = None
     reference: Image.Image | None = None
-    control_edges: Image.Image | None = None
-    canny_params: dict[str, Any] = field(default_factory=dict)
-    control_people: list | None = None
-    pose_params: dict[str, Any] = field(default_factory=dict)
-    control_depth: np.ndarray | None = None
-    depth_params: dict[str, Any] = field(default_factory=dict)
-    edge_detector: Any = None
-    pose_detector: Any = None
-    depth_detector: Any = None
+    maps: dict[str, ControlTarget] = field(default_factory=dict)
     clip: Any = None
 
     @classmethod
@@ -76,10 +76,11 @@ class FitContext:
         Args:
             prompt: The shared prompt.
             reference: The IP-Adapter reference image, if any.
-            maps: ``MapResult`` by control type (``canny``, ``pose``, ``depth``). A map from
-                the ``none`` detector (the user's own map) is used as it is: its edges for
-                canny, its brightness as depth (near = bright); an own pose skeleton has no
-                keypoints, so pose is not scored.
+            maps: ``MapResult`` by control type. Each type's scorer takes what it compares against from the map
+                (:meth:`Scorer.target_of`). A map from the ``none`` detector (the user's own map) is used as it
+                is and its type's default detector is re-run on outputs with its defaults: its edges for canny,
+                its brightness as depth (near = bright); an own pose skeleton has no keypoints, so pose is not
+                scored.
             service: The :class:`~app.preprocess.MapService` whose detectors re-run on the
                 outputs (default: the process-wide one).
             clip: The CLIP embedder (default: the process-wide one).
@@ -91,51 +92,29 @@ class FitContext:
             StudioError: A key is not a control type.
         """
         maps = dict(maps or {})
-        unknown = [k for k in maps if k not in DEFAULTS]
+        unknown = [k for k in maps if k not in CONTROLS]
         if unknown:
-            raise StudioError(f"maps for {unknown} are not allowed; key maps by control type: {', '.join(DEFAULTS)}.")
+            raise StudioError(f"maps for {unknown} are not allowed; key maps by control type: {', '.join(CONTROLS)}.")
         service = service if service is not None else get_map_service()
         ctx = cls(prompt=prompt, reference=reference, clip=clip)
-
-        def detector_for(control_type: str, result: Any) -> tuple[Any, dict[str, Any]]:
+        for control_type, result in maps.items():
+            target = structure_scorer(control_type).target_of(result)
+            if target is None:
+                continue
             own = result.detector not in service.registry or service.registry[result.detector].control_type == "any"
             if own:  # the user's own map: re-run the default detector with its defaults
-                return service.detector(DEFAULTS[control_type]), {}
-            return service.detector(result.detector), dict(result.params)
-
-        if "canny" in maps:
-            ctx.control_edges = maps["canny"].map
-            ctx.edge_detector, ctx.canny_params = detector_for("canny", maps["canny"])
-        if "pose" in maps and maps["pose"].people is not None:
-            ctx.control_people = list(maps["pose"].people)
-            ctx.pose_detector, ctx.pose_params = detector_for("pose", maps["pose"])
-        if "depth" in maps:
-            result = maps["depth"]
-            depth = result.depth
-            if depth is None:
-                depth = np.asarray(result.map.convert("L"), dtype=np.float32)
-            ctx.control_depth = depth
-            ctx.depth_detector, ctx.depth_params = detector_for("depth", result)
+                detector, params = service.detector(CONTROLS[control_type].default_detector), {}
+            else:
+                detector, params = service.detector(result.detector), dict(result.params)
+            ctx.maps[control_type] = ControlTarget(target, detector, params)
         return ctx
 
-    # Shared instances when the caller passed none, so models load once per process.
-    def get_edge_detector(self) -> Any:
-        """The edge detector to re-run (the given one, else the shared ``canny``)."""
-        if self.edge_detector is None:
-            self.edge_detector = get_detector("canny")
-        return self.edge_detector
-
-    def get_pose_detector(self) -> Any:
-        """The pose detector to re-run (the given one, else the shared default)."""
-        if self.pose_detector is None:
-            self.pose_detector = get_detector(DEFAULTS["pose"])
-        return self.pose_detector
-
-    def get_depth_detector(self) -> Any:
-        """The depth detector to re-run (the given one, else the shared default)."""
-        if self.depth_detector is None:
-            self.depth_detector = get_detector(DEFAULTS["depth"])
-        return self.depth_detector
+    def detector(self, control_type: str) -> Any:
+        """The detector to re-run on outputs for ``control_type`` (the given one, else its shared default)."""
+        control = self.maps[control_type]
+        if control.detector is None:  # a shared instance, so models load once per process
+            control.detector = get_detector(CONTROLS[control_type].default_detector)
+        return control.detector
 
     def get_clip(self) -> Any:
         """The CLIP embedder (the given one, else the process-wide one)."""
@@ -155,10 +134,23 @@ class Scorer(ABC):
     keeps: ClassVar[str] = ""
     # The documented range of the score: a value outside it (in a results file, say) is not one of its scores.
     bounds: ClassVar[tuple[float, float]] = (0.0, 1.0)
+    # The control type whose map a structure score measures (app.controls); None for the others.
+    control_type: ClassVar[str | None] = None
 
-    @abstractmethod
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.__dict__.get("control_type") is not None:
+            _STRUCTURE_SCORERS[cls.control_type] = cls
+
+    @classmethod
+    def target_of(cls, result: Any) -> Any:
+        """What a structure score compares outputs against, taken from its type's map (a ``MapResult``); None
+        when the map holds nothing to compare against. The map image itself unless a scorer says otherwise."""
+        return result.map
+
     def applies(self, ctx: FitContext) -> bool:
         """Whether ``ctx`` holds what this score compares against (a prompt, a map, a reference)."""
+        return self.control_type is not None and self.control_type in ctx.maps
 
     def score(self, output: Image.Image, ctx: FitContext) -> float | None:
         """The score of one output; None when this score does not apply to ``ctx`` or is undefined for it.
@@ -172,6 +164,19 @@ class Scorer(ABC):
     @abstractmethod
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
         """The score of one RGB output for a ``ctx`` it applies to."""
+
+
+_STRUCTURE_SCORERS: dict[str, type[Scorer]] = {}
+
+
+def structure_scorer(control_type: str) -> type[Scorer]:
+    """The scorer class that measures ``control_type`` (every scorer module is imported with :mod:`app.fit`)."""
+    try:
+        return _STRUCTURE_SCORERS[control_type]
+    except KeyError:
+        raise StudioError(
+            f"no fit score measures {control_type!r} maps; scored types: {list(_STRUCTURE_SCORERS)}"
+        ) from None
 
 
 def as_rgb(image: Any) -> Image.Image:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from app.controls import CONTROLS
 from app.fit.matrix import Column, FitMatrix
 
 BASELINE = "text"
@@ -62,7 +63,7 @@ bound is tight when the tests are nearly independent (about α itself, measured 
 simulated tests), so 4 % keeps a comparison's false-winner rate under 5 %; its cost in power is small (a gain of
 twice the seed spread on 4 seeds is found 88 % of the time instead of 91 %, tests/test_fit_decision.py)."""
 
-OWN_FIT = {"canny": "edges", "pose": "pose", "depth": "depth", "ip_adapter": "reference"}
+OWN_FIT = {**{name: spec.scorer for name, spec in CONTROLS.items()}, "ip_adapter": "reference"}
 """The fit each part of a method targets: what a several-seed decision tests it on."""
 
 

@@ -7,7 +7,7 @@ to far is compared: Spearman's rho is invariant to every monotone rescaling.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import cv2
 import numpy as np
@@ -82,10 +82,18 @@ class DepthScorer(Scorer):
     kind: ClassVar[str] = "structure"
     keeps: ClassVar[str] = "the layout"
     bounds: ClassVar[tuple[float, float]] = (-1.0, 1.0)  # a rank correlation
+    control_type: ClassVar[str] = "depth"
 
-    def applies(self, ctx: FitContext) -> bool:
-        return ctx.control_depth is not None
+    @classmethod
+    def target_of(cls, result: Any) -> np.ndarray:
+        """The relative depth behind the map; for a map made elsewhere, its brightness (near = bright)."""
+        return result.depth if result.depth is not None else np.asarray(result.map.convert("L"), dtype=np.float32)
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        depth = ctx.get_depth_detector().estimate_depth(output, **ctx.depth_params)
-        return depth_correlation(depth, ctx.control_depth)
+        control = ctx.maps["depth"]
+        return depth_correlation(estimated_depth(output, ctx), control.target)
+
+
+def estimated_depth(output: Image.Image, ctx: FitContext) -> np.ndarray:
+    """The depth the depth map's detector (with its parameters) estimates on ``output``."""
+    return ctx.detector("depth").estimate_depth(output, **ctx.maps["depth"].params)

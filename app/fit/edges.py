@@ -82,16 +82,20 @@ class EdgeScorer(Scorer):
     )
     kind: ClassVar[str] = "structure"
     keeps: ClassVar[str] = "the outlines"
-
-    def applies(self, ctx: FitContext) -> bool:
-        return ctx.control_edges is not None
+    control_type: ClassVar[str] = "canny"
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        target = edge_mask(ctx.control_edges)
+        target, found = edges_of(output, ctx)
         height, width = target.shape
-        rgb = output
-        if rgb.size != (width, height):
-            rgb = rgb.resize((width, height), Image.Resampling.BICUBIC)
-        detector = ctx.get_edge_detector()
-        found = detector.run(rgb, detector.parse_params(ctx.canny_params)).map
-        return edge_f1(edge_mask(found), target, tolerance_for(width, height))
+        return edge_f1(found, target, tolerance_for(width, height))
+
+
+def edges_of(output: Image.Image, ctx: FitContext) -> tuple[np.ndarray, np.ndarray]:
+    """The control edges and the edges the canny map's detector (with its parameters) finds on ``output`` at the
+    control's size, as boolean masks."""
+    control = ctx.maps["canny"]
+    target = edge_mask(control.target)
+    height, width = target.shape
+    rgb = output if output.size == (width, height) else output.resize((width, height), Image.Resampling.BICUBIC)
+    detector = ctx.detector("canny")
+    return target, edge_mask(detector.run(rgb, detector.parse_params(control.params)).map)

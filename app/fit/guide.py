@@ -1,6 +1,7 @@
 """The static guide "when each method fits", shown next to the measured verdict.
 
-It states what each method is designed to carry (as the README's "When each method fits" table does);
+It states what each method is designed to carry (as the README's "When each method fits" table does; a control
+type's words come from its spec in :mod:`app.controls`);
 the fit matrix then shows whether that held on the user's own image. The
 entries are data (:data:`GUIDE_ENTRIES`) so the UI may lay them out as it
 likes; :data:`GUIDE` is the same text as Markdown.
@@ -9,6 +10,9 @@ likes; :data:`GUIDE` is the same text as Markdown.
 from __future__ import annotations
 
 from typing import NamedTuple
+
+from app.controls import CONTROLS
+from app.fit.registry import SCORERS
 
 
 class GuideEntry(NamedTuple):
@@ -31,29 +35,16 @@ GUIDE_ENTRIES: tuple[GuideEntry, ...] = (
         "the weakest at exact structure: the layout changes with every seed.",
         "Prompt",
     ),
-    GuideEntry(
-        "canny",
-        "ControlNet canny",
-        "the outlines and fine detail of the control image.",
-        "you need the same shapes and contours (a product, a building, line art).",
-        "detail you did not want is kept too; a busy edge map leaves the prompt little room.",
-        "Edges",
-    ),
-    GuideEntry(
-        "pose",
-        "ControlNet pose",
-        "only a person's body configuration (the skeleton).",
-        "you want one pose on a new person, in new clothes, in a new scene.",
-        "it needs a clearly visible person; hands and faces are held loosely.",
-        "Pose",
-    ),
-    GuideEntry(
-        "depth",
-        "ControlNet depth",
-        "the 3-D layout: what is near and what is far.",
-        "you want the same arrangement of the scene with new textures, materials or style.",
-        "outlines and fine detail are free to change.",
-        "Depth",
+    *(
+        GuideEntry(
+            name,
+            f"ControlNet {name}",
+            spec.guide.carries,
+            spec.guide.fits_when,
+            spec.guide.watch_for,
+            SCORERS[spec.scorer].label.partition(" (")[0],
+        )
+        for name, spec in CONTROLS.items()
     ),
     GuideEntry(
         "ip_adapter",

@@ -103,17 +103,20 @@ class PoseScorer(Scorer):
     )
     kind: ClassVar[str] = "structure"
     keeps: ClassVar[str] = "the pose"
+    control_type: ClassVar[str] = "pose"
 
-    def applies(self, ctx: FitContext) -> bool:
-        return ctx.control_people is not None
+    @classmethod
+    def target_of(cls, result: Any) -> list[Person] | None:
+        """The people behind the pose map; None for a skeleton drawn elsewhere (no keypoints to compare)."""
+        return None if result.people is None else list(result.people)
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        threshold = float(ctx.pose_params.get("keypoint_threshold", 0.0))
-        if not any(p.visible(threshold) for p in ctx.control_people):
+        control = ctx.maps["pose"]
+        threshold = float(control.params.get("keypoint_threshold", 0.0))
+        if not any(p.visible(threshold) for p in control.target):
             return None  # don't run a detector for a score that cannot exist
-        rgb = output
-        found = _detect(ctx.get_pose_detector(), rgb, ctx.pose_params)
-        return pck(ctx.control_people, found, rgb.width, rgb.height, PCK_ALPHA, threshold)
+        found = _detect(ctx.detector("pose"), output, control.params)
+        return pck(control.target, found, output.width, output.height, PCK_ALPHA, threshold)
 
 
 def _detect(detector: Any, image: Image.Image, params: dict[str, Any]) -> list[Person]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.engine.models import CONTROL_TYPES
+from app.controls import CONTROL_TYPES
 from app.preprocess.base import (
     DepthDetector,
     Detector,

@@ -1,7 +1,12 @@
-"""The detector registry: name → class. Adding a detector is one module plus one line here."""
+"""The detector registry: name → class. Adding a detector is one module plus one line here.
+
+Checked at import against the control types (:mod:`app.controls`): every detector makes maps for a registered type
+(or ``any``), and every type's default detector is registered for it.
+"""
 
 from __future__ import annotations
 
+from app.controls import CONTROLS, default_detectors
 from app.preprocess.base import Detector
 from app.preprocess.canny import CannyDetector
 from app.preprocess.depth_anything import DepthAnythingDetector
@@ -19,5 +24,19 @@ REGISTRY: dict[str, type[Detector]] = {
     "none": PassthroughDetector,
 }
 
-# The detector each control type uses unless the user picks another.
-DEFAULTS: dict[str, str] = {"canny": "canny", "pose": "vitpose", "depth": "depth_anything"}
+DEFAULTS: dict[str, str] = default_detectors()
+"""The detector each control type uses unless the user picks another."""
+
+
+def check_against_controls() -> None:
+    """Raise ValueError unless the registry and the control types (:mod:`app.controls`) fit each other."""
+    strays = {name: cls.control_type for name, cls in REGISTRY.items() if cls.control_type not in (*CONTROLS, "any")}
+    defaults = default_detectors()
+    unmade = {t: name for t, name in defaults.items() if name not in REGISTRY or REGISTRY[name].control_type != t}
+    problems = [f"detector {n!r} makes maps for {t!r}, which is not a control type" for n, t in strays.items()]
+    problems += [f"control type {t!r}: its default detector {n!r} is not registered for it" for t, n in unmade.items()]
+    if problems:
+        raise ValueError(f"detectors ({', '.join(REGISTRY)}): " + "; ".join(problems))
+
+
+check_against_controls()

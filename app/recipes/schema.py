@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.engine.models import ControlType
+from app.controls import ControlTypeName
 from app.preprocess import DEFAULTS
 from app.recipes.assets import check_asset_name
 from app.request import (
@@ -70,7 +70,7 @@ class RecipeControl(ControlStrength):
 
     model_config = ConfigDict(arbitrary_types_allowed=False)
 
-    control_type: ControlType = _field(ControlSettings, "control_type")
+    control_type: ControlTypeName = _field(ControlSettings, "control_type")
     detector: str | None = Field(
         None, max_length=40, description="Detector that makes the map from the structure photo; None: the default."
     )

@@ -14,18 +14,18 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from app.engine.models import CONTROL_TYPES, ControlType
+from app.controls import CONTROL_TYPES, CONTROLS, ControlTypeName, default_detectors, method_label
 from app.engine.result import Result
 from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
-from app.preprocess import DEFAULTS, REGISTRY, detectors_for
+from app.preprocess import REGISTRY, detectors_for
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, validated
 from app.request.generation import MAX_SEED
 
 CompareProgressFn = Callable[[float, str], None]
 """Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
 
-DEFAULT_METHODS = ("text", "canny", "pose", "depth", "ip_adapter")
+DEFAULT_METHODS = ("text", *(name for name, spec in CONTROLS.items() if spec.in_default_comparison), "ip_adapter")
 MAX_METHOD_CHARS = 80
 MAX_SEED_COUNT = 8
 LEFT_OUT = "Left out:"
@@ -52,15 +52,10 @@ class Method:
 
     @property
     def label(self) -> str:
-        """A human label, e.g. ``Depth (midas) + IP-Adapter``."""
-        parts = [f"{t.capitalize()} ({d})" for t, d in self.controls]
-        if self.ip_adapter:
-            parts.append("IP-Adapter")
-        return " + ".join(parts) or "Text-only"
-
-
-def default_detectors() -> dict[str, str]:
-    return dict(DEFAULTS)
+        """A human label with every detector named, e.g. ``Depth (midas) + IP-Adapter``."""
+        return method_label(
+            "+".join([f"{t}:{d}" for t, d in self.controls] + ["ip_adapter"] * self.ip_adapter) or "text"
+        )
 
 
 def check_detector(control_type: str, detector: str) -> str:
@@ -92,7 +87,7 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
     """
     detectors = detectors or default_detectors()
     raw = text.strip().lower()
-    allowed = "text, ip_adapter, canny, pose or depth (optionally type:detector), joined by +"
+    allowed = f"text, ip_adapter or a control type ({', '.join(CONTROL_TYPES)}; optionally type:detector), joined by +"
     if not raw or len(raw) > MAX_METHOD_CHARS:
         raise StudioError(f"method {text[:MAX_METHOD_CHARS]!r} is not allowed; use {allowed}.")
     if raw == "text":
@@ -125,7 +120,7 @@ class CompareRequest(CommonSettings):
         max_length=16,
         description="Methods to compare, e.g. text, canny, pose:openpose, depth+ip_adapter.",
     )
-    detectors: dict[ControlType, str] = Field(
+    detectors: dict[ControlTypeName, str] = Field(
         default_factory=default_detectors, description="Default detector of each control type."
     )
     detector_params: dict[str, dict[str, float | int | bool | str]] = Field(

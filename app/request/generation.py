@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
+from app.controls import ControlTypeName, spelled_out
 from app.engine.families import FAMILIES, FamilyName
-from app.engine.models import ControlType
 from app.errors import StudioError
 from app.request.labels import describe_field
 
@@ -64,7 +64,7 @@ class ControlStrength(StrictModel):
 class ControlSettings(ControlStrength):
     """One ControlNet: which control type, its map and how strongly it steers."""
 
-    control_type: ControlType = Field(description="Which ControlNet: canny edges, OpenPose skeleton or depth map.")
+    control_type: ControlTypeName = Field(description=f"Which ControlNet: {spelled_out()}.")
     image: Image.Image | None = Field(
         None, exclude=True, description="The control map (already preprocessed), at the generation size."
     )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.engine.models import CONTROL_TYPES
+from app.controls import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl

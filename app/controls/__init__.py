@@ -1,0 +1,74 @@
+"""The control types, one module each; importing this package registers them (see :mod:`app.controls.base`).
+
+A new control type is a module here that calls :func:`register`, one import line below, its detector in
+:mod:`app.preprocess` and its fit scorer in :mod:`app.fit`.
+"""
+
+from typing import Literal
+
+# isort: off
+# Registration, in the order of UI choices and table rows.
+from app.controls import canny  # noqa: F401
+from app.controls import pose  # noqa: F401
+from app.controls import depth  # noqa: F401
+
+# isort: on
+from app.controls.base import CONTROLS, ControlType, Guide, register
+
+CONTROL_TYPES: tuple[str, ...] = tuple(CONTROLS)
+"""The registered control types' names, in registration order."""
+ControlTypeName = Literal[CONTROL_TYPES]  # type: ignore[valid-type]  # the registered names, for pydantic schemas
+
+
+def control(name: str) -> ControlType:
+    """The registered control type ``name``.
+
+    Raises:
+        KeyError: with what is allowed.
+    """
+    try:
+        return CONTROLS[name]
+    except KeyError:
+        raise KeyError(f"control type {name!r} is not registered; use one of {', '.join(CONTROLS)}") from None
+
+
+def spelled_out(conjunction: str = "or") -> str:
+    """The control types for a sentence: ``canny (canny edges), pose (OpenPose skeleton) or depth (depth map)``."""
+    parts = [f"{name} ({spec.description})" for name, spec in CONTROLS.items()]
+    return f" {conjunction} ".join([", ".join(parts[:-1]), parts[-1]] if len(parts) > 1 else parts)
+
+
+def method_label(method: str) -> str:
+    """A method's name for people, the one spelling every tile, table and sentence uses.
+
+    ``depth+ip_adapter`` → ``Depth + IP-Adapter``; ``pose:openpose`` → ``Pose (openpose)``; ``text`` → ``Text-only``.
+    """
+    labels = []
+    for part in method.split("+"):
+        kind, _, detector = part.strip().partition(":")
+        label = CONTROLS[kind].label if kind in CONTROLS else METHOD_PARTS.get(kind, kind)
+        labels.append(f"{label} ({detector})" if detector else label)
+    return " + ".join(labels)
+
+
+METHOD_PARTS = {"text": "Text-only", "ip_adapter": "IP-Adapter"}
+"""Labels of the method parts that are not control types."""
+
+
+def default_detectors() -> dict[str, str]:
+    """The default detector of each control type."""
+    return {name: spec.default_detector for name, spec in CONTROLS.items()}
+
+
+__all__ = [
+    "CONTROLS",
+    "CONTROL_TYPES",
+    "ControlType",
+    "ControlTypeName",
+    "Guide",
+    "control",
+    "default_detectors",
+    "method_label",
+    "register",
+    "spelled_out",
+]

@@ -1,0 +1,20 @@
+"""Pose: the skeletons of the people in the photo (OpenPose-18 keypoints)."""
+
+from app.controls.base import ControlType, Guide, register
+
+POSE = register(
+    ControlType(
+        name="pose",
+        label="Pose",
+        description="OpenPose skeleton",
+        default_detector="vitpose",
+        scorer="pose",
+        controlnets={"sd15": "lllyasviel/control_v11p_sd15_openpose"},
+        union_modes={"sdxl": 0},  # xinsir/controlnet-union-sdxl-1.0: mode 0 is openpose
+        guide=Guide(
+            carries="only a person's body configuration (the skeleton).",
+            fits_when="you want one pose on a new person, in new clothes, in a new scene.",
+            watch_for="it needs a clearly visible person; hands and faces are held loosely.",
+        ),
+    )
+)
