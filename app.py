@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = get_settings()
         if args.tiny:
-            settings = settings.with_family("tiny")
+            settings = settings.with_model_source("tiny")
         calibrations()  # STUDIO_CALIBRATION files are checked at start, not at the first verdict
     except StudioError as error:
         raise SystemExit(f"Invalid settings: {error}") from None
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     from app.ui.status import model_banner
 
     banner = model_banner(settings)
-    if banner and settings.family != "tiny":
+    if banner and settings.model_source != "tiny":
         print(banner.replace("**", "").replace("`", ""))
     demo = build_app(settings=settings)
     from app.ui.zerogpu import on_zerogpu
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     if on_zerogpu():  # ZeroGPU wants the models loaded and placed on "cuda" at start-up, outside GPU calls
         demo.studio.get().preload()
     demo.launch(server_name=args.host, server_port=args.port, prevent_thread_lock=True, **launch_options(settings))
-    print(f"Conditioning Studio ({settings.family} models) served in {time.perf_counter() - STARTED:.1f} s")
+    print(f"Conditioning Studio ({settings.model_source} models) served in {time.perf_counter() - STARTED:.1f} s")
     demo.studio.prepare_in_background()
     demo.block_thread()
 

@@ -21,10 +21,11 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from app.engine.families import FAMILY_NAMES
+from app.engine.families import FAMILIES, FAMILY_NAMES
 from app.errors import StudioError
 
-FAMILIES = ("real", "tiny")
+MODEL_SOURCES = ("real", "tiny")
+"""Where the diffusion weights come from: the Hub (or local overrides), or the tiny random-weights twins."""
 MODEL_FAMILIES = FAMILY_NAMES
 """The model families the engine knows (:mod:`app.engine.families`); ``STUDIO_FAMILIES`` picks the served ones."""
 DEVICES = ("auto", "cuda", "mps", "cpu")
@@ -87,7 +88,7 @@ def default_cache_dir() -> Path:
 class Settings:
     """Process-wide settings. Build with :meth:`from_env`; override with :func:`dataclasses.replace`."""
 
-    family: str = "real"
+    model_source: str = "real"
     # The model families served (SD1.5, SDXL), the first one the default; each loads on first use.
     model_families: tuple[str, ...] = MODEL_FAMILIES
     # Families whose models stay loaded at once (least recently used goes); 0 = auto: all of them on a GPU with
@@ -124,10 +125,10 @@ class Settings:
     def from_env(cls) -> Settings:
         on_space = bool(os.environ.get("SPACE_ID"))
         families = _env_families("STUDIO_FAMILIES", MODEL_FAMILIES)
-        # A Space caps the size below a local GPU's, but never below SDXL's native 1024² when it serves SDXL.
-        space_side = 1024 if "sdxl" in families else 768
+        # A Space caps the size below a local GPU's, but never below a served family's native size (SDXL's 1024²).
+        space_side = max(768, *(FAMILIES[f].default_size for f in families))
         return cls(
-            family=_env_str("STUDIO_MODELS", "real", FAMILIES),
+            model_source=_env_str("STUDIO_MODELS", "real", MODEL_SOURCES),
             model_families=families,
             resident_families=_env_int("STUDIO_RESIDENT_FAMILIES", 0, 0, len(MODEL_FAMILIES)),
             device=_env_str("STUDIO_DEVICE", "auto", DEVICES),
@@ -151,10 +152,10 @@ class Settings:
             cache_dir=Path(os.environ.get("STUDIO_CACHE_DIR") or default_cache_dir()),
         )
 
-    def with_family(self, family: str) -> Settings:
-        if family not in FAMILIES:
-            raise StudioError(f"model family {family!r} is not allowed; use one of {', '.join(FAMILIES)}.")
-        return replace(self, family=family)
+    def with_model_source(self, source: str) -> Settings:
+        if source not in MODEL_SOURCES:
+            raise StudioError(f"model source {source!r} is not allowed; use one of {', '.join(MODEL_SOURCES)}.")
+        return replace(self, model_source=source)
 
 
 @lru_cache(maxsize=1)

@@ -19,7 +19,7 @@ from PIL import Image
 from app.controls import CONTROL_TYPES
 from app.engine.devices import aux_placement, measure_peak_memory, resident_family_limit, resolve_device
 from app.engine.families import FAMILIES
-from app.engine.models import ModelSpec, real_sdxl_spec, real_spec, tiny_sdxl_spec, tiny_spec
+from app.engine.models import ModelSpec
 from app.engine.pipelines import PipelineCache, SharedModules
 from app.engine.placement import Placement
 from app.engine.previews import PreviewFn, is_preview_step
@@ -74,7 +74,7 @@ class Studio:
         """
         self.settings = settings or get_settings()
         specs = [spec] if isinstance(spec, ModelSpec) else list(spec or specs_for(self.settings))
-        self.specs: dict[str, ModelSpec] = {s.kind: s for s in specs}
+        self.specs: dict[str, ModelSpec] = {s.family: s for s in specs}
         self.spec = specs[0]
         self.device, self.dtype = resolve_device(self.settings)
         # One lock for every family's cache: they share the device, so one call at a time uses it.
@@ -94,7 +94,7 @@ class Studio:
 
     @property
     def default_family(self) -> str:
-        return self.spec.kind
+        return self.spec.family
 
     @property
     def cache(self) -> PipelineCache:
@@ -783,12 +783,10 @@ class Studio:
 def specs_for(settings: Settings) -> list[ModelSpec]:
     """The spec of each family the settings serve, the default first: the Hub defaults (or their overrides), or
     the tiny family, built on first use."""
-    if settings.family == "tiny":
+    if settings.model_source == "tiny":
         root = ensure_tiny_family(settings.cache_dir)
-        specs = {"sd15": tiny_spec(root), "sdxl": tiny_sdxl_spec(root)}
-    else:
-        specs = {"sd15": real_spec(), "sdxl": real_sdxl_spec()}
-    return [specs[family] for family in settings.model_families]
+        return [FAMILIES[family].tiny_spec(root) for family in settings.model_families]
+    return [FAMILIES[family].real_spec() for family in settings.model_families]
 
 
 def _map_service_for(spec: ModelSpec, placement: Placement) -> MapService:

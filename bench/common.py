@@ -29,7 +29,7 @@ def family_root(profile: str) -> Path:
 
 def settings_for(root: Path, family: str = "sd15", **overrides) -> tuple[Settings, object]:
     """Settings and the spec of ``family``'s twin (``sd15`` or ``sdxl``) in the family folder ``root``."""
-    settings = Settings(family="tiny", cache_dir=root.parent, model_families=(family,), **overrides)
+    settings = Settings(model_source="tiny", cache_dir=root.parent, model_families=(family,), **overrides)
     return settings, (tiny_sdxl_spec if family == "sdxl" else tiny_spec)(root)
 
 

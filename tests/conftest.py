@@ -30,7 +30,7 @@ def tiny_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_settings(tiny_root) -> Settings:
-    return Settings(family="tiny", device="cpu", dtype=TEST_DTYPE, cache_dir=tiny_root.parent)
+    return Settings(model_source="tiny", device="cpu", dtype=TEST_DTYPE, cache_dir=tiny_root.parent)
 
 
 @pytest.fixture(scope="session")

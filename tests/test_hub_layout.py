@@ -205,7 +205,7 @@ def real_studio(hub_folders, tiny_settings) -> Studio:
         for name, value in env.items():
             patch.setenv(name, str(value))
         settings = replace(Settings.from_env(), cache_dir=tiny_settings.cache_dir)
-        assert settings.family == "real"
+        assert settings.model_source == "real"
         studio = Studio(settings)  # the default code path: spec, detectors and CLIP all from the environment
     return studio
 
@@ -227,7 +227,7 @@ def test_every_method_detector_and_score_runs_from_the_real_layouts(real_studio)
     assert sorted(previews) == [(index, 1) for index in range(len(methods))]  # TAESD read from its real layout
     card = real_studio.score(entries, {**request, "methods": methods}, photo)
     assert card.matrix.methods and not [n for n in card.matrix.notes if "could not" in n.lower()]
-    assert real_studio.spec.family == "real" and real_studio.cache.base().unet.dtype == real_studio.cache.dtype
+    assert real_studio.spec.source == "real" and real_studio.cache.base().unet.dtype == real_studio.cache.dtype
     # OpenPose's tiny random nets find nobody in a small map; its keypoint pass still runs on the real file names.
     assert isinstance(real_studio.maps.detector("openpose").detect_keypoints(photo), list)
 
@@ -246,5 +246,5 @@ def test_every_sdxl_method_runs_from_the_real_layouts(real_studio):
     assert {e.method.name: e.error for e in entries} == {e.method.name: None for e in entries}
     assert sorted(set(previews)) == list(range(len(methods)))
     cache = real_studio.cache_for("sdxl")
-    assert cache.loaded_controlnets() == ["union"] and cache.spec.kind == "sdxl"
+    assert cache.loaded_controlnets() == ["union"] and cache.spec.family == "sdxl"
     assert cache.base().vae.config.force_upcast is not FLOAT16

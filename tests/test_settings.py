@@ -19,7 +19,7 @@ def test_defaults_and_space_caps(monkeypatch):
     for name in ("SPACE_ID", "STUDIO_MAX_SIDE", "STUDIO_MODELS", "STUDIO_FAMILIES"):
         monkeypatch.delenv(name, raising=False)
     local = Settings.from_env()
-    assert local.family == "real" and not local.on_space and local.max_side == 1024
+    assert local.model_source == "real" and not local.on_space and local.max_side == 1024
     assert local.model_families == ("sd15", "sdxl") and local.resident_families == 0
     monkeypatch.setenv("SPACE_ID", "someone/conditioning-studio")
     space = Settings.from_env()
@@ -115,5 +115,5 @@ def test_tiny_family_is_deterministic_and_shaped_like_the_real_repositories(tmp_
     assert not list(first.rglob("*.bin")) and not list(first.rglob("*.pt*"))
     # The cached family is built once and then reused as is.
     assert ensure_tiny_family(tiny_root.parent) == tiny_root
-    sd15, sdxl = specs_for(Settings(family="tiny", cache_dir=tiny_root.parent))
-    assert (sd15.base, sdxl.base, sdxl.kind) == (str(tiny_root / "sd"), str(tiny_root / "sdxl"), "sdxl")
+    sd15, sdxl = specs_for(Settings(model_source="tiny", cache_dir=tiny_root.parent))
+    assert (sd15.base, sdxl.base, sdxl.family) == (str(tiny_root / "sd"), str(tiny_root / "sdxl"), "sdxl")

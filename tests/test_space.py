@@ -214,7 +214,7 @@ def test_stop_and_gradio_cancel_reach_a_job_in_a_forked_zerogpu_worker(monkeypat
     from app.ui import cancel
     from app.ui.shared import StudioHandle, _gpu_call
 
-    handle = StudioHandle(Settings(family="tiny"))
+    handle = StudioHandle(Settings(model_source="tiny"))
     request = types.SimpleNamespace(session_hash="zerogpu-session")
     key = (request.session_hash, "text")
     assert not handle.stop("text", request)  # nothing runs: Stop says so

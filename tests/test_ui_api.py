@@ -179,13 +179,13 @@ def test_the_page_says_plainly_which_weights_it_runs_on(monkeypatch, tmp_path):
     from app.settings import Settings
     from app.ui.status import model_banner
 
-    assert "random demo weights" in model_banner(Settings(family="tiny"))
+    assert "random demo weights" in model_banner(Settings(model_source="tiny"))
     # A Space's visitors cannot restart it: tell them how to get real images instead.
-    on_space = model_banner(Settings(family="tiny", on_space=True))
+    on_space = model_banner(Settings(model_source="tiny", on_space=True))
     assert "duplicate this Space" in on_space and "scripts/run.sh" in on_space and "--tiny" not in on_space
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))  # an empty cache
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)
-    banner = model_banner(Settings(family="real"))
+    banner = model_banner(Settings(model_source="real"))
     assert "not on this machine" in banner and "--tiny" in banner and "STUDIO_MODELS=tiny" in banner
 
 
@@ -287,10 +287,10 @@ def test_the_banner_is_quiet_once_every_file_the_studio_reads_is_cached_and_name
         for name in names:
             (snapshot / name).parent.mkdir(parents=True, exist_ok=True)
             (snapshot / name).write_bytes(b"weights")
-    assert missing_weights() == [] and model_banner(Settings(family="real")) is None
+    assert missing_weights() == [] and model_banner(Settings(model_source="real")) is None
     unet = next(iter(default_hub_files()))
     (tmp_path / f"models--{unet.replace('/', '--')}" / "snapshots" / commit / "unet" / "config.json").unlink()
-    assert missing_weights() == [unet] and f"`{unet}`" in model_banner(Settings(family="real"))
+    assert missing_weights() == [unet] and f"`{unet}`" in model_banner(Settings(model_source="real"))
 
 
 def test_the_default_compare_with_a_photo_and_no_reference_runs_and_says_why_ip_adapter_is_not_in_it(client):

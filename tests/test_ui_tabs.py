@@ -31,7 +31,7 @@ SHARED_VALUES = {
 @pytest.fixture(scope="module")
 def ip_tab() -> ip_adapter_tab.IPAdapterInputs:
     with gr.Blocks():
-        return ip_adapter_tab._widgets(build_shared_controls(Settings(family="tiny")))
+        return ip_adapter_tab._widgets(build_shared_controls(Settings(model_source="tiny")))
 
 
 def ip_values(**changes) -> dict:
@@ -102,7 +102,7 @@ def test_ip_adapter_notes_what_a_recipe_holds_that_the_tab_cannot_show():
 @pytest.fixture(scope="module")
 def cn_tab() -> controlnet_tab.ControlNetInputs:
     with gr.Blocks():
-        return controlnet_tab._widgets(build_shared_controls(Settings(family="tiny")))
+        return controlnet_tab._widgets(build_shared_controls(Settings(model_source="tiny")))
 
 
 def cn_values(**changes) -> dict:
@@ -188,7 +188,7 @@ def test_controlnet_notes_what_a_recipe_holds_that_the_tab_cannot_show():
 @pytest.fixture(scope="module")
 def cmp_tab() -> compare_tab.CompareInputs:
     with gr.Blocks():
-        return compare_tab._widgets(build_shared_controls(Settings(family="tiny")), max_methods=6)
+        return compare_tab._widgets(build_shared_controls(Settings(model_source="tiny")), max_methods=6)
 
 
 def cmp_values(**changes) -> dict:
@@ -245,7 +245,7 @@ def test_compare_recipe_fills_the_tab_back_offering_methods_the_checkboxes_lack(
 @pytest.fixture(scope="module")
 def sweep_widgets() -> sweep_tab.SweepInputs:
     with gr.Blocks():
-        return sweep_tab._widgets(build_shared_controls(Settings(family="tiny")))
+        return sweep_tab._widgets(build_shared_controls(Settings(model_source="tiny")))
 
 
 def test_sweep_values_become_a_sweep_the_core_accepts(sweep_widgets):

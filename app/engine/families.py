@@ -2,17 +2,21 @@
 
 The engine asks the family instead of naming SD1.5's classes: which diffusers pipelines run it, whether its prompt
 encoder returns pooled embeddings (SDXL's ``text_time`` conditioning), which control modes a union ControlNet
-takes, which UNet blocks carry style and layout for the IP-Adapter's modes, and its native size. A new family is a
-new object here plus its tiny twin (:mod:`app.tiny`), not a fork of the engine.
+takes, which UNet blocks carry style and layout for the IP-Adapter's modes, and its native size; the studio asks it
+for its model spec (Hub defaults or the tiny twin), the Hub files list for its text encoders, and ZeroGPU estimates
+for its fixed cost per method. A new family is a new object here plus its tiny twin (:mod:`app.tiny`) and its spec
+builders (:mod:`app.engine.models`), not a fork of the engine.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 from app.controls import CONTROLS
+from app.engine.models import ModelSpec, real_sdxl_spec, real_spec, tiny_sdxl_spec, tiny_spec
 
 FamilyName = Literal["sd15", "sdxl"]
 FAMILY_NAMES: tuple[str, ...] = get_args(FamilyName)
@@ -37,6 +41,12 @@ class Family:
             (InstantStyle's choice for the family): ``{"up": {"block_0": 1}}`` is the second attention layer of
             up-block 0, ``None`` for a layer index means the whole block. Unlisted blocks get 0.
         load_kwargs: Extra arguments for loading the base pipeline.
+        real_spec: Its Hub defaults (each overridable by environment variables).
+        tiny_spec: Its tiny twin in a tiny family folder.
+        text_encoders: The base repository's text encoder folders (each with its tokenizer).
+        feature_extractor: The base repository ships ``feature_extractor/`` (SD1.5's safety checker reads it).
+        gpu_seconds_per_method: The fixed GPU seconds each method of a ZeroGPU job adds besides its steps (VAE
+            decode, map, moving tensors).
     """
 
     name: str
@@ -50,6 +60,11 @@ class Family:
     pooled: bool = False
     ip_adapter_blocks: Mapping[str, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    real_spec: Callable[[], ModelSpec] = real_spec
+    tiny_spec: Callable[[Path], ModelSpec] = tiny_spec
+    text_encoders: tuple[str, ...] = ("text_encoder",)
+    feature_extractor: bool = False
+    gpu_seconds_per_method: float = 3.0
 
     @property
     def union_modes(self) -> dict[str, int]:
@@ -77,6 +92,7 @@ SD15 = Family(
     # The first up-block with attention carries style, the deepest down-block with attention carries layout.
     ip_adapter_blocks={"style": {"up": {"block_1": None}}, "layout": {"down": {"block_2": None}}},
     load_kwargs={"safety_checker": None, "requires_safety_checker": False},  # the studio runs without it
+    feature_extractor=True,
 )
 
 SDXL = Family(
@@ -92,6 +108,11 @@ SDXL = Family(
     # InstantStyle for SDXL: the second attention layer of the first up-block is style, of the deepest down-block
     # layout.
     ip_adapter_blocks={"style": {"up": {"block_0": 1}}, "layout": {"down": {"block_2": 1}}},
+    real_spec=real_sdxl_spec,
+    tiny_spec=tiny_sdxl_spec,
+    text_encoders=("text_encoder", "text_encoder_2"),
+    # Its VAE decodes 4× SD1.5's pixels and it has two text encoders.
+    gpu_seconds_per_method=5.0,
 )
 
 FAMILIES: dict[str, Family] = {family.name: family for family in (SD15, SDXL)}

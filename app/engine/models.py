@@ -31,12 +31,12 @@ class IPAdapterSource:
 class ModelSpec:
     """The base model, one ControlNet per control type and the IP-Adapter."""
 
-    family: str
+    source: str  # real (the Hub or local overrides) or tiny
     base: str
     controlnets: dict[str, str]
     ip_adapter: IPAdapterSource
     # Which model family it is (``app.engine.families``): ``sd15`` or ``sdxl``.
-    kind: str = "sd15"
+    family: str = "sd15"
     # A union ControlNet (one network, a control mode per type) serving the control types that have no entry in
     # ``controlnets``.
     union: str | None = None
@@ -74,7 +74,7 @@ def real_spec() -> ModelSpec:
     """Hub defaults, each overridable by an environment variable (Hub id or local folder)."""
     env = os.environ.get
     return ModelSpec(
-        family="real",
+        source="real",
         base=env("STUDIO_BASE_MODEL") or REAL_DEFAULTS["base"],
         controlnets={
             t: own for t in CONTROL_TYPES if (own := env(f"STUDIO_CONTROLNET_{t.upper()}") or REAL_DEFAULTS.get(t))
@@ -113,8 +113,8 @@ def real_sdxl_spec() -> ModelSpec:
         return default if value is None else (value.strip() or None)
 
     return ModelSpec(
-        family="real",
-        kind="sdxl",
+        source="real",
+        family="sdxl",
         base=env("STUDIO_SDXL_BASE_MODEL") or REAL_SDXL_DEFAULTS["base"],
         controlnets={
             t: own
@@ -138,8 +138,8 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
     """The tiny SDXL twin written under ``root`` (:mod:`app.tiny.sdxl`): per-type canny and depth ControlNets,
     the union ControlNet for pose, the SDXL IP-Adapter on the shared image encoder."""
     return ModelSpec(
-        family="tiny",
-        kind="sdxl",
+        source="tiny",
+        family="sdxl",
         base=str(root / "sdxl"),
         # Per-type canny and depth ControlNets where the family has them (the SDXL-sized one has the union only).
         controlnets={t: str(own) for t in CONTROL_TYPES if (own := root / f"controlnet-sdxl-{t}").is_dir()},
@@ -159,7 +159,7 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
 def tiny_spec(root: Path) -> ModelSpec:
     """The tiny family written under ``root`` by :func:`app.tiny.build_family`."""
     return ModelSpec(
-        family="tiny",
+        source="tiny",
         base=str(root / "sd"),
         controlnets={t: str(root / f"controlnet-{t}") for t in CONTROL_TYPES},
         ip_adapter=IPAdapterSource(repo=str(root / "ip-adapter")),

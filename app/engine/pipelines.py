@@ -76,7 +76,7 @@ class PipelineCache:
         shared: SharedModules | None = None,
     ):
         self.spec = spec
-        self.family = FAMILIES[spec.kind]
+        self.family = FAMILIES[spec.family]
         self.settings = settings
         self.device, self.dtype = resolve_device(settings)
         # One lock for loading and running: the components are shared, so only one call may use them.

@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
         config, items, left_out = prepare(args)
         studio = _studio(state)
         studio.check_family(config.family)
-        models = {"family": studio.settings.family, "dtype": str(studio.dtype).removeprefix("torch.")}
+        models = {"family": studio.settings.model_source, "dtype": str(studio.dtype).removeprefix("torch.")}
         check_out(args.out, config, models, create=state.is_main_process)
         if state.is_main_process:  # what this run left out, rewritten each run (a rerun skips the same photos)
             write_rows(args.out / SKIPPED, [{"photo": p, "reason": r} for p, r in sorted(left_out.items())])

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app.engine.models import HALF_VARIANT, ModelSpec, real_sdxl_spec, real_spec
+from app.engine.families import FAMILIES
+from app.engine.models import HALF_VARIANT, ModelSpec
 from app.fit import ScorerSources
 from app.preprocess.sources import (
     ANNOTATORS_REVISION,
@@ -47,8 +48,8 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
             listed = files.setdefault(repo, ([], revision))[0]
             listed += [name for name in names if name not in listed]  # h94/IP-Adapter serves both families
 
-    for spec in (real_spec(), real_sdxl_spec()):
-        _add_family(add, spec, half)
+    for family in FAMILIES.values():
+        _add_family(add, family.real_spec(), half)
     add(detectors.person_detector, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
@@ -60,18 +61,18 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
 def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
     """The files one family's spec reads: base pipeline, ControlNets, IP-Adapter, preview and float16 VAEs."""
     variant = f".{HALF_VARIANT}" if half else ""
-    sdxl = spec.kind == "sdxl"
+    family = FAMILIES[spec.family]
     half_vae = half and spec.half_vae is not None  # it replaces the base's own VAE in float16
     weights = lambda part: f"{part}/diffusion_pytorch_model{variant}.safetensors"  # noqa: E731
-    text_parts = ("text_encoder", "text_encoder_2") if sdxl else ("text_encoder",)
-    tokenizers = ("tokenizer", "tokenizer_2")[: len(text_parts)]
+    text_parts = family.text_encoders
+    tokenizers = [part.replace("text_encoder", "tokenizer") for part in text_parts]
     models = ("unet",) if half_vae else ("unet", "vae")
     add(
         spec.base,
         [
             "model_index.json",
             "scheduler/scheduler_config.json",
-            *([] if sdxl else ["feature_extractor/preprocessor_config.json"]),
+            *(["feature_extractor/preprocessor_config.json"] if family.feature_extractor else []),
             *(f"{part}/{name}" for part in tokenizers for name in CLIP_TOKENIZER_FILES),
             *(name for part in text_parts for name in (f"{part}/config.json", f"{part}/model{variant}.safetensors")),
             *(name for part in models for name in (f"{part}/config.json", weights(part))),

@@ -518,7 +518,7 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
         families: The model families served, the default first (default: the settings'). With more than one,
             a selector above the prompt picks the family every tab runs on.
     """
-    demo = TINY_DEFAULTS if settings.family == "tiny" else {}
+    demo = TINY_DEFAULTS if settings.model_source == "tiny" else {}
     families = families or settings.model_families
     family = gr.Radio(
         family_choices(families),
@@ -603,7 +603,7 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
         live_previews,
     )
     # Cheap, per-browser events skip the GPU queue. ``input``: only a person's pick resizes, never a recipe's.
-    if settings.family != "tiny":
+    if settings.model_source != "tiny":
         family.input(family_size, inputs=[family, width, height], outputs=[width, height], queue=False,
                      api_visibility="private")  # fmt: skip
     randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")

@@ -35,7 +35,7 @@ def missing_weights() -> list[str]:
 
 def model_banner(settings: Settings) -> str | None:
     """A plain sentence for the top of the page: demo weights, or real weights that cannot load; None if fine."""
-    if settings.family == "tiny":
+    if settings.model_source == "tiny":
         return TINY_SPACE_BANNER if settings.on_space else TINY_BANNER
     missing = missing_weights()
     if not missing:

@@ -15,16 +15,15 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from app.engine.families import FAMILIES, FAMILY_NAMES
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # SD1.5 fp16 with classifier-free guidance on a ZeroGPU slice: about 0.05 s per
-# step at 512², ControlNet about +40%; plus a fixed cost per method (VAE decode,
-# map, moving tensors) and per call (attaching, warming kernels).
+# step at 512², ControlNet about +40%; plus a fixed cost per method (the family's ``gpu_seconds_per_method``: VAE
+# decode, map, moving tensors) and per call (attaching, warming kernels). SDXL's UNet costs about what SD1.5's does
+# per pixel (fewer attention layers at full resolution), so its 1024² steps take the area's share of the rate.
 SECONDS_PER_STEP_512 = 0.07
-SECONDS_PER_METHOD = 3.0
-# SDXL's UNet costs about what SD1.5's does per pixel (fewer attention layers at full resolution), so its 1024² steps
-# take the area's share of the rate above; its VAE decodes 4× the pixels and it has two text encoders.
-SDXL_SECONDS_PER_METHOD = 5.0
 SECONDS_PER_CALL = 10.0
 # In a batched comparison every method after the first costs at most this share of a solo run's denoising (the
 # benchmark's target is 0.5; the margin keeps a slower GPU slice from outrunning its reservation).
@@ -68,7 +67,7 @@ def estimate_gpu_seconds(
     height: int = 512,
     images: int = 1,
     batched: bool = False,
-    family: str = "sd15",
+    family: str = FAMILY_NAMES[0],
 ) -> int:
     """Seconds of GPU a job needs, from its size; larger jobs always get more.
 
@@ -80,12 +79,12 @@ def estimate_gpu_seconds(
         images: Images per generation (a comparison's seeds per method).
         batched: The methods denoise together in one pass (a batched comparison): each after the first adds
             :data:`BATCHED_SHARE` of a run instead of a whole one.
-        family: The model family (``sd15`` or ``sdxl``).
+        family: The model family (an unknown one is estimated as the first).
     """
     area = max(1, width * height) / (512 * 512)
     runs = 1 + BATCHED_SHARE * (methods - 1) if batched else methods
     work = steps * runs * images * area * SECONDS_PER_STEP_512
-    per_method = SDXL_SECONDS_PER_METHOD if family == "sdxl" else SECONDS_PER_METHOD
+    per_method = FAMILIES[family if family in FAMILIES else FAMILY_NAMES[0]].gpu_seconds_per_method
     seconds = SECONDS_PER_CALL + methods * per_method + work
     return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
 
