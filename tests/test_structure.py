@@ -99,3 +99,67 @@ def test_the_core_never_imports_gradio():
             names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
             names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
             assert not [n for n in names if n.split(".")[0] == "gradio"], name
+
+
+# The layers, bottom first: a module imports from its own layer and the ones below, never from one above. Data that
+# every part reads (control types, families, samplers, settings) sits at the bottom; the parts that run models
+# (detectors, fit scorers, the engine) above it; the validated requests and their results above those; the studio,
+# which runs requests on the engine, above them; recipes and evaluation, which drive the studio from files, above
+# it; the UI on top. Within a layer, only the no-cycle rule holds.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "data",
+        (
+            "app.errors",
+            "app.images",
+            "app.grid",
+            "app.controls",
+            "app.samplers",
+            "app.engine.families",
+            "app.engine.models",
+            "app.engine.placement",
+            "app.settings",
+            "app.calibration",
+        ),
+    ),
+    ("models", ("app.preprocess", "app.fit", "app.engine")),
+    ("requests", ("app.request",)),
+    ("studio", ("app.studio", "app.tiny")),
+    ("edges", ("app.recipes", "app.eval")),
+    ("ui", ("app.ui",)),
+)
+
+
+def layer_of(module: str) -> int:
+    """The index of the layer of ``module``: its longest listed prefix decides (the root package: the bottom)."""
+    if module == "app":
+        return 0
+    best, found = -1, -1
+    for index, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best:
+                best, found = len(prefix), index
+    return found
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{source} ({LAYERS[layer_of(source)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for source, targets in graph.items()
+        for target in targets
+        if layer_of(target) > layer_of(source)
+    )
+
+
+def test_every_module_has_a_layer():
+    assert [name for name in app_modules() if layer_of(name) < 0] == []
+
+
+def test_no_module_imports_from_a_layer_above_it():
+    assert upward_imports(import_graph()) == []
+
+
+def test_the_layer_check_finds_an_upward_import():
+    graph = import_graph()
+    graph["app.fit.base"] = graph["app.fit.base"] | {"app.request.compare"}  # as if a scorer read a request
+    assert upward_imports(graph) == ["app.fit.base (models) imports app.request.compare (requests)"]

@@ -50,13 +50,13 @@ def test_slider_ranges_come_from_the_schema_and_the_caps(served_app):
 def test_scheduler_labels_match_the_core(studio):
     from typing import get_args
 
-    from app.engine.schedulers import SCHEDULERS, make_scheduler
+    from app.engine.schedulers import make_scheduler
     from app.request import SchedulerName
-    from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
+    from app.samplers import SAMPLERS, SCHEDULER_LABELS, scheduler_choices
 
     names = list(get_args(SchedulerName))
     # Every sampler the schema allows has one distinct label in the menu and a class behind it, and no more.
-    assert list(SCHEDULER_LABELS) == names == list(SCHEDULERS)
+    assert list(SCHEDULER_LABELS) == names == list(SAMPLERS)
     assert [name for _, name in scheduler_choices()] == names
     assert len(set(SCHEDULER_LABELS.values())) == len(names)
     # Each label says what the sampler built under it is (A1111's names, which recipes and PNGs carry).

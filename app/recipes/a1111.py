@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from app.engine.families import FAMILIES
 from app.recipes.schema import GenerationSettings, Recipe
 from app.request import MAX_PROMPT_CHARS, CommonSettings
-from app.request.scheduler_labels import SCHEDULER_LABELS
+from app.samplers import SCHEDULER_LABELS
 
 # Largest parameters text read; A1111 texts are a few hundred bytes (ComfyUI workflows are another key).
 MAX_PARAMETERS_CHARS = 64 * 1024

@@ -3,7 +3,6 @@
 - :mod:`app.request.generation` — one generation (the shared settings, ControlNets, IP-Adapter);
 - :mod:`app.request.compare` — several methods on one seed, and what a comparison returns;
 - :mod:`app.request.sweep` — one setting varied along one or two axes;
-- :mod:`app.request.scheduler_labels` — the samplers' human names (importable without diffusers).
 
 The generation models are re-exported here, so ``from app.request import GenerationRequest`` reads as
 the flow does: ui → request → studio → preprocess / engine → fit → recipes.

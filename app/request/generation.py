@@ -21,8 +21,8 @@ from app.controls import ControlTypeName, spelled_out
 from app.engine.families import FAMILIES, FamilyName
 from app.errors import StudioError
 from app.request.labels import describe_field
+from app.samplers import SchedulerName
 
-SchedulerName = Literal["dpmpp_2m_karras", "euler_a", "euler", "unipc", "ddim"]
 IPAdapterMode = Literal["full", "style", "layout"]
 
 MAX_PROMPT_CHARS = 2000

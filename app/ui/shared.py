@@ -27,7 +27,7 @@ from app.errors import Cancelled, StudioError
 from app.images import load_image
 from app.preprocess import REGISTRY, detectors_for
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
-from app.request.scheduler_labels import SCHEDULER_LABELS, scheduler_choices
+from app.samplers import SCHEDULER_LABELS, scheduler_choices
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
 from app.ui.live import live_previews_checkbox
