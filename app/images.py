@@ -271,25 +271,6 @@ def check_size(width: int, height: int) -> tuple[int, int]:
     return int(width), int(height)
 
 
-def size_for(image_size: tuple[int, int], long_side: int = 512) -> tuple[int, int]:
-    """A generation size with the image's aspect ratio, long side ``long_side``, multiples of 8.
-
-    Args:
-        image_size: ``(width, height)`` of the source image.
-        long_side: Length of the longer side of the result (a multiple of 8).
-
-    Returns:
-        ``(width, height)``, both multiples of 8 and at least 64.
-    """
-    width, height = image_size
-    scale = long_side / max(width, height)
-
-    def snap(value: float) -> int:
-        return max(MIN_SIDE, round(value / SIZE_MULTIPLE) * SIZE_MULTIPLE)
-
-    return snap(width * scale), snap(height * scale)
-
-
 def fit_to_size(
     image: Image.Image,
     width: int,

@@ -348,7 +348,7 @@ class Studio:
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
         runs = len(methods) * request.seed_count
-        if (request.batching or self.default_batching_for(request.family)) == "batched" and runs > 1:
+        if (request.batching or self.default_batching()) == "batched" and runs > 1:
             yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
             return
         for index, method in enumerate(methods):
@@ -377,9 +377,8 @@ class Studio:
             except Exception as error:
                 yield _failed_entry(method, maps, error)
 
-    def default_batching_for(self, family: str) -> str:
-        """How a comparison on ``family`` that does not say runs: batched on a GPU (one pass beats K), exact
-        elsewhere. Every family runs the same way; the argument keeps the choice per family."""
+    def default_batching(self) -> str:
+        """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere."""
         return "batched" if torch.device(self.device).type == "cuda" else "exact"
 
     def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:

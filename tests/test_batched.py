@@ -83,7 +83,7 @@ def test_passes_of_a_few_methods_give_what_one_pass_gives(tiny_settings, tiny_ro
 
 
 def test_the_default_is_exact_off_a_gpu_and_the_recipe_records_the_mode(studio):
-    assert studio.default_batching_for("sd15") == ("batched" if studio.cache.device.startswith("cuda") else "exact")
+    assert studio.default_batching() == ("batched" if studio.cache.device.startswith("cuda") else "exact")
     recipe = recipe_from_compare({**SHARED, "methods": ["text", "depth"], "batching": "batched"})
     assert recipe.compare.batching == "batched"
     assert recipe_from_compare({**SHARED, "methods": ["text"]}).compare.batching is None

@@ -13,7 +13,7 @@ from PIL import Image
 from skimage import data
 
 from app.errors import StudioError
-from app.images import MAX_PIXELS, check_size, content_hash, fit_to_size, load_image, size_for
+from app.images import MAX_PIXELS, check_size, content_hash, fit_to_size, load_image
 
 
 def _encode(image: Image.Image, fmt: str, **kwargs) -> bytes:
@@ -188,13 +188,6 @@ def test_fit_to_size_refuses_bad_sizes_and_modes():
     with pytest.raises(StudioError, match="fit mode"):
         fit_to_size(image, 64, 64, "stretch")
     assert check_size(512, 768) == (512, 768)
-
-
-def test_size_for_keeps_aspect_in_multiples_of_8():
-    assert size_for((1024, 683), 512) == (512, 344)
-    assert size_for((100, 1000), 512)[1] == 512
-    width, height = size_for((333, 777), 640)
-    assert width % 8 == 0 and height % 8 == 0
 
 
 def test_content_hash_tracks_pixels():

@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from app.errors import StudioError
-from app.images import size_for
 from app.recipes import (
     Recipe,
     decode_share,
@@ -38,7 +37,8 @@ def shrink(recipe: Recipe) -> Recipe:
     """The same recipe with 2 steps and a 64 px long side (aspect kept), validated again."""
     document = recipe_to_dict(recipe)
     settings = document[recipe.mode]
-    width, height = size_for((settings["width"], settings["height"]), 64)
+    scale = 64 / max(settings["width"], settings["height"])  # a 64 px long side, multiples of 8, at least 64
+    width, height = (max(64, round(side * scale / 8) * 8) for side in (settings["width"], settings["height"]))
     settings.update(num_inference_steps=2, width=width, height=height)
     return parse_recipe(document)
 

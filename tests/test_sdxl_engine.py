@@ -87,7 +87,7 @@ def test_the_union_controlnet_gives_what_it_gives_called_directly_with_that_mode
 
 def test_a_comparison_on_sdxl_runs_exact_and_each_entry_is_its_solo_run(sdxl, photo, reference):
     request = {**BASE, "methods": ["text", "canny", "pose", "ip_adapter"]}
-    assert sdxl.default_batching_for("sdxl") == "exact"
+    assert sdxl.default_batching() == "exact"
     previews = []
     entries = list(sdxl.compare(request, photo, reference, preview=lambda *p: previews.append(p[0])))
     assert [e.error for e in entries] == [None] * 4

@@ -65,7 +65,7 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
     reference = load_image(item.reference) if item.reference is not None else None
     request = config.request(item)
     if request["batching"] is None:
-        request["batching"] = studio.default_batching_for(request["family"])  # the rows and recipe say which mode ran
+        request["batching"] = studio.default_batching()  # the rows and recipe say which mode ran
     methods = [parse_method(m, request["detectors"]) for m in request["methods"]]
     # A method without its reference is left out by the comparison itself, with why (as in the Compare tab).
     entries: dict[str, CompareEntry] = {e.method.name: e for e in studio.compare(request, photo, reference)}

@@ -24,10 +24,6 @@ from PIL import Image
 
 from app.preprocess.keypoints import Keypoint, Person
 
-OPENPOSE_NAMES = (
-    "nose", "neck", "r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip",
-    "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "r_eye", "l_eye", "r_ear", "l_ear",
-)  # fmt: skip
 # Pairs of keypoint indices (0-based) joined by a limb, in OpenPose drawing order.
 LIMBS = (
     (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),

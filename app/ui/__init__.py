@@ -1,4 +1,4 @@
-"""The Gradio studio: shared controls above five tabs, each tab one module with the same ``build_*`` signature.
+"""The Gradio studio: shared controls above its tabs, each tab one module with the same ``build_*`` signature.
 
 Public API::
 

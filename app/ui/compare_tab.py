@@ -309,8 +309,7 @@ def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
 def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
     """Stream the comparison: the grid as each method finishes, then the fit table and the advice."""
     if values.get("batching") in (None, AUTO):  # the recipe records the mode that ran, so it reproduces anywhere
-        family = values.get("family") if values.get("family") in job.studio.families else job.studio.default_family
-        values = {**values, "batching": job.studio.default_batching_for(family)}
+        values = {**values, "batching": job.studio.default_batching()}
     data = compare_request(tab, values)
     seeds = parse_compare_request(data).seeds  # refuse bad fields by name before anything is drawn at their size
     reference_image = load_image(values["reference"]) if values["reference"] is not None else None

@@ -64,7 +64,6 @@ DEFAULT_VALUES = {
     "num_inference_steps": "5, 10, 20",
     "seed": "{seed}, {seed1}, {seed2}",
 }
-INTEGER_AXES = ("num_inference_steps", "seed")
 
 
 def method_choices() -> list[str]:
