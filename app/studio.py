@@ -12,22 +12,31 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from PIL import Image
 
 from app.controls import CONTROL_TYPES
-from app.engine.devices import aux_placement, measure_peak_memory, resident_family_limit, resolve_device
+from app.engine.calls import (
+    batch_arguments,
+    batch_time_shares,
+    call_arguments,
+    net_seconds,
+    reference_rows,
+    run_call,
+    step_callback,
+)
+from app.engine.devices import aux_placement, resident_family_limit, resolve_device
+from app.engine.embeddings import EmbeddingCache
 from app.engine.families import FAMILIES
 from app.engine.models import ModelSpec
 from app.engine.pipelines import PipelineCache, SharedModules
 from app.engine.placement import Placement
-from app.engine.previews import PreviewFn, is_preview_step
+from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.engine.schedulers import make_scheduler
 from app.errors import RETRYABLE, Cancelled, OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
-from app.images import content_hash, load_image
+from app.images import load_image
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.preprocess import MapResult, MapService, PreviewItem
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
@@ -52,8 +61,6 @@ ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
 ComparePreviewFn = Callable[[int, Image.Image, int, int], None]
 """Called with (method's index in the comparison, its preview, steps done, total steps)."""
-
-_EMBEDDING_CACHE_SIZE = 16
 
 
 class Studio:
@@ -85,7 +92,7 @@ class Studio:
         self.aux = aux_placement(self.settings)  # detectors and CLIP: the studio's device unless kept on the CPU
         self.maps = maps or _map_service_for(self.spec, self.aux)
         self.clip = ClipEmbedder(_scorer_sources_for(self.spec), placement=self.aux)  # loads on first scoring
-        self._embeddings: OrderedDict[tuple, tuple] = OrderedDict()
+        self.embeddings = EmbeddingCache()
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -115,7 +122,7 @@ class Studio:
                 return self._caches[family]
             while len(self._caches) >= self.resident_limit:
                 evicted, _ = self._caches.popitem(last=False)
-                self._embeddings = OrderedDict((k, v) for k, v in self._embeddings.items() if k[0] != evicted)
+                self.embeddings.drop_family(evicted)
                 logger.info("unloading the %s models to make room for %s", evicted, family)
                 _release_memory()
             cache = PipelineCache(self.specs[family], self.settings, lock=self.lock, shared=self._shared_modules)
@@ -269,16 +276,18 @@ class Studio:
             started = time.perf_counter()
             cache = self.cache_for(request.family)
             pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
-            embeds, notes = self._prompt_embeddings(cache, request)
+            embeds, notes = self.embeddings.prompt(cache, request, self.device)
             preview, preview_notes = self._previewer(cache, preview)
             load_seconds = time.perf_counter() - started
-            kwargs = self._pipeline_kwargs(cache, request, control_images, embeds, progress, cancel, preview)
+            on_step_end = self._step_callback(request, progress, cancel, preview)
+            kwargs = call_arguments(cache, request, control_images, embeds, on_step_end)
             pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
             try:
                 if reference is not None:
                     cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
-                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(cache, pipe, reference, request)
-                images, seconds, memory = self._timed_call(pipe, kwargs)
+                    embeds = self.embeddings.reference(cache, pipe, reference, request, self.device)
+                    kwargs["ip_adapter_image_embeds"] = embeds
+                images, seconds, memory = run_call(pipe, kwargs, self.device)
             finally:
                 cache.use_ip_adapter(pipe, None)
             model_bytes = cache.parameter_bytes(pipe, reference is not None)
@@ -494,10 +503,6 @@ class Studio:
         first, items = requests[0], len(requests)
         types = [t for t in CONTROL_TYPES if any(t == c.control_type for r in requests for c in r.controls)]
         users = [[k for k, r in enumerate(requests) if any(c.control_type == t for c in r.controls)] for t in types]
-        blank = Image.new("RGB", (first.width, first.height))
-        # Item-major, as diffusers takes per-prompt images for several ControlNets: [[map of each type] per item].
-        maps = [[next((c.image for c in r.controls if c.control_type == t), blank) for t in types] for r in requests]
-        uses_reference = [r.ip_adapter is not None for r in requests]
         reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
         for request in requests:
             self.check(request)
@@ -505,45 +510,28 @@ class Studio:
             started = time.perf_counter()
             cache = self.cache_for(first.family)
             pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
-            embeds, notes = self._prompt_embeddings(cache, first)
+            embeds, notes = self.embeddings.prompt(cache, first, self.device)
             preview, preview_notes = self._previewer(cache, preview)
             notes = notes + preview_notes
             load_seconds = time.perf_counter() - started
-            # The shared settings' call; the batch and its conditioning are set below.
+            # The shared settings' call, made into one with a row per request.
             common = GenerationRequest(**first.common())
-            kwargs = self._pipeline_kwargs(cache, common, [], embeds, progress, cancel, preview)
-            positive, negative, *pooled = embeds  # SDXL's pooled embeddings: one row per prompt too
-            kwargs["prompt_embeds"] = positive.repeat(items, 1, 1)
-            kwargs["negative_prompt_embeds"] = None if negative is None else negative.repeat(items, 1, 1)
-            if pooled:
-                positive_pooled, negative_pooled = pooled
-                kwargs["pooled_prompt_embeds"] = positive_pooled.repeat(items, 1)
-                kwargs["negative_pooled_prompt_embeds"] = (
-                    None if negative_pooled is None else negative_pooled.repeat(items, 1)
-                )
-            kwargs["generator"] = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]  # a row per seed
-            if types:
-                strength = requests[users[0][0]].controls[0]  # every method of a comparison shares one strength
-                # SD1.5's pipeline takes per-item maps as nested lists; SDXL's refuses those, so it gets each net's
-                # maps as one batch tensor (values 0–1, as its image processor makes of a PIL map).
-                kwargs["image"] = _per_net_batches(maps) if cache.family.pooled else maps
-                for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
-                    kwargs[name] = [getattr(strength, name)] * len(types)
+            kwargs = call_arguments(cache, common, [], embeds, self._step_callback(common, progress, cancel, preview))
+            kwargs = batch_arguments(kwargs, cache, requests, types, embeds)
             pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
             try:
                 if reference is not None:
                     cache.use_ip_adapter(pipe, reference.scale, reference.mode)
-                    kwargs["ip_adapter_image_embeds"] = self._reference_embeddings(
-                        cache, pipe, reference.image.convert("RGB"), first
+                    image = reference.image.convert("RGB")
+                    reference_rows(
+                        kwargs,
+                        requests,
+                        self.embeddings.reference(cache, pipe, image, first, self.device),
+                        cache.device,
                     )
-                    # Rows are [unconditional items, conditional items] under guidance: one 0/1 mask per row.
-                    rows = uses_reference * (2 if first.guidance_scale > 1.0 else 1)
-                    mask = torch.tensor(rows, dtype=torch.float32).view(len(rows), 1, 1, 1)
-                    mask = mask.expand(len(rows), 1, first.height // 8, first.width // 8).to(cache.device)
-                    kwargs["cross_attention_kwargs"] = {"ip_adapter_masks": [mask]}
-                _net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
-                images, seconds, memory = self._timed_call(pipe, kwargs)
-                shares = batch_time_shares(seconds, items, users, _net_seconds(pipe, len(types)))
+                net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
+                images, seconds, memory = run_call(pipe, kwargs, self.device)
+                shares = batch_time_shares(seconds, items, users, net_seconds(pipe, len(types)))
             finally:
                 cache.use_ip_adapter(pipe, None)
             model_bytes = cache.parameter_bytes(pipe, reference is not None)
@@ -662,59 +650,6 @@ class Studio:
                 "then run again."
             ) from None
 
-    def _timed_call(self, pipe, kwargs: dict[str, Any]) -> tuple[list[Image.Image], float, Any]:
-        """One pipeline call: its images, its seconds and its peak memory. Call under the cache lock."""
-        with measure_peak_memory(self.device) as memory, torch.inference_mode():
-            started = time.perf_counter()
-            images = pipe(**kwargs).images
-            seconds = time.perf_counter() - started
-        return images, seconds, memory
-
-    def _prompt_embeddings(self, cache: PipelineCache, request: GenerationRequest) -> tuple[tuple, list[str]]:
-        """Prompt embeddings, encoded once per (family, prompt, negative prompt) and reused across methods and runs."""
-        guided = request.guidance_scale > 1.0
-        key = (request.prompt, request.negative_prompt, guided)
-        notes = []
-        base = cache.base()
-        tokens = len(base.tokenizer(request.prompt, truncation=False).input_ids)
-        if tokens > base.tokenizer.model_max_length:
-            notes.append(
-                f"The prompt is {tokens} tokens long; CLIP reads only the first "
-                f"{base.tokenizer.model_max_length}, so the rest was ignored."
-            )
-        embeds = self._cached(
-            (request.family, "prompt", *key),
-            lambda: base.encode_prompt(
-                prompt=request.prompt,
-                device=self.device,
-                num_images_per_prompt=1,
-                do_classifier_free_guidance=guided,
-                negative_prompt=request.negative_prompt or None,
-            ),
-        )
-        return embeds, notes
-
-    def _reference_embeddings(self, cache: PipelineCache, pipe, reference: Image.Image, request) -> list:
-        """IP-Adapter image embeddings of a reference, encoded once per family and image content (IP-Adapter
-        attached)."""
-        guided = request.guidance_scale > 1.0
-        return self._cached(
-            (cache.family.name, "reference", content_hash(reference), guided),
-            lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, self.device, 1, guided),
-        )
-
-    def _cached(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        """An embedding from the LRU, computed on a miss. Call under the cache lock."""
-        if key in self._embeddings:
-            self._embeddings.move_to_end(key)
-            return self._embeddings[key]
-        with torch.inference_mode():
-            value = compute()
-        self._embeddings[key] = value
-        while len(self._embeddings) > _EMBEDDING_CACHE_SIZE:
-            self._embeddings.popitem(last=False)
-        return value
-
     def _previewer(
         self, cache: PipelineCache, preview: PreviewFn | None
     ) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
@@ -732,51 +667,8 @@ class Studio:
 
         return show, []
 
-    def _pipeline_kwargs(
-        self, cache: PipelineCache, request, control_images, embeds, progress, cancel, preview=None
-    ) -> dict[str, Any]:
-        prompt_embeds, negative_prompt_embeds, *pooled = embeds  # SDXL's encoder also returns pooled embeddings
-        total = request.num_inference_steps
-        every = self.settings.preview_every
-
-        def on_step_end(pipe, step, timestep, callback_kwargs):
-            if cancel is not None and cancel.is_set():
-                raise Cancelled(f"Cancelled after {step + 1} of {total} steps.")
-            if preview is not None and is_preview_step(step + 1, total, every):
-                preview(callback_kwargs["latents"], step + 1, total)
-            if progress is not None:
-                progress(step + 1, total)
-            return callback_kwargs
-
-        kwargs: dict[str, Any] = {
-            "prompt_embeds": prompt_embeds,
-            "negative_prompt_embeds": negative_prompt_embeds,
-            "num_inference_steps": total,
-            "guidance_scale": request.guidance_scale,
-            "width": request.width,
-            "height": request.height,
-            "num_images_per_prompt": request.num_images_per_prompt,
-            # One CPU generator per image, so image i is reproducible on its own from seed + i, on any device.
-            "generator": [
-                torch.Generator("cpu").manual_seed(request.seed + i) for i in range(request.num_images_per_prompt)
-            ],
-            "callback_on_step_end": on_step_end,
-        }
-        if pooled:
-            kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
-        union = [c for c in request.controls if cache.served_by_union(c.control_type)]
-        if union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
-            kwargs["control_image"] = control_images
-            kwargs["control_mode"] = [cache.family.union_modes[c.control_type] for c in union]
-            for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
-                kwargs[name] = getattr(union[0], name)
-        elif request.controls:
-            single = len(request.controls) == 1
-            kwargs["image"] = control_images[0] if single else control_images
-            for name in ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end"):
-                values = [getattr(c, name) for c in request.controls]
-                kwargs[name] = values[0] if single else values
-        return kwargs
+    def _step_callback(self, request: GenerationRequest, progress, cancel, preview) -> Callable:
+        return step_callback(request.num_inference_steps, cancel, progress, preview, self.settings.preview_every)
 
 
 def specs_for(settings: Settings) -> list[ModelSpec]:
@@ -819,35 +711,9 @@ def _for_rows(preview: ComparePreviewFn, indices: list[int | None]) -> PreviewFn
     return show
 
 
-def _per_net_batches(maps: list[list[Image.Image]]) -> list[torch.Tensor]:
-    """Item-major maps ``[[map of each net] per item]`` as one ``(items, 3, H, W)`` tensor in 0–1 per net."""
-
-    def as_tensor(image: Image.Image) -> torch.Tensor:
-        return torch.from_numpy(np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0).permute(2, 0, 1)
-
-    return [torch.stack([as_tensor(item[net]) for item in maps]) for net in range(len(maps[0]))]
-
-
 def _on_seeds(generation: GenerationRequest, seeds: list[int]) -> list[GenerationRequest]:
     """One method's generation on each of a comparison's seeds (``generation`` itself on its own seed)."""
     return [generation if seed == generation.seed else generation.model_copy(update={"seed": seed}) for seed in seeds]
-
-
-def _net_seconds(pipe: Any, nets: int) -> list[float]:
-    """Each batched ControlNet's time in the last call (zeros when the pipeline has none, or not per-item ones)."""
-    take = getattr(getattr(pipe, "controlnet", None), "take_seconds", None)
-    return list(take()) if callable(take) else [0.0] * nets
-
-
-def batch_time_shares(total: float, items: int, users: list[list[int]], net_seconds: list[float]) -> list[float]:
-    """Each item's cost in one batched pass: what its ControlNets spent on its rows (a net's time split among the
-    items that use it), plus an equal share of everything else in the pass. The shares add up to ``total``."""
-    nets = sum(net_seconds)
-    common = max(0.0, total - nets) / items
-    return [
-        common + sum(seconds / len(who) for seconds, who in zip(net_seconds, users, strict=True) if item in who)
-        for item in range(items)
-    ]
 
 
 def _check_inputs(method: Method, structure: Image.Image | None, reference: Image.Image | None) -> None:

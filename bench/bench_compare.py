@@ -127,7 +127,7 @@ def main() -> None:
 
     def reset() -> None:
         studio.maps.cache.clear()
-        studio._embeddings.clear()
+        studio.embeddings.clear()
 
     comparison(0)  # warm-up: load every model and detector on both sides
     comparison(0, "batched", previews=True)

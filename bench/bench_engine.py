@@ -123,7 +123,7 @@ def main() -> None:
     plain()
 
     def studio_cold_prompt() -> None:
-        studio._embeddings.clear()  # encode the prompt again, as the plain call does
+        studio.embeddings.clear()  # encode the prompt again, as the plain call does
         studio.generate(request)
 
     studio_times, cold_times, plain_times = [], [], []

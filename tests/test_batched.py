@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import pytest
 import torch
 
 from app.engine.batched import PerItemControlNets
@@ -17,6 +18,8 @@ from app.engine.models import tiny_spec
 from app.recipes import recipe_from_compare
 from app.studio import Studio
 from tests.conftest import TEST_DTYPE, pixels
+
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
 
 BOUND = {"float32": 2, "bfloat16": 4, "float16": 4}[TEST_DTYPE]
 """Largest allowed difference (pixel levels, 0–255) between a batched item and the same method run exactly."""
@@ -48,7 +51,7 @@ def test_every_batched_item_equals_its_exact_run_within_the_bound(studio, photo,
 
 
 def test_batched_costs_charge_each_controlnet_to_its_own_methods(studio, photo):
-    from app.studio import batch_time_shares
+    from app.engine.calls import batch_time_shares
 
     # The arithmetic: net times go to their users only, the rest is shared equally, the shares add up.
     shares = batch_time_shares(10.0, 3, [[1, 2], [2]], [2.0, 1.0])

@@ -15,6 +15,8 @@ from app.request.compare import parse_compare_request, parse_method
 from app.studio import Studio
 from tests.conftest import pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 SHARED = {"prompt": "an astronaut waving", "seed": 21, "num_inference_steps": 2, "width": 64, "height": 64}
 
 

@@ -10,6 +10,8 @@ from app.recipes import decode_share, encode_share, recipe_from_compare, run_rec
 from app.request.compare import parse_compare_request
 from tests.conftest import TEST_DTYPE, pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BOUND = {"float32": 2, "bfloat16": 4, "float16": 4}[TEST_DTYPE]
 SHARED = {"prompt": "an astronaut waving", "seed": 21, "num_inference_steps": 2, "width": 64, "height": 64}
 METHODS = ["text", "canny", "pose", "depth", "ip_adapter"]

@@ -14,6 +14,8 @@ from app.errors import Cancelled, ModelLoadError, StudioError
 from app.studio import Studio
 from tests.conftest import TEST_DTYPE, pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BASE = {"prompt": "a red bicycle", "seed": 11, "num_inference_steps": 3, "width": 96, "height": 64}
 
 

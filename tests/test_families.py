@@ -14,6 +14,8 @@ from app.request import parse_request
 from app.studio import Studio
 from tests.conftest import TEST_DTYPE, pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BASE = {"prompt": "a lighthouse at dusk", "seed": 3, "num_inference_steps": 2, "width": 64, "height": 64}
 SD15, SDXL = {**BASE, "family": "sd15"}, {**BASE, "family": "sdxl"}
 
@@ -56,7 +58,7 @@ def test_one_resident_family_unloads_the_least_recently_used(tiny_settings, tiny
     first = pixels(studio.generate(SD15))
     studio.generate({**SDXL, "ip_adapter": {"scale": 0.7, "image": reference}})
     assert studio.loaded_families() == ["sdxl"]
-    assert not any(key[0] == "sd15" for key in studio._embeddings)  # its prompt embeddings went with it
+    assert not any(key[0] == "sd15" for key in studio.embeddings)  # its prompt embeddings went with it
     assert np.array_equal(pixels(studio.generate(SD15)), first)  # reloaded, same pixels
     assert studio.loaded_families() == ["sd15"]
 

@@ -18,6 +18,8 @@ from skimage import data
 
 from app.errors import OutOfMemory, StudioError
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BASE = {"prompt": "a harbour at night", "seed": 9, "num_inference_steps": 3, "width": 64, "height": 64}
 
 

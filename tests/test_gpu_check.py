@@ -7,6 +7,8 @@ import pytest
 from bench import gpu_check
 from tests.conftest import TEST_DTYPE
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 
 @pytest.mark.parametrize("family", ["sd15", "sdxl"])
 def test_gpu_check_runs_every_method_comparison_and_sweep_and_passes(monkeypatch, tmp_path, capsys, family):

@@ -32,6 +32,8 @@ from app.tiny.common import tiny_vocab
 from app.ui.hub import default_hub_files
 from tests.conftest import TEST_DTYPE
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 HALF = TEST_DTYPE != "float32"
 GARBAGE = b"not weights: the studio must never read this file\n"
 

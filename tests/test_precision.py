@@ -26,6 +26,8 @@ from app.engine.models import tiny_spec
 from app.engine.placement import Placement
 from app.studio import Studio
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BASE = {"prompt": "a lighthouse", "seed": 5, "num_inference_steps": 2, "width": 64, "height": 64}
 SEQUENCE = ["text", "canny", "depth", "ip_adapter", "pose", "canny+depth", "depth+ip_adapter", "text"]
 

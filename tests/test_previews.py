@@ -15,6 +15,8 @@ from app.studio import Studio
 from app.ui.live import relay, while_running
 from tests.conftest import pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 REQUEST = {"prompt": "an astronaut", "seed": 5, "num_inference_steps": 12, "width": 64, "height": 96}
 
 

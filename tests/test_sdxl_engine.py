@@ -14,6 +14,8 @@ from app.errors import StudioError
 from app.studio import Studio
 from tests.conftest import TEST_DTYPE, pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 BASE = {
     "family": "sdxl",
     "prompt": "a lighthouse at dusk",

@@ -13,6 +13,8 @@ import torch
 
 from tests.conftest import TEST_DTYPE, pixels
 
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
 DTYPE = getattr(torch, TEST_DTYPE)
 VARIANT = None if TEST_DTYPE == "float32" else "fp16"
 CALL = {"prompt": "a lighthouse", "num_inference_steps": 2, "width": 64, "height": 64, "output_type": "pil"}
