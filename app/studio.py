@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import threading
 import time
@@ -15,37 +14,26 @@ from typing import Any
 import torch
 from PIL import Image
 
+from app.comparing import ComparePreviewFn, run_comparison
 from app.controls import CONTROL_TYPES
-from app.engine.calls import (
-    batch_arguments,
-    batch_time_shares,
-    call_arguments,
-    net_seconds,
-    reference_rows,
-    run_call,
-    step_callback,
-)
-from app.engine.devices import aux_placement, resident_family_limit, resolve_device
-from app.engine.embeddings import EmbeddingCache
+from app.engine.devices import aux_placement, is_out_of_memory, release_memory, resident_family_limit, resolve_device
 from app.engine.families import FAMILIES
 from app.engine.models import ModelSpec
 from app.engine.pipelines import PipelineCache, SharedModules
 from app.engine.placement import Placement
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
-from app.engine.schedulers import make_scheduler
-from app.errors import RETRYABLE, Cancelled, OutOfMemory, StudioError
+from app.engine.runner import Runner
+from app.errors import OutOfMemory, StudioError
 from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
 from app.images import load_image
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.preprocess import MapResult, MapService, PreviewItem
-from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, parse_request
+from app.request import GenerationRequest, parse_request
 from app.request.compare import (
-    LEFT_OUT,
     CompareEntry,
     CompareProgressFn,
     CompareRequest,
-    Method,
     Scorecard,
     check_detector,
     parse_compare_request,
@@ -59,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[int, int], None]
 """Called after each denoising step with (steps done, total steps)."""
-ComparePreviewFn = Callable[[int, Image.Image, int, int], None]
 """Called with (method's index in the comparison, its preview, steps done, total steps)."""
 
 
@@ -92,7 +79,12 @@ class Studio:
         self.aux = aux_placement(self.settings)  # detectors and CLIP: the studio's device unless kept on the CPU
         self.maps = maps or _map_service_for(self.spec, self.aux)
         self.clip = ClipEmbedder(_scorer_sources_for(self.spec), placement=self.aux)  # loads on first scoring
-        self.embeddings = EmbeddingCache()
+        self.runner = Runner(self.device, self.settings.preview_every)
+
+    @property
+    def embeddings(self):
+        """The prompt and reference embeddings the runs share (:class:`~app.engine.embeddings.EmbeddingCache`)."""
+        return self.runner.embeddings
 
     @property
     def families(self) -> tuple[str, ...]:
@@ -122,9 +114,9 @@ class Studio:
                 return self._caches[family]
             while len(self._caches) >= self.resident_limit:
                 evicted, _ = self._caches.popitem(last=False)
-                self.embeddings.drop_family(evicted)
+                self.runner.embeddings.drop_family(evicted)
                 logger.info("unloading the %s models to make room for %s", evicted, family)
-                _release_memory()
+                release_memory()
             cache = PipelineCache(self.specs[family], self.settings, lock=self.lock, shared=self._shared_modules)
             self._caches[family] = cache
             return cache
@@ -275,36 +267,7 @@ class Studio:
         with self.lock, self._out_of_memory_as_studio_error(request):
             started = time.perf_counter()
             cache = self.cache_for(request.family)
-            pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
-            embeds, notes = self.embeddings.prompt(cache, request, self.device)
-            preview, preview_notes = self._previewer(cache, preview)
-            load_seconds = time.perf_counter() - started
-            on_step_end = self._step_callback(request, progress, cancel, preview)
-            kwargs = call_arguments(cache, request, control_images, embeds, on_step_end)
-            pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
-            try:
-                if reference is not None:
-                    cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
-                    embeds = self.embeddings.reference(cache, pipe, reference, request, self.device)
-                    kwargs["ip_adapter_image_embeds"] = embeds
-                images, seconds, memory = run_call(pipe, kwargs, self.device)
-            finally:
-                cache.use_ip_adapter(pipe, None)
-            model_bytes = cache.parameter_bytes(pipe, reference is not None)
-        return Result(
-            images=images,
-            seeds=[request.seed + i for i in range(request.num_images_per_prompt)],
-            method=request.method,
-            settings=request.settings_dict(),
-            control_images=control_images,
-            reference_image=reference,
-            seconds=seconds,
-            load_seconds=load_seconds,
-            peak_memory_bytes=memory.peak_bytes,
-            memory_kind=memory.kind,
-            model_bytes=model_bytes,
-            notes=notes + preview_notes,
-        )
+            return self.runner.run(cache, request, control_images, reference, started, progress, cancel, preview)
 
     # -- comparison --------------------------------------------------------------------------------
 
@@ -356,143 +319,13 @@ class Studio:
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
-        runs = len(methods) * request.seed_count
-        if (request.batching or self.default_batching()) == "batched" and runs > 1:
-            yield from self._compare_batched(request, methods, structure, reference, progress, cancel, preview)
-            return
-        for index, method in enumerate(methods):
-            maps: list[MapResult] = []
-            try:
-                _check_inputs(method, structure, reference)
-                for _, detector in method.controls:
-                    maps.append(self._method_map(request, detector, structure))
-                generation = self._method_request(request, method, maps, reference)
-                if progress is not None:
-                    progress(index / len(methods), f"{method.label}: starting")
-                results = []
-                for offset, run in enumerate(_on_seeds(generation, request.seeds)):  # exact: each its solo run
-
-                    def step(
-                        done: int, steps: int, before=index * request.seed_count + offset, label=method.label
-                    ) -> None:
-                        if progress is not None:
-                            progress((before * steps + done) / (runs * steps), f"{label}: step {done}/{steps}")
-
-                    shown = None if preview is None or offset else _for_methods(preview, [index])
-                    results.append(self.generate(run, step, cancel, shown))
-                yield CompareEntry(method, Result.of_seeds(results), maps)
-            except Cancelled:
-                raise
-            except Exception as error:
-                yield _failed_entry(method, maps, error)
+        yield from run_comparison(self, request, methods, structure, reference, progress, cancel, preview)
 
     def default_batching(self) -> str:
         """How a comparison that does not say runs: batched on a GPU (one pass beats K), exact elsewhere."""
         return "batched" if torch.device(self.device).type == "cuda" else "exact"
 
-    def _method_map(self, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
-        """One control map of a comparison's method, from the map cache."""
-        return self.control_map(
-            structure, detector, request.width, request.height, request.fit, request.detector_params.get(detector)
-        )
-
-    @staticmethod
-    def _method_request(
-        request: CompareRequest, method: Method, maps: list[MapResult], reference: Image.Image | None
-    ) -> GenerationRequest:
-        """The generation one method of a comparison is: the shared settings, its maps, the reference if it uses it."""
-        return GenerationRequest(
-            **request.common(),
-            controls=[
-                ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
-                for (t, _), m in zip(method.controls, maps, strict=True)
-            ],
-            ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference)
-            if method.ip_adapter
-            else None,
-        )
-
-    def _compare_batched(
-        self,
-        request: CompareRequest,
-        methods: list[Method],
-        structure: Image.Image | None,
-        reference: Image.Image | None,
-        progress: CompareProgressFn | None,
-        cancel: threading.Event | None,
-        preview: ComparePreviewFn | None = None,
-    ) -> Iterator[CompareEntry]:
-        """:meth:`compare` in passes of up to ``settings.compare_batch`` methods (see :mod:`app.engine.batched`).
-
-        A method whose map fails is left out of the pass with its reason; a pass that fails costs its methods only.
-        """
-        entries: list[CompareEntry | None] = [None] * len(methods)
-        ready: list[tuple[int, GenerationRequest, list[MapResult]]] = []
-        for index, method in enumerate(methods):
-            maps: list[MapResult] = []
-            try:
-                _check_inputs(method, structure, reference)
-                for _, detector in method.controls:
-                    maps.append(self._method_map(request, detector, structure))
-                ready.append((index, self._method_request(request, method, maps, reference), maps))
-            except Exception as error:
-                entries[index] = _failed_entry(method, maps, error)
-        # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched).
-        cache = self.cache_for(request.family)
-        fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
-        ready = [r for r in ready if r not in fused]
-        for index, generation, maps in fused:
-            try:
-                results = []
-                for offset, run in enumerate(_on_seeds(generation, request.seeds)):
-                    shown = None if preview is None or offset else _for_methods(preview, [index])
-                    results.append(self.generate(run, None, cancel, shown))
-                result = Result.of_seeds(results)
-                result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
-                entries[index] = CompareEntry(methods[index], result, maps)
-            except Cancelled:
-                raise
-            except Exception as error:
-                entries[index] = _failed_entry(methods[index], maps, error)
-        # One row per (method, seed), method-major; passes of up to compare_batch rows.
-        rows = [
-            (index, run, maps, offset)
-            for index, generation, maps in ready
-            for offset, run in enumerate(_on_seeds(generation, request.seeds))
-        ]
-        done: dict[int, list[Result]] = {}
-        failed: dict[int, Exception] = {}
-        size = self.settings.compare_batch
-        for start in range(0, len(rows), size):
-            group = [row for row in rows[start : start + size] if row[0] not in failed]
-            if not group:
-                continue
-
-            def step(done_steps: int, steps: int, start=start, group=group) -> None:
-                if progress is not None:
-                    names = ", ".join(dict.fromkeys(methods[i].label for i, _, _, _ in group))
-                    fraction = (start + len(group) * done_steps / steps) / len(rows)
-                    progress(fraction, f"{names}: step {done_steps}/{steps}")
-
-            shown = None if preview is None else _for_rows(preview, [i if not o else None for i, _, _, o in group])
-            try:
-                results = self._generate_batch([g for _, g, _, _ in group], step, cancel, shown)
-            except Cancelled:
-                raise
-            except Exception as error:  # the pass's fault costs its methods only
-                for index, _, _, _ in group:
-                    failed.setdefault(index, error)
-                continue
-            for (index, _, _, _), result in zip(group, results, strict=True):
-                done.setdefault(index, []).append(result)
-        for index, _, maps in ready:
-            if index in failed:
-                entries[index] = _failed_entry(methods[index], maps, failed[index])
-            else:
-                entries[index] = CompareEntry(methods[index], Result.of_seeds(done[index]), maps)
-        yield from (entry for entry in entries if entry is not None)
-
-    def _generate_batch(
+    def generate_batch(
         self,
         requests: list[GenerationRequest],
         progress: ProgressFn | None,
@@ -500,62 +333,13 @@ class Studio:
         preview: PreviewFn | None = None,
     ) -> list[Result]:
         """Several single-image generations that differ only in their conditioning, in one pipeline call."""
-        first, items = requests[0], len(requests)
-        types = [t for t in CONTROL_TYPES if any(t == c.control_type for r in requests for c in r.controls)]
-        users = [[k for k, r in enumerate(requests) if any(c.control_type == t for c in r.controls)] for t in types]
-        reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
+        first = requests[0]
         for request in requests:
             self.check(request)
         with self.lock, self._out_of_memory_as_studio_error(first):
             started = time.perf_counter()
             cache = self.cache_for(first.family)
-            pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
-            embeds, notes = self.embeddings.prompt(cache, first, self.device)
-            preview, preview_notes = self._previewer(cache, preview)
-            notes = notes + preview_notes
-            load_seconds = time.perf_counter() - started
-            # The shared settings' call, made into one with a row per request.
-            common = GenerationRequest(**first.common())
-            kwargs = call_arguments(cache, common, [], embeds, self._step_callback(common, progress, cancel, preview))
-            kwargs = batch_arguments(kwargs, cache, requests, types, embeds)
-            pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
-            try:
-                if reference is not None:
-                    cache.use_ip_adapter(pipe, reference.scale, reference.mode)
-                    image = reference.image.convert("RGB")
-                    reference_rows(
-                        kwargs,
-                        requests,
-                        self.embeddings.reference(cache, pipe, image, first, self.device),
-                        cache.device,
-                    )
-                net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
-                images, seconds, memory = run_call(pipe, kwargs, self.device)
-                shares = batch_time_shares(seconds, items, users, net_seconds(pipe, len(types)))
-            finally:
-                cache.use_ip_adapter(pipe, None)
-            model_bytes = cache.parameter_bytes(pipe, reference is not None)
-        shared = (
-            f"Ran batched: {items} methods in one {seconds:.1f} s pass. The time shown is this method's cost in it: "
-            "its ControlNets' own time on its rows plus an equal share of the rest (UNet, VAE, IP-Adapter attention)."
-        )
-        return [
-            Result(
-                images=[image],
-                seeds=[request.seed],
-                method=request.method,
-                settings=request.settings_dict(),
-                control_images=[c.image for c in request.controls],
-                reference_image=request.ip_adapter.image.convert("RGB") if request.ip_adapter else None,
-                seconds=share,
-                load_seconds=load_seconds,
-                peak_memory_bytes=memory.peak_bytes,
-                memory_kind=memory.kind,
-                model_bytes=model_bytes,
-                notes=[*notes, shared],
-            )
-            for request, image, share in zip(requests, images, shares, strict=True)
-        ]
+            return self.runner.run_batch(cache, requests, started, progress, cancel, preview)
 
     def sweep(
         self,
@@ -639,36 +423,16 @@ class Studio:
         try:
             yield
         except Exception as error:
-            if not _is_out_of_memory(error):
+            if not is_out_of_memory(error):
                 raise
             del error  # its traceback holds the failed call's activations
-            _release_memory()
+            release_memory()
             raise OutOfMemory(
                 f"Out of memory on {self.device} running {request.method} at {request.width}×{request.height}, "
                 f"{request.num_inference_steps} steps, {request.num_images_per_prompt} image(s). Reduce the size, the "
                 "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
                 "then run again."
             ) from None
-
-    def _previewer(
-        self, cache: PipelineCache, preview: PreviewFn | None
-    ) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
-        """What a run's step callback calls with its latents to show previews (None: no previews), and the note
-        that says why previews are off when they were asked for and cannot be made. Call under the cache lock."""
-        if preview is None:
-            return None, []
-        decoder = cache.preview_decoder()
-        if decoder is None:
-            reason = cache.preview_error
-            return None, [f"Live previews are off: {reason}."] if reason else []
-
-        def show(latents: torch.Tensor, done: int, total: int) -> None:
-            preview(decoder.decode(latents), done, total)
-
-        return show, []
-
-    def _step_callback(self, request: GenerationRequest, progress, cancel, preview) -> Callable:
-        return step_callback(request.num_inference_steps, cancel, progress, preview, self.settings.preview_every)
 
 
 def specs_for(settings: Settings) -> list[ModelSpec]:
@@ -692,69 +456,6 @@ def _scorer_sources_for(spec: ModelSpec) -> ScorerSources:
     if spec.root is not None:
         return build_tiny_scorers(Path(spec.root) / "scorers")
     return ScorerSources.from_env()
-
-
-def _for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:
-    """A run's preview callback that hands each batch item's preview to the comparison's, by method index."""
-    return _for_rows(preview, list(indices))
-
-
-def _for_rows(preview: ComparePreviewFn, indices: list[int | None]) -> PreviewFn:
-    """A run's preview callback: each batch row's preview to the comparison's by method index; rows marked None
-    (a method's later seeds: its tile previews its first) are not shown."""
-
-    def show(images: list[Image.Image], done: int, total: int) -> None:
-        for index, image in zip(indices, images, strict=True):
-            if index is not None:
-                preview(index, image, done, total)
-
-    return show
-
-
-def _on_seeds(generation: GenerationRequest, seeds: list[int]) -> list[GenerationRequest]:
-    """One method's generation on each of a comparison's seeds (``generation`` itself on its own seed)."""
-    return [generation if seed == generation.seed else generation.model_copy(update={"seed": seed}) for seed in seeds]
-
-
-def _check_inputs(method: Method, structure: Image.Image | None, reference: Image.Image | None) -> None:
-    """Refuse one method of a comparison whose image is missing (the others still run); the message starts with
-    :data:`LEFT_OUT`.
-
-    Raises:
-        StudioError: saying which image it needs, received none.
-    """
-    missing = []
-    if method.controls and structure is None:
-        missing.append("a structure photo (its maps are made from it)")
-    if method.ip_adapter and reference is None:
-        missing.append("a reference image")
-    if missing:
-        raise StudioError(f"{LEFT_OUT} {method.label} needs {' and '.join(missing)}, received none.")
-
-
-def _failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:
-    """The entry of a comparison's method that could not run. A studio error says why; anything else (a kernel
-    error, a detector bug) is logged and named, and costs only that method. Call in the ``except`` block."""
-    if isinstance(error, StudioError):
-        return CompareEntry(method, None, maps, str(error), retry=isinstance(error, RETRYABLE))
-    logger.exception("method %s of a comparison failed", method.name)
-    if _is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
-        _release_memory()
-    return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500], retry=True)
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    """CUDA's ``torch.OutOfMemoryError``, or a backend's RuntimeError saying it ran out of memory (MPS, CPU)."""
-    return isinstance(error, torch.OutOfMemoryError) or (
-        isinstance(error, RuntimeError) and "out of memory" in str(error).lower()
-    )
-
-
-def _release_memory() -> None:
-    """Free what a failed call left behind, so the next request starts from the same memory state."""
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _as_size(image: Image.Image, width: int, height: int) -> Image.Image:

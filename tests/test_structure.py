@@ -124,7 +124,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("models", ("app.preprocess", "app.fit", "app.engine")),
     ("requests", ("app.request",)),
-    ("studio", ("app.studio", "app.tiny")),
+    ("studio", ("app.studio", "app.comparing", "app.tiny")),
     ("edges", ("app.recipes", "app.eval")),
     ("ui", ("app.ui",)),
 )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
+from accelerate.utils.memory import clear_device_cache, should_reduce_batch_size
 
 from app.engine.placement import CPU, Placement
 from app.errors import StudioError
@@ -121,3 +122,17 @@ def measure_peak_memory(device: str) -> Iterator[MemoryReading]:
         reading.peak_bytes, reading.kind = max(0, (_rss_bytes("VmHWM") or 0) - start), "rss_peak_delta"
     else:
         reading.peak_bytes, reading.kind = max(0, (_rss_bytes("VmRSS") or 0) - start), "rss_delta"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """An out-of-memory error of any backend: torch's ``OutOfMemoryError``, or one accelerate recognises (CUDA,
+    MPS, XPU, the CPU allocator)."""
+    return isinstance(error, torch.OutOfMemoryError) or (
+        isinstance(error, Exception) and should_reduce_batch_size(error)
+    )
+
+
+def release_memory() -> None:
+    """Free what a failed call left behind (garbage, then the device's cache), so the next request starts from the
+    same memory state."""
+    clear_device_cache(garbage_collection=True)

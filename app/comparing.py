@@ -1,0 +1,219 @@
+"""A comparison's run: every method on every seed, exactly (one solo run each) or in batched passes.
+
+:meth:`app.studio.Studio.compare` validates the request and hands it here. A method whose image is missing or whose
+map fails is left out with its reason (:func:`failed_entry`) and the others run; in batched mode a pass that fails
+costs its own methods only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from PIL import Image
+
+from app.engine.devices import is_out_of_memory, release_memory
+from app.engine.previews import PreviewFn
+from app.engine.result import Result
+from app.errors import RETRYABLE, Cancelled, StudioError
+from app.preprocess import MapResult
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings
+from app.request.compare import LEFT_OUT, CompareEntry, CompareProgressFn, CompareRequest, Method
+
+logger = logging.getLogger(__name__)
+
+ComparePreviewFn = Callable[[int, Image.Image, int, int], None]
+
+
+def run_comparison(
+    studio: Any,
+    request: CompareRequest,
+    methods: list[Method],
+    structure: Image.Image | None,
+    reference: Image.Image | None,
+    progress: CompareProgressFn | None = None,
+    cancel: threading.Event | None = None,
+    preview: ComparePreviewFn | None = None,
+) -> Iterator[CompareEntry]:
+    """A validated comparison on ``studio`` (:meth:`app.studio.Studio.compare` checks it first): each method on
+    every seed, exactly (one solo run each) or batched, yielding each method's entry as it finishes."""
+    runs = len(methods) * request.seed_count
+    if (request.batching or studio.default_batching()) == "batched" and runs > 1:
+        yield from _compare_batched(studio, request, methods, structure, reference, progress, cancel, preview)
+        return
+    for index, method in enumerate(methods):
+        maps: list[MapResult] = []
+        try:
+            check_inputs(method, structure, reference)
+            for _, detector in method.controls:
+                maps.append(method_map(studio, request, detector, structure))
+            generation = method_request(request, method, maps, reference)
+            if progress is not None:
+                progress(index / len(methods), f"{method.label}: starting")
+            results = []
+            for offset, run in enumerate(on_seeds(generation, request.seeds)):  # exact: each its solo run
+
+                def step(done: int, steps: int, before=index * request.seed_count + offset, label=method.label) -> None:
+                    if progress is not None:
+                        progress((before * steps + done) / (runs * steps), f"{label}: step {done}/{steps}")
+
+                shown = None if preview is None or offset else for_methods(preview, [index])
+                results.append(studio.generate(run, step, cancel, shown))
+            yield CompareEntry(method, Result.of_seeds(results), maps)
+        except Cancelled:
+            raise
+        except Exception as error:
+            yield failed_entry(method, maps, error)
+
+
+def method_map(studio: Any, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
+    """One control map of a comparison's method, from the map cache."""
+    return studio.control_map(
+        structure, detector, request.width, request.height, request.fit, request.detector_params.get(detector)
+    )
+
+
+def method_request(
+    request: CompareRequest, method: Method, maps: list[MapResult], reference: Image.Image | None
+) -> GenerationRequest:
+    """The generation one method of a comparison is: the shared settings, its maps, the reference if it uses it."""
+    return GenerationRequest(
+        **request.common(),
+        controls=[
+            ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
+            for (t, _), m in zip(method.controls, maps, strict=True)
+        ],
+        ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference) if method.ip_adapter else None,
+    )
+
+
+def _compare_batched(
+    studio: Any,
+    request: CompareRequest,
+    methods: list[Method],
+    structure: Image.Image | None,
+    reference: Image.Image | None,
+    progress: CompareProgressFn | None,
+    cancel: threading.Event | None,
+    preview: ComparePreviewFn | None = None,
+) -> Iterator[CompareEntry]:
+    """:func:`run_comparison` in passes of up to ``settings.compare_batch`` methods (see :mod:`app.engine.batched`).
+
+    A method whose map fails is left out of the pass with its reason; a pass that fails costs its methods only.
+    """
+    entries: list[CompareEntry | None] = [None] * len(methods)
+    ready: list[tuple[int, GenerationRequest, list[MapResult]]] = []
+    for index, method in enumerate(methods):
+        maps: list[MapResult] = []
+        try:
+            check_inputs(method, structure, reference)
+            for _, detector in method.controls:
+                maps.append(method_map(studio, request, detector, structure))
+            ready.append((index, method_request(request, method, maps, reference), maps))
+        except Exception as error:
+            entries[index] = failed_entry(method, maps, error)
+    # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched).
+    cache = studio.cache_for(request.family)
+    fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
+    ready = [r for r in ready if r not in fused]
+    for index, generation, maps in fused:
+        try:
+            results = []
+            for offset, run in enumerate(on_seeds(generation, request.seeds)):
+                shown = None if preview is None or offset else for_methods(preview, [index])
+                results.append(studio.generate(run, None, cancel, shown))
+            result = Result.of_seeds(results)
+            result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
+            entries[index] = CompareEntry(methods[index], result, maps)
+        except Cancelled:
+            raise
+        except Exception as error:
+            entries[index] = failed_entry(methods[index], maps, error)
+    # One row per (method, seed), method-major; passes of up to compare_batch rows.
+    rows = [
+        (index, run, maps, offset)
+        for index, generation, maps in ready
+        for offset, run in enumerate(on_seeds(generation, request.seeds))
+    ]
+    done: dict[int, list[Result]] = {}
+    failed: dict[int, Exception] = {}
+    size = studio.settings.compare_batch
+    for start in range(0, len(rows), size):
+        group = [row for row in rows[start : start + size] if row[0] not in failed]
+        if not group:
+            continue
+
+        def step(done_steps: int, steps: int, start=start, group=group) -> None:
+            if progress is not None:
+                names = ", ".join(dict.fromkeys(methods[i].label for i, _, _, _ in group))
+                fraction = (start + len(group) * done_steps / steps) / len(rows)
+                progress(fraction, f"{names}: step {done_steps}/{steps}")
+
+        shown = None if preview is None else for_rows(preview, [i if not o else None for i, _, _, o in group])
+        try:
+            results = studio.generate_batch([g for _, g, _, _ in group], step, cancel, shown)
+        except Cancelled:
+            raise
+        except Exception as error:  # the pass's fault costs its methods only
+            for index, _, _, _ in group:
+                failed.setdefault(index, error)
+            continue
+        for (index, _, _, _), result in zip(group, results, strict=True):
+            done.setdefault(index, []).append(result)
+    for index, _, maps in ready:
+        if index in failed:
+            entries[index] = failed_entry(methods[index], maps, failed[index])
+        else:
+            entries[index] = CompareEntry(methods[index], Result.of_seeds(done[index]), maps)
+    yield from (entry for entry in entries if entry is not None)
+
+
+def for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:
+    """A run's preview callback that hands each batch item's preview to the comparison's, by method index."""
+    return for_rows(preview, list(indices))
+
+
+def for_rows(preview: ComparePreviewFn, indices: list[int | None]) -> PreviewFn:
+    """A run's preview callback: each batch row's preview to the comparison's by method index; rows marked None
+    (a method's later seeds: its tile previews its first) are not shown."""
+
+    def show(images: list[Image.Image], done: int, total: int) -> None:
+        for index, image in zip(indices, images, strict=True):
+            if index is not None:
+                preview(index, image, done, total)
+
+    return show
+
+
+def on_seeds(generation: GenerationRequest, seeds: list[int]) -> list[GenerationRequest]:
+    """One method's generation on each of a comparison's seeds (``generation`` itself on its own seed)."""
+    return [generation if seed == generation.seed else generation.model_copy(update={"seed": seed}) for seed in seeds]
+
+
+def check_inputs(method: Method, structure: Image.Image | None, reference: Image.Image | None) -> None:
+    """Refuse one method of a comparison whose image is missing (the others still run); the message starts with
+    :data:`LEFT_OUT`.
+
+    Raises:
+        StudioError: saying which image it needs, received none.
+    """
+    missing = []
+    if method.controls and structure is None:
+        missing.append("a structure photo (its maps are made from it)")
+    if method.ip_adapter and reference is None:
+        missing.append("a reference image")
+    if missing:
+        raise StudioError(f"{LEFT_OUT} {method.label} needs {' and '.join(missing)}, received none.")
+
+
+def failed_entry(method: Method, maps: list[MapResult], error: Exception) -> CompareEntry:
+    """The entry of a comparison's method that could not run. A studio error says why; anything else (a kernel
+    error, a detector bug) is logged and named, and costs only that method. Call in the ``except`` block."""
+    if isinstance(error, StudioError):
+        return CompareEntry(method, None, maps, str(error), retry=isinstance(error, RETRYABLE))
+    logger.exception("method %s of a comparison failed", method.name)
+    if is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
+        release_memory()
+    return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500], retry=True)

@@ -1,0 +1,166 @@
+"""Runs planned generations on a family's pipeline cache: the only place a pipeline is called.
+
+For one generation, or one batched pass of several that differ only in their conditioning: the pipeline for it, the
+prompt (and reference) embeddings from the cache, the call's arguments (:mod:`app.engine.calls`), the IP-Adapter
+attached for the call only, and the :class:`~app.engine.result.Result` with its timings and memory. The studio
+validates requests, picks the family's cache and holds its lock around these calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import torch
+from PIL import Image
+
+from app.controls import CONTROL_TYPES
+from app.engine.calls import (
+    batch_arguments,
+    batch_time_shares,
+    call_arguments,
+    net_seconds,
+    reference_rows,
+    run_call,
+    step_callback,
+)
+from app.engine.embeddings import EmbeddingCache
+from app.engine.pipelines import PipelineCache
+from app.engine.previews import PreviewFn
+from app.engine.result import Result
+from app.engine.schedulers import make_scheduler
+
+ProgressFn = Callable[[int, int], None]
+
+
+class Runner:
+    """Calls a family's pipelines for validated generation requests. Call its methods under the cache lock."""
+
+    def __init__(self, device: str, preview_every: int) -> None:
+        self.device = device
+        self.preview_every = preview_every
+        self.embeddings = EmbeddingCache()
+
+    def run(
+        self,
+        cache: PipelineCache,
+        request,
+        control_images: list[Image.Image],
+        reference: Image.Image | None,
+        started: float,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        preview: PreviewFn | None,
+    ) -> Result:
+        """One generation (``started``: when its work began, for its load time)."""
+        pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
+        embeds, notes = self.embeddings.prompt(cache, request, self.device)
+        preview, preview_notes = self._previewer(cache, preview)
+        load_seconds = time.perf_counter() - started
+        on_step_end = self._step_callback(request, progress, cancel, preview)
+        kwargs = call_arguments(cache, request, control_images, embeds, on_step_end)
+        pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
+        try:
+            if reference is not None:
+                cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
+                embeds = self.embeddings.reference(cache, pipe, reference, request, self.device)
+                kwargs["ip_adapter_image_embeds"] = embeds
+            images, seconds, memory = run_call(pipe, kwargs, self.device)
+        finally:
+            cache.use_ip_adapter(pipe, None)
+        model_bytes = cache.parameter_bytes(pipe, reference is not None)
+        return Result(
+            images=images,
+            seeds=[request.seed + i for i in range(request.num_images_per_prompt)],
+            method=request.method,
+            settings=request.settings_dict(),
+            control_images=control_images,
+            reference_image=reference,
+            seconds=seconds,
+            load_seconds=load_seconds,
+            peak_memory_bytes=memory.peak_bytes,
+            memory_kind=memory.kind,
+            model_bytes=model_bytes,
+            notes=notes + preview_notes,
+        )
+
+    def run_batch(
+        self,
+        cache: PipelineCache,
+        requests: list,
+        started: float,
+        progress: ProgressFn | None,
+        cancel: threading.Event | None,
+        preview: PreviewFn | None,
+    ) -> list[Result]:
+        """Several single-image generations that differ only in their conditioning, in one pipeline call."""
+        first, items = requests[0], len(requests)
+        types = [t for t in CONTROL_TYPES if any(t == c.control_type for r in requests for c in r.controls)]
+        users = [[k for k, r in enumerate(requests) if any(c.control_type == t for c in r.controls)] for t in types]
+        reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
+        pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
+        embeds, notes = self.embeddings.prompt(cache, first, self.device)
+        preview, preview_notes = self._previewer(cache, preview)
+        notes = notes + preview_notes
+        load_seconds = time.perf_counter() - started
+        # The shared settings' call, made into one with a row per request.
+        common = first.model_copy(update={"controls": [], "ip_adapter": None})
+        kwargs = call_arguments(cache, common, [], embeds, self._step_callback(common, progress, cancel, preview))
+        kwargs = batch_arguments(kwargs, cache, requests, types, embeds)
+        pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
+        try:
+            if reference is not None:
+                cache.use_ip_adapter(pipe, reference.scale, reference.mode)
+                embeds = self.embeddings.reference(cache, pipe, reference.image.convert("RGB"), first, self.device)
+                reference_rows(kwargs, requests, embeds, cache.device)
+            net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
+            images, seconds, memory = run_call(pipe, kwargs, self.device)
+            shares = batch_time_shares(seconds, items, users, net_seconds(pipe, len(types)))
+        finally:
+            cache.use_ip_adapter(pipe, None)
+        model_bytes = cache.parameter_bytes(pipe, reference is not None)
+        shared = (
+            f"Ran batched: {items} methods in one {seconds:.1f} s pass. The time shown is this method's cost in it: "
+            "its ControlNets' own time on its rows plus an equal share of the rest (UNet, VAE, IP-Adapter attention)."
+        )
+        return [
+            Result(
+                images=[image],
+                seeds=[request.seed],
+                method=request.method,
+                settings=request.settings_dict(),
+                control_images=[c.image for c in request.controls],
+                reference_image=request.ip_adapter.image.convert("RGB") if request.ip_adapter else None,
+                seconds=share,
+                load_seconds=load_seconds,
+                peak_memory_bytes=memory.peak_bytes,
+                memory_kind=memory.kind,
+                model_bytes=model_bytes,
+                notes=[*notes, shared],
+            )
+            for request, image, share in zip(requests, images, shares, strict=True)
+        ]
+
+    def _previewer(
+        self, cache: PipelineCache, preview: PreviewFn | None
+    ) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
+        """What a run's step callback calls with its latents to show previews (None: no previews), and the note
+        that says why previews are off when they were asked for and cannot be made. Call under the cache lock."""
+        if preview is None:
+            return None, []
+        decoder = cache.preview_decoder()
+        if decoder is None:
+            reason = cache.preview_error
+            return None, [f"Live previews are off: {reason}."] if reason else []
+
+        def show(latents: torch.Tensor, done: int, total: int) -> None:
+            preview(decoder.decode(latents), done, total)
+
+        return show, []
+
+    def _step_callback(self, request, progress, cancel, preview) -> Callable:
+        return step_callback(request.num_inference_steps, cancel, progress, preview, self.preview_every)
+
+    def _step_callback(self, request, progress, cancel, preview) -> Callable:
+        return step_callback(request.num_inference_steps, cancel, progress, preview, self.preview_every)
