@@ -57,14 +57,14 @@ def main(argv: list[str] | None = None) -> None:
     except StudioError as error:
         raise SystemExit(f"Invalid settings: {error}") from None
 
+    from app.serving.status import model_banner
     from app.ui import build_app, launch_options
-    from app.ui.status import model_banner
 
     banner = model_banner(settings)
     if banner and settings.model_source != "tiny":
         print(banner.replace("**", "").replace("`", ""))
     demo = build_app(settings=settings)
-    from app.ui.zerogpu import on_zerogpu
+    from app.serving.zerogpu import on_zerogpu
 
     if on_zerogpu():  # ZeroGPU wants the models loaded and placed on "cuda" at start-up, outside GPU calls
         demo.studio.get().preload()

@@ -11,7 +11,7 @@ Where weights come from is read beside the code that loads them:
 :func:`app.engine.models.real_spec`, the detector sources in
 :meth:`app.preprocess.sources.DetectorSources.from_env`, ``STUDIO_CLIP_MODEL``
 in :meth:`app.fit.clip.ScorerSources.from_env`, and the ZeroGPU time cap
-``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.ui.zerogpu`.
+``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.serving.zerogpu`.
 """
 
 from __future__ import annotations

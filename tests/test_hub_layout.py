@@ -1,6 +1,6 @@
 """The real Hub layouts, checked offline: every default repository, laid out as on the Hub, loads by the default path.
 
-For each default repository (``app.ui.hub.default_hub_files``) a local folder is written with the real
+For each default repository (``app.serving.hub.default_hub_files``) a local folder is written with the real
 repository's file names, subfolders and ``model_index.json`` (its ``safety_checker`` and
 ``feature_extractor`` entries, the ``.fp16`` variant files, the pickled ``.bin`` copies beside the
 safetensors, the SD1.5 tokenizer as ``vocab.json``/``merges.txt``), holding the tiny family's weights.
@@ -26,10 +26,10 @@ from skimage import data
 
 from app.controls import CONTROL_TYPES
 from app.engine.models import HALF_VARIANT, REAL_DEFAULTS, REAL_SDXL_DEFAULTS
+from app.serving.hub import default_hub_files
 from app.settings import Settings
 from app.studio import Studio
 from app.tiny.common import tiny_vocab
-from app.ui.hub import default_hub_files
 from tests.conftest import TEST_DTYPE
 
 pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from app.ui.hub import default_hub_repositories, preload_from_hub_lines
+from app.serving.hub import default_hub_repositories, preload_from_hub_lines
 from tests.ui_fixtures import SMALL
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -149,8 +149,8 @@ def test_with_spaces_the_wrapped_handlers_still_serve_requests(monkeypatch, stud
 
 
 def test_without_spaces_the_handlers_are_not_wrapped(monkeypatch, studio):
+    from app.serving.zerogpu import on_zerogpu, spaces_module
     from app.ui.shared import on_gpu
-    from app.ui.zerogpu import on_zerogpu, spaces_module
 
     monkeypatch.setitem(sys.modules, "spaces", None)  # import fails, as on a plain machine
     assert spaces_module() is None and not on_zerogpu()

@@ -125,7 +125,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("app.preprocess", "app.fit", "app.engine")),
     ("requests", ("app.request",)),
     ("studio", ("app.studio", "app.comparing", "app.tiny")),
-    ("edges", ("app.recipes", "app.eval")),
+    ("edges", ("app.recipes", "app.eval", "app.serving")),
     ("ui", ("app.ui",)),
 )
 

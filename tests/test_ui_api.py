@@ -176,8 +176,8 @@ def test_stop_cancels_the_running_job_and_the_next_run_works(served_app, client)
 def test_the_page_says_plainly_which_weights_it_runs_on(monkeypatch, tmp_path):
     from huggingface_hub import constants
 
+    from app.serving.status import model_banner
     from app.settings import Settings
-    from app.ui.status import model_banner
 
     assert "random demo weights" in model_banner(Settings(model_source="tiny"))
     # A Space's visitors cannot restart it: tell them how to get real images instead.
@@ -272,9 +272,9 @@ def test_the_banner_is_quiet_once_every_file_the_studio_reads_is_cached_and_name
 ):
     from huggingface_hub import constants
 
+    from app.serving.hub import default_hub_files
+    from app.serving.status import missing_weights, model_banner
     from app.settings import Settings
-    from app.ui.hub import default_hub_files
-    from app.ui.status import missing_weights, model_banner
 
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", True)

@@ -43,6 +43,7 @@ as keeping the prompt (the verdict then quotes no prompt numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from app.controls import method_label
 from app.fit import decision
@@ -64,6 +65,7 @@ __all__ = [
     "REFERENCE_MARGIN",
     "STRUCTURE_MARGIN",
     "TIE_TOLERANCE",
+    "Rule",
     "Verdict",
     "advise",
     "method_label",
@@ -87,6 +89,19 @@ def _names(methods: list[str]) -> str:
     return labels[0] if len(labels) == 1 else ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+class Rule(str, Enum):
+    """Which rule of the module docstring decided a verdict (a ``str``, so it compares and serialises as its name)."""
+
+    EMPTY = "empty"
+    SINGLE = "single"
+    INDISTINCT = "indistinct"
+    STRUCTURE = "structure"
+    TRADE_OFF = "trade_off"
+    REFERENCE = "reference"
+    BASELINE = "baseline"
+    PROMPT = "prompt"
+
+
 @dataclass
 class Verdict:
     """The advice for one comparison.
@@ -94,8 +109,7 @@ class Verdict:
     Attributes:
         sentences: The reasons, a few short sentences quoting the table.
         winner: The method that fits this input, or None when the numbers name none.
-        rule: Which rule decided (``empty``, ``single``, ``indistinct``, ``structure``, ``trade_off``,
-            ``reference``, ``baseline``, ``prompt``).
+        rule: Which rule decided.
         tied: Methods tied with the winner, the winner first.
         numbers: Every number quoted, keyed ``"method/column"``.
         headline: The verdict in one line, for a person who reads nothing else.
@@ -104,7 +118,7 @@ class Verdict:
 
     sentences: list[str]
     winner: str | None
-    rule: str
+    rule: Rule
     tied: list[str] = field(default_factory=list)
     numbers: dict[str, float] = field(default_factory=dict)
     headline: str = ""
@@ -211,7 +225,9 @@ def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
     reader = _Reader(matrix, baseline)
     scored = [c for c in matrix.columns if c.kind != "cost" and matrix.has(c.name)]
     if not matrix.methods or not scored:
-        return Verdict(["No fit scores could be computed for this comparison."], None, "empty", headline="No verdict.")
+        return Verdict(
+            ["No fit scores could be computed for this comparison."], None, Rule.EMPTY, headline="No verdict."
+        )
     if len(matrix.methods) == 1:
         return _single(reader, matrix.methods[0], scored)
     if _indistinct(reader, scored):
@@ -237,18 +253,18 @@ def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
         gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]
         candidates[method] = sum(gains) / len(gains)
 
-    winner, rule, tied = None, "baseline", []
+    winner, rule, tied = None, Rule.BASELINE, []
     if candidates:
         ranked = _rank(reader, list(candidates), candidates)
         keepers = [m for m in ranked if reader.keeps_prompt(m) is not False]
         lost = [m for m in ranked if reader.keeps_prompt(m) is False]
         if keepers:
-            winner, rule = keepers[0], "structure"
+            winner, rule = keepers[0], Rule.STRUCTURE
             tied = [m for m in _tied_with(candidates, ranked, winner) if m in keepers]
             sentences.append(_fits_sentence(reader, winner, tied, structure))
             above = [m for m in lost if ranked.index(m) < ranked.index(winner)]
         else:
-            rule, above = "trade_off", lost
+            rule, above = Rule.TRADE_OFF, lost
         if above:
             sentences.append(
                 f"{_names(above)} kept more structure but lost the prompt "
@@ -264,10 +280,10 @@ def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
     if reference is not None and matrix.has("reference"):
         sentence, ref_winner = _reference_sentence(reader, winner, candidates, structure)
         sentences.append(sentence)
-        if winner is None and rule == "baseline" and ref_winner is not None:
-            winner, rule, tied = ref_winner, "reference", [ref_winner]
+        if winner is None and rule == Rule.BASELINE and ref_winner is not None:
+            winner, rule, tied = ref_winner, Rule.REFERENCE, [ref_winner]
 
-    if winner is None and rule == "baseline":
+    if winner is None and rule == Rule.BASELINE:
         if not structure and not matrix.has("reference"):
             return _prompt_only(reader, sentences)
         if reader.baseline is not None:
@@ -300,7 +316,7 @@ def _single(reader: _Reader, method: str, scored: list[Column]) -> Verdict:
         sentences.append("Run text-only beside it to see what the conditioning added.")
     else:
         sentences.append("Run a ControlNet or IP-Adapter beside it to see what conditioning adds.")
-    return Verdict(sentences, None, "single", [], reader.numbers, headline="One method only: nothing to compare.")
+    return Verdict(sentences, None, Rule.SINGLE, [], reader.numbers, headline="One method only: nothing to compare.")
 
 
 def _spread(reader: _Reader, column: Column) -> tuple[float, float] | None:
@@ -331,7 +347,7 @@ def _cannot_tell(reader: _Reader, scored: list[Column]) -> Verdict:
     return Verdict(
         sentences,
         None,
-        "indistinct",
+        Rule.INDISTINCT,
         list(reader.matrix.methods),  # every method ties with every other
         reader.numbers,
         headline="No clear winner: the scores cannot tell these methods apart on this input.",
@@ -342,14 +358,14 @@ def _headline(reader: _Reader, verdict: Verdict) -> str:
     """The verdict in one line."""
     winner = verdict.winner
     others = [m for m in verdict.tied if m != winner]
-    if verdict.rule in ("structure", "reference") and winner is not None:
+    if verdict.rule in (Rule.STRUCTURE, Rule.REFERENCE) and winner is not None:
         tie = f" (tied with {_names(others)})" if others else ""
-        what = "kept the structure" if verdict.rule == "structure" else "matched the reference"
+        what = "kept the structure" if verdict.rule == Rule.STRUCTURE else "matched the reference"
         prompt = " and followed the prompt" if reader.keeps_prompt(winner) else ""
         return f"{method_label(winner)} fits this input best{tie}: it {what}{prompt}."
-    if verdict.rule == "trade_off":
+    if verdict.rule == Rule.TRADE_OFF:
         return "No method keeps both: here, keeping the structure cost the prompt."
-    if verdict.rule == "prompt":
+    if verdict.rule == Rule.PROMPT:
         if winner is None:
             return "No clear winner on the prompt, the only fit measured."
         return f"{method_label(winner)} followed the prompt best (the only fit measured)."
@@ -480,9 +496,9 @@ def _prompt_only(reader: _Reader, sentences: list[str]) -> Verdict:
         tied.sort(key=reader.matrix.methods.index)  # no winner: name them in row order
         values = ", ".join(reader.quote(m, "prompt") for m in tied)
         sentences.append(f"{_names(tied)} followed the prompt equally well ({values}); only prompt fit was measured.")
-        return Verdict(sentences, None, "prompt", tied, reader.numbers)
+        return Verdict(sentences, None, Rule.PROMPT, tied, reader.numbers)
     sentences.append(
         f"{method_label(winner)} followed the prompt best ({reader.versus(winner, 'prompt')}); "
         "only prompt fit was measured."
     )
-    return Verdict(sentences, winner, "prompt", [winner], reader.numbers)
+    return Verdict(sentences, winner, Rule.PROMPT, [winner], reader.numbers)

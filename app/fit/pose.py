@@ -4,8 +4,8 @@ PCK@α: the share of the control's visible keypoints that the output has
 within ``α × the person's size`` of where the control put them. A person's
 size is the longest side of their box (the detector's box, else the box of
 their visible keypoints), so the threshold does not depend on the image size.
-People are matched greedily, best-fitting pair first; a control person
-without a match scores 0 on all their keypoints; extra people in the output
+People are matched one to one so that the most keypoints are kept (an
+optimal assignment); a control person without a match scores 0 on all their keypoints; extra people in the output
 are not penalised (the pose ControlNet does not forbid them).
 """
 
@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image
+from scipy.optimize import linear_sum_assignment
 
 from app.fit.base import FitContext, Scorer
 from app.preprocess.keypoints import Person
@@ -82,14 +83,9 @@ def pck(
     if not found:
         return 0.0
     table = np.array([[_hits(c, f, width, height, alpha, threshold, threshold) for f in found] for c in people])
-    hits = 0
-    # Greedy matching, best pair first; ties go to the lower indices (deterministic).
-    while table.size and table.max() > 0:
-        row, column = np.unravel_index(int(np.argmax(table)), table.shape)
-        hits += int(table[row, column])
-        table[row, :] = -1
-        table[:, column] = -1
-    return hits / total
+    # One found person per control person, the pairing that keeps the most keypoints (scipy's assignment solver).
+    rows, columns = linear_sum_assignment(table, maximize=True)
+    return int(table[rows, columns].sum()) / total
 
 
 class PoseScorer(Scorer):

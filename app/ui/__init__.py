@@ -26,6 +26,8 @@ from starlette.middleware import Middleware
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
+from app.serving.status import model_banner
+from app.serving.zerogpu import on_zerogpu
 from app.settings import Settings, get_settings
 from app.ui.compare_tab import build_compare_tab
 from app.ui.controlnet_tab import build_controlnet_tab
@@ -38,10 +40,8 @@ from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_value
 from app.ui.report_tab import build_report_tab
 from app.ui.runs import KEYBOARD_JS
 from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
-from app.ui.status import model_banner
 from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
-from app.ui.zerogpu import on_zerogpu
 
 if TYPE_CHECKING:
     from app.recipes import Recipe

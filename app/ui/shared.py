@@ -28,11 +28,11 @@ from app.images import load_image
 from app.preprocess import REGISTRY, detectors_for
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
 from app.samplers import SCHEDULER_LABELS, scheduler_choices
+from app.serving.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 from app.settings import Settings
 from app.ui.cancel import JobCancel, JobKey, gradio_event_alive, raise_flag, watch_for_cancel
 from app.ui.live import live_previews_checkbox
 from app.ui.plain import in_toast
-from app.ui.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
 
 if TYPE_CHECKING:  # importing the studio pulls in torch: keep it off the path that serves the page
     from app.engine.result import Result

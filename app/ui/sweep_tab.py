@@ -31,6 +31,7 @@ from app.request.sweep import (
     parse_sweep,
     sweep_grid,
 )
+from app.serving.zerogpu import count_of, estimate_gpu_seconds
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
@@ -47,7 +48,6 @@ from app.ui.shared import (
     example_photos,
     on_gpu,
 )
-from app.ui.zerogpu import count_of, estimate_gpu_seconds
 
 TAB = "sweep"
 NO_AXIS = "none"

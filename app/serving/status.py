@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.errors import offline_hint
+from app.serving.hub import default_hub_files
 from app.settings import Settings
-from app.ui.hub import default_hub_files
 
 TINY_BANNER = (
     "**Demo mode: tiny model family.** Images come from tiny *random demo weights*, so expect noise. "
