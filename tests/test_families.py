@@ -96,7 +96,7 @@ def test_sdxl_decodes_with_the_float16_vae_only_in_float16(both):
 
 
 def test_zerogpu_asks_for_sdxls_size():
-    from app.ui.shared import gpu_seconds_for
+    from app.ui.jobs import gpu_seconds_for
 
     sd15 = {"family": "sd15", "methods": ["text", "canny", "depth"], "num_inference_steps": 25}
     sdxl = {**sd15, "family": "sdxl"}

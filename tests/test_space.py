@@ -150,7 +150,7 @@ def test_with_spaces_the_wrapped_handlers_still_serve_requests(monkeypatch, stud
 
 def test_without_spaces_the_handlers_are_not_wrapped(monkeypatch, studio):
     from app.serving.zerogpu import on_zerogpu, spaces_module
-    from app.ui.shared import on_gpu
+    from app.ui.jobs import on_gpu
 
     monkeypatch.setitem(sys.modules, "spaces", None)  # import fails, as on a plain machine
     assert spaces_module() is None and not on_zerogpu()
@@ -212,7 +212,7 @@ def _run_forked_job(key, stop) -> int | None:
 def test_stop_and_gradio_cancel_reach_a_job_in_a_forked_zerogpu_worker(monkeypatch):
     from app.settings import Settings
     from app.ui import cancel
-    from app.ui.shared import StudioHandle, _gpu_call
+    from app.ui.jobs import StudioHandle, _gpu_call
 
     handle = StudioHandle(Settings(model_source="tiny"))
     request = types.SimpleNamespace(session_hash="zerogpu-session")

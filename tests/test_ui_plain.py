@@ -8,8 +8,8 @@ import gradio as gr
 import pytest
 
 from app.errors import StudioError
+from app.ui.jobs import studio_errors
 from app.ui.plain import in_toast, plain
-from app.ui.shared import studio_errors
 
 HOSTILE = "![p](http://other-host/p.png) [Sign in](http://other-host/phish) <img src=x> **b** `c` # h & $$x$$ www.x.io"
 

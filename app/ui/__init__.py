@@ -26,6 +26,7 @@ from starlette.middleware import Middleware
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
+from app.recipes.assets import ASSETS_DIR
 from app.serving.status import model_banner
 from app.serving.zerogpu import on_zerogpu
 from app.settings import Settings, get_settings
@@ -35,11 +36,12 @@ from app.ui.edge import EdgeGuard, allow_long_request_lines
 from app.ui.gallery import GALLERY_CSS
 from app.ui.history import SendTarget, build_history
 from app.ui.ip_adapter_tab import build_ip_adapter_tab
+from app.ui.jobs import GPU_QUEUE, MAX_UPLOAD, StudioHandle
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
 from app.ui.report_tab import build_report_tab
 from app.ui.runs import KEYBOARD_JS
-from app.ui.shared import ASSETS_DIR, GPU_QUEUE, MAX_UPLOAD, SharedControls, StudioHandle, build_shared_controls
+from app.ui.shared import SharedControls, build_shared_controls
 from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
 
@@ -85,7 +87,7 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
 
     Returns:
         The Blocks app, queue configured (``max_size`` from ``settings.queue_size``); launch it with
-        :func:`launch_options`. ``demo.studio`` is the :class:`~app.ui.shared.StudioHandle`,
+        :func:`launch_options`. ``demo.studio`` is the :class:`~app.ui.jobs.StudioHandle`,
         ``demo.shared`` the :class:`~app.ui.shared.SharedControls` and ``demo.recipes`` the
         :class:`~app.ui.recipes_panel.RecipesPanel`.
     """

@@ -32,26 +32,13 @@ from app.request.compare import (
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
+from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu, preview_gpu_seconds
 from app.ui.live import previews_on, while_running
 from app.ui.plain import in_toast, plain
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, stopped_tiles, wire_run
-from app.ui.shared import (
-    GPU_QUEUE,
-    PROGRESS,
-    DetectorControls,
-    Job,
-    SharedControls,
-    StudioHandle,
-    check_uploads,
-    detector_choices,
-    example_photos,
-    on_gpu,
-    placeholder,
-    preview_gpu_seconds,
-    settings_caption,
-    side_by_side,
-)
+from app.ui.shared import SharedControls, example_photos, placeholder, settings_caption, side_by_side
+from app.ui.widgets import DetectorControls, detector_choices
 
 if TYPE_CHECKING:
     from app.fit import FitMatrix

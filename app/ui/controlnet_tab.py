@@ -19,22 +19,12 @@ from app.request import ControlStrength
 from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
+from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu, preview_gpu_seconds
 from app.ui.live import generate_live, previews_on, relay
 from app.ui.recipe_hooks import TabRecipe, asset_update, image_ref, same_image, tagged, try_recipe, with_notes
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
-from app.ui.shared import (
-    GPU_QUEUE,
-    PROGRESS,
-    Job,
-    SharedControls,
-    StudioHandle,
-    check_uploads,
-    describe_cost,
-    example_photos,
-    on_gpu,
-    preview_gpu_seconds,
-    schema_slider,
-)
+from app.ui.shared import SharedControls, describe_cost, example_photos
+from app.ui.widgets import schema_slider
 
 TAB = "controlnet"
 

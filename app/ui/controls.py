@@ -10,7 +10,8 @@ import gradio as gr
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
 from app.recipes import RecipeControl
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
-from app.ui.shared import DetectorControls, Job, detector_choices, schema_slider
+from app.ui.jobs import Job
+from app.ui.widgets import DetectorControls, detector_choices, schema_slider
 
 MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
 """Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""

@@ -15,8 +15,9 @@ from app.eval.report import fragment, page
 from app.eval.rows import parse_rows
 from app.eval.summary import summarise
 from app.ui.downloads import cached_file
+from app.ui.jobs import StudioHandle, studio_errors
 from app.ui.plain import in_toast, plain
-from app.ui.shared import SharedControls, StudioHandle, studio_errors
+from app.ui.shared import SharedControls
 
 TAB = "report"
 MAX_ROWS = 200_000

@@ -25,7 +25,8 @@ import gradio as gr
 from PIL import Image
 
 from app.ui.cancel import JobKey
-from app.ui.shared import STOPPED_TITLE, StudioHandle, job_key, placeholder, request_in
+from app.ui.jobs import STOPPED_TITLE, StudioHandle, job_key, request_in
+from app.ui.shared import placeholder
 
 STOPPED = "**Stopped.** The run ends at its next step and shows nothing; change what you like and run again."
 

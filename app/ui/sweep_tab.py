@@ -35,19 +35,11 @@ from app.serving.zerogpu import count_of, estimate_gpu_seconds
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.image_input import ImageInput
+from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu
 from app.ui.live import relay, while_running
 from app.ui.plain import in_toast
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, wire_run
-from app.ui.shared import (
-    GPU_QUEUE,
-    PROGRESS,
-    Job,
-    SharedControls,
-    StudioHandle,
-    check_uploads,
-    example_photos,
-    on_gpu,
-)
+from app.ui.shared import SharedControls, example_photos
 
 TAB = "sweep"
 NO_AXIS = "none"

@@ -8,17 +8,11 @@ import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.ui.gallery import downloadable, result_items, result_stems, results_gallery
+from app.ui.jobs import GPU_QUEUE, PROGRESS, StudioHandle, on_gpu
 from app.ui.live import generate_live, previews_on, relay
 from app.ui.recipe_hooks import TabRecipe, tagged, try_recipe
 from app.ui.runs import RUN_BUTTON_CLASS, add_stop, remember_seed, wire_run
-from app.ui.shared import (
-    GPU_QUEUE,
-    PROGRESS,
-    SharedControls,
-    StudioHandle,
-    describe_cost,
-    on_gpu,
-)
+from app.ui.shared import SharedControls, describe_cost
 
 TAB = "text"
 
