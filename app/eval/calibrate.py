@@ -18,6 +18,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from app.engine.families import FAMILY_NAMES
 from app.errors import StudioError
 from app.eval.rows import ROWS, read_rows_file, read_run_file
 from app.fit.decision import BASELINE, ONE_SEED, own_fits
@@ -36,7 +37,7 @@ def calibrate(out: Path) -> dict[str, Any]:
     """
     out = Path(out)
     rows = read_rows_file(out / ROWS).rows
-    family = read_run_file(out).get("config", {}).get("family") or "sd15"
+    family = read_run_file(out).get("config", {}).get("family") or FAMILY_NAMES[0]
     kinds = {name: column.kind for name, column in known_columns().items() if column.kind != "cost"}
     # scores[fit][method][photo][seed]
     scores: dict[str, dict[str, dict[str, dict[int, float]]]] = defaultdict(lambda: defaultdict(dict))

@@ -18,7 +18,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
 from app.controls import ControlTypeName, spelled_out
-from app.engine.families import FAMILIES, FamilyName
+from app.engine.families import FAMILIES, FAMILY_NAMES, FamilyName
 from app.errors import StudioError
 from app.request.labels import describe_field
 from app.samplers import SchedulerName
@@ -99,7 +99,10 @@ class CommonSettings(StrictModel):
     """
 
     family: FamilyName = Field(
-        "sd15", description="Model family: sd15 (Stable Diffusion 1.5) or sdxl (Stable Diffusion XL)."
+        FAMILY_NAMES[0],
+        description="Model family: "
+        + " or ".join(f"{name} ({family.label})" for name, family in FAMILIES.items())
+        + ".",
     )
     prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")
     negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to steer away from.")

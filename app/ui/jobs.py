@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from app.engine.families import FAMILIES
+from app.engine.families import FAMILIES, FAMILY_NAMES
 from app.errors import Cancelled, StudioError
 from app.images import load_image
 from app.serving.zerogpu import MIN_SECONDS, count_of, estimate_gpu_seconds, gpu_task
@@ -175,7 +175,7 @@ def _gpu_call(key: JobKey) -> Iterator[None]:
 def gpu_seconds_for(values: dict[str, Any]) -> int:
     """GPU seconds an event's job needs, from its named inputs (steps, size, images, methods)."""
     raw = values.get("family")  # raw input, not yet validated: anything at all
-    family = raw if isinstance(raw, str) and raw in FAMILIES else "sd15"
+    family = raw if isinstance(raw, str) and raw in FAMILIES else FAMILY_NAMES[0]
     methods = values.get("methods")
     return estimate_gpu_seconds(
         steps=count_of(values.get("num_inference_steps"), 25),

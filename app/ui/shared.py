@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image, ImageDraw
 
-from app.engine.families import FAMILIES
+from app.engine.families import FAMILIES, FAMILY_NAMES
 from app.recipes.assets import ASSETS_DIR
 from app.request import MAX_SEED, CommonSettings, GenerationRequest, field_bounds, whole_number
 from app.samplers import SCHEDULER_LABELS, scheduler_choices
@@ -228,7 +228,7 @@ def settings_caption(settings: dict[str, Any], seed: int, last_seed: int | None 
     scheduler = SCHEDULER_LABELS.get(settings.get("scheduler", ""), settings.get("scheduler", ""))
     seeds = f"seeds {seed}–{last_seed}" if last_seed not in (None, seed) else f"seed {seed}"
     family = settings.get("family")
-    model = f"{FAMILIES[family].short} · " if family in FAMILIES and family != "sd15" else ""
+    model = f"{FAMILIES[family].short} · " if family in FAMILIES and family != FAMILY_NAMES[0] else ""
     return (
         f"{model}{seeds} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
         f"{scheduler} · {settings.get('width')}×{settings.get('height')}"
