@@ -1,4 +1,5 @@
-"""A comparison's run: every method on every seed, exactly (one solo run each) or in batched passes.
+"""A comparison's run: every method on every seed, exactly (one solo run each) or in batched passes; and a sweep's,
+cell by cell.
 
 :meth:`app.studio.Studio.compare` validates the request and hands it here. A method whose image is missing or whose
 map fails is left out with its reason (:func:`failed_entry`) and the others run; in batched mode a pass that fails
@@ -21,6 +22,7 @@ from app.errors import RETRYABLE, Cancelled, StudioError
 from app.preprocess import MapResult
 from app.request import ControlSettings, GenerationRequest, IPAdapterSettings
 from app.request.compare import LEFT_OUT, CompareEntry, CompareProgressFn, CompareRequest, Method
+from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, sweep_grid
 
 logger = logging.getLogger(__name__)
 
@@ -217,3 +219,31 @@ def failed_entry(method: Method, maps: list[MapResult], error: Exception) -> Com
     if is_out_of_memory(error):  # e.g. a detector on the GPU, before generate's own handling
         release_memory()
     return CompareEntry(method, None, maps, f"{method.label} failed: {type(error).__name__}: {error}"[:500], retry=True)
+
+
+def run_sweep(
+    studio: Any,
+    sweep: SweepRequest,
+    planned: list,
+    structure_image: Any,
+    reference_image: Any,
+    progress: CompareProgressFn | None,
+    cancel: threading.Event | None,
+    on_cell: Callable[[SweepCell], None] | None,
+) -> SweepResult:
+    """A validated sweep on ``studio`` (:meth:`app.studio.Studio.sweep` checks it first): each planned cell a
+    one-method comparison, in order, then the fit of every cell that ran."""
+    cells: list[SweepCell] = []
+    for index, (x_value, y_value, cell_request) in enumerate(planned):
+
+        def cell_progress(fraction: float, label: str, index=index) -> None:
+            if progress is not None:
+                progress((index + fraction) / len(planned), f"cell {index + 1}/{len(planned)} · {label}")
+
+        entry = next(iter(studio.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
+        cells.append(SweepCell(x_value, y_value, cell_label(sweep, x_value, y_value), entry))
+        if on_cell is not None:
+            on_cell(cells[-1])
+    ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
+    scorecard = studio.score(ran, sweep.base, reference_image) if ran else None
+    return SweepResult(sweep, cells, sweep_grid(sweep, cells), scorecard)

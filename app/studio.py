@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from app.comparing import ComparePreviewFn, run_comparison
+from app.comparing import ComparePreviewFn, run_comparison, run_sweep
 from app.controls import CONTROL_TYPES
 from app.engine.devices import aux_placement, is_out_of_memory, release_memory, resident_family_limit, resolve_device
 from app.engine.families import FAMILIES
@@ -39,7 +39,7 @@ from app.request.compare import (
     parse_compare_request,
 )
 from app.request.labels import describe_field
-from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, cell_requests, parse_sweep, sweep_grid
+from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_requests, parse_sweep
 from app.settings import Settings, get_settings
 from app.tiny import build_tiny_detectors, build_tiny_scorers, ensure_tiny_family
 
@@ -51,7 +51,11 @@ ProgressFn = Callable[[int, int], None]
 
 
 class Studio:
-    """Validates requests, runs them on the shared :class:`PipelineCache` and reports their cost."""
+    """The one entry point for the UI, the HTTP API and scripts: validates requests against this studio's caps, keeps
+    each model family's :class:`PipelineCache` (least recently used goes), and hands the work on — a generation to
+    the :class:`~app.engine.runner.Runner`, a comparison or sweep to :mod:`app.comparing`, maps to the
+    :class:`~app.preprocess.MapService`, scoring to :mod:`app.fit`. Its length is the public API's documentation:
+    every method validates and delegates."""
 
     def __init__(
         self,
@@ -361,20 +365,7 @@ class Studio:
         planned = cell_requests(sweep)
         for *_, cell_request in planned:  # this studio's caps (steps, size) too, before the first cell runs
             self.check(cell_request.common())
-        cells: list[SweepCell] = []
-        for index, (x_value, y_value, cell_request) in enumerate(planned):
-
-            def cell_progress(fraction: float, label: str, index=index) -> None:
-                if progress is not None:
-                    progress((index + fraction) / len(planned), f"cell {index + 1}/{len(planned)} · {label}")
-
-            entry = next(iter(self.compare(cell_request, structure_image, reference_image, cell_progress, cancel)))
-            cells.append(SweepCell(x_value, y_value, cell_label(sweep, x_value, y_value), entry))
-            if on_cell is not None:
-                on_cell(cells[-1])
-        ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
-        scorecard = self.score(ran, sweep.base, reference_image) if ran else None
-        return SweepResult(sweep, cells, sweep_grid(sweep, cells), scorecard)
+        return run_sweep(self, sweep, planned, structure_image, reference_image, progress, cancel, on_cell)
 
     def score(
         self,

@@ -9,7 +9,9 @@ loads once; its attention processors are attached to the shared UNet only for
 the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
 
-Everything that touches the models runs under :attr:`PipelineCache.lock`.
+Everything that touches the models runs under :attr:`PipelineCache.lock`. The IP-Adapter's handling
+(:mod:`app.engine.ip_adapter`) and the read-only inspection of what is resident (:mod:`app.engine.diagnostics`)
+are mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -19,38 +21,23 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from app.engine.compiling import compile_regions
 from app.engine.devices import resolve_device
-from app.engine.families import FAMILIES, ip_adapter_scale_config
+from app.engine.diagnostics import CacheDiagnostics
+from app.engine.families import FAMILIES
+from app.engine.ip_adapter import IPAdapterHandling, IPAdapterParts
+from app.engine.loading import TINY_HINT
+from app.engine.loading import load as _load
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
-from app.errors import ModelLoadError, StudioError, offline_hint
+from app.errors import ModelLoadError, StudioError
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
-TINY_HINT = offline_hint()
-
-
-def _load(what: str, source: str, loader: Callable[[], Any]) -> Any:
-    try:
-        return loader()
-    except Exception as error:  # any loader failure becomes one clear, actionable message
-        reason = str(error).strip().splitlines()[0].rstrip(".") if str(error).strip() else type(error).__name__
-        raise ModelLoadError(f"Could not load the {what} from {source!r}: {reason[:300]}. {TINY_HINT}") from error
-
-
-@dataclass
-class _IPAdapterParts:
-    """The IP-Adapter pieces that are attached to the shared UNet only while in use."""
-
-    processors: dict[str, Any]
-    projection: torch.nn.Module
-    encoder_hid_dim_type: str
 
 
 SharedModules = weakref.WeakValueDictionary
@@ -58,7 +45,7 @@ SharedModules = weakref.WeakValueDictionary
 entry lives as long as some cache holds its module."""
 
 
-class PipelineCache:
+class PipelineCache(IPAdapterHandling, CacheDiagnostics):
     """Lazily loads and shares the diffusion components of one :class:`ModelSpec` (one model family).
 
     Args:
@@ -86,7 +73,7 @@ class PipelineCache:
         self._derived: dict[str, Any] = {}  # the ControlNet pipelines derived from the base, by kind
         self._controlnets: OrderedDict[str, Any] = OrderedDict()
         self._plain_processors: dict[str, Any] | None = None
-        self._ip_parts: _IPAdapterParts | None = None
+        self._ip_parts: IPAdapterParts | None = None
         self._offloaded: dict[int, tuple] = {}
         self._preview_decoder: PreviewDecoder | None = None
         self.preview_error: str | None = None  # why previews are off, when their decoder could not load
@@ -231,63 +218,6 @@ class PipelineCache:
         """Control types whose ControlNet is resident, least recently used first."""
         return list(self._controlnets)
 
-    def _ensure_ip_adapter(self) -> _IPAdapterParts:
-        base = self.base()
-        if self._ip_parts is None:
-            from transformers import CLIPVisionModelWithProjection
-
-            source = self.spec.ip_adapter
-            # diffusers' rule: a folder name is inside the subfolder, a path ("models/image_encoder") is from the
-            # repository's root (SDXL's adapter reads SD1.5's ViT-H encoder).
-            folder = source.image_encoder_folder
-            encoder_folder = folder if "/" in folder else f"{source.subfolder}/{folder}".strip("/")
-            # Another family's cache may hold the very encoder (h94's adapters for SD1.5 and SDXL read one ViT-H).
-            # Offload hooks are per pipeline, so under low-VRAM offload each family loads its own.
-            key = (source.repo, encoder_folder)
-            encoder = None if self.settings.low_vram else self._shared.get(key)
-            if encoder is None:
-                # Load the image encoder ourselves so it, too, is read from safetensors only.
-                encoder = _load(
-                    "IP-Adapter image encoder",
-                    f"{source.repo}/{encoder_folder}",
-                    lambda: CLIPVisionModelWithProjection.from_pretrained(
-                        source.repo, subfolder=encoder_folder, dtype=self.dtype, use_safetensors=True
-                    ),
-                )
-                self._place(encoder)
-                self._shared[key] = encoder
-            base.register_modules(image_encoder=encoder)
-            _load(
-                "IP-Adapter weights",
-                f"{source.repo}/{source.subfolder}/{source.weight_name}",
-                lambda: base.load_ip_adapter(
-                    source.repo,
-                    subfolder=source.subfolder,
-                    weight_name=source.weight_name,
-                    image_encoder_folder=source.image_encoder_folder,
-                ),
-            )
-            unet = base.unet
-            self._ip_parts = _IPAdapterParts(
-                processors=dict(unet.attn_processors),
-                projection=unet.encoder_hid_proj,
-                encoder_hid_dim_type=unet.config.encoder_hid_dim_type,
-            )
-            self._attach_ip_adapter(False)
-        return self._ip_parts
-
-    def _attach_ip_adapter(self, attached: bool) -> None:
-        unet = self.base().unet
-        if attached:
-            parts = self._ip_parts
-            unet.set_attn_processor(dict(parts.processors))  # it consumes the dict
-            unet.encoder_hid_proj = parts.projection
-            unet.config.encoder_hid_dim_type = parts.encoder_hid_dim_type
-        else:
-            unet.set_attn_processor(dict(self._plain_processors))
-            unet.encoder_hid_proj = None
-            unet.config.encoder_hid_dim_type = None
-
     # -- per call ----------------------------------------------------------------------------------
 
     def pipeline_for(self, control_types: list[str], ip_adapter: bool):
@@ -362,16 +292,6 @@ class PipelineCache:
             pipe.enable_model_cpu_offload(device=self.device)
             self._offloaded = {id(pipe): key}
 
-    def use_ip_adapter(self, pipe, scale: float | None, mode: str = "full") -> None:
-        """Attach the IP-Adapter with a scale (``None`` detaches it). Call under :attr:`lock`."""
-        if scale is None:
-            if self._ip_parts is not None:
-                self._attach_ip_adapter(False)
-            return
-        self._attach_ip_adapter(True)
-        layers = self.base().unet.config.layers_per_block
-        pipe.set_ip_adapter_scale(ip_adapter_scale_config(self.family, scale, mode, layers))
-
     def parameter_bytes(self, pipe, ip_adapter: bool) -> int:
         """Bytes of the weights one method ran: base components, the ControlNets attached to ``pipe``, the
         IP-Adapter if used. Read from the pipeline that ran, so an evicted ControlNet is never reloaded to count it.
@@ -393,50 +313,3 @@ class PipelineCache:
                     seen.add(id(tensor))
                     total += tensor.numel() * tensor.element_size()
         return total
-
-    def resident_modules(self) -> dict[str, torch.nn.Module]:
-        """Every loaded module by role (shared ones once), e.g. to check they keep the configured dtype."""
-        with self.lock:
-            modules: dict[str, torch.nn.Module] = {}
-            if self._base is not None:
-                for name in ("unet", "vae", "text_encoder", "text_encoder_2", "image_encoder"):
-                    module = getattr(self._base, name, None)
-                    if module is not None:
-                        modules[name] = module
-            for control_type, model in self._controlnets.items():
-                modules[f"controlnet_{control_type}"] = model
-            if self._preview_decoder is not None:
-                modules["preview_vae"] = self._preview_decoder.vae
-            if self._ip_parts is not None:
-                modules["ip_adapter_projection"] = self._ip_parts.projection
-                modules["ip_adapter_attention"] = torch.nn.ModuleList(
-                    p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)
-                )
-            return modules
-
-    def misplaced(self) -> list[str]:
-        """Every resident floating-point tensor not in the configured dtype or on the configured device type.
-
-        Empty after any sequence of methods: dtype and device are invariants of the cache. With low-VRAM
-        offload the device type checked is the CPU, where offloaded modules wait between calls.
-        """
-        device = torch.device("cpu" if self.settings.low_vram else self.device).type
-        wrong = []
-        for name, module in self.resident_modules().items():
-            expected = torch.device(self.device).type if name == "preview_vae" else device  # never offloaded
-            for tensor_name, tensor in [*module.named_parameters(), *module.named_buffers()]:
-                if tensor.is_floating_point() and tensor.dtype != self.dtype:
-                    wrong.append(f"{name}.{tensor_name}: {tensor.dtype}, configured {self.dtype}")
-                if tensor.device.type != expected:
-                    wrong.append(f"{name}.{tensor_name}: on {tensor.device}, configured {expected}")
-        return wrong
-
-    def resident_parameters(self) -> dict[str, int]:
-        """Parameter counts of everything loaded, each module counted once however often it is shared."""
-        seen: set[int] = set()
-        counts = {}
-        for name, module in self.resident_modules().items():
-            fresh = [p for p in module.parameters() if id(p) not in seen]
-            seen.update(id(p) for p in fresh)
-            counts[name] = sum(p.numel() for p in fresh)
-        return counts
