@@ -133,6 +133,25 @@ def _compare_batched(
             raise
         except Exception as error:
             entries[index] = failed_entry(methods[index], maps, error)
+    done, failed = _run_passes(studio, request, methods, ready, progress, cancel, preview)
+    for index, _, maps in ready:
+        if index in failed:
+            entries[index] = failed_entry(methods[index], maps, failed[index])
+        else:
+            entries[index] = CompareEntry(methods[index], Result.of_seeds(done[index]), maps)
+    yield from (entry for entry in entries if entry is not None)
+
+
+def _run_passes(
+    studio: Any,
+    request: CompareRequest,
+    methods: list[Method],
+    ready: list[tuple[int, GenerationRequest, list[MapResult]]],
+    progress: CompareProgressFn | None,
+    cancel: threading.Event | None,
+    preview: ComparePreviewFn | None,
+) -> tuple[dict[int, list[Result]], dict[int, Exception]]:
+    """The ready methods' rows in batched passes: each method's results (seed order) and why a method failed."""
     # One row per (method, seed), method-major; passes of up to compare_batch rows.
     rows = [
         (index, run, maps, offset)
@@ -164,12 +183,7 @@ def _compare_batched(
             continue
         for (index, _, _, _), result in zip(group, results, strict=True):
             done.setdefault(index, []).append(result)
-    for index, _, maps in ready:
-        if index in failed:
-            entries[index] = failed_entry(methods[index], maps, failed[index])
-        else:
-            entries[index] = CompareEntry(methods[index], Result.of_seeds(done[index]), maps)
-    yield from (entry for entry in entries if entry is not None)
+    return done, failed
 
 
 def for_methods(preview: ComparePreviewFn, indices: list[int]) -> PreviewFn:

@@ -294,6 +294,34 @@ def score_results(
     """
 
     active = [s for s in (scorers if scorers is not None else default_scorers()) if s.applies(ctx)]
+    values, samples, failed, timings = _scores(results, ctx, active)
+    columns = [Column.for_scorer(s) for s in active]
+    cost_rows, memory_kinds = _cost_rows(results, costs)
+    if cost_rows:
+        with_models = any(row[2] is not None for row in cost_rows.values())
+        columns.extend(c for c in COST_COLUMNS if with_models or c.name != "model_memory")
+        for method in values:
+            seconds, peak, model = cost_rows.get(method, (None, None, None))
+            values[method]["seconds"], values[method]["peak_memory"] = seconds, peak
+            if with_models:
+                values[method]["model_memory"] = model
+    notes = list(failed.values())
+    if cost_rows and not any(row[1] is not None for row in cost_rows.values()):
+        notes.append("Peak memory is measured on CUDA only; it is not measured on the CPU.")
+    return FitMatrix(
+        methods=list(results),
+        columns=columns,
+        values=values,
+        notes=notes,
+        samples=samples,
+        scoring_seconds=timings,
+        memory_kind=memory_kinds.pop() if len(memory_kinds) == 1 else None,
+    )
+
+
+def _scores(results: Mapping[str, Any], ctx: FitContext, active: list[Scorer]) -> tuple[dict, dict, dict, dict]:
+    """Every active score of every result: mean values, per-seed samples (several images), scorers that failed
+    (left empty from then on, with why) and the seconds scoring took per method."""
     images = {method: _images_of(item) for method, item in results.items()}
     values: dict[str, dict[str, float | None]] = {method: {} for method in results}
     samples: dict[str, dict[str, list[float | None]]] = {}
@@ -315,8 +343,13 @@ def score_results(
             if len(outputs) > 1:  # one image per seed: the samples the decision pairs by seed
                 samples.setdefault(method, {})[scorer.name] = per_image
         timings[method] = time.perf_counter() - started
-    columns = [Column.for_scorer(s) for s in active]
+    return values, samples, failed, timings
 
+
+def _cost_rows(
+    results: Mapping[str, Any], costs: Mapping[str, tuple[float, int]] | None
+) -> tuple[dict[str, tuple[float | None, float | None, float | None]], set]:
+    """(seconds, peak memory, model bytes) by method, from ``costs`` or each Result, and the memory kinds measured."""
     cost_rows: dict[str, tuple[float | None, float | None, float | None]] = {}
     memory_kinds = set()
     for method, item in results.items():
@@ -330,24 +363,5 @@ def score_results(
         else:
             continue
         cost_rows[method] = tuple(None if v is None else float(v) for v in (seconds, peak, model))
-    if cost_rows:
-        with_models = any(row[2] is not None for row in cost_rows.values())
-        columns.extend(c for c in COST_COLUMNS if with_models or c.name != "model_memory")
-        for method in values:
-            seconds, peak, model = cost_rows.get(method, (None, None, None))
-            values[method]["seconds"], values[method]["peak_memory"] = seconds, peak
-            if with_models:
-                values[method]["model_memory"] = model
     memory_kinds.discard(None)
-    notes = list(failed.values())
-    if cost_rows and not any(row[1] is not None for row in cost_rows.values()):
-        notes.append("Peak memory is measured on CUDA only; it is not measured on the CPU.")
-    return FitMatrix(
-        methods=list(results),
-        columns=columns,
-        values=values,
-        notes=notes,
-        samples=samples,
-        scoring_seconds=timings,
-        memory_kind=memory_kinds.pop() if len(memory_kinds) == 1 else None,
-    )
+    return cost_rows, memory_kinds
