@@ -84,6 +84,10 @@ def test_text_tab_generates(page):
     assert page.locator("#text-gallery img").count() >= 1
     assert "peak memory" in page.inner_text("#text-info")
     screenshot(page, "ui-text.png")
+    # Results are outputs: nothing can be dropped into them or deleted from them.
+    gallery = page.locator("#text-gallery")
+    assert gallery.locator("input[type=file]").count() == 0
+    assert gallery.get_by_label("Delete image").count() == 0
 
 
 def test_the_model_selector_runs_the_tabs_on_sdxl_and_back(page):

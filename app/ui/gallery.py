@@ -41,9 +41,12 @@ GALLERY_CSS = f"""
 def results_gallery(label: str, elem_id: str | None = None, columns: int = 2, **kwargs: Any) -> gr.Gallery:
     """A gallery for results and maps: whole images in ``columns`` columns, readable captions, PNG downloads.
 
-    As an event input it gives the served files' paths (what the history and Stop's tidy-up need), not pixels.
+    An output, as in the tools people know: read-only (no upload box, no delete) with download and full-screen
+    buttons. As an event input it gives the served files' paths (what the history and Stop's tidy-up need).
     """
     kwargs.setdefault("type", "filepath")
+    kwargs.setdefault("interactive", False)
+    kwargs.setdefault("buttons", ["download", "fullscreen"])
     return gr.Gallery(
         label=label,
         columns=columns,
