@@ -6,8 +6,9 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -r requirements-dev.txt
 export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1
-# Three lanes, each spread over two pytest-xdist workers with one torch thread each (both cores busy, no thread
-# oversubscription; a test file's tests stay together and in order):
+# Three lanes, each spread over three pytest-xdist workers with one torch thread each (two cores busy, the third
+# worker filling the gaps while another waits on a browser or a server; no torch thread oversubscription; a test
+# file's tests stay together and in order):
 # - float32: the whole suite;
 # - bfloat16 and float16: the tests of what precision can break (marked "precision": engine, methods, batching,
 #   faults, Hub layouts) with the studio's models in half precision on the CPU, which mixes dtypes exactly where
@@ -21,9 +22,9 @@ for dtype in float32 bfloat16 float16; do
   echo "== $dtype lane =="
   started=$SECONDS
   if [ "$dtype" = float32 ]; then
-    STUDIO_TEST_DTYPE=$dtype .venv/bin/python -m pytest -n 2 --dist loadfile "$@"
+    STUDIO_TEST_DTYPE=$dtype .venv/bin/python -m pytest -n 3 --dist loadfile "$@"
   else
-    STUDIO_TEST_DTYPE=$dtype .venv/bin/python -m pytest -n 2 --dist loadfile -m "precision and not browser" "$@"
+    STUDIO_TEST_DTYPE=$dtype .venv/bin/python -m pytest -n 3 --dist loadfile -m "precision and not browser" "$@"
   fi
   lane=$?
   times+=("$dtype $((SECONDS - started)) s")
