@@ -15,6 +15,10 @@ export HF_HUB_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False PYTHONUNBUFFERED=1
 #   CUDA half precision does.
 # pytest exits 5 when it collected no tests: that is a failure of the suite, not a pass.
 export OMP_NUM_THREADS=1
+# One tiny model family for every lane and worker (built once, read only).
+STUDIO_TEST_MODELS=$(mktemp -d)
+export STUDIO_TEST_MODELS
+trap 'rm -rf "$STUDIO_TEST_MODELS"' EXIT
 set +e
 times=()
 status=0

@@ -24,8 +24,17 @@ TEST_DTYPE = os.environ.get("STUDIO_TEST_DTYPE", "float32")
 
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory) -> Path:
-    """The tiny model family, written once for the whole session."""
-    return ensure_tiny_family(tmp_path_factory.mktemp("models"))
+    """The tiny model family, written once: for the whole run in ``STUDIO_TEST_MODELS`` when that is set (the test
+    command shares one folder between its lanes and workers; the first to arrive builds it, the others wait), else
+    for this session in its temporary folder. Tests read it and never write into it."""
+    shared = os.environ.get("STUDIO_TEST_MODELS")
+    if not shared:
+        return ensure_tiny_family(tmp_path_factory.mktemp("models"))
+    from filelock import FileLock
+
+    Path(shared).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(shared) / ".building.lock")):
+        return ensure_tiny_family(Path(shared))
 
 
 @pytest.fixture(scope="session")

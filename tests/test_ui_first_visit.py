@@ -13,6 +13,8 @@ import pytest
 
 from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, set_number
 
+expect = pytest.importorskip("playwright.sync_api").expect  # waits for the page, unlike a one-off read
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -60,11 +62,11 @@ def test_the_run_button_answers_where_it_was_clicked(page):
     page.click("#text-generate")
     button = page.locator("#text-generate")
     page.wait_for_function("document.querySelector('#text-generate').innerText.includes('Generating')")
-    assert button.is_disabled()  # no double submit
+    expect(button).to_be_disabled()  # no double submit
     box = button.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 900  # visible without scrolling
     page.wait_for_function("document.querySelector('#text-generate').innerText.trim() === 'Generate'")
-    assert button.is_enabled()
+    expect(button).to_be_enabled()
     set_number(page, "steps", 2)
 
 
@@ -103,7 +105,8 @@ def test_a_failure_is_said_in_the_tab_and_leaves_no_bare_error_badge(page):
     close_toasts(page)
     for output in ("cn-gallery", "cn-slider", "cn-info"):
         assert page.evaluate(ERROR_BADGES.format(id=output)) == 0, output
-    assert page.locator("#cn-generate").inner_text() == "Generate" and page.locator("#cn-generate").is_enabled()
+    expect(page.locator("#cn-generate")).to_have_text("Generate")
+    expect(page.locator("#cn-generate")).to_be_enabled()
 
 
 def test_stop_on_compare_keeps_what_finished_and_says_so(page):
@@ -116,7 +119,7 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
         set_number(page, slider, value)
     page.evaluate(WATCH_PREVIEWS)
     page.click("#cmp-run")
-    assert page.locator("#cmp-run").inner_text() == "Comparing…"
+    expect(page.locator("#cmp-run")).to_have_text("Comparing…")  # waits: the page updates after the click
     # Text-only has finished when its caption says its seed; stop while the next method runs.
     page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('Text-only · seed')")
     # Before it finished, its tile showed it taking shape: live previews every 10 of its 60 steps.
@@ -130,7 +133,8 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
     page.wait_for_function("document.querySelector('#cmp-advice').innerText.trim().startsWith('Stopped.')")
     assert "finished stay" in page.inner_text("#cmp-advice")
     assert not [t for t in page.locator(".toast-body").all_inner_texts() if "Cancelled" in t]
-    assert page.locator("#cmp-run").inner_text() == "Compare" and page.locator("#cmp-run").is_enabled()
+    expect(page.locator("#cmp-run")).to_have_text("Compare")
+    expect(page.locator("#cmp-run")).to_be_enabled()
     for slider, value in (("steps", 2), ("width", 64), ("height", 96)):
         set_number(page, slider, value)
 
