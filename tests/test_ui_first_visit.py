@@ -141,7 +141,8 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
     assert [c for c in previews if re.fullmatch(r"Text-only · step \d+/60 \(preview\)", c)], previews
     page.click("#cmp-stop")
     page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('· stopped')")
-    time.sleep(2)  # the stopped stream's end must not put the pending tiles back
+    expect(page.locator("#cmp-run")).to_have_text("Compare")  # the run is over: neither a late preview nor the
+    time.sleep(1)  # stopped stream's end may put the pending tiles back
     grid = page.inner_text("#cmp-grid")
     assert "Text-only · seed" in grid and "pending" not in grid
     page.wait_for_function("document.querySelector('#cmp-advice').innerText.trim().startsWith('Stopped.')")

@@ -314,14 +314,18 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
             publish(entry)
 
     for batch in while_running(work, job.cancel):
+        finished = False
         for event in batch:
             if isinstance(event, CompareEntry):
                 view.add(len(entries), event, data)
                 entries.append(event)
+                finished = True
                 if event.error and not event.error.startswith(LEFT_OUT):  # a left-out method is said in its tile
                     gr.Warning(in_toast(event.error), title=event.method.label)
             else:
                 view.preview(*event)
+        if job.cancel.is_set() and not finished:
+            continue  # Stop has drawn the stopped grid: a preview still in flight must not draw the pending tiles back
         yield view.update(), gr.skip(), gr.skip()
     if not any(e.result is not None for e in entries):
         yield view.update(), None, "No method could run, so there is nothing to score." + did_not_run(entries, values)
