@@ -20,18 +20,6 @@ CONTROL_TYPES: tuple[str, ...] = tuple(CONTROLS)
 ControlTypeName = Literal[CONTROL_TYPES]  # type: ignore[valid-type]  # the registered names, for pydantic schemas
 
 
-def control(name: str) -> ControlType:
-    """The registered control type ``name``.
-
-    Raises:
-        KeyError: with what is allowed.
-    """
-    try:
-        return CONTROLS[name]
-    except KeyError:
-        raise KeyError(f"control type {name!r} is not registered; use one of {', '.join(CONTROLS)}") from None
-
-
 def spelled_out(conjunction: str = "or") -> str:
     """The control types for a sentence: ``canny (canny edges), pose (OpenPose skeleton) or depth (depth map)``."""
     parts = [f"{name} ({spec.description})" for name, spec in CONTROLS.items()]
@@ -66,7 +54,6 @@ __all__ = [
     "ControlType",
     "ControlTypeName",
     "Guide",
-    "control",
     "default_detectors",
     "method_label",
     "register",
