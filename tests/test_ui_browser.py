@@ -221,6 +221,8 @@ def test_compare_tab_runs_a_comparison(page):
         f"document.querySelectorAll('#cmp-grid img').length >= {2 * methods}"
         " && document.querySelector('#cmp-advice').innerText.trim().length > 0"
         " && !document.querySelector('#cmp-advice').innerText.includes('Running')"
+        # the table and the advice arrive in one message but render in separate frames
+        " && document.querySelector('#cmp-matrix').innerText.includes('IP-Adapter')"
     )
     path = screenshot(page, "ui-compare.png")
     table = page.inner_text("#cmp-matrix")
