@@ -8,8 +8,8 @@ from PIL import Image
 
 from app.fit.anchors import ANCHORS, anchor_values, canny_f1, clip_t, depth_rmse
 from app.fit.base import ControlTarget, FitContext
-from app.fit.edges import EdgeScorer
-from app.preprocess.canny import CannyDetector
+from app.fit.scores.edges import EdgeScorer
+from app.preprocess.detectors.canny import CannyDetector
 
 
 class RampDepth:

@@ -33,7 +33,7 @@ from app.fit import (
     score_results,
     spearman,
 )
-from app.preprocess.canny import CannyDetector
+from app.preprocess.detectors.canny import CannyDetector
 from app.preprocess.keypoints import Keypoint, Person
 from app.tiny import build_tiny_detectors, build_tiny_scorers
 

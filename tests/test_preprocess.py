@@ -25,7 +25,7 @@ from app.preprocess import (
     set_map_service,
 )
 from app.preprocess.base import Detector, MapResult, depth_to_image
-from app.preprocess.canny import CannyDetector, CannyParams
+from app.preprocess.detectors.canny import CannyDetector, CannyParams
 from app.preprocess.render_pose import COLORS, LIMB_BRIGHTNESS, LIMBS, coco17_to_openpose18, render_people
 from app.preprocess.sources import ANNOTATORS_REPO, ANNOTATORS_REVISION, DetectorSources
 from tests import preprocess_fixtures as fx

@@ -111,6 +111,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
         "data",
         (
             "app.errors",
+            "app.discovery",
             "app.images",
             "app.grid",
             "app.controls",

@@ -1,19 +1,15 @@
 """The control types, one module each; importing this package registers them (see :mod:`app.controls.base`).
 
-A new control type is a module here that calls :func:`register`, one import line below, its detector in
-:mod:`app.preprocess` and its fit scorer in :mod:`app.fit`.
+A new control type is a module here that calls :func:`register`, its detector a module in
+:mod:`app.preprocess.detectors` and its fit score a module in :mod:`app.fit.scores`; nothing else lists it.
 """
 
 from typing import Literal
 
-# isort: off
-# Registration, in the order of UI choices and table rows.
-from app.controls import canny  # noqa: F401
-from app.controls import pose  # noqa: F401
-from app.controls import depth  # noqa: F401
-
-# isort: on
 from app.controls.base import CONTROLS, ControlType, Guide, register
+from app.discovery import import_modules
+
+import_modules(__name__)  # each module registers its type
 
 CONTROL_TYPES: tuple[str, ...] = tuple(CONTROLS)
 """The registered control types' names, in registration order."""

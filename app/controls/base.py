@@ -1,12 +1,12 @@
 """What a control type is: one spec holding everything the studio says and loads for it.
 
 A control type (canny edges, a pose skeleton, a depth map, …) is one :class:`ControlType` registered with
-:func:`register` by its own module in this package. Every other part reads it from :data:`CONTROLS`: request
-validation and the UI (its name, label and detectors), the engine (its ControlNet per family, or its mode in a
-family's union ControlNet), the fit scores (the scorer that measures it), the guide and the advice (its words), the
-Hub file list and the tiny twins. The detector and scorer are named here and registered in their own packages
-(:mod:`app.preprocess.registry`, :mod:`app.fit.registry`), which refuse at import a type whose detector or scorer
-is missing, so a new type can never be accepted and silently left unscored.
+:func:`register` by its own module in this package (every module here is imported with the package). Every other
+part reads it from :data:`CONTROLS`: request validation and the UI (its name, label and detectors), the engine (its
+ControlNet per family, or its mode in a family's union ControlNet), the fit scores (the scorer that measures it),
+the guide and the advice (its words), the Hub file list and the tiny twins. Its detectors and scorer are modules of
+:mod:`app.preprocess.detectors` and :mod:`app.fit.scores`, whose registries refuse at import a type whose default
+detector or scorer is missing, so a new type can never be accepted and silently left unscored.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class ControlType:
         union_modes: Per model family, the type's control mode in that family's union ControlNet.
         guide: The guide's words.
         in_default_comparison: Whether a new comparison includes it.
+        rank: Its place among the types (UI choices, default methods, table rows and columns): lower comes first.
     """
 
     name: str
@@ -52,6 +53,7 @@ class ControlType:
     controlnets: Mapping[str, str] = field(default_factory=dict)
     union_modes: Mapping[str, int] = field(default_factory=dict)
     in_default_comparison: bool = True
+    rank: int = 100
 
     def __post_init__(self) -> None:
         if not self.name.replace("_", "").isalpha() or not self.name.islower() or self.name in RESERVED:
@@ -68,12 +70,14 @@ RESERVED = ("text", "ip_adapter", "any", "none")
 
 _REGISTRY: dict[str, ControlType] = {}
 CONTROLS: Mapping[str, ControlType] = MappingProxyType(_REGISTRY)
-"""Every registered control type by name, in registration order (the order of UI choices and table rows)."""
+"""Every registered control type by name, by rank (the order of UI choices, table rows and columns)."""
 
 
 def register(control: ControlType) -> ControlType:
-    """Add ``control`` to :data:`CONTROLS`; a second type of the same name is refused."""
+    """Add ``control`` to :data:`CONTROLS` in its rank's place; a second type of the same name is refused."""
     if control.name in _REGISTRY:
         raise ValueError(f"control type {control.name!r} is registered twice")
-    _REGISTRY[control.name] = control
+    ranked = sorted([*_REGISTRY.values(), control], key=lambda c: (c.rank, c.name))
+    _REGISTRY.clear()
+    _REGISTRY.update((c.name, c) for c in ranked)
     return control

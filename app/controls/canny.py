@@ -12,6 +12,7 @@ CANNY = register(
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_canny"},
         # xinsir/controlnet-union-sdxl-1.0: mode 3 is canny/lineart/mlsd.
         union_modes={"sdxl": 3},
+        rank=10,
         guide=Guide(
             carries="the outlines and fine detail of the control image.",
             fits_when="you need the same shapes and contours (a product, a building, line art).",

@@ -29,14 +29,14 @@ from app.fit.advice import (
 )
 from app.fit.base import ControlTarget, FitContext, Scorer
 from app.fit.clip import DEFAULT_CLIP_MODEL, ClipEmbedder, ScorerSources, get_clip, set_clip
-from app.fit.depth import DepthScorer, depth_correlation, spearman
-from app.fit.edges import EdgeScorer, edge_f1, edge_mask
 from app.fit.guide import GUIDE, GUIDE_ENTRIES, guide_markdown
 from app.fit.matrix import COST_COLUMNS, Column, FitMatrix, known_columns, score_results
-from app.fit.pose import PCK_ALPHA, PoseScorer, pck
-from app.fit.prompt import PromptScorer
-from app.fit.reference import ReferenceScorer
 from app.fit.registry import SCORERS, default_scorers
+from app.fit.scores.depth import DepthScorer, depth_correlation, spearman
+from app.fit.scores.edges import EdgeScorer, edge_f1, edge_mask
+from app.fit.scores.pose import PCK_ALPHA, PoseScorer, pck
+from app.fit.scores.prompt import PromptScorer
+from app.fit.scores.reference import ReferenceScorer
 
 __all__ = [
     "BASELINE",

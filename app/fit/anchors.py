@@ -25,8 +25,8 @@ import numpy as np
 from PIL import Image
 
 from app.fit.base import FitContext
-from app.fit.depth import estimated_depth
-from app.fit.edges import edge_f1, edges_of
+from app.fit.scores.depth import estimated_depth
+from app.fit.scores.edges import edge_f1, edges_of
 
 CLIPSCORE_WEIGHT = 2.5
 """Hessel et al.'s CLIPScore weight: CLIPScore = w · max(cos, 0)."""

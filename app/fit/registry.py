@@ -1,4 +1,5 @@
-"""The scorer registry: one class per score, in matrix column order. Adding a score is a module plus one line.
+"""The scorer registry: one class per score, in matrix column order. Adding a score is one module in
+:mod:`app.fit.scores`.
 
 Checked at import: every control type (:mod:`app.controls`) names a registered scorer that declares it, every
 structure scorer measures a registered type, and every scorer's ``kind`` is one the advice reads.
@@ -7,20 +8,22 @@ structure scorer measures a registered type, and every scorer's ``kind`` is one 
 from __future__ import annotations
 
 from app.controls import CONTROLS
+from app.discovery import by_name, classes_defined, import_modules
 from app.fit.base import SCORE_KINDS, Scorer, structure_scorer
-from app.fit.depth import DepthScorer
-from app.fit.edges import EdgeScorer
-from app.fit.pose import PoseScorer
-from app.fit.prompt import PromptScorer
-from app.fit.reference import ReferenceScorer
 
-SCORERS: dict[str, type[Scorer]] = {
-    "prompt": PromptScorer,
-    "edges": EdgeScorer,
-    "pose": PoseScorer,
-    "depth": DepthScorer,
-    "reference": ReferenceScorer,
-}
+
+def column_order(scorer: type[Scorer]) -> tuple[int, int]:
+    """Where a score's column goes: by kind (prompt, structure, reference), structure scores in control type order."""
+    kind = SCORE_KINDS.index(scorer.kind) if scorer.kind in SCORE_KINDS else len(SCORE_KINDS)
+    types = list(CONTROLS)
+    return kind, types.index(scorer.control_type) if scorer.control_type in types else len(types)
+
+
+SCORERS: dict[str, type[Scorer]] = by_name(
+    sorted(classes_defined(import_modules("app.fit.scores"), Scorer), key=column_order), "fit score"
+)
+"""Every fit score by name, in matrix column order: the concrete classes the modules of :mod:`app.fit.scores`
+define."""
 
 
 def default_scorers() -> list[Scorer]:

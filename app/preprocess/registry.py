@@ -1,4 +1,4 @@
-"""The detector registry: name → class. Adding a detector is one module plus one line here.
+"""The detector registry: name → class. Adding a detector is one module in :mod:`app.preprocess.detectors`.
 
 Checked at import against the control types (:mod:`app.controls`): every detector makes maps for a registered type
 (or ``any``), and every type's default detector is registered for it.
@@ -7,22 +7,13 @@ Checked at import against the control types (:mod:`app.controls`): every detecto
 from __future__ import annotations
 
 from app.controls import CONTROLS, default_detectors
+from app.discovery import by_name, classes_defined, import_modules
 from app.preprocess.base import Detector
-from app.preprocess.canny import CannyDetector
-from app.preprocess.depth_anything import DepthAnythingDetector
-from app.preprocess.midas import MidasDetector
-from app.preprocess.openpose import OpenposeDetector
-from app.preprocess.passthrough import PassthroughDetector
-from app.preprocess.vitpose import VitPoseDetector
 
-REGISTRY: dict[str, type[Detector]] = {
-    "canny": CannyDetector,
-    "vitpose": VitPoseDetector,
-    "openpose": OpenposeDetector,
-    "depth_anything": DepthAnythingDetector,
-    "midas": MidasDetector,
-    "none": PassthroughDetector,
-}
+REGISTRY: dict[str, type[Detector]] = by_name(
+    classes_defined(import_modules("app.preprocess.detectors"), Detector), "detector"
+)
+"""Every detector by name: the concrete classes the modules of :mod:`app.preprocess.detectors` define."""
 
 DEFAULTS: dict[str, str] = default_detectors()
 """The detector each control type uses unless the user picks another."""
