@@ -19,24 +19,23 @@ from app.request.generation import ControlSettings
 GUIDE = Guide("lines", "you draw", "nothing")
 
 
-def lineart(**overrides) -> ControlType:
-    fields = dict(
-        name="lineart", label="Lineart", description="line drawing", default_detector="lineart", scorer="lineart"
-    )
+def doodle(**overrides) -> ControlType:
+    """A type nobody registered, whose pieces are all missing."""
+    fields = dict(name="doodle", label="Doodle", description="doodle", default_detector="doodle", scorer="doodle")
     return ControlType(**{**fields, "guide": GUIDE, "controlnets": {"sd15": "a/b"}, **overrides})
 
 
 def test_every_part_of_the_studio_reads_the_registered_types():
-    assert CONTROL_TYPES == ("canny", "pose", "depth")
-    assert [e.method for e in GUIDE_ENTRIES[1:4]] == list(CONTROL_TYPES)
-    assert ("text", *CONTROL_TYPES, "ip_adapter") == DEFAULT_METHODS
+    assert CONTROL_TYPES == ("canny", "pose", "depth", "lineart")  # by rank
+    assert [e.method for e in GUIDE_ENTRIES[1:5]] == list(CONTROL_TYPES)
+    assert DEFAULT_METHODS == ("text", "canny", "pose", "depth", "ip_adapter")  # lineart is opt-in
     assert {t: OWN_FIT[t] for t in CONTROL_TYPES} == {t: CONTROLS[t].scorer for t in CONTROL_TYPES}
-    assert families.SDXL.union_modes == {"canny": 3, "pose": 0, "depth": 1}
+    assert families.SDXL.union_modes == {"canny": 3, "pose": 0, "depth": 1, "lineart": 3}
     assert real_spec().controlnets == {t: REAL_DEFAULTS[t] for t in CONTROL_TYPES}
     assert real_sdxl_spec().controlnets == {}  # the union ControlNet serves every type on SDXL
     for model in (ControlSettings, RecipeControl):
-        with pytest.raises(ValueError, match="'canny', 'pose' or 'depth'"):
-            model.model_validate({"control_type": "lineart", "image": None})
+        with pytest.raises(ValueError, match="'canny', 'pose', 'depth' or 'lineart'"):
+            model.model_validate({"control_type": "doodle", "image": None})
     for name, spec in CONTROLS.items():
         assert scorers.SCORERS[spec.scorer].control_type == name
         assert detectors.REGISTRY[spec.default_detector].control_type == name
@@ -64,7 +63,7 @@ def test_one_label_per_method_everywhere():
 )
 def test_a_spec_with_a_missing_or_wrong_field_is_refused(overrides, message):
     with pytest.raises(ValueError, match=message):
-        lineart(**overrides)
+        doodle(**overrides)
 
 
 def test_a_type_registered_twice_is_refused():
@@ -73,14 +72,14 @@ def test_a_type_registered_twice_is_refused():
 
 
 def test_a_new_type_without_its_detector_scorer_or_family_controlnet_fails_loudly(monkeypatch):
-    monkeypatch.setitem(_REGISTRY, "lineart", lineart())
-    with pytest.raises(ValueError, match="'lineart': its default detector 'lineart' is not registered"):
+    monkeypatch.setitem(_REGISTRY, "doodle", doodle())
+    with pytest.raises(ValueError, match="'doodle': its default detector 'doodle' is not registered"):
         detectors.check_against_controls()
-    with pytest.raises(ValueError, match="'lineart': its scorer 'lineart' is not registered"):
+    with pytest.raises(ValueError, match="'doodle': its scorer 'doodle' is not registered"):
         scorers.check_against_controls()
     with pytest.raises(ValueError, match=r"no ControlNet for \[.Stable Diffusion XL.\]"):
         families.check_against_controls()
-    monkeypatch.setitem(_REGISTRY, "lineart", lineart(union_modes={"sdxl": 3}))
+    monkeypatch.setitem(_REGISTRY, "doodle", doodle(union_modes={"sdxl": 3}))
     families.check_against_controls()  # the union network's mode serves it on SDXL
 
 

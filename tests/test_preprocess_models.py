@@ -172,14 +172,21 @@ def test_real_detectors_find_the_astronaut(astronaut):  # pragma: no cover - not
         assert service.get_map(astronaut, name, 512).map.size == (512, 512)
 
 
-def test_broken_controlnet_aux_only_disables_its_two_detectors(monkeypatch, tiny_sources, astronaut):
+def test_broken_controlnet_aux_only_disables_the_detectors_that_use_it(monkeypatch, tiny_sources, astronaut):
     import sys
 
-    for module in ("controlnet_aux", "controlnet_aux.open_pose", "controlnet_aux.midas"):
+    for module in (
+        "controlnet_aux",
+        "controlnet_aux.open_pose",
+        "controlnet_aux.midas",
+        "controlnet_aux.lineart_standard",
+    ):
         monkeypatch.setitem(sys.modules, module, None)  # "import controlnet_aux" now fails
     service = MapService(tiny_sources)
-    for name in ("openpose", "midas"):
-        with pytest.raises(ModelLoadError, match=r"controlnet-aux could not be imported.*unavailable"):
+    for name in ("openpose", "midas", "lineart_standard"):
+        with pytest.raises(
+            ModelLoadError, match=rf"controlnet-aux could not be imported.*{name!r} detector is unavailable"
+        ):
             service.get_map(astronaut, name, 128)
     assert service.get_map(astronaut, "canny", 128).map.size == (128, 128)
     assert service.get_map(astronaut, "depth_anything", 128).map.size == (128, 128)

@@ -40,9 +40,12 @@ def test_every_method_runs_on_sdxl_and_changes_the_image(sdxl, noise_map, refere
     assert text.image.size == (64, 64) and sdxl.cache.family.name == "sdxl"
     canny = sdxl.generate({**BASE, "controls": [control("canny", noise_map)]})  # a per-type SDXL ControlNet
     pose = sdxl.generate({**BASE, "controls": [control("pose", noise_map)]})  # the union ControlNet, pose mode
+    # The union ControlNet in lineart mode (3): the same map steers differently than in pose mode.
+    lineart = sdxl.generate({**BASE, "controls": [control("lineart", noise_map)]})
     ip = sdxl.generate({**BASE, "ip_adapter": {"scale": 0.8, "image": reference}})
-    for other in (canny, pose, ip):
+    for other in (canny, pose, lineart, ip):
         assert not np.array_equal(pixels(other), pixels(text)), other.method
+    assert not np.array_equal(pixels(lineart), pixels(pose))
     assert sdxl.cache.loaded_controlnets() == ["canny", "union"]
     assert "text_encoder_2" in sdxl.cache.resident_modules() and sdxl.cache.misplaced() == []
 

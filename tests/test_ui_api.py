@@ -119,8 +119,12 @@ def test_ip_adapter_with_structure_from_another_photo(client):
 
 def test_preview_all_maps_and_compare(client):
     maps = client.predict(photo=handle_file(PHOTO), **SMALL, api_name="/preview_all_maps")
-    assert sizes(maps) == [(64, 96)] * 3
+    assert sizes(maps) == [(64, 96)] * 3  # the maps of the default methods
     assert [m["caption"].split()[0] for m in maps] == ["canny", "pose", "depth"]
+    lineart = client.predict(
+        photo=handle_file(PHOTO), methods=["text", "lineart"], **SMALL, api_name="/preview_all_maps"
+    )
+    assert [m["caption"].split()[0] for m in lineart] == ["lineart"]
     methods = ["text", "canny", "depth+ip_adapter"]
     grid, matrix, advice = client.predict(
         prompt="an astronaut",

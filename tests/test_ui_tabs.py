@@ -206,6 +206,7 @@ def cmp_values(**changes) -> dict:
         canny_detector="canny",
         pose_detector="vitpose",
         depth_detector="midas",
+        lineart_detector="lineart_standard",
         canny__low_threshold=40.0,
         canny__high_threshold=120.0,
         canny__auto_threshold=False,
@@ -213,6 +214,8 @@ def cmp_values(**changes) -> dict:
         vitpose__keypoint_threshold=0.2,
         vitpose__max_people=3.0,
         midas__detect_resolution=256.0,
+        lineart_standard__gaussian_sigma=6.0,
+        lineart_standard__intensity_threshold=8.0,
     )
     return {**values, **changes}
 
@@ -221,7 +224,7 @@ def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(
     values = cmp_values()
     assert set(cmp_tab.inputs()) >= set(values)
     data = compare_tab.compare_request(cmp_tab, values)
-    assert data["detectors"] == {"canny": "canny", "pose": "vitpose", "depth": "midas"}
+    assert data["detectors"] == {"canny": "canny", "pose": "vitpose", "depth": "midas", "lineart": "lineart_standard"}
     assert data["detector_params"]["midas"] == {"detect_resolution": 256}
     assert data["detector_params"]["vitpose"]["max_people"] == 3
     request = parse_compare_request(data)

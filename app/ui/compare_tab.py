@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
+from app.controls import CONTROLS
+from app.errors import StudioError
 from app.fit import GUIDE, method_label
 from app.fit.decision import how_sure, leads, margins_for
 from app.images import load_image
@@ -21,12 +23,12 @@ from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
 from app.request.compare import (
-    DEFAULT_METHODS,
     LEFT_OUT,
     MAX_SEED_COUNT,
     CompareEntry,
     default_methods,
     parse_compare_request,
+    parse_method,
     uses_ip_adapter,
 )
 from app.ui.controls import MethodSettings, method_settings
@@ -44,7 +46,8 @@ if TYPE_CHECKING:
     from app.fit import FitMatrix
 
 TAB = "compare"
-METHOD_CHOICES = (*DEFAULT_METHODS, "depth+ip_adapter", "canny+ip_adapter", "pose+ip_adapter")
+METHOD_CHOICES = ("text", *CONTROL_TYPES, "ip_adapter", *(f"{kind}+ip_adapter" for kind in CONTROL_TYPES))
+"""The methods the checkboxes offer: each alone, then each control type with the IP-Adapter."""
 SHARED_FIELDS = tuple(CommonSettings.model_fields)  # a comparison makes one image per method
 AUTO = "auto"
 """The Compare tab's default mode: the studio's own default (batched on a GPU, exact elsewhere)."""
@@ -273,13 +276,26 @@ def recipe_updates(tab: CompareInputs, recipe: Recipe) -> list[Any]:
     ]
 
 
+def preview_types(methods: list[str] | None) -> list[str]:
+    """The control types whose maps a preview makes: those the selected methods use (in registry order), else
+    those a new comparison uses (nothing selected needs a map yet)."""
+    used = set()
+    for text in methods or []:
+        try:
+            used.update(kind for kind, _ in parse_method(text).controls)
+        except StudioError:  # an unknown method is refused by name when the comparison runs
+            continue
+    return [t for t in CONTROL_TYPES if t in used] or [t for t in CONTROL_TYPES if CONTROLS[t].in_default_comparison]
+
+
 def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
-    """Canny, pose and depth maps of the photo together, captioned (a failed detector shows why)."""
+    """The maps the selected methods use, side by side and captioned (a failed detector shows why)."""
     if values["photo"] is None:
         raise gr.Error("Upload a photo first: the maps are made from it.", title="No photo")
     data = tab.shared.read(values, SHARED_FIELDS)
-    names = [values[f"{kind}_detector"] for kind in CONTROL_TYPES]
-    job.progress(None, desc="Making canny, pose and depth maps…")
+    types = preview_types(values.get("methods"))
+    names = [values[f"{kind}_detector"] for kind in types]
+    job.progress(None, desc=f"Making the {', '.join(types)} maps…")
     items = job.studio.preview_maps(
         values["photo"], names, data["width"], data["height"], values["fit"], detector_params(tab, values)
     )
@@ -468,18 +484,19 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     """
     gr.Markdown(
         "**One prompt, one seed, one photo, one reference → every method side by side.** "
-        "The photo gives structure (canny, pose, depth maps); the optional reference gives the look (IP-Adapter). "
+        f"The photo gives structure ({', '.join(CONTROL_TYPES)} maps); "
+        "the optional reference gives the look (IP-Adapter). "
         "Each result has the map or reference that drove it below it; the table measures how well each fits."
     )
     tab = _widgets(shared, studio.settings.max_methods, studio.settings.max_seeds)
     with gr.Row():
-        preview_button = gr.Button("Preview all maps", elem_id="cmp-preview")
+        preview_button = gr.Button("Preview maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
         stop = gr.Button("Stop", variant="stop", elem_id="cmp-stop")
         # After a one-seed verdict: the same comparison on 4 seeds (maps and prompt encodings come from the caches).
         confirm_seeds = min(CONFIRM_SEEDS, studio.settings.max_seeds)  # a Space may allow fewer
         confirm = gr.Button(f"Confirm with {confirm_seeds} seeds", visible=False, elem_id="cmp-confirm")
-    maps_view = results_gallery("Maps (canny · pose · depth)", elem_id="cmp-maps", columns=3)
+    maps_view = results_gallery("Maps the selected methods use", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
         "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(default_methods(False))
     )
@@ -519,7 +536,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         inputs_kwargs=tab.inputs(),
         outputs=[maps_view],
         api_name="preview_all_maps",
-        api_description="Canny, pose and depth maps of the photo together, before generating.",
+        api_description="The maps of the photo that the selected methods use, together, before generating.",
         concurrency_id=GPU_QUEUE,
     )
     compare_run = wire_run(

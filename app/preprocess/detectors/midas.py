@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from app.errors import ModelLoadError
 from app.preprocess.base import DepthDetector, DetectorParams
 from app.preprocess.sources import MIDAS_FILE
+from app.preprocess.third_party import import_controlnet_aux
 
 
 class MidasParams(DetectorParams):
@@ -40,17 +40,9 @@ class MidasDetector(DepthDetector):
 
         from app.preprocess.weights import load_state_dict, materialise
 
-        try:
-            with warnings.catch_warnings():  # its package import re-registers timm models noisily
-                warnings.simplefilter("ignore")
-                from controlnet_aux.midas import MidasDetector as AuxMidas
-                from controlnet_aux.midas.api import MiDaSInference, disabled_train
-                from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
-        except Exception as exc:  # a broken optional dependency only disables this detector
-            raise ModelLoadError(
-                f"controlnet-aux could not be imported ({type(exc).__name__}: {str(exc)[:200]}); the 'midas' and "
-                "'openpose' detectors are unavailable. Use 'depth_anything' or reinstall controlnet-aux==0.0.10."
-            ) from exc
+        midas = import_controlnet_aux("midas", self.name)
+        from controlnet_aux.midas.api import MiDaSInference, disabled_train
+        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
 
         class _Inference(MiDaSInference):
             # controlnet-aux's constructor would read the file with a bare torch.load.
@@ -64,7 +56,7 @@ class MidasDetector(DepthDetector):
             warnings.simplefilter("ignore")  # timm's notice that it renamed vit_base_resnet50_384
             # Same arguments as controlnet-aux's load_model("dpt_hybrid"), minus the file read.
             net = DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
-        return AuxMidas(_Inference(self.placement.place(materialise(net, weights, MIDAS_FILE))))
+        return midas.MidasDetector(_Inference(self.placement.place(materialise(net, weights, MIDAS_FILE))))
 
     def _depth(self, image: Image.Image, params: MidasParams) -> np.ndarray:
         import torch

@@ -8,7 +8,6 @@ by :mod:`app.preprocess.weights` and handed to controlnet-aux's model classes.
 
 from __future__ import annotations
 
-import warnings
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,6 +18,7 @@ from app.errors import ModelLoadError
 from app.preprocess.base import DetectorParams, PoseDetector
 from app.preprocess.keypoints import Keypoint, Person
 from app.preprocess.sources import BODY_POSE_FILE, FACE_FILE, HAND_POSE_FILE
+from app.preprocess.third_party import import_controlnet_aux
 
 
 class OpenposeParams(DetectorParams):
@@ -26,20 +26,6 @@ class OpenposeParams(DetectorParams):
 
     include_hand: bool = Field(False, description="Also detect and draw hands (slower).")
     include_face: bool = Field(False, description="Also detect and draw face landmarks (slower).")
-
-
-def import_controlnet_aux() -> Any:
-    """Import controlnet-aux's open_pose package, turning any failure into a clear ModelLoadError."""
-    try:
-        with warnings.catch_warnings():  # its package import re-registers timm models noisily
-            warnings.simplefilter("ignore")
-            from controlnet_aux import open_pose
-    except Exception as exc:  # a broken optional dependency must not take the studio down
-        raise ModelLoadError(
-            f"controlnet-aux could not be imported ({type(exc).__name__}: {str(exc)[:200]}); the 'openpose' and "
-            "'midas' detectors are unavailable. Use 'vitpose' or 'depth_anything', or reinstall controlnet-aux==0.0.10."
-        ) from exc
-    return open_pose
 
 
 class OpenposeDetector(PoseDetector):
@@ -59,7 +45,7 @@ class OpenposeDetector(PoseDetector):
 
         from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
-        open_pose = import_controlnet_aux()
+        open_pose = import_controlnet_aux("open_pose", self.name)
         from controlnet_aux.open_pose import body, face, hand, model, util
 
         # Subclasses that take a ready model: controlnet-aux's own constructors
