@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from app.comparing import ComparePreviewFn, run_comparison, run_sweep
-from app.controls import CONTROL_TYPES
+from app.controls import DEFAULT_TYPES
 from app.engine.devices import aux_placement, is_out_of_memory, release_memory, resident_family_limit, resolve_device
 from app.engine.families import FAMILIES
 from app.engine.models import ModelSpec
@@ -141,7 +141,7 @@ class Studio:
 
     def preload(
         self,
-        control_types: tuple[str, ...] = CONTROL_TYPES,
+        control_types: tuple[str, ...] = DEFAULT_TYPES,
         ip_adapter: bool = True,
         aux: bool = True,
         families: Sequence[str] | None = None,
@@ -149,7 +149,8 @@ class Studio:
         """Load the models now instead of on first use (ZeroGPU wants them placed at start-up).
 
         Args:
-            control_types: ControlNets to load (at most as many as the ControlNet cache holds).
+            control_types: ControlNets to load (at most as many as the ControlNet cache holds, the last ones kept);
+                default: those a new comparison uses.
             ip_adapter: Load the IP-Adapter and its image encoder.
             aux: Also load the default detector of each control type and the fit-scoring CLIP. One that
                 cannot load is logged and left to report itself when it is used.

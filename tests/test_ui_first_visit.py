@@ -79,7 +79,7 @@ def test_the_run_button_answers_where_it_was_clicked(page):
     assert any(s["disabled"] for s in states if "Generating" in s["text"]), states  # no double submit
     box = button.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 900  # visible without scrolling
-    expect(button).to_have_text("Generate")
+    expect(button).to_have_text("Generate", timeout=120_000)  # 40 steps on a loaded CPU take more than 5 s
     expect(button).to_be_enabled()
     set_number(page, "steps", 2)
 

@@ -12,7 +12,9 @@ from app.discovery import import_modules
 import_modules(__name__)  # each module registers its type
 
 CONTROL_TYPES: tuple[str, ...] = tuple(CONTROLS)
-"""The registered control types' names, in registration order."""
+"""The registered control types' names, by rank."""
+DEFAULT_TYPES: tuple[str, ...] = tuple(name for name, spec in CONTROLS.items() if spec.in_default_comparison)
+"""The control types a new comparison includes (and a Space preloads), by rank."""
 ControlTypeName = Literal[CONTROL_TYPES]  # type: ignore[valid-type]  # the registered names, for pydantic schemas
 
 
@@ -47,6 +49,7 @@ def default_detectors() -> dict[str, str]:
 __all__ = [
     "CONTROLS",
     "CONTROL_TYPES",
+    "DEFAULT_TYPES",
     "ControlType",
     "ControlTypeName",
     "Guide",

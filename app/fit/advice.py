@@ -240,44 +240,12 @@ def advise(matrix: FitMatrix, baseline: str = BASELINE) -> Verdict:
 
 def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
     """The rules from *Baseline* on (module docstring): the reasons, the winner and the rule that decided."""
-
     sentences: list[str] = []
     structure = matrix.columns_of("structure")
-    candidates: dict[str, float] = {}
-    for column in structure:
-        sentences.append(_structure_sentence(reader, column))
-        for method in matrix.methods:
-            if decision.clear(matrix, method, column, reader.baseline or ""):
-                candidates[method] = 0.0
-    for method in candidates:
-        gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]
-        candidates[method] = sum(gains) / len(gains)
+    candidates = _structure_candidates(reader, matrix, structure, sentences)
+    winner, rule, tied = _structure_rule(reader, candidates, structure, sentences)
 
-    winner, rule, tied = None, Rule.BASELINE, []
-    if candidates:
-        ranked = _rank(reader, list(candidates), candidates)
-        keepers = [m for m in ranked if reader.keeps_prompt(m) is not False]
-        lost = [m for m in ranked if reader.keeps_prompt(m) is False]
-        if keepers:
-            winner, rule = keepers[0], Rule.STRUCTURE
-            tied = [m for m in _tied_with(candidates, ranked, winner) if m in keepers]
-            sentences.append(_fits_sentence(reader, winner, tied, structure))
-            above = [m for m in lost if ranked.index(m) < ranked.index(winner)]
-        else:
-            rule, above = Rule.TRADE_OFF, lost
-        if above:
-            sentences.append(
-                f"{_names(above)} kept more structure but lost the prompt "
-                f"({'; '.join(reader.versus(m, 'prompt') for m in above)})."
-            )
-        if not keepers:
-            sentences.append(
-                f"Every method that kept the structure lost the prompt: choose {method_label(ranked[0])} "
-                "when structure matters most, text-only when the prompt does."
-            )
-
-    reference = matrix.column("reference")
-    if reference is not None and matrix.has("reference"):
+    if matrix.column("reference") is not None and matrix.has("reference"):
         sentence, ref_winner = _reference_sentence(reader, winner, candidates, structure)
         sentences.append(sentence)
         if winner is None and rule == Rule.BASELINE and ref_winner is not None:
@@ -294,15 +262,67 @@ def _decide(reader: _Reader, matrix: FitMatrix) -> Verdict:
             )
         else:
             sentences.append("No method stood out clearly from the others on this input.")
-
-    if winner is not None and winner != reader.baseline and reader.baseline is not None:
-        mine, base = reader.get(winner, "seconds"), reader.get(reader.baseline, "seconds")
-        if mine is not None and base is not None:
-            sentences.append(
-                f"{method_label(winner)} took {reader.quote(winner, 'seconds')} s against "
-                f"{reader.quote(reader.baseline, 'seconds')} s for text-only."
-            )
+    sentences.extend(_cost_sentence(reader, winner))
     return Verdict(sentences, winner, rule, tied, reader.numbers)
+
+
+def _structure_candidates(
+    reader: _Reader, matrix: FitMatrix, structure: list[Column], sentences: list[str]
+) -> dict[str, float]:
+    """The methods that clearly beat the baseline on some structure score (:func:`app.fit.decision.clear`), with
+    their mean structure gain; each structure column's sentence is added to ``sentences``."""
+    clear_on_some: list[str] = []
+    for column in structure:
+        sentences.append(_structure_sentence(reader, column))
+        clear_on_some += [m for m in matrix.methods if decision.clear(matrix, m, column, reader.baseline or "")]
+    candidates: dict[str, float] = {}
+    for method in dict.fromkeys(clear_on_some):
+        gains = [g for c in structure if (g := reader.gain(method, c.name)) is not None]
+        candidates[method] = sum(gains) / len(gains)
+    return candidates
+
+
+def _structure_rule(
+    reader: _Reader, candidates: dict[str, float], structure: list[Column], sentences: list[str]
+) -> tuple[str | None, Rule, list[str]]:
+    """Winner, rule and ties among the structure candidates: the best that keeps the prompt wins; when every one
+    lost the prompt it is a trade-off. Its sentences are added to ``sentences``."""
+    if not candidates:
+        return None, Rule.BASELINE, []
+    winner, rule, tied = None, Rule.BASELINE, []
+    ranked = _rank(reader, list(candidates), candidates)
+    keepers = [m for m in ranked if reader.keeps_prompt(m) is not False]
+    lost = [m for m in ranked if reader.keeps_prompt(m) is False]
+    if keepers:
+        winner, rule = keepers[0], Rule.STRUCTURE
+        tied = [m for m in _tied_with(candidates, ranked, winner) if m in keepers]
+        sentences.append(_fits_sentence(reader, winner, tied, structure))
+        above = [m for m in lost if ranked.index(m) < ranked.index(winner)]
+    else:
+        rule, above = Rule.TRADE_OFF, lost
+    if above:
+        sentences.append(
+            f"{_names(above)} kept more structure but lost the prompt "
+            f"({'; '.join(reader.versus(m, 'prompt') for m in above)})."
+        )
+    if not keepers:
+        sentences.append(
+            f"Every method that kept the structure lost the prompt: choose {method_label(ranked[0])} "
+            "when structure matters most, text-only when the prompt does."
+        )
+    return winner, rule, tied
+
+
+def _cost_sentence(reader: _Reader, winner: str | None) -> list[str]:
+    """What the winner cost beside text-only (nothing when text-only won or a time is missing)."""
+    if winner is None or winner == reader.baseline or reader.baseline is None:
+        return []
+    if reader.get(winner, "seconds") is None or reader.get(reader.baseline, "seconds") is None:
+        return []
+    return [
+        f"{method_label(winner)} took {reader.quote(winner, 'seconds')} s against "
+        f"{reader.quote(reader.baseline, 'seconds')} s for text-only."
+    ]
 
 
 def _single(reader: _Reader, method: str, scored: list[Column]) -> Verdict:

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from app.controls import CONTROL_TYPES, CONTROLS, ControlTypeName, default_detectors, method_label
+from app.controls import CONTROL_TYPES, DEFAULT_TYPES, ControlTypeName, default_detectors, method_label
 from app.engine.result import Result
 from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
@@ -25,7 +25,7 @@ from app.request.generation import MAX_SEED
 CompareProgressFn = Callable[[float, str], None]
 """Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
 
-DEFAULT_METHODS = ("text", *(name for name, spec in CONTROLS.items() if spec.in_default_comparison), "ip_adapter")
+DEFAULT_METHODS = ("text", *DEFAULT_TYPES, "ip_adapter")
 MAX_METHOD_CHARS = 80
 MAX_SEED_COUNT = 8
 LEFT_OUT = "Left out:"

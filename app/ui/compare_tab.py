@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.controls import CONTROLS
+from app.controls import DEFAULT_TYPES
 from app.errors import StudioError
 from app.fit import GUIDE, method_label
 from app.fit.decision import how_sure, leads, margins_for
@@ -285,7 +285,7 @@ def preview_types(methods: list[str] | None) -> list[str]:
             used.update(kind for kind, _ in parse_method(text).controls)
         except StudioError:  # an unknown method is refused by name when the comparison runs
             continue
-    return [t for t in CONTROL_TYPES if t in used] or [t for t in CONTROL_TYPES if CONTROLS[t].in_default_comparison]
+    return [t for t in CONTROL_TYPES if t in used] or list(DEFAULT_TYPES)
 
 
 def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
