@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from PIL import Image
@@ -261,3 +261,14 @@ def run_sweep(
     ran = {cell.label: cell.entry for cell in cells if cell.entry.result is not None}
     scorecard = studio.score(ran, sweep.base, reference_image) if ran else None
     return SweepResult(sweep, cells, sweep_grid(sweep, cells), scorecard)
+
+
+def maps_to_score_against(entries: Iterable[CompareEntry], detectors: Mapping[str, str]) -> dict[str, MapResult]:
+    """One map per control type for scoring a comparison: the one made by ``detectors``' choice for that type
+    where a method used it, else the first one used."""
+    maps: dict[str, MapResult] = {}
+    for entry in entries:
+        for made in entry.maps:
+            if made.detector == detectors.get(made.control_type) or made.control_type not in maps:
+                maps[made.control_type] = made
+    return maps

@@ -7,16 +7,21 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from app.comparing import ComparePreviewFn, run_comparison, run_sweep
+from app.comparing import ComparePreviewFn, maps_to_score_against, run_comparison, run_sweep
 from app.controls import DEFAULT_TYPES
-from app.engine.devices import aux_placement, is_out_of_memory, release_memory, resident_family_limit, resolve_device
+from app.engine.devices import (
+    aux_placement,
+    out_of_memory_as_studio_error,
+    release_memory,
+    resident_family_limit,
+    resolve_device,
+)
 from app.engine.families import FAMILIES
 from app.engine.models import ModelSpec
 from app.engine.pipelines import PipelineCache, SharedModules
@@ -24,12 +29,13 @@ from app.engine.placement import Placement
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.engine.runner import Runner
-from app.errors import OutOfMemory, StudioError
+from app.errors import StudioError
 from app.fit import ClipEmbedder, FitContext, ScorerSources, advise, score_results
 from app.images import load_image
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.preprocess import MapResult, MapService, PreviewItem
 from app.request import GenerationRequest, parse_request
+from app.request.caps import check_compare_caps, check_generation_caps
 from app.request.compare import (
     CompareEntry,
     CompareProgressFn,
@@ -38,7 +44,6 @@ from app.request.compare import (
     check_detector,
     parse_compare_request,
 )
-from app.request.labels import describe_field
 from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_requests, parse_sweep
 from app.settings import Settings, get_settings
 from app.tiny import build_tiny_detectors, build_tiny_scorers, ensure_tiny_family
@@ -158,13 +163,7 @@ class Studio:
         """
         for family in reversed(list(families or self.families[: self.resident_limit])):
             with self.lock:
-                cache = self.cache_for(family)
-                cache.base()
-                served = [t for t in control_types if t in cache.spec.controlnets or cache.served_by_union(t)]
-                for control_type in served[-self.settings.controlnet_cache_size :]:
-                    cache.controlnet(control_type)  # the union ControlNet, where it serves the type
-                if ip_adapter:
-                    cache.pipeline_for([], ip_adapter=True)
+                self.cache_for(family).preload(control_types, ip_adapter)
         if aux:
             loaders = {f"{t} detector": self.maps.detector(DEFAULT_DETECTORS[t]).load for t in control_types}
             for what, load in {**loaders, "fit-scoring CLIP": self.clip.load}.items():
@@ -219,28 +218,7 @@ class Studio:
         """
         request = parse_request(request)
         self.check_family(request.family)
-        caps = self.settings
-        problems = []
-        for name in ("width", "height"):
-            value = getattr(request, name)
-            if value > caps.max_side:
-                problems.append(
-                    f"{describe_field([name])}: received {value}, this studio allows at most {caps.max_side} pixels"
-                )
-        for name, cap in (("num_inference_steps", caps.max_steps), ("num_images_per_prompt", caps.max_images)):
-            value = getattr(request, name)
-            if value > cap:
-                problems.append(f"{describe_field([name])}: received {value}, this studio allows at most {cap}")
-        for index, control in enumerate(request.controls):
-            if control.image is None:
-                problems.append(
-                    f"{describe_field(['controls', index])}: the {control.control_type} ControlNet needs a control "
-                    "image, received none"
-                )
-        if request.ip_adapter is not None and request.ip_adapter.image is None:
-            problems.append("IP-Adapter · ip_adapter.image: the IP-Adapter needs a reference image, received none")
-        if problems:
-            raise StudioError("Invalid request — " + "; ".join(problems))
+        check_generation_caps(request, self.settings)
         return request
 
     # -- generation --------------------------------------------------------------------------------
@@ -269,7 +247,7 @@ class Studio:
         request = self.check(request)
         control_images = [_as_size(c.image, request.width, request.height) for c in request.controls]
         reference = request.ip_adapter.image.convert("RGB") if request.ip_adapter else None
-        with self.lock, self._out_of_memory_as_studio_error(request):
+        with self.lock, out_of_memory_as_studio_error(self.device, request):
             started = time.perf_counter()
             cache = self.cache_for(request.family)
             return self.runner.run(cache, request, control_images, reference, started, progress, cancel, preview)
@@ -311,16 +289,7 @@ class Studio:
         """
         request = parse_compare_request(request)
         methods = request.parsed_methods()
-        if request.seed_count > self.settings.max_seeds:
-            raise StudioError(
-                f"Invalid comparison — seed_count: received {request.seed_count} seeds per method, this studio allows "
-                f"at most {self.settings.max_seeds} (STUDIO_MAX_SEEDS)"
-            )
-        if len(methods) > self.settings.max_methods:
-            raise StudioError(
-                f"Invalid comparison — methods: received {len(methods)}, this studio allows at most "
-                f"{self.settings.max_methods} per comparison"
-            )
+        check_compare_caps(request, len(methods), self.settings)
         structure = load_image(structure_image) if structure_image is not None else None
         reference = load_image(reference_image) if reference_image is not None else None
         self.check({**request.common()})  # caps on size and steps, before any work
@@ -341,7 +310,7 @@ class Studio:
         first = requests[0]
         for request in requests:
             self.check(request)
-        with self.lock, self._out_of_memory_as_studio_error(first):
+        with self.lock, out_of_memory_as_studio_error(self.device, first):
             started = time.perf_counter()
             cache = self.cache_for(first.family)
             return self.runner.run_batch(cache, requests, started, progress, cancel, preview)
@@ -394,37 +363,9 @@ class Studio:
         (the request's detector's where a method used it, else the first used). :meth:`score` reads it; the
         evaluation reads it again for the published protocols (:mod:`app.fit.anchors`)."""
         request = parse_compare_request(request)
-        maps: dict[str, MapResult] = {}
-        for entry in entries:
-            for map_result in entry.maps:
-                preferred = map_result.detector == request.detectors.get(map_result.control_type)
-                if preferred or map_result.control_type not in maps:
-                    maps.setdefault(map_result.control_type, map_result)
-                    if preferred:
-                        maps[map_result.control_type] = map_result
+        maps = maps_to_score_against(entries, request.detectors)
         reference = load_image(reference_image) if reference_image is not None else None
         return FitContext.from_maps(request.prompt, reference, maps, service=self.maps, clip=self.clip)
-
-    @contextmanager
-    def _out_of_memory_as_studio_error(self, request: GenerationRequest) -> Iterator[None]:
-        """Turn an accelerator out-of-memory error into an :class:`OutOfMemory` that says what to reduce.
-
-        The failed call's tensors are freed and the CUDA cache emptied first, so the next request runs
-        as if this one had never started (the models and their dtype are untouched by an OOM).
-        """
-        try:
-            yield
-        except Exception as error:
-            if not is_out_of_memory(error):
-                raise
-            del error  # its traceback holds the failed call's activations
-            release_memory()
-            raise OutOfMemory(
-                f"Out of memory on {self.device} running {request.method} at {request.width}×{request.height}, "
-                f"{request.num_inference_steps} steps, {request.num_images_per_prompt} image(s). Reduce the size, the "
-                "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
-                "then run again."
-            ) from None
 
 
 def specs_for(settings: Settings) -> list[ModelSpec]:

@@ -6,12 +6,13 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from accelerate.utils.memory import clear_device_cache, should_reduce_batch_size
 
 from app.engine.placement import CPU, Placement
-from app.errors import StudioError
+from app.errors import OutOfMemory, StudioError
 from app.settings import Settings
 
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
@@ -136,3 +137,26 @@ def release_memory() -> None:
     """Free what a failed call left behind (garbage, then the device's cache), so the next request starts from the
     same memory state."""
     clear_device_cache(garbage_collection=True)
+
+
+@contextlib.contextmanager
+def out_of_memory_as_studio_error(device: str, request: Any) -> Iterator[None]:
+    """Turn an accelerator out-of-memory error in the block into an :class:`OutOfMemory` that says what to reduce
+    (``request``: the generation that ran out, for its method, size, steps and images).
+
+    The failed call's tensors are freed and the device cache emptied first, so the next request runs as if this one
+    had never started (the models and their dtype are untouched by an OOM).
+    """
+    try:
+        yield
+    except Exception as error:
+        if not is_out_of_memory(error):
+            raise
+        del error  # its traceback holds the failed call's activations
+        release_memory()
+        raise OutOfMemory(
+            f"Out of memory on {device} running {request.method} at {request.width}×{request.height}, "
+            f"{request.num_inference_steps} steps, {request.num_images_per_prompt} image(s). Reduce the size, the "
+            "images per prompt, the steps or the number of methods (or start the studio with STUDIO_LOW_VRAM=1), "
+            "then run again."
+        ) from None

@@ -20,7 +20,7 @@ import logging
 import threading
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -147,6 +147,16 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
             self.spec.half_vae,
             lambda: AutoencoderKL.from_pretrained(self.spec.half_vae, dtype=self.dtype, use_safetensors=True),
         )
+
+    def preload(self, control_types: Sequence[str], ip_adapter: bool) -> None:
+        """Load the base pipeline, the ControlNets of ``control_types`` (the last ones the ControlNet cache holds;
+        the union ControlNet where it serves a type) and, if asked, the IP-Adapter."""
+        self.base()
+        served = [t for t in control_types if t in self.spec.controlnets or self.served_by_union(t)]
+        for control_type in served[-self.settings.controlnet_cache_size :]:
+            self.controlnet(control_type)
+        if ip_adapter:
+            self.pipeline_for([], ip_adapter=True)
 
     def served_by_union(self, control_type: str) -> bool:
         """Whether the spec's union ControlNet serves ``control_type`` (it has no ControlNet of its own)."""
