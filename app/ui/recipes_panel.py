@@ -240,33 +240,27 @@ def recipe_from_query(params: Mapping[str, Any] | None) -> Recipe | None:
 # -- the panel ---------------------------------------------------------------------------------------------
 
 
-def build_recipes_panel(
-    *,
-    capture_inputs: Mapping[str, gr.components.Component],
-    capture: Capture,
-    apply_outputs: Sequence[gr.components.Component],
-    apply: Apply,
-    demo: gr.Blocks | None = None,
-    capture_notes: Notes | None = None,
-    apply_notes: Notes | None = None,
-) -> RecipesPanel:
-    """Build the panel inside the current Blocks layout and wire its events.
+@dataclass(frozen=True)
+class _Widgets:
+    """The panel's components, laid out."""
 
-    Args:
-        capture_inputs: Named components whose values ``capture`` needs (for ``inputs_kwargs``).
-        capture: Values → the current :class:`~app.recipes.Recipe` (raise ``StudioError`` if it cannot).
-        apply_outputs: Components ``apply`` updates.
-        apply: Recipe → one update per ``apply_outputs`` entry (``gr.skip()`` to leave one unchanged).
-        demo: The Blocks app; when given, its ``load`` event fills the menu and restores a ``?recipe=`` link.
-        capture_notes: Values → what the captured recipe could not record (shown after save and share).
-        apply_notes: Recipe → what ``apply`` could not show of it (shown after loading).
+    notice: gr.Markdown
+    undo: gr.Button
+    before: gr.State
+    store: gr.BrowserState
+    menu: gr.Dropdown
+    remove: gr.Button
+    name: gr.Textbox
+    save: gr.Button
+    download: gr.DownloadButton
+    upload: gr.UploadButton
+    share: gr.Button
+    link: gr.Textbox
+    restore: gr.File
 
-    Returns:
-        The panel's components.
-    """
-    outputs = list(apply_outputs)
-    skip_all = [gr.skip() for _ in outputs]
 
+def _lay_out() -> _Widgets:
+    """The panel's components, in page order, inside the current Blocks layout."""
     # Outside the accordion, so a shared link's notice ("supply a photo") is seen even while it is closed.
     with gr.Row(equal_height=True):
         notice = gr.Markdown(elem_id="recipes-notice", latex_delimiters=[])  # recipe text is never math
@@ -307,37 +301,54 @@ def build_recipes_panel(
             height=120,
             elem_id="recipes-restore",
         )
+    return _Widgets(notice, undo, before, store, menu, remove, name, save, download, upload, share, link, restore)
 
-    def applied(recipe: Recipe, source: str, message: str = "", values: dict[str, Any] | None = None) -> list[Any]:
-        """Updates for ``[*outputs, notice, before, undo]``: the recipe on screen, what was there kept for Undo."""
-        notes = list(apply_notes(recipe)) if apply_notes else []
+
+REFUSED = (gr.skip(), gr.skip())
+"""The updates of ``before`` and ``undo`` when nothing was loaded: both stay as they are."""
+
+
+@dataclass(frozen=True)
+class _Handlers:
+    """The panel's event handlers. A load returns updates for ``[*outputs, notice, before, undo]``: the recipe on
+    screen, the notice, and what was on screen before (kept for Undo)."""
+
+    capture: Capture
+    apply: Apply
+    output_count: int
+    capture_notes: Notes | None
+    apply_notes: Notes | None
+
+    def skip_all(self) -> list[Any]:
+        return [gr.skip()] * self.output_count
+
+    def applied(self, recipe: Recipe, source: str, message: str = "", values: dict[str, Any] | None = None) -> list:
+        notes = list(self.apply_notes(recipe)) if self.apply_notes else []
         text = loaded_notice(recipe, source, notes) + (f"\n\n{plain(message)}" if message else "")
         try:
-            previous = capture(values) if values is not None else None
+            previous = self.capture(values) if values is not None else None
         except (StudioError, KeyError):  # nothing recordable on screen (e.g. a tab without recipes): no undo
             previous = None
         undo_update = gr.update(visible=previous is not None)
-        return [*apply(recipe), text, previous if previous is not None else gr.skip(), undo_update]
+        return [*self.apply(recipe), text, previous if previous is not None else gr.skip(), undo_update]
 
-    refused = [gr.skip(), gr.skip()]  # before and undo stay as they are when nothing was loaded
+    def captured(self, values: dict[str, Any]) -> tuple[Recipe, str]:
+        return self.capture(values), noted(self.capture_notes(values) if self.capture_notes else [])
 
-    def captured(values: dict[str, Any]) -> tuple[Recipe, str]:
-        return capture(values), noted(capture_notes(values) if capture_notes else [])
-
-    def on_pick(**values: Any) -> list[Any]:
+    def on_pick(self, **values: Any) -> list[Any]:
         choice, stored = values.pop("recipes__menu"), values.pop("recipes__store")
         if not choice:
-            return [*skip_all, gr.skip(), *refused]
+            return [*self.skip_all(), gr.skip(), *REFUSED]
         try:
             recipe = find_preset(choice, stored)
         except StudioError as error:
-            return [*skip_all, plain(str(error)), *refused]
-        return applied(recipe, "the presets", values=values)
+            return [*self.skip_all(), plain(str(error)), *REFUSED]
+        return self.applied(recipe, "the presets", values=values)
 
-    def on_save(**values: Any) -> tuple[Any, ...]:
+    def on_save(self, **values: Any) -> tuple[Any, ...]:
         preset_name, stored = normalise_name(values.pop("recipes__name")), values.pop("recipes__store")
         try:
-            recipe, notes = captured(values)
+            recipe, notes = self.captured(values)
             stored, path = save_preset(preset_name, stored, recipe)
         except StudioError as error:  # said in the notice: an unqueued event's gr.Error shows only a bare badge
             return gr.skip(), gr.skip(), gr.skip(), f"**Not saved:** {plain(str(error))}"
@@ -348,34 +359,35 @@ def build_recipes_panel(
             f"Saved “{plain(preset_name)}” in this browser; download the JSON to keep or share it.{notes}",
         )
 
-    def on_delete(choice: str | None, stored: Any) -> tuple[Any, ...]:
+    def on_delete(self, choice: str | None, stored: Any) -> tuple[Any, ...]:
         kept = delete_preset(choice, stored)
         return kept, gr.update(choices=menu_choices(kept), value=None)
 
-    def on_upload(**values: Any) -> list[Any]:
+    def on_upload(self, **values: Any) -> list[Any]:
         path = values.pop("recipes__upload")
         try:
-            return applied(read_uploaded_json(path), "the JSON file", values=values)
+            return self.applied(read_uploaded_json(path), "the JSON file", values=values)
         except StudioError as error:
-            return [*skip_all, f"**Not loaded:** {plain(str(error))}", *refused]
+            return [*self.skip_all(), f"**Not loaded:** {plain(str(error))}", *REFUSED]
 
-    def on_restore(path: str | None = None, **values: Any) -> list[Any]:
+    def on_restore(self, path: str | None = None, **values: Any) -> list[Any]:
         if not path:
-            return [*skip_all, gr.skip(), *refused]
+            return [*self.skip_all(), gr.skip(), *REFUSED]
         try:
             recipe, message = recipe_from_png(path)
         except StudioError as error:
-            return [*skip_all, f"**Not restored:** {plain(str(error))}", *refused]
-        return applied(recipe, "the image", message, values=values)
+            return [*self.skip_all(), f"**Not restored:** {plain(str(error))}", *REFUSED]
+        return self.applied(recipe, "the image", message, values=values)
 
-    def on_undo(previous: Recipe | None) -> list[Any]:
+    def on_undo(self, previous: Recipe | None) -> list[Any]:
         if previous is None:
-            return [*skip_all, gr.skip(), None, gr.update(visible=False)]
-        return [*apply(previous), "Back to what was on screen before the last load.", None, gr.update(visible=False)]
+            return [*self.skip_all(), gr.skip(), None, gr.update(visible=False)]
+        text = "Back to what was on screen before the last load."
+        return [*self.apply(previous), text, None, gr.update(visible=False)]
 
-    def on_share(**values: Any) -> tuple[Any, ...]:
+    def on_share(self, **values: Any) -> tuple[Any, ...]:
         try:
-            recipe, notes = captured(values)
+            recipe, notes = self.captured(values)
             token = encode_share(recipe)
         except StudioError as error:
             return "", gr.skip(), f"**No share link made:** {plain(str(error))}"
@@ -383,41 +395,70 @@ def build_recipes_panel(
         # Say what this link cannot reproduce; otherwise keep the notice (e.g. which image a loaded recipe needs).
         return token, download, f"Share link made.{notes}" if notes else gr.skip()
 
-    def on_load(stored: Any, request: gr.Request) -> list[Any]:
+    def on_load(self, stored: Any, request: gr.Request) -> list[Any]:
         choices = gr.update(choices=menu_choices(stored))
         try:
             recipe = recipe_from_query(getattr(request, "query_params", None))
         except StudioError as error:
-            return [choices, *skip_all, f"**The shared link could not be loaded:** {plain(str(error))}", *refused]
+            text = f"**The shared link could not be loaded:** {plain(str(error))}"
+            return [choices, *self.skip_all(), text, *REFUSED]
         if recipe is None:
-            return [choices, *skip_all, gr.skip(), *refused]
-        return [choices, *applied(recipe, "the shared link")]
+            return [choices, *self.skip_all(), gr.skip(), *REFUSED]
+        return [choices, *self.applied(recipe, "the shared link")]
 
+
+def build_recipes_panel(
+    *,
+    capture_inputs: Mapping[str, gr.components.Component],
+    capture: Capture,
+    apply_outputs: Sequence[gr.components.Component],
+    apply: Apply,
+    demo: gr.Blocks | None = None,
+    capture_notes: Notes | None = None,
+    apply_notes: Notes | None = None,
+) -> RecipesPanel:
+    """Build the panel inside the current Blocks layout and wire its events.
+
+    Args:
+        capture_inputs: Named components whose values ``capture`` needs (for ``inputs_kwargs``).
+        capture: Values → the current :class:`~app.recipes.Recipe` (raise ``StudioError`` if it cannot).
+        apply_outputs: Components ``apply`` updates.
+        apply: Recipe → one update per ``apply_outputs`` entry (``gr.skip()`` to leave one unchanged).
+        demo: The Blocks app; when given, its ``load`` event fills the menu and restores a ``?recipe=`` link.
+        capture_notes: Values → what the captured recipe could not record (shown after save and share).
+        apply_notes: Recipe → what ``apply`` could not show of it (shown after loading).
+
+    Returns:
+        The panel's components.
+    """
+    w = _lay_out()
+    on = _Handlers(capture, apply, len(apply_outputs), capture_notes, apply_notes)
+    inputs = dict(capture_inputs)
+    targets = [*apply_outputs, w.notice, w.before, w.undo]
     private = {"queue": False, "api_visibility": "private"}
     # ``select``: only an explicit choice applies a preset (``input`` also fired when the open menu lost focus,
     # re-applying the shown preset over the user's edits).
-    targets = [*outputs, notice, before, undo]
-    menu.select(
-        on_pick, inputs_kwargs={**capture_inputs, "recipes__menu": menu, "recipes__store": store}, outputs=targets,
+    w.menu.select(
+        on.on_pick, inputs_kwargs={**inputs, "recipes__menu": w.menu, "recipes__store": w.store}, outputs=targets,
         **private,
     )  # fmt: skip
-    remove.click(on_delete, inputs=[menu, store], outputs=[store, menu], **private)
-    save.click(
-        on_save,
-        inputs_kwargs={**capture_inputs, "recipes__name": name, "recipes__store": store},
-        outputs=[store, menu, download, notice],
+    w.remove.click(on.on_delete, inputs=[w.menu, w.store], outputs=[w.store, w.menu], **private)
+    w.save.click(
+        on.on_save,
+        inputs_kwargs={**inputs, "recipes__name": w.name, "recipes__store": w.store},
+        outputs=[w.store, w.menu, w.download, w.notice],
         **private,
     )
-    upload.upload(on_upload, inputs_kwargs={**capture_inputs, "recipes__upload": upload}, outputs=targets, **private)
-    restore.upload(on_restore, inputs_kwargs={**capture_inputs, "path": restore}, outputs=targets, **private)
-    undo.click(on_undo, inputs=before, outputs=[*outputs, notice, before, undo], **private)
+    w.upload.upload(on.on_upload, inputs_kwargs={**inputs, "recipes__upload": w.upload}, outputs=targets, **private)
+    w.restore.upload(on.on_restore, inputs_kwargs={**inputs, "path": w.restore}, outputs=targets, **private)
+    w.undo.click(on.on_undo, inputs=w.before, outputs=targets, **private)
     # The token lands in the link box, then the browser turns it into a URL (gr.State never reaches the browser).
-    share.click(on_share, inputs_kwargs=dict(capture_inputs), outputs=[link, download, notice], **private).then(
-        None, inputs=link, outputs=link, js=_SHARE_JS, **private
+    w.share.click(on.on_share, inputs_kwargs=inputs, outputs=[w.link, w.download, w.notice], **private).then(
+        None, inputs=w.link, outputs=w.link, js=_SHARE_JS, **private
     )
     if demo is not None:
-        demo.load(on_load, inputs=store, outputs=[menu, *targets], **private)
+        demo.load(on.on_load, inputs=w.store, outputs=[w.menu, *targets], **private)
     return RecipesPanel(
-        menu, name, save, download, upload, share, link, restore, notice, store, undo, on_restore, targets,
-        dict(capture_inputs),
+        w.menu, w.name, w.save, w.download, w.upload, w.share, w.link, w.restore, w.notice, w.store, w.undo,
+        on.on_restore, targets, inputs,
     )  # fmt: skip
