@@ -29,6 +29,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from app.engine.families import FAMILIES
 from app.errors import RETRYABLE, StudioError, clipped
@@ -159,7 +160,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     import torch
     from accelerate import PartialState
-    from tqdm.auto import tqdm
 
     # Without a GPU, processes started by accelerate (or torchrun) join a CPU process group (gloo).
     cpu = os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("1", "true", "yes") or not torch.cuda.is_available()
@@ -186,17 +186,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(items) - len(todo)} already written; {len(todo)} to run on {state.num_processes} process(es)"
     )
     started = time.perf_counter()
-    with state.split_between_processes(todo) as mine:
-        label = f"process 1 of {state.num_processes}"
-        for item in tqdm(mine, desc=label, unit="photo×seed", disable=not state.is_main_process):
-            try:
-                rows = evaluate_item(studio, item, config, args.out)
-            except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
-                rows = failed_rows(item, config, str(error), retry=isinstance(error, RETRYABLE))
-            except Exception as error:  # a fault costs its item, never the rows of the others; a rerun retries it
-                logger.exception("item %s seed %s failed", item.photo, item.seed)
-                rows = failed_rows(item, config, f"{type(error).__name__}: {error}"[:500], retry=True)
-            append_rows(shard_path(args.out, state.process_index), rows)
+    run_share(state, studio, todo, config, args.out)
     state.wait_for_everyone()
     if not state.is_main_process:
         return 0
@@ -217,6 +207,24 @@ def main(argv: list[str] | None = None) -> int:
         say("No row produced a fit score, so nothing here answers the question: see why above.")
         return 1
     return 0
+
+
+def run_share(state: Any, studio: Any, todo: list, config: Any, out: Path) -> None:
+    """This process's share of ``todo``, each item's rows appended to its shard as soon as they exist. A failed
+    item is written as failed rows (retried on a rerun where the fault may pass), never losing the others."""
+    from tqdm.auto import tqdm
+
+    with state.split_between_processes(todo) as mine:
+        label = f"process 1 of {state.num_processes}"
+        for item in tqdm(mine, desc=label, unit="photo×seed", disable=not state.is_main_process):
+            try:
+                rows = evaluate_item(studio, item, config, out)
+            except StudioError as error:  # e.g. a reference that is not an image: the item is reported, not run
+                rows = failed_rows(item, config, str(error), retry=isinstance(error, RETRYABLE))
+            except Exception as error:  # a fault costs its item, never the rows of the others; a rerun retries it
+                logger.exception("item %s seed %s failed", item.photo, item.seed)
+                rows = failed_rows(item, config, f"{type(error).__name__}: {error}"[:500], retry=True)
+            append_rows(shard_path(out, state.process_index), rows)
 
 
 def scored(row: dict) -> bool:

@@ -74,6 +74,8 @@ PROFILES["sdxl"] = PROFILES["sd15"]
 
 
 def _write_sd(folder: Path, p: dict, seed: int) -> Any:
+    """The tiny SD1.5 pipeline written to ``folder`` through diffusers' own ``save_pretrained`` (long by design: one
+    tiny config per component, kept together so the twin reads as one family beside the real one)."""
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPImageProcessor, CLIPTextConfig, CLIPTextModel
 

@@ -119,6 +119,8 @@ def build_sdxl(root: Path, vision_projection: int, profile: str = "tiny", seed: 
 
 
 def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
+    """The tiny SDXL pipeline written to ``folder`` through diffusers' own ``save_pretrained`` (long by design: one
+    tiny config per component, kept together so the twin reads as one family beside the real one)."""
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 

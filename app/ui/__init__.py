@@ -149,6 +149,9 @@ def mount_recipes(
 ) -> RecipesPanel:
     """The recipes panel, capturing the open tab's recipe and applying a recipe to the tab it belongs to.
 
+    Long by design: a Blocks builder lays its components out in page order and wires their events where they are
+    made; what each event does lives in the module's functions.
+
     Tabs share input names (``photo``, ``fit``, ...), so each tab's own inputs travel as ``<tab>__<name>``.
     A recipe for a model family this studio does not serve loads on the default family, and says so.
     """

@@ -401,6 +401,8 @@ def without_ip_adapter(chosen: list[str] | None) -> list[str]:
 
 
 def _widgets(shared: SharedControls, max_methods: int, max_seeds: int = MAX_SEED_COUNT) -> CompareInputs:
+    """The Compare tab's inputs, laid out in page order (long by design: one component after another, each with
+    its label, range and id; no logic)."""
     with gr.Row():
         photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
@@ -474,6 +476,9 @@ def _widgets(shared: SharedControls, max_methods: int, max_seeds: int = MAX_SEED
 
 def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The Compare tab (API: ``/preview_all_maps``, ``/compare``).
+
+    Long by design: a Blocks builder lays its components out in page order and wires their events where they are
+    made; what each event does lives in the module's functions.
 
     Args:
         studio: The process-wide studio handle.

@@ -192,6 +192,9 @@ def _widgets(shared: SharedControls) -> ControlNetInputs:
 def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
     """The ControlNet tab (API: ``/preview_maps``, ``/controlnet``).
 
+    Long by design: a Blocks builder lays its components out in page order and wires their events where they are
+    made; what each event does lives in the module's functions.
+
     Args:
         studio: The process-wide studio handle.
         shared: The shared prompt, seed and sampling controls.

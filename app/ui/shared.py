@@ -112,6 +112,9 @@ def family_size(family: str, width: Any, height: Any) -> tuple[Any, Any]:
 def build_shared_controls(settings: Settings, families: tuple[str, ...] | None = None) -> SharedControls:
     """The shared controls, ranges from the request schema and the operator's caps.
 
+    Long by design: a Blocks builder lays its components out in page order and wires their events where they are
+    made; what each event does lives in the module's functions.
+
     Args:
         settings: The operator's caps.
         families: The model families served, the default first (default: the settings'). With more than one,
