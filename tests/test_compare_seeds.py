@@ -79,7 +79,7 @@ def test_the_seed_count_is_bounded_and_travels_in_recipes():
         with pytest.raises(StudioError, match=message):
             parse_compare_request({**SHARED, "methods": ["text"], "seed_count": bad})
     with pytest.raises(StudioError, match="largest seed"):
-        parse_compare_request({**SHARED, "seed": 2**32 - 2, "methods": ["text"], "seed_count": 4})
+        parse_compare_request({**SHARED, "seed": 2**53 - 2, "methods": ["text"], "seed_count": 4})
     recipe = recipe_from_compare(parse_compare_request({**SHARED, "methods": ["text"], "seed_count": 5}).model_dump())
     assert decode_share(encode_share(recipe)).compare.seed_count == 5
 

@@ -391,7 +391,7 @@ def test_unusable_schema_versions_are_refused(version, fragment):
         (minimal(guidance_scale=1e308), ("generate.guidance_scale", "less than or equal to 30")),
         (minimal(seed=1e308), ("generate.seed", "valid integer")),
         ('{"mode": "generate", "generate": {"seed": ' + "9" * 5000 + "}}", ("generate.seed",)),
-        (minimal(seed=2**32), ("generate.seed", "less than or equal to 4294967295")),
+        (minimal(seed=2**53), ("generate.seed", "less than or equal to 9007199254740991")),
         (minimal(seed="7"), ("generate.seed", "valid integer", "'7'")),
         (minimal(num_inference_steps=True), ("generate.num_inference_steps", "valid integer")),
         (minimal(width=100), ("generate.width", "multiple of 8")),
@@ -458,10 +458,10 @@ def _png(chunks: list[tuple[bytes, bytes]]) -> bytes:
 
 def test_oversize_png_chunks_are_refused():
     big = _png([(b"tEXt", b"conditioning-studio\0" + b"{" * 100_000)])
-    with pytest.raises(StudioError, match="'conditioning-studio' text chunk is 100,020 bytes; at most 65,536"):
+    with pytest.raises(StudioError, match="'conditioning-studio' text is over 65,536 bytes; refused"):
         recipe_from_png(big)
     bomb = _png([(b"zTXt", b"parameters\0\0" + zlib.compress(b"a" * 10_000_000))])
-    with pytest.raises(StudioError, match="expands past 65,536 bytes"):
+    with pytest.raises(StudioError, match="'parameters' text chunk expands past 1,048,576 bytes"):
         recipe_from_png(bomb)
 
 
@@ -527,17 +527,19 @@ def test_a1111_values_outside_the_schema_are_dropped_with_a_note():
     recipe, message = recipe_from_png(_a1111_png(text))
     default = GenerationSettings()
     assert recipe.generate.prompt == "a cat"
-    for name in ("num_inference_steps", "guidance_scale", "seed", "width", "height", "scheduler"):
+    for name in ("num_inference_steps", "guidance_scale", "seed", "scheduler"):
         assert getattr(recipe.generate, name) == getattr(default, name), name
+    assert (recipe.generate.width, recipe.generate.height) == (496, 496)  # the nearest allowed size
     for fragment in (
         "num_inference_steps",
         "guidance_scale",
         "seed",
         "width",
         "'Heun' has no match",
-        "model '../../etc/passwd' read as Stable Diffusion 1.5",
+        "width 500 rounded to 496",
     ):
         assert fragment in message, message
+    assert "passwd" not in message  # a checkpoint name is never evidence, nor repeated
 
 
 def test_a1111_old_sampler_style_and_our_own_parameters_line():
@@ -618,10 +620,18 @@ def test_version_1_recipes_are_sd15_and_an_unknown_family_is_refused_by_name():
     refused({**minimal(), "generate": {"prompt": "a cat", "family": "flux"}}, "generate.family", "sd15", "sdxl")
 
 
-def test_a1111_model_names_pick_the_family():
-    for model, family in (("sd_xl_base_1.0", "sdxl"), ("juggernautXL_v9", "sdxl"), ("v1-5-pruned-emaonly", "sd15")):
-        recipe, _ = recipe_from_png(_a1111_png(f"a cat\nSteps: 20, Seed: 1, Size: 512x512, Model: {model}"))
-        assert recipe.generate.family == family and recipe.generate.width == 512
+def test_a1111_family_comes_from_evidence_never_from_a_checkpoint_name():
+    # Pony/Illustrious-style SDXL checkpoints with no "xl" in the name, at an SDXL size or with the SDXL VAE.
+    for text, family in (
+        ("Size: 832x1216, Model: ponyDiffusionV6", "sdxl"),
+        ("Size: 512x512, Model: illustrious_v1, VAE: sdxl_vae.safetensors", "sdxl"),
+        ("Size: 512x768, Model: juggernautXL_v9", "sd15"),  # the name says XL; the size says SD1.5
+        ("Size: 512x512, Model: v1-5-pruned-emaonly", "sd15"),
+    ):
+        recipe, message = recipe_from_png(_a1111_png(f"a cat\nSteps: 20, Seed: 1, {text}"))
+        assert recipe.generate.family == family, (text, message)
+    unsure, message = recipe_from_png(_a1111_png("a cat\nSteps: 20, Seed: 1, Size: 768x768, Model: x"))
+    assert unsure.generate.family == "sd15" and "unsure" in message  # kept, and said
     ours = parse_recipe({"mode": "generate", "generate": {"family": "sdxl", "prompt": "a cat"}})
     recipe, _ = recipe_from_png(_a1111_png(format_parameters(ours)))
     assert recipe.generate.family == "sdxl" and recipe.generate.width == 1024

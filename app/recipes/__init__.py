@@ -5,7 +5,7 @@ Public API::
     from app.recipes import (
         Recipe, parse_recipe, recipe_to_json,                       # JSON files
         encode_share, decode_share, share_url, share_token,         # share links (?recipe=...)
-        attach_recipe, png_with_recipe, recipe_from_png,            # PNG text chunks
+        attach_recipe, png_with_recipe, recipe_from_image,          # PNG text chunks; any tool's image
         recipe_from_generation, recipe_from_compare,                # capture the UI's state
         recipe_to_request, run_recipe, recipe_notice,               # run a recipe
         load_presets,                                               # presets/*.json
@@ -43,7 +43,14 @@ from app.recipes.convert import (
     run_recipe,
 )
 from app.recipes.migrate import MIGRATIONS, migrate
-from app.recipes.png import PARAMETERS_KEY, RECIPE_KEY, attach_recipe, png_with_recipe, recipe_from_png
+from app.recipes.png import (
+    PARAMETERS_KEY,
+    RECIPE_KEY,
+    attach_recipe,
+    png_with_recipe,
+    recipe_from_image,
+    recipe_from_png,
+)
 from app.recipes.presets import PRESETS_DIR, load_presets
 from app.recipes.schema import (
     SCHEMA_VERSION,
@@ -86,6 +93,7 @@ __all__ = [
     "png_with_recipe",
     "recipe_from_compare",
     "recipe_from_generation",
+    "recipe_from_image",
     "recipe_from_png",
     "recipe_notice",
     "recipe_to_dict",

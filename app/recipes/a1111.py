@@ -6,11 +6,10 @@ The format (AUTOMATIC1111 / Forge / many viewers)::
     Negative prompt: blurry
     Steps: 25, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 42, Size: 512x768, Model: ...
 
-Reading is best-effort and never trusted beyond the schema: only prompt,
-negative prompt, steps, sampler (mapped to our scheduler names when known),
-CFG scale, seed and size are read, each validated against the request bounds;
-a value that does not fit is left at its default and reported, and every other
-key (model names and hashes, LoRAs, hires settings, ...) is ignored and listed.
+Reading is best-effort and never trusted beyond the schema: only prompt, negative prompt, steps, sampler, CFG scale,
+seed and size are read (:func:`read_parameters`), each checked by :func:`app.recipes.reading.settle` against the
+request bounds; a value that does not fit is left at its default and reported, and every other key (model names and
+hashes, LoRAs, hires settings, ...) is ignored and listed.
 """
 
 from __future__ import annotations
@@ -19,25 +18,15 @@ import json
 import re
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.engine.families import FAMILIES
+from app.recipes.reading import NotThisTool, Reading, settle
 from app.recipes.schema import GenerationSettings, Recipe
-from app.request import MAX_PROMPT_CHARS, CommonSettings
 from app.samplers import SCHEDULER_LABELS
 
 # Largest parameters text read; A1111 texts are a few hundred bytes (ComfyUI workflows are another key).
 MAX_PARAMETERS_CHARS = 64 * 1024
 
-# A1111 sampler labels (old "DPM++ 2M Karras" and new "DPM++ 2M" + "Schedule type: Karras" styles) → our names.
-_SAMPLERS = {
-    "dpm++ 2m karras": "dpmpp_2m_karras",
-    "euler a": "euler_a",
-    "euler": "euler",
-    "unipc": "unipc",
-    "ddim": "ddim",
-}
-_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model")
+_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "VAE")
 # A1111's own pattern for one "key: value" item; values with commas or colons are JSON-quoted.
 _ITEM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*x\s*(\d{1,5})\s*$")
@@ -82,12 +71,22 @@ def format_parameters(recipe: Recipe, *, seed: int | None = None, method: str | 
     return "\n".join(lines)
 
 
-def _split(text: str) -> tuple[str, str, dict[str, str]]:
-    """(prompt, negative prompt, key → raw value) the way A1111's own parser splits them."""
+def _split(text: str) -> tuple[str, str, dict[str, str], str]:
+    """(prompt, negative prompt, key → raw value, text after the settings line) as A1111 writes them.
+
+    The settings line is the last line that starts with ``Steps:`` (A1111 always starts it so), else the last line
+    when it holds three or more ``key: value`` items; lines after it (old Dynamic Prompts templates) are returned
+    apart instead of turning the settings into the negative prompt.
+    """
     lines = text.strip().split("\n")
+    at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].startswith("Steps: ")), None)
+    if at is None and lines and len(_ITEM.findall(lines[-1])) >= 3:
+        at = len(lines) - 1
     items: dict[str, str] = {}
-    if lines and len(_ITEM.findall(lines[-1])) >= 3:
-        for key, value in _ITEM.findall(lines.pop()):
+    after = ""
+    if at is not None:
+        after = "\n".join(lines[at + 1 :]).strip()
+        for key, value in _ITEM.findall(lines[at]):
             value = value.strip()
             if value.startswith('"') and value.endswith('"'):
                 try:
@@ -95,6 +94,7 @@ def _split(text: str) -> tuple[str, str, dict[str, str]]:
                 except ValueError:
                     value = value[1:-1]
             items.setdefault(key.strip(), str(value))
+        lines = lines[:at]
     prompt: list[str] = []
     negative: list[str] = []
     target = prompt
@@ -103,11 +103,51 @@ def _split(text: str) -> tuple[str, str, dict[str, str]]:
             target = negative
             line = line[len("Negative prompt:") :].lstrip()
         target.append(line)
-    return "\n".join(prompt).strip(), "\n".join(negative).strip(), items
+    return "\n".join(prompt).strip(), "\n".join(negative).strip(), items, after
+
+
+def read_parameters(text: str) -> Reading:
+    """What an A1111 ``parameters`` text records, unchecked (:func:`app.recipes.reading.settle` checks it).
+
+    Raises:
+        NotThisTool: the text holds neither a prompt nor a settings line.
+    """
+    reading = Reading("A1111-style parameters")
+    if len(text) > MAX_PARAMETERS_CHARS:
+        reading.notes.append(
+            f"the parameters text is {len(text):,} characters; only the first {MAX_PARAMETERS_CHARS:,} read"
+        )
+        text = text[:MAX_PARAMETERS_CHARS]
+    prompt, negative, items, after = _split(text)
+    if not prompt and not items:
+        raise NotThisTool("the parameters text holds no prompt or settings")
+    if after:
+        reading.notes.append(f"text after the settings line ignored ({after[:40]!r})")
+    size = _SIZE.match(items.get("Size", ""))
+    reading.fields.update(
+        prompt=prompt,
+        negative_prompt=negative,
+        num_inference_steps=items.get("Steps"),
+        seed=items.get("Seed"),
+        guidance_scale=items.get("CFG scale"),
+        width=int(size[1]) if size else items.get("Size"),
+        height=int(size[2]) if size else items.get("Size"),
+    )
+    if "Sampler" in items:
+        reading.fields["scheduler"] = (items["Sampler"], items.get("Schedule type"))
+    family = next((f.name for f in FAMILIES.values() if items.get("Model") == f.label), None)
+    if family is not None:  # the studio's own images name their family exactly
+        reading.family_hints.append((family, "the family the image names"))
+    if "sdxl" in items.get("VAE", "").lower():
+        reading.family_hints.append(("sdxl", f"its SDXL VAE ({items['VAE'][:40]})"))
+    ignored = sorted(set(items) - set(_READ))
+    if ignored:
+        reading.found.append(", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else ""))
+    return reading
 
 
 def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:
-    """Read the fields we understand from an A1111 ``parameters`` text.
+    """Read the fields the studio restores from an A1111 ``parameters`` text.
 
     Args:
         text: The text chunk (untrusted).
@@ -117,66 +157,11 @@ def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:
         (keys among prompt, negative_prompt, num_inference_steps, scheduler, guidance_scale, seed,
         width, height, family) and plain-language notes on what was cut, left at its default or ignored.
     """
-    notes: list[str] = []
-    if len(text) > MAX_PARAMETERS_CHARS:
-        notes.append(f"the parameters text is {len(text):,} characters; only the first {MAX_PARAMETERS_CHARS:,} read")
-        text = text[:MAX_PARAMETERS_CHARS]
-    prompt, negative, items = _split(text)
-    found: dict[str, Any] = {}
-    for key, value in (("prompt", prompt), ("negative_prompt", negative)):
-        if len(value) > MAX_PROMPT_CHARS:
-            notes.append(f"{key} cut to {MAX_PROMPT_CHARS} characters (it had {len(value):,})")
-            value = value[:MAX_PROMPT_CHARS]
-        if value:
-            found[key] = value
-    raw: dict[str, Any] = {}
-    for key, name in (("Steps", "num_inference_steps"), ("Seed", "seed")):
-        if key in items:
-            raw[name] = _number(items[key], int)
-    if "CFG scale" in items:
-        raw["guidance_scale"] = _number(items["CFG scale"], float)
-    if "Size" in items:
-        size = _SIZE.match(items["Size"])
-        raw["width"], raw["height"] = (int(size[1]), int(size[2])) if size else (items["Size"], items["Size"])
-    if "Model" in items:  # a checkpoint name: SDXL ones say so ("sd_xl_base_1.0", "juggernautXL_v9", ours)
-        raw["family"] = "sdxl" if re.search(r"xl", items["Model"], re.IGNORECASE) else "sd15"
-        notes.append(f"model {items['Model'][:40]!r} read as {FAMILIES[raw['family']].label}")
-    if "Sampler" in items:
-        sampler = items["Sampler"].strip()
-        schedule = items.get("Schedule type", "").strip()
-        if schedule and schedule.lower() != "automatic":
-            sampler = f"{sampler} {schedule}"
-        name = _SAMPLERS.get(sampler.lower())
-        if name is None:
-            notes.append(
-                f"sampler {sampler[:40]!r} has no match here; using {SCHEDULER_LABELS['dpmpp_2m_karras']} "
-                f"(known: {', '.join(SCHEDULER_LABELS.values())})"
-            )
-        else:
-            raw["scheduler"] = name
-    for name, value in raw.items():
-        try:
-            CommonSettings.model_validate({name: value}, strict=True)
-        except ValidationError as error:
-            problem = error.errors()[0]["msg"]
-            notes.append(f"{name}: {str(value)[:40]!r} left at its default ({problem})")
-            continue
-        found[name] = value
-    ignored = sorted(set(items) - set(_READ))
-    if ignored:
-        shown = ", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else "")
-        notes.append(f"ignored: {shown}")
-    return found, notes
-
-
-def _number(text: str, kind: type) -> Any:
-    text = text.strip()
-    if len(text) > 24:
-        return text  # refused by the schema with the field's name
     try:
-        value = float(text)
-    except ValueError:
-        return text
-    if kind is int and value.is_integer():
-        return int(value)
-    return value if kind is float else text
+        reading = read_parameters(text)
+    except NotThisTool:
+        return {}, []
+    fields, notes = settle(reading)
+    if reading.found:
+        notes.append(f"ignored: {'; '.join(reading.found)}")
+    return fields, notes

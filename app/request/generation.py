@@ -26,7 +26,9 @@ from app.samplers import SchedulerName
 IPAdapterMode = Literal["full", "style", "layout"]
 
 MAX_PROMPT_CHARS = 2000
-MAX_SEED = 2**32 - 1
+MAX_SEED = 2**53 - 1
+"""The largest seed: the largest integer a browser's number field holds exactly, so a seed shown on the page is the
+seed that runs (ComfyUI's random seeds stay below it too; a CPU ``torch.Generator`` takes up to 2**64 - 1)."""
 MAX_CONTROLS = 3
 
 

@@ -45,7 +45,7 @@ from app.recipes import (
     encode_share,
     load_presets,
     parse_recipe,
-    recipe_from_png,
+    recipe_from_image,
     recipe_notice,
     recipe_to_dict,
     recipe_to_json,
@@ -295,8 +295,8 @@ def _lay_out() -> _Widgets:
             share = gr.Button("Make share link", elem_id="recipes-share")
         link = gr.Textbox(label="Share link", interactive=False, buttons=["copy"], elem_id="recipes-link")
         restore = gr.File(
-            label="Restore from image: drop a PNG made here (or by A1111-style tools)",
-            file_types=[".png"],
+            label="Restore from image: a PNG, JPEG or WebP made here, or by A1111/Forge, ComfyUI, InvokeAI, Fooocus…",
+            file_types=[".png", ".jpg", ".jpeg", ".webp"],
             type="filepath",
             height=120,
             elem_id="recipes-restore",
@@ -374,7 +374,7 @@ class _Handlers:
         if not path:
             return [*self.skip_all(), gr.skip(), *REFUSED]
         try:
-            recipe, message = recipe_from_png(path)
+            recipe, message = recipe_from_image(path)
         except StudioError as error:
             return [*self.skip_all(), f"**Not restored:** {plain(str(error))}", *REFUSED]
         return self.applied(recipe, "the image", message, values=values)

@@ -1,0 +1,351 @@
+"""Reading what other tools wrote into an image: A1111/Forge, ComfyUI, InvokeAI, NovelAI, Fooocus and SwarmUI.
+
+Each reader turns one tool's metadata into a :class:`Reading`: the candidate values of the fields the studio
+restores (prompt, negative prompt, seed, steps, CFG, sampler, size, family), what it found and does not restore
+(LoRAs, upscalers, ControlNet and IP-Adapter nodes, model names), and notes. :func:`settle` then checks every value
+against the sliders' bounds, maps sampler names, rounds sizes, strips control bytes and decides the family from
+evidence; nothing read ever names a file, a model repository or code to load.
+
+Why not a general reader package such as ``sd-parsers``: its ComfyUI reader needs the UI ``workflow`` chunk (an
+image made through ComfyUI's API carries only the ``prompt`` graph) and finds no ControlNet or IP-Adapter nodes,
+and its readers parse JSON of any size and depth. The formats are small; each is one function here, behind the
+bounded reading of :mod:`app.recipes.metadata`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from app.recipes.a1111 import read_parameters
+from app.recipes.metadata import USER_COMMENT
+from app.recipes.reading import NotThisTool, Reading
+
+MAX_JSON_DEPTH = 64
+"""Deepest JSON nesting read (real metadata nests a few levels; deeper is refused before parsing)."""
+MAX_GRAPH_NODES = 2000
+"""Most ComfyUI nodes looked at."""
+
+
+def load_json(text: str, what: str) -> Any:
+    """JSON from untrusted metadata, refusing nesting deeper than :data:`MAX_JSON_DEPTH` before parsing."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+            if deepest > MAX_JSON_DEPTH:
+                raise NotThisTool(f"{what} nests deeper than {MAX_JSON_DEPTH} levels")
+        elif char in "]}":
+            depth -= 1
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise NotThisTool(f"{what} is not valid JSON") from None
+
+
+# -- A1111 / Forge ---------------------------------------------------------------------------------------------------
+
+
+def read_a1111(text: str) -> Reading:
+    """A1111's ``parameters`` text (PNG chunk or EXIF comment): see :func:`app.recipes.a1111.read_parameters`."""
+    if text.lstrip().startswith("{"):
+        raise NotThisTool("JSON, not A1111 text")
+    return read_parameters(text)
+
+
+# -- ComfyUI ---------------------------------------------------------------------------------------------------------
+
+_TEXT_INPUTS = ("text", "text_g", "text_l", "prompt")
+_CONDITIONING_INPUTS = ("conditioning", "conditioning_1", "conditioning_2", "conditioning_to", "conditioning_from")
+_NOT_READ = {
+    "LoraLoader": "LoRA",
+    "LoraLoaderModelOnly": "LoRA",
+    "UpscaleModelLoader": "upscaler",
+    "ImageUpscaleWithModel": "upscaler",
+    "LatentUpscale": "latent upscale (hires fix)",
+    "LatentUpscaleBy": "latent upscale (hires fix)",
+    "VAELoader": "its own VAE",
+    "FreeU": "FreeU",
+    "FreeU_V2": "FreeU",
+}
+
+
+def read_comfyui(prompt_text: str) -> Reading:
+    """ComfyUI's ``prompt`` chunk (the API graph that ran): the first sampler's seed, steps, CFG, sampler and
+    scheduler, the texts its positive and negative inputs trace back to, the latent size, and the ControlNet and
+    IP-Adapter nodes on the way."""
+    graph = load_json(prompt_text, "the ComfyUI prompt")
+    if not isinstance(graph, dict) or not graph or not all(isinstance(n, dict) for n in graph.values()):
+        raise NotThisTool("not a ComfyUI prompt graph")
+    nodes = {str(k): v for k, v in list(graph.items())[:MAX_GRAPH_NODES]}
+    samplers = [k for k, n in nodes.items() if {"steps", "cfg"} <= set(_inputs(n)) and "sampler_name" in _inputs(n)]
+    if not samplers:
+        raise NotThisTool("the ComfyUI graph has no sampler node")
+    reading = Reading("a ComfyUI workflow")
+    first = min(samplers, key=lambda k: (not _starts_empty(nodes, k), _node_order(k)))
+    inputs = _inputs(nodes[first])
+    values = {name: _value(nodes, inputs.get(name)) for name in ("seed", "noise_seed", "steps", "cfg")}
+    reading.fields.update(
+        seed=values["seed"] if values["seed"] is not None else values["noise_seed"],
+        num_inference_steps=values["steps"],
+        guidance_scale=values["cfg"],
+    )
+    reading.fields["scheduler"] = (_value(nodes, inputs.get("sampler_name")), _value(nodes, inputs.get("scheduler")))
+    for role, name in (("positive", "prompt"), ("negative", "negative_prompt")):
+        texts = _trace_texts(nodes, inputs.get(role), reading)
+        if texts:
+            reading.fields[name] = "\n".join(dict.fromkeys(texts))
+    size = _latent_size(nodes, inputs.get("latent_image"))
+    if size is not None:
+        reading.fields["width"], reading.fields["height"] = size
+    if len(samplers) > 1:
+        reading.found.append(f"{len(samplers) - 1} more sampler pass(es)")
+    for node in nodes.values():
+        kind = str(node.get("class_type", ""))
+        if kind in _NOT_READ:
+            reading.found.append(_NOT_READ[kind])
+        if kind.startswith("CLIPTextEncodeSDXL"):
+            reading.family_hints.append(("sdxl", "its SDXL text encoder node"))
+        if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
+            weight = _value(nodes, _inputs(node).get("weight"))
+            reading.found.append(f"IP-Adapter (weight {weight})" if weight is not None else "IP-Adapter")
+    reading.found = list(dict.fromkeys(reading.found))
+    return reading
+
+
+def _inputs(node: Any) -> dict[str, Any]:
+    inputs = node.get("inputs") if isinstance(node, dict) else None
+    return inputs if isinstance(inputs, dict) else {}
+
+
+def _node_order(key: str) -> tuple[int, str]:
+    return (int(key), key) if key.isdigit() else (1 << 62, key)
+
+
+def _link(value: Any) -> str | None:
+    """The node a ``[node id, output]`` input links to."""
+    if isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int)):
+        return str(value[0])
+    return None
+
+
+def _value(nodes: dict[str, Any], value: Any, hops: int = 8) -> Any:
+    """A literal input, following links through value nodes (a seed or number node) up to ``hops`` deep."""
+    for _ in range(hops):
+        target = _link(value)
+        if target is None:
+            return value if isinstance(value, (str, int, float)) and not isinstance(value, bool) else None
+        literals = [v for v in _inputs(nodes.get(target)).values() if _link(v) is None]
+        links = [v for v in _inputs(nodes.get(target)).values() if _link(v) is not None]
+        if len(literals) == 1:
+            value = literals[0]
+        elif len(links) == 1 and not literals:
+            value = links[0]
+        else:
+            return None
+    return None
+
+
+def _starts_empty(nodes: dict[str, Any], sampler: str) -> bool:
+    """Whether a sampler starts from an empty latent (the first pass, not a hires-fix or refiner pass)."""
+    target = _link(_inputs(nodes.get(sampler)).get("latent_image"))
+    return target is not None and "Empty" in str(nodes.get(target, {}).get("class_type", ""))
+
+
+def _latent_size(nodes: dict[str, Any], value: Any) -> tuple[Any, Any] | None:
+    seen = 0
+    while (target := _link(value)) is not None and seen < 16:
+        seen += 1
+        inputs = _inputs(nodes.get(target))
+        if "width" in inputs and "height" in inputs:
+            return _value(nodes, inputs["width"]), _value(nodes, inputs["height"])
+        value = inputs.get("samples") or inputs.get("latent") or inputs.get("latent_image")
+    return None
+
+
+def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading) -> list[str]:
+    """The prompt texts a conditioning input traces back to (breadth first, each node once), noting ControlNets.
+
+    A node that passes both conditionings on (``ControlNetApplyAdvanced``: outputs 0 positive, 1 negative) is
+    followed through the input its linked output carries.
+    """
+    texts: list[str] = []
+    queue, seen = [start], set()
+    while queue and len(seen) < MAX_GRAPH_NODES:
+        link = queue.pop(0)
+        target = _link(link)
+        if target is None or (target, link[1]) in seen or target not in nodes:
+            continue
+        seen.add((target, link[1]))
+        kind, inputs = str(nodes[target].get("class_type", "")), _inputs(nodes[target])
+        if "ControlNet" in kind:
+            reading.found.append(_controlnet(nodes, inputs))
+        for name in _TEXT_INPUTS:
+            text = _value(nodes, inputs.get(name))
+            if isinstance(text, str) and text.strip():
+                texts.append(text.strip())
+        if "positive" in inputs and "negative" in inputs:
+            queue.append(inputs["negative" if link[1] == 1 else "positive"])
+        else:
+            queue += [inputs[n] for n in (*_CONDITIONING_INPUTS, "positive", "negative") if n in inputs]
+    return texts
+
+
+def _controlnet(nodes: dict[str, Any], inputs: dict[str, Any]) -> str:
+    loader = _inputs(nodes.get(_link(inputs.get("control_net")) or ""))
+    name = str(_value(nodes, loader.get("control_net_name")) or "")
+    kind = next((t for t in ("canny", "openpose", "depth", "lineart", "softedge", "scribble", "seg") if t in name), "")
+    strength = _value(nodes, inputs.get("strength"))
+    return " ".join(p for p in ("ControlNet", kind, f"strength {strength}" if strength is not None else "") if p)
+
+
+# -- InvokeAI, NovelAI, Fooocus, SwarmUI -----------------------------------------------------------------------------
+
+
+def read_invokeai(texts: dict[str, str]) -> Reading:
+    """InvokeAI 3+ (``invokeai_metadata``) or 2.x (``sd-metadata``)."""
+    if "invokeai_metadata" in texts:
+        data = load_json(texts["invokeai_metadata"], "InvokeAI's metadata")
+        if not isinstance(data, dict):
+            raise NotThisTool("InvokeAI's metadata is not an object")
+        reading = Reading("InvokeAI metadata")
+        reading.fields.update(
+            prompt=data.get("positive_prompt"),
+            negative_prompt=data.get("negative_prompt"),
+            seed=data.get("seed"),
+            num_inference_steps=data.get("steps"),
+            guidance_scale=data.get("cfg_scale"),
+            scheduler=(data.get("scheduler"), None),
+            width=data.get("width"),
+            height=data.get("height"),
+        )
+        model = data.get("model") if isinstance(data.get("model"), dict) else {}
+        base = model.get("base") or model.get("base_model")  # InvokeAI 4+ / 3
+        if base in ("sdxl", "sd-1"):
+            reading.family_hints.append(("sdxl" if base == "sdxl" else "sd15", f"InvokeAI's model base {base!r}"))
+        if data.get("loras"):
+            reading.found.append("LoRA")
+        if data.get("controlnets") or data.get("t2iAdapters"):
+            reading.found.append("ControlNet")
+        if data.get("ipAdapters"):
+            reading.found.append("IP-Adapter")
+        return reading
+    data = load_json(texts["sd-metadata"], "InvokeAI's sd-metadata")
+    image = data.get("image") if isinstance(data, dict) else None
+    if not isinstance(image, dict):
+        raise NotThisTool("InvokeAI's sd-metadata has no image record")
+    prompt = image.get("prompt")
+    if isinstance(prompt, list):
+        prompt = " ".join(str(p.get("prompt", "")) for p in prompt if isinstance(p, dict))
+    reading = Reading("InvokeAI metadata")
+    reading.fields.update(
+        prompt=prompt,
+        seed=image.get("seed"),
+        num_inference_steps=image.get("steps"),
+        guidance_scale=image.get("cfg_scale"),
+        scheduler=(image.get("sampler"), None),
+        width=image.get("width"),
+        height=image.get("height"),
+    )
+    return reading
+
+
+def read_novelai(texts: dict[str, str]) -> Reading:
+    """NovelAI: the prompt in ``Description``, the settings as JSON in ``Comment``."""
+    data = load_json(texts["Comment"], "NovelAI's Comment")
+    if not isinstance(data, dict) or "steps" not in data:
+        raise NotThisTool("not NovelAI's settings")
+    reading = Reading("NovelAI metadata")
+    reading.fields.update(
+        prompt=texts.get("Description") or data.get("prompt"),
+        negative_prompt=data.get("uc"),
+        seed=data.get("seed"),
+        num_inference_steps=data.get("steps"),
+        guidance_scale=data.get("scale"),
+        scheduler=(data.get("sampler"), data.get("noise_schedule")),
+        width=data.get("width"),
+        height=data.get("height"),
+    )
+    reading.found.append("NovelAI's own model")
+    return reading
+
+
+def read_json_parameters(text: str) -> Reading:
+    """JSON in ``parameters``: Fooocus's or SwarmUI's (``sui_image_params``)."""
+    data = load_json(text, "the parameters JSON")
+    if not isinstance(data, dict):
+        raise NotThisTool("the parameters JSON is not an object")
+    if isinstance(data.get("sui_image_params"), dict):
+        params = data["sui_image_params"]
+        reading = Reading("SwarmUI parameters")
+        reading.fields.update(
+            prompt=params.get("prompt"),
+            negative_prompt=params.get("negativeprompt"),
+            seed=params.get("seed"),
+            num_inference_steps=params.get("steps"),
+            guidance_scale=params.get("cfgscale"),
+            scheduler=(params.get("sampler"), params.get("scheduler")),
+            width=params.get("width"),
+            height=params.get("height"),
+        )
+        if params.get("loras"):
+            reading.found.append("LoRA")
+        return reading
+    if "prompt" in data and ("guidance_scale" in data or "base_model" in data):
+        reading = Reading("Fooocus parameters")
+        width, height = data.get("width"), data.get("height")
+        resolution = re.findall(r"\d+", str(data.get("resolution", "")))
+        if (width is None or height is None) and len(resolution) == 2:
+            width, height = int(resolution[0]), int(resolution[1])
+        reading.fields.update(
+            prompt=data.get("prompt"),
+            negative_prompt=data.get("negative_prompt"),
+            seed=_int_text(data.get("seed")),
+            num_inference_steps=data.get("steps"),
+            guidance_scale=data.get("guidance_scale"),
+            scheduler=(data.get("sampler"), data.get("scheduler")),
+            width=width,
+            height=height,
+        )
+        reading.family_hints.append(("sdxl", "Fooocus generates with SDXL"))
+        if data.get("loras") or data.get("lora_combined_1"):
+            reading.found.append("LoRA")
+        return reading
+    raise NotThisTool("JSON parameters from an unknown tool")
+
+
+def _int_text(value: Any) -> Any:
+    return int(value) if isinstance(value, str) and value.strip().isdigit() and len(value) < 24 else value
+
+
+READERS: tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], Reading]], ...] = (
+    (("prompt",), lambda t: read_comfyui(t["prompt"])),
+    (("invokeai_metadata",), read_invokeai),
+    (("sd-metadata",), read_invokeai),
+    (("Comment",), read_novelai),
+    (("parameters",), lambda t: read_json_parameters(t["parameters"])),
+    (("parameters",), lambda t: read_a1111(t["parameters"])),
+    ((USER_COMMENT,), lambda t: read_json_parameters(t[USER_COMMENT])),
+    ((USER_COMMENT,), lambda t: read_a1111(t[USER_COMMENT])),
+)
+"""Each tool's reader, by the texts it needs, most specific first."""
+
+
+def read_other_tool(texts: dict[str, str]) -> tuple[Reading | None, list[str]]:
+    """The first reader that recognises ``texts``, and why the others did not (for the message when none does)."""
+    why: list[str] = []
+    for keys, reader in READERS:
+        if all(k in texts for k in keys):
+            try:
+                return reader(texts), why
+            except NotThisTool as error:
+                why.append(str(error))
+    return None, why

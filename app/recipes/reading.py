@@ -1,0 +1,223 @@
+"""What a reader of another tool's metadata returns, and the one place its values are checked.
+
+Every reader (:mod:`app.recipes.a1111`, :mod:`app.recipes.other_tools`) fills a :class:`Reading` with the values it
+found, unchecked. :func:`settle` turns them into settings the studio accepts — each value checked against the same
+bounds as the sliders, sampler names mapped to the studio's samplers, sizes rounded to the nearest allowed one,
+control bytes stripped, the family decided from evidence — and says in plain words what it changed or left out.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.engine.families import FAMILIES
+from app.request import MAX_PROMPT_CHARS, CommonSettings
+from app.request.generation import MAX_SEED
+from app.samplers import SCHEDULER_LABELS
+
+DEFAULT_SAMPLER = "dpmpp_2m_karras"
+
+
+@dataclass
+class Reading:
+    """One tool's metadata, read.
+
+    Attributes:
+        tool: Where it came from, for the message ("a ComfyUI workflow").
+        fields: Candidate values by request field name, unchecked; ``scheduler`` is ``(sampler, schedule)`` as the
+            tool spells them.
+        found: What the image records that the studio does not restore ("LoRA", "ControlNet canny strength 0.8").
+        notes: Remarks on what was read.
+        family_hints: Evidence for the model family: ``(family, why)``.
+    """
+
+    tool: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    found: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    family_hints: list[tuple[str, str]] = field(default_factory=list)
+
+
+class NotThisTool(ValueError):
+    """The metadata is not this reader's tool (the next reader is tried)."""
+
+
+# Sampler base names as A1111, ComfyUI, InvokeAI, NovelAI and SwarmUI spell them → the studio's sampler.
+_SAMPLER_NAMES = {
+    "dpm++ 2m": "dpmpp_2m_karras",
+    "dpmpp_2m": "dpmpp_2m_karras",
+    "dpmpp_2m_k": "dpmpp_2m_karras",
+    "k_dpmpp_2m": "dpmpp_2m_karras",
+    "euler a": "euler_a",
+    "euler_a": "euler_a",
+    "euler_ancestral": "euler_a",
+    "k_euler_ancestral": "euler_a",
+    "euler": "euler",
+    "k_euler": "euler",
+    "ddim": "ddim",
+    "unipc": "unipc",
+    "uni_pc": "unipc",
+    "uni_pc_bh2": "unipc",
+}
+# Schedules that are a sampler's own (A1111's "Automatic", ComfyUI's "normal", DDIM's "uniform"), not a change.
+_OWN_SCHEDULES = {"", "automatic", "normal", "default", "none", "simple", "uniform", "ddim_uniform"}
+
+
+def match_sampler(sampler: Any, schedule: Any = None) -> tuple[str | None, str | None]:
+    """The studio's sampler for a tool's sampler and schedule names, and a note when the match is not exact.
+
+    ``DPM++ 2M Karras`` (old A1111 style) and ``DPM++ 2M`` + ``Karras`` (new style) are one sampler; a schedule the
+    studio's sampler does not use (``Euler a`` + ``Karras``) keeps the sampler and says so.
+    """
+    name = re.sub(r"\s+", " ", str(sampler or "")).strip().lower()[:60]
+    schedule = str(schedule or "").strip().lower()[:30]
+    if name.endswith(" karras"):
+        name, schedule = name.removesuffix(" karras"), schedule or "karras"
+    ours = _SAMPLER_NAMES.get(name)
+    if ours is None:
+        known = ", ".join(SCHEDULER_LABELS.values())
+        shown = f"{sampler}" + (f" + {schedule}" if schedule else "")
+        return None, f"sampler {shown[:50]!r} has no match here; using {SCHEDULER_LABELS[DEFAULT_SAMPLER]} ({known})"
+    label = SCHEDULER_LABELS[ours]
+    # A1111's "Automatic" schedule for DPM++ 2M is Karras too.
+    exact = schedule in (("", "automatic", "karras") if ours == "dpmpp_2m_karras" else _OWN_SCHEDULES)
+    return ours, None if exact else f"schedule {schedule!r} is not offered with {label}: its own schedule is used"
+
+
+_CONTROL_BYTES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_SIZE_STEP = 8
+
+
+def settle(reading: Reading, image_size: tuple[int, int] | None = None) -> tuple[dict[str, Any], list[str]]:
+    """The settings a reading restores, checked, and the notes on what was changed or left at its default.
+
+    Args:
+        reading: What a reader found.
+        image_size: The image's own size (the size when the tool recorded none; evidence for the family).
+
+    Returns:
+        ``(settings, notes)``: settings that validate against :class:`~app.request.CommonSettings`.
+    """
+    raw, notes = dict(reading.fields), list(reading.notes)
+    found: dict[str, Any] = {}
+    for key in ("prompt", "negative_prompt"):
+        text = raw.pop(key, None)
+        if isinstance(text, str) and (clean := _clean_text(text, key, notes)):
+            found[key] = clean
+    sampler = raw.pop("scheduler", None)
+    if sampler is not None and any(sampler):
+        name, note = match_sampler(*sampler)
+        if name is not None:
+            raw["scheduler"] = name
+        if note:
+            notes.append(note)
+    if raw.get("width") is None and raw.get("height") is None and image_size is not None:
+        raw["width"], raw["height"] = image_size
+    _numbers(raw, notes)
+    raw["seed"] = _seed(raw.get("seed"), notes)
+    family, why = decide_family(reading.family_hints, _int_or_none(raw.get("width")), _int_or_none(raw.get("height")))
+    if family is not None:
+        raw["family"] = family
+    notes.append(why)
+    for name, value in raw.items():
+        if value is None:
+            continue
+        try:
+            CommonSettings.model_validate({name: value}, strict=True)
+        except ValidationError as error:
+            notes.append(f"{name}: {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
+            continue
+        found[name] = value
+    return found, notes
+
+
+def _clean_text(text: str, key: str, notes: list[str]) -> str:
+    clean = _CONTROL_BYTES.sub("", text).strip()
+    if clean != text.strip():
+        notes.append(f"control characters removed from the {key.replace('_', ' ')}")
+    if len(clean) > MAX_PROMPT_CHARS:
+        notes.append(f"{key.replace('_', ' ')} cut to {MAX_PROMPT_CHARS} characters (it had {len(clean):,})")
+        clean = clean[:MAX_PROMPT_CHARS]
+    return clean
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> Any:
+    """A number from a tool's value (``7``, ``7.5``, ``"25"``); anything else as it was (the schema refuses it)."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 24:
+            return value
+        try:
+            return int(text)
+        except ValueError:
+            try:
+                number = float(text)
+            except ValueError:
+                return value
+            return number if math.isfinite(number) else value
+    return value
+
+
+def _numbers(raw: dict[str, Any], notes: list[str]) -> None:
+    """Sizes rounded to the nearest multiple of 8 (said), steps and CFG as numbers."""
+    for name in ("width", "height"):
+        value = _number(raw.get(name))
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and value % _SIZE_STEP:
+            rounded = max(_SIZE_STEP, round(value / _SIZE_STEP) * _SIZE_STEP)
+            notes.append(f"{name} {value} rounded to {rounded} (sizes are multiples of {_SIZE_STEP})")
+            value = rounded
+        raw[name] = value
+    for name in ("num_inference_steps", "guidance_scale"):
+        value = _number(raw.get(name))
+        if name == "num_inference_steps" and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if name == "guidance_scale" and isinstance(value, int):
+            value = float(value)
+        raw[name] = value
+
+
+def _seed(value: Any, notes: list[str]) -> Any:
+    value = _number(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and value > MAX_SEED:
+        notes.append(f"seed {value} is beyond the largest the page holds exactly ({MAX_SEED:,}); left at its default")
+        return None
+    return value
+
+
+# Pixel counts: SD1.5 works around 512² (0.26 MP), SDXL around 1024² (1.05 MP).
+_SDXL_FROM_PIXELS, _SD15_UP_TO_PIXELS = 0.75 * 1024 * 1024, 0.45 * 1024 * 1024
+
+
+def decide_family(hints: list[tuple[str, str]], width: int | None, height: int | None) -> tuple[str | None, str]:
+    """The family the evidence points to and a note saying why; None (the default family) when unsure.
+
+    The tool's own word and the model's architecture come first; then the size: SDXL generates about a megapixel,
+    SD1.5 about a quarter of one. A checkpoint's name is never evidence.
+    """
+    families = {family for family, _ in hints if family in FAMILIES}
+    if len(families) == 1:
+        family = families.pop()
+        return family, f"{FAMILIES[family].label}, from {hints[0][1]}"
+    if width and height:
+        pixels = width * height
+        if pixels >= _SDXL_FROM_PIXELS:
+            return "sdxl", f"{FAMILIES['sdxl'].label}, from its size ({width}×{height}, an SDXL size)"
+        if pixels <= _SD15_UP_TO_PIXELS:
+            return "sd15", f"{FAMILIES['sd15'].label}, from its size ({width}×{height}, an SD1.5 size)"
+    default = FAMILIES[CommonSettings.model_fields["family"].default].label
+    return None, f"model family unsure from what the image records: {default} assumed, change Model if it is wrong"

@@ -1,0 +1,251 @@
+"""Restoring from images other tools wrote: a corpus of small files in each tool's documented format.
+
+Each fixture is built the way its tool writes it (A1111/Forge PNG ``parameters`` and JPEG/WebP/PNG EXIF
+``UserComment``; ComfyUI's ``prompt`` API graph beside its ``workflow``; InvokeAI's ``invokeai_metadata``; NovelAI's
+``Description`` + ``Comment``; Fooocus's and SwarmUI's JSON ``parameters``), with the fields it should give back.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+import zlib
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from app.errors import StudioError
+from app.recipes import recipe_from_image
+from app.recipes.reading import match_sampler
+from app.request.generation import MAX_SEED
+
+A1111 = (
+    "a lighthouse at dusk, (oil painting:1.1)\nNegative prompt: blurry, lowres\n"
+    "Steps: 28, Sampler: DPM++ 2M, Schedule type: Karras, CFG scale: 6.5, Seed: 1234, Size: 512x768, "
+    "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.10.1"
+)
+
+
+def png(texts: dict[str, str] = (), size: tuple[int, int] = (64, 96), exif: bytes | None = None) -> bytes:
+    info = PngInfo()
+    for key, value in dict(texts).items():
+        info.add_text(key, value)
+    buffer = io.BytesIO()
+    Image.new("RGB", size).save(buffer, format="PNG", pnginfo=info, **({"exif": exif} if exif else {}))
+    return buffer.getvalue()
+
+
+def exif_comment(text: str, little_endian: bool = False) -> Image.Exif:
+    """EXIF with A1111's UserComment: the 8-byte UNICODE code, then UTF-16 (piexif writes big-endian)."""
+    exif = Image.Exif()
+    exif[0x8769] = {0x9286: b"UNICODE\0" + text.encode("utf-16-le" if little_endian else "utf-16-be")}
+    return exif
+
+
+def encoded(format: str, exif: Image.Exif, size: tuple[int, int] = (512, 768)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (90, 120, 150)).save(buffer, format=format, exif=exif)
+    return buffer.getvalue()
+
+
+def check_a1111(recipe, message: str) -> None:
+    settings = recipe.generate
+    assert (
+        settings.prompt == "a lighthouse at dusk, (oil painting:1.1)" and settings.negative_prompt == "blurry, lowres"
+    )
+    assert (settings.num_inference_steps, settings.guidance_scale, settings.seed) == (28, 6.5, 1234)
+    assert (settings.width, settings.height, settings.scheduler, settings.family) == (
+        512,
+        768,
+        "dpmpp_2m_karras",
+        "sd15",
+    )
+    assert "A1111" in message and "carries no recipe" not in message
+
+
+@pytest.mark.parametrize("format", ["JPEG", "WEBP"])
+def test_a1111_jpeg_and_webp_restore_from_their_exif_comment(format):
+    check_a1111(*recipe_from_image(encoded(format, exif_comment(A1111))))
+
+
+def test_a1111_text_in_a_pngs_exif_and_little_endian_comments_restore():
+    check_a1111(*recipe_from_image(png(exif=exif_comment(A1111).tobytes())))
+    check_a1111(*recipe_from_image(encoded("JPEG", exif_comment(A1111, little_endian=True))))
+
+
+def test_a_png_named_jpeg_is_read_by_what_it_is(tmp_path):
+    path = tmp_path / "photo.jpeg"
+    path.write_bytes(png({"parameters": A1111}))
+    check_a1111(*recipe_from_image(str(path)))
+
+
+def test_text_after_the_settings_line_no_longer_becomes_the_negative_prompt():
+    text = A1111 + "\nTemplate: a {lighthouse|castle} at dusk\nNegative Template: blurry"
+    recipe, message = recipe_from_image(png({"parameters": text}))
+    check_a1111(recipe, message)
+    assert "text after the settings line ignored" in message
+
+
+@pytest.mark.parametrize(
+    ("sampler", "schedule", "expected", "exact"),
+    [
+        ("DPM++ 2M", "Karras", "dpmpp_2m_karras", True),
+        ("DPM++ 2M", "Automatic", "dpmpp_2m_karras", True),
+        ("DPM++ 2M Karras", None, "dpmpp_2m_karras", True),
+        ("Euler a", "Karras", "euler_a", False),  # was DPM++ 2M Karras
+        ("Euler", "Normal", "euler", True),
+        ("DDIM", "Uniform", "ddim", True),
+        ("euler_ancestral", "normal", "euler_a", True),  # ComfyUI spellings
+        ("dpmpp_2m", "karras", "dpmpp_2m_karras", True),
+        ("uni_pc", "simple", "unipc", True),
+        ("k_euler_ancestral", "native", "euler_a", False),  # NovelAI
+        ("Heun", None, None, False),
+    ],
+)
+def test_sampler_names_of_every_tool_map_to_the_studios(sampler, schedule, expected, exact):
+    name, note = match_sampler(sampler, schedule)
+    assert name == expected and (note is None) == exact, note
+
+
+def comfy_graph(seed: int = 156680208700286, sampler: str = "dpmpp_2m", scheduler: str = "karras") -> dict:
+    """ComfyUI's default text-to-image graph in its API format, with a LoRA and an advanced ControlNet added."""
+    return {
+        "4": {"class_type": "CheckpointLoaderSimple", "inputs": {"ckpt_name": "ponyDiffusionV6XL.safetensors"}},
+        "10": {"class_type": "LoraLoader", "inputs": {"lora_name": "detail.safetensors", "strength_model": 0.7,
+                                                       "strength_clip": 0.7, "model": ["4", 0], "clip": ["4", 1]}},
+        "5": {"class_type": "EmptyLatentImage", "inputs": {"width": 832, "height": 1216, "batch_size": 1}},
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a knight in a misty forest", "clip": ["10", 1]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "lowres, watermark", "clip": ["10", 1]}},
+        "11": {"class_type": "ControlNetLoader", "inputs": {"control_net_name": "control_v11p_sd15_openpose.pth"}},
+        "12": {"class_type": "LoadImage", "inputs": {"image": "pose.png"}},
+        "13": {"class_type": "ControlNetApplyAdvanced", "inputs": {
+            "positive": ["6", 0], "negative": ["7", 0], "control_net": ["11", 0], "image": ["12", 0],
+            "strength": 0.8, "start_percent": 0.0, "end_percent": 1.0}},
+        "3": {"class_type": "KSampler", "inputs": {
+            "seed": seed, "steps": 30, "cfg": 5.5, "sampler_name": sampler, "scheduler": scheduler, "denoise": 1.0,
+            "model": ["10", 0], "positive": ["13", 0], "negative": ["13", 1], "latent_image": ["5", 0]}},
+        "8": {"class_type": "VAEDecode", "inputs": {"samples": ["3", 0], "vae": ["4", 2]}},
+        "9": {"class_type": "SaveImage", "inputs": {"filename_prefix": "ComfyUI", "images": ["8", 0]}},
+    }  # fmt: skip
+
+
+def comfy_png(graph: dict, size: tuple[int, int] = (832, 1216)) -> bytes:
+    workflow = {"last_node_id": 13, "nodes": [{"id": 3, "type": "KSampler"}] * 200, "links": []}
+    return png({"prompt": json.dumps(graph), "workflow": json.dumps(workflow)}, size=size)
+
+
+def test_a_comfyui_graph_restores_its_sampler_texts_and_size_and_names_what_it_did_not():
+    recipe, message = recipe_from_image(comfy_png(comfy_graph()))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt) == ("a knight in a misty forest", "lowres, watermark")
+    assert (settings.seed, settings.num_inference_steps, settings.guidance_scale) == (156680208700286, 30, 5.5)
+    assert (settings.scheduler, settings.width, settings.height) == ("dpmpp_2m_karras", 832, 1216)
+    assert settings.family == "sdxl"  # from the 832×1216 latent, not from "XL" in the checkpoint's name
+    assert message.startswith("Read from a ComfyUI workflow: prompt, negative prompt, steps, sampler, CFG scale, seed")
+    assert "LoRA" in message and "ControlNet openpose strength 0.8" in message
+
+
+def test_a_comfyui_graph_alone_an_sdxl_encoder_and_a_hires_pass():
+    graph = comfy_graph(seed=7)
+    encoder = {"text_g": "a red fox", "text_l": "a red fox", "width": 1024, "height": 1024, "clip": ["4", 1]}
+    graph["6"] = {"class_type": "CLIPTextEncodeSDXL", "inputs": encoder}
+    graph["5"]["inputs"].update(width=512, height=512)
+    graph["20"] = {"class_type": "LatentUpscaleBy", "inputs": {"samples": ["3", 0], "scale_by": 2.0}}
+    graph["21"] = dict(graph["3"], inputs={**graph["3"]["inputs"], "latent_image": ["20", 0], "seed": 99})
+    recipe, message = recipe_from_image(png({"prompt": json.dumps(graph)}))  # an API-made image: no workflow
+    assert recipe.generate.prompt == "a red fox" and recipe.generate.seed == 7  # the first pass's sampler
+    assert recipe.generate.family == "sdxl" and "1 more sampler pass" in message and "hires fix" in message
+
+
+def test_comfyui_seeds_up_to_the_largest_the_page_holds_and_beyond_said():
+    assert recipe_from_image(comfy_png(comfy_graph(seed=2**50)))[0].generate.seed == 2**50
+    recipe, message = recipe_from_image(comfy_png(comfy_graph(seed=2**64 - 1)))
+    assert recipe.generate.seed == 0 and f"{2**64 - 1}" in message and f"{MAX_SEED:,}" in message
+
+
+def test_invokeai_metadata_restores_with_its_model_base():
+    metadata = {
+        "positive_prompt": "a cosy cabin", "negative_prompt": "people", "width": 1024, "height": 1024, "seed": 42,
+        "steps": 35, "cfg_scale": 7.5, "scheduler": "dpmpp_2m_k", "model": {"name": "juggernaut", "base": "sdxl"},
+        "loras": [{"lora": {"name": "x"}, "weight": 0.5}], "generation_mode": "sdxl_txt2img",
+    }  # fmt: skip
+    recipe, message = recipe_from_image(png({"invokeai_metadata": json.dumps(metadata)}, size=(1024, 1024)))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt, settings.seed) == ("a cosy cabin", "people", 42)
+    assert (settings.num_inference_steps, settings.guidance_scale, settings.scheduler) == (35, 7.5, "dpmpp_2m_karras")
+    assert settings.family == "sdxl" and "InvokeAI" in message and "LoRA" in message
+
+
+def test_novelai_description_and_comment_restore():
+    comment = {"prompt": "1girl, reading", "steps": 28, "height": 1216, "width": 832, "scale": 5.0, "uc": "lowres",
+               "seed": 3702446017, "sampler": "k_euler_ancestral", "noise_schedule": "native"}  # fmt: skip
+    texts = {"Title": "AI generated image", "Description": "1girl, reading", "Software": "NovelAI",
+             "Source": "Stable Diffusion XL C1E1DE52", "Comment": json.dumps(comment)}  # fmt: skip
+    recipe, message = recipe_from_image(png(texts, size=(832, 1216)))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt, settings.seed) == ("1girl, reading", "lowres", 3702446017)
+    assert (settings.scheduler, settings.guidance_scale, settings.family) == ("euler_a", 5.0, "sdxl")
+    assert "NovelAI" in message
+
+
+def test_fooocus_and_swarmui_json_parameters_restore_instead_of_becoming_the_prompt():
+    fooocus = {"prompt": "a castle", "negative_prompt": "", "resolution": "(896, 1152)", "guidance_scale": 4,
+               "sampler": "dpmpp_2m_sde_gpu", "scheduler": "karras", "seed": "1234567890123", "steps": 30,
+               "base_model": "juggernautXL_v8", "version": "Fooocus v2.1.865"}  # fmt: skip
+    recipe, message = recipe_from_image(png({"parameters": json.dumps(fooocus), "fooocus_scheme": "fooocus"}))
+    assert (recipe.generate.prompt, recipe.generate.seed, recipe.generate.width) == ("a castle", 1234567890123, 896)
+    assert recipe.generate.family == "sdxl" and "Fooocus" in message and "dpmpp_2m_sde_gpu" in message
+    swarm = {"sui_image_params": {"prompt": "a boat", "negativeprompt": "fog", "seed": 9, "steps": 20,
+                                  "cfgscale": 6, "width": 1024, "height": 768, "sampler": "euler",
+                                  "scheduler": "normal", "model": "OfficialStableDiffusion/sdxl_base"}}  # fmt: skip
+    recipe, message = recipe_from_image(png({"parameters": json.dumps(swarm)}))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt, settings.seed, settings.scheduler) == (
+        "a boat",
+        "fog",
+        9,
+        "euler",
+    )
+    assert (settings.width, settings.height, settings.family) == (1024, 768, "sdxl") and "SwarmUI" in message
+
+
+def test_sizes_round_and_control_bytes_are_stripped():
+    text = "a cat\x00\x07 on a mat\x9b\nSteps: 20, Sampler: Euler, CFG scale: 7, Seed: 3, Size: 515x770"
+    recipe, message = recipe_from_image(png({"parameters": text}))
+    assert recipe.generate.prompt == "a cat on a mat"
+    assert (recipe.generate.width, recipe.generate.height) == (512, 768) and "width 515 rounded to 512" in message
+    assert "control characters removed" in message
+
+
+def test_a_download_cut_short_restores_when_its_metadata_arrived():
+    data = png({"parameters": A1111}, size=(512, 768))
+    check_a1111(*recipe_from_image(data[: len(data) - 40]))  # IDAT and IEND cut
+
+
+def raw_png(chunks: list[tuple[bytes, bytes]]) -> bytes:
+    data = png()
+    extra = b"".join(
+        struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body)) for kind, body in chunks
+    )
+    return data[:33] + extra + data[33:]
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (raw_png([(b"tEXt", b"prompt\0" + b"x" * 5_000_000)]), "'prompt' text is 5,000,007 bytes, over the"),
+        (raw_png([(b"tEXt", b"prompt\0" + b"[" * 100_000)]), "nests deeper than 64 levels"),
+        (raw_png([(b"tEXt", b'prompt\0{"3": {"class_type": "KSampler"}}')]), "no sampler node"),
+        (raw_png([(b"tEXt", b"Comment\0not json")]), "NovelAI's Comment is not valid JSON"),
+        (raw_png([(b"tEXt", b"foo\0bar")]), r"carries metadata \('foo'\) but none this studio can read"),
+        (raw_png([(b"eXIf", b"MM\0*\0\0\0\x08\xff\xff")]), "metadata could not be read: its EXIF block is damaged"),
+        (raw_png([]), "carries no recipe or generation settings"),
+        (b"GIF89a....", "not a PNG, JPEG or WebP"),
+        (b"\xff\xd8\xff\xe0 not really", "header could not be read"),
+    ],
+)
+def test_hostile_and_empty_files_are_refused_saying_what_they_hold(data, message):
+    with pytest.raises(StudioError, match=message):
+        recipe_from_image(data)
