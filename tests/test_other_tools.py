@@ -249,3 +249,25 @@ def raw_png(chunks: list[tuple[bytes, bytes]]) -> bytes:
 def test_hostile_and_empty_files_are_refused_saying_what_they_hold(data, message):
     with pytest.raises(StudioError, match=message):
         recipe_from_image(data)
+
+
+def test_a_comfyui_custom_sampler_graph_restores_its_parts():
+    graph = {
+        "6": {"class_type": "CLIPTextEncode", "inputs": {"text": "a glass city", "clip": ["11", 0]}},
+        "7": {"class_type": "CLIPTextEncode", "inputs": {"text": "fog", "clip": ["11", 0]}},
+        "22": {"class_type": "CFGGuider", "inputs": {"model": ["12", 0], "positive": ["6", 0], "negative": ["7", 0],
+                                                     "cfg": 6.0}},
+        "25": {"class_type": "RandomNoise", "inputs": {"noise_seed": 4242}},
+        "16": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
+        "17": {"class_type": "BasicScheduler", "inputs": {"scheduler": "simple", "steps": 24, "denoise": 1.0,
+                                                          "model": ["12", 0]}},
+        "27": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1}},
+        "13": {"class_type": "SamplerCustomAdvanced", "inputs": {"noise": ["25", 0], "guider": ["22", 0],
+                                                                 "sampler": ["16", 0], "sigmas": ["17", 0],
+                                                                 "latent_image": ["27", 0]}},
+    }  # fmt: skip
+    recipe, _ = recipe_from_image(png({"prompt": json.dumps(graph)}))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt, settings.seed) == ("a glass city", "fog", 4242)
+    assert (settings.num_inference_steps, settings.guidance_scale, settings.scheduler) == (24, 6.0, "euler")
+    assert (settings.width, settings.height, settings.family) == (1024, 1024, "sdxl")

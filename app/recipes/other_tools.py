@@ -86,12 +86,12 @@ def read_comfyui(prompt_text: str) -> Reading:
     if not isinstance(graph, dict) or not graph or not all(isinstance(n, dict) for n in graph.values()):
         raise NotThisTool("not a ComfyUI prompt graph")
     nodes = {str(k): v for k, v in list(graph.items())[:MAX_GRAPH_NODES]}
-    samplers = [k for k, n in nodes.items() if {"steps", "cfg"} <= set(_inputs(n)) and "sampler_name" in _inputs(n)]
+    samplers = [k for k, n in nodes.items() if _is_sampler(n)]
     if not samplers:
         raise NotThisTool("the ComfyUI graph has no sampler node")
     reading = Reading("a ComfyUI workflow")
     first = min(samplers, key=lambda k: (not _starts_empty(nodes, k), _node_order(k)))
-    inputs = _inputs(nodes[first])
+    inputs = _sampler_inputs(nodes, _inputs(nodes[first]))
     values = {name: _value(nodes, inputs.get(name)) for name in ("seed", "noise_seed", "steps", "cfg")}
     reading.fields.update(
         seed=values["seed"] if values["seed"] is not None else values["noise_seed"],
@@ -119,6 +119,28 @@ def read_comfyui(prompt_text: str) -> Reading:
             reading.found.append(f"IP-Adapter (weight {weight})" if weight is not None else "IP-Adapter")
     reading.found = list(dict.fromkeys(reading.found))
     return reading
+
+
+def _is_sampler(node: Any) -> bool:
+    """A KSampler-like node (steps, CFG and sampler name as inputs) or a custom sampler (its parts as links)."""
+    inputs = _inputs(node)
+    return ({"steps", "cfg", "sampler_name"} <= set(inputs)) or (
+        {"sampler", "sigmas", "latent_image"} <= set(inputs) and ("guider" in inputs or "cfg" in inputs)
+    )
+
+
+def _sampler_inputs(nodes: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """A sampler's inputs with a custom sampler's parts brought up to the KSampler's names: ``SamplerCustom`` and
+    ``SamplerCustomAdvanced`` take the seed from a noise node, steps and scheduler from a sigmas node, the sampler
+    name from a sampler node and CFG with the conditionings from a guider node."""
+    flat = dict(inputs)
+    for part in ("noise", "guider", "sampler", "sigmas"):
+        flat.update({k: v for k, v in _inputs(nodes.get(_link(inputs.get(part)) or "")).items() if k not in flat})
+    if "conditioning" in flat and "positive" not in flat:  # a guider without CFG (FLUX's BasicGuider)
+        flat["positive"] = flat["conditioning"]
+    if "guidance" in flat and "cfg" not in flat:
+        flat["cfg"] = flat["guidance"]
+    return flat
 
 
 def _inputs(node: Any) -> dict[str, Any]:
