@@ -10,7 +10,7 @@ from PIL import Image
 
 from app.errors import StudioError
 from app.grid import LABEL_HEIGHT
-from app.ui.sweep_tab import ALL_SCORES, default_values, parse_values, sweep_gpu_seconds
+from app.ui.sweep_tab import ALL_SCORES, default_values, parse_values, plot_update, sweep_gpu_seconds
 from tests.test_ui_browser import page, screenshot, upload  # noqa: F401 - fixture
 from tests.ui_fixtures import CHROMIUM, PHOTO
 
@@ -42,6 +42,19 @@ def test_each_axis_prefills_a_range_the_core_accepts(studio):
         parse_sweep({"base": {"methods": ["depth+ip_adapter"]}, "x": {"name": axis, "values": values}})
     assert default_values("seed", 41) == "41, 42, 43"
     assert default_values("none") == ""
+
+
+def test_the_plot_and_its_legend_follow_score_to_plot():
+    rows = [
+        {"x": x, "series": f"{score} · {y}", "score": f"{score} (its measure)", "value": 0.5}
+        for score in ("Prompt", "Depth") for y in ("1", "2") for x in ("0", "1")
+    ]  # fmt: skip
+    prompt_only = plot_update(rows, "Prompt (its measure)", ["0", "1"], "Strength", "score · Seed")
+    assert set(prompt_only["value"]["series"]) == {"Prompt · 1", "Prompt · 2"}
+    # gradio's line plot keeps old legend entries unless told which to show
+    assert prompt_only["colors_in_legend"] == ["Prompt · 1", "Prompt · 2"]
+    assert prompt_only["color_title"] == "score · Seed"
+    assert len(plot_update(rows, ALL_SCORES, ["0", "1"], "Strength")["colors_in_legend"]) == 4
 
 
 def test_gpu_time_counts_cells_and_their_steps():
@@ -189,3 +202,11 @@ def test_sweep_tab_shows_the_grid_and_the_plot(page):  # noqa: F811 - the fixtur
     page.wait_for_selector("#sw-plot canvas, #sw-plot svg")
     assert "ControlNet strength 1" in page.inner_text("#sw-matrix")
     screenshot(page, "ui-sweep.png")
+    # "Score to plot": the lines and the legend both follow it.
+    legend = "[...document.querySelectorAll('#sw-plot svg .role-legend-label text')].map(e => e.textContent)"
+    page.wait_for_function(f"{legend}.some(s => !s.startsWith('Prompt'))")
+    page.click("#sw-score input")
+    page.get_by_role("option", name="Prompt (CLIP)").click()
+    page.wait_for_function(
+        f"(() => {{ const t = {legend}; return t.length === 2 && t.every(s => s.startsWith('Prompt')) }})()"
+    )

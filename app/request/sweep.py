@@ -136,7 +136,8 @@ class SweepResult:
     scorecard: Scorecard | None
 
     def plot_rows(self) -> list[dict[str, Any]]:
-        """Long-format rows ``{x, series, score, value}`` for plotting each fit score along the x axis."""
+        """Long-format rows ``{x, series, score, value}`` for plotting each fit score along the x axis: a series is
+        the score's short name, with the Y value when there is a Y axis (``Prompt · 0.5``)."""
         if self.scorecard is None:
             return []
         matrix = self.scorecard.matrix
@@ -146,7 +147,8 @@ class SweepResult:
                 value = matrix.value(cell.label, column.name)
                 if value is None or column.kind == "cost":
                     continue
-                series = column.label if self.request.y is None else f"{column.label} · {self.request.y.label(cell.y)}"
+                short = column.label.split(" (")[0]  # "Prompt", "Depth": a legend entry that fits
+                series = short if self.request.y is None else f"{short} · {self.request.y.tick(cell.y)}"
                 rows.append({"x": self.request.x.tick(cell.x), "series": series, "score": column.label, "value": value})
         return rows
 

@@ -121,13 +121,19 @@ def sweep_gpu_seconds(values: dict[str, Any]) -> int:
     )
 
 
-def plot_update(rows: list[dict[str, Any]], score: str | None, x_labels: list[str], x_title: str) -> Any:
-    """The line plot's value: one line per series (score, and Y value when there is a Y axis)."""
+def plot_update(
+    rows: list[dict[str, Any]], score: str | None, x_labels: list[str], x_title: str, color_title: str = "score"
+) -> Any:
+    """The line plot's value: one line per series (score, and Y value when there is a Y axis), only the chosen
+    score's. The legend is set with the data: gradio's line plot keeps its old legend entries otherwise."""
     import pandas as pd
 
     chosen = [r for r in rows if score in (None, ALL_SCORES) or r["score"] == score]
     frame = pd.DataFrame(chosen, columns=["x", "series", "score", "value"])
-    return gr.update(value=frame, sort=x_labels, x_title=x_title)
+    series = list(dict.fromkeys(r["series"] for r in chosen))
+    return gr.update(
+        value=frame, sort=x_labels, x_title=x_title, color_title=color_title, colors_in_legend=series or None
+    )
 
 
 @dataclass
@@ -200,7 +206,9 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]
                        title="Nothing ran")  # fmt: skip
     x = result.request.x
     x_labels = [x.tick(value) for value in x.values]
-    state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name]}
+    y = result.request.y
+    color_title = f"score · {AXIS_LABELS[y.name]}" if y is not None else "score"
+    state = {"rows": result.plot_rows(), "x_labels": x_labels, "x_title": AXIS_LABELS[x.name], "color": color_title}
     scores = list(dict.fromkeys(r["score"] for r in state["rows"]))
     card = result.scorecard
     text = f"{len(result.cells)} cells, {len(failed)} could not run." if failed else f"{len(result.cells)} cells."
@@ -208,7 +216,7 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]
         text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
     yield (
         result.grid,
-        plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"]),
+        plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"], color_title),
         gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
         matrix_table(card.matrix, label=str, rows="Cell"),
         text,
@@ -282,7 +290,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
     with gr.Row():
         score = gr.Dropdown([ALL_SCORES], value=ALL_SCORES, label="Score to plot", scale=1, elem_id="sw-score")
     plot = gr.LinePlot(
-        x="x", y="value", color="series", x_title="X axis", y_title="fit score", color_title="score (· row)",
+        x="x", y="value", color="series", x_title="X axis", y_title="fit score", color_title="score",
         label="Fit along the X axis", elem_id="sw-plot",
     )  # fmt: skip
     matrix = gr.Dataframe(label="Fit of every cell (a clear lead per column highlighted)", interactive=False,
@@ -290,7 +298,9 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
     notes = gr.Markdown(elem_id="sw-notes")
     plotted = gr.State({"rows": [], "x_labels": [], "x_title": ""})
     score.change(
-        lambda chosen, state: plot_update(state["rows"], chosen, state["x_labels"], state["x_title"]),
+        lambda chosen, state: plot_update(
+            state["rows"], chosen, state["x_labels"], state["x_title"], state.get("color", "score")
+        ),
         [score, plotted], plot, queue=False, api_visibility="private",
     )  # fmt: skip
 
