@@ -121,6 +121,11 @@ def test_a_failure_is_said_in_the_tab_and_leaves_no_bare_error_badge(page):
         assert page.evaluate(ERROR_BADGES.format(id=output)) == 0, output
     expect(page.locator("#cn-generate")).to_have_text("Generate")
     expect(page.locator("#cn-generate")).to_be_enabled()
+    # The note belongs to the inputs that made it: changing one of them clears it.
+    assert "stale" not in page.inner_text("#cn-info")  # the note's marker is not shown
+    page.locator("#cn-fit label", has_text="pad").click()
+    page.wait_for_function("document.querySelector('#cn-info').innerText.trim() === ''")
+    page.locator("#cn-fit label", has_text="crop").click()
 
 
 def test_stop_on_compare_keeps_what_finished_and_says_so(page):

@@ -392,8 +392,8 @@ class _Handlers:
         except StudioError as error:
             return "", gr.skip(), f"**No share link made:** {plain(str(error))}"
         download = gr.update(value=write_json(recipe, recipe.title or "recipe"), visible=True)
-        # Say what this link cannot reproduce; otherwise keep the notice (e.g. which image a loaded recipe needs).
-        return token, download, f"Share link made.{notes}" if notes else gr.skip()
+        # A fresh notice: the last one was about another action (a save, a load); say what the link cannot carry.
+        return token, download, f"Share link made: copy it from the box below.{notes}"
 
     def on_load(self, stored: Any, request: gr.Request) -> list[Any]:
         choices = gr.update(choices=menu_choices(stored))

@@ -39,6 +39,11 @@ PRIVATE = {"queue": False, "api_visibility": "private", "show_progress": "hidden
 
 MAX_NOTES = 1000
 
+FAILURE_MARK = "<!-- stale once an input changes -->"
+"""Ends a failure note in a status line: invisible, and how the page knows to clear it when an input changes."""
+CLEAR_STALE_FAILURE = f"(text) => (typeof text === 'string' && text.endsWith({FAILURE_MARK!r})) ? '' : text"
+"""Browser-side: a failure note goes once the inputs it was about change; any other status (a cost line) stays."""
+
 
 class FailureNotes:
     """The last failure of each (session, tab), kept in the serving process until the page asks for it."""
@@ -186,10 +191,21 @@ def wire_run(
     def show_failure(request: gr.Request) -> list[Any]:
         note = FAILURES.take(job_key(tab, request))
         # Every output is touched (skipped), so gradio drops the error badge it put on each.
-        return [wired.idle(), note if note is not None else gr.skip(), *(gr.skip() for _ in targets[1:])]
+        shown = note + FAILURE_MARK if note is not None else gr.skip()
+        return [wired.idle(), shown, *(gr.skip() for _ in targets[1:])]
 
     run.failure(show_failure, outputs=[button, *targets], **PRIVATE)
+    for component in _watched(event):
+        component.change(None, inputs=status, outputs=status, js=CLEAR_STALE_FAILURE, **PRIVATE)
     return wired
+
+
+def _watched(event: dict[str, Any]) -> list[gr.components.Component]:
+    """The run's inputs a user changes (not its session state), each once."""
+    inputs = event.get("inputs_kwargs") or {}
+    components = inputs.values() if isinstance(inputs, dict) else inputs
+    states = (gr.State, gr.BrowserState)
+    return list({id(c): c for c in components if hasattr(c, "change") and not isinstance(c, states)}.values())
 
 
 SEED_IN_COST_LINE = re.compile(r"\bseeds? (\d+)")
