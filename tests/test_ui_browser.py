@@ -153,6 +153,11 @@ def test_controlnet_tab_previews_maps_and_generates(page):
     assert page.locator("#cn-gallery img").count() >= 2  # the map beside the result
     assert page.locator("#cn-slider img").count() >= 1
     screenshot(page, "ui-controlnet.png")
+    # A map belongs to the inputs that made it: a new detector setting empties the preview (the result stays).
+    page.locator("#cn-fit label", has_text="pad").click()
+    page.wait_for_function("document.querySelectorAll('#cn-maps img').length === 0")
+    assert page.locator("#cn-slider img").count() >= 1
+    page.locator("#cn-fit label", has_text="crop").click()
 
 
 def test_bad_uploads_show_an_error_and_the_next_generation_works(page, tmp_path):

@@ -220,6 +220,12 @@ class CompareInputs:
             **{name: control for controls in self.params.values() for name, control in controls.inputs().items()},
         }
 
+    def map_inputs(self) -> list[gr.components.Component]:
+        """The inputs the previewed maps are made from (the selected methods say which maps)."""
+        params = [control for controls in self.params.values() for control in controls.inputs().values()]
+        made_from = [self.photo, self.methods, self.shared.width, self.shared.height, self.settings.inputs()["fit"]]
+        return [*made_from, *self.detectors.values(), *params]
+
     def outputs(self) -> list[gr.components.Component]:
         """The widgets a recipe sets, in :func:`recipe_updates` order."""
         params = [control for controls in self.params.values() for control in controls.inputs().values()]
@@ -538,6 +544,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         status=advice,
         busy="Making maps…",
         clear_status=False,
+        stale=[maps_view],
+        stale_when=tab.map_inputs(),
         inputs_kwargs=tab.inputs(),
         outputs=[maps_view],
         api_name="preview_all_maps",

@@ -60,6 +60,12 @@ class ControlNetInputs:
             **self.second.inputs(),
         }
 
+    def map_inputs(self) -> list[gr.components.Component]:
+        """The inputs the maps are made from: a map preview is stale once one changes."""
+        size = [self.shared.width, self.shared.height]
+        return [self.photo, self.fit, self.use_second, self.second_photo, *size, *self.first.inputs().values(),
+                *self.second.inputs().values()]  # fmt: skip
+
     def outputs(self) -> list[gr.components.Component]:
         """The widgets a recipe sets, in :func:`recipe_updates` order."""
         head = [self.photo, self.fit, self.guidance_start, self.guidance_end, self.use_second, self.second_photo]
@@ -243,6 +249,8 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         status=info,
         busy="Making maps…",
         clear_status=False,
+        stale=[maps_view],
+        stale_when=tab.map_inputs(),
         inputs_kwargs=tab.inputs(),
         outputs=[maps_view],
         api_name="preview_maps",

@@ -155,6 +155,8 @@ def wire_run(
     progress_on: gr.components.Component | None = None,
     busy: str = "Generating…",
     clear_status: bool = True,
+    stale: Sequence[gr.components.Component] = (),
+    stale_when: Sequence[gr.components.Component] = (),
     **event: Any,
 ) -> Run:
     """Wire a run button: busy label at once, the run (an API endpoint), then the button back and any failure shown.
@@ -168,6 +170,8 @@ def wire_run(
         progress_on: Where the progress bar shows (default: the first output).
         busy: The button's label while the run is queued or running.
         clear_status: Clear the status line when the run starts (off for map previews, which keep the cost line).
+        stale: Outputs that belong to the inputs that made them (a map preview): emptied when one of
+            ``stale_when`` changes (the inputs that made them).
         **event: The run event's own arguments (``inputs_kwargs``, ``api_name``, ``concurrency_id``, ...).
     """
     started = button.click(
@@ -195,8 +199,13 @@ def wire_run(
         return [wired.idle(), shown, *(gr.skip() for _ in targets[1:])]
 
     run.failure(show_failure, outputs=[button, *targets], **PRIVATE)
+    makers = {id(c) for c in stale_when}
+    emptied = f"(text) => [({CLEAR_STALE_FAILURE})(text){', null' * len(stale)}]"
     for component in _watched(event):
-        component.change(None, inputs=status, outputs=status, js=CLEAR_STALE_FAILURE, **PRIVATE)
+        if stale and id(component) in makers:
+            component.change(None, inputs=status, outputs=[status, *stale], js=emptied, **PRIVATE)
+        else:
+            component.change(None, inputs=status, outputs=status, js=CLEAR_STALE_FAILURE, **PRIVATE)
     return wired
 
 
