@@ -202,3 +202,32 @@ def test_on_a_phone_every_tab_is_in_sight(browser, served_app):
     assert names == ["Text to image", "ControlNet", "IP-Adapter", "Compare", "Sweep", "Report"]
     assert phone.locator(".overflow-menu button:visible").count() == 0
     phone.close()
+
+
+CAPTION_HAS_FIELD_SEED = (
+    "(() => { const c = document.querySelector('#text-gallery .caption-label');"
+    " const s = document.querySelector('#seed input[type=number]').value;"
+    " return !!c && c.innerText.endsWith('seed ' + s) })()"
+)
+
+
+def test_generate_again_draws_a_new_seed_and_the_field_shows_the_one_that_ran(page):
+    """A1111's seed −1: each run gets a new seed, shown where the seed is set; reusing or typing one keeps it."""
+    page.get_by_role("tab", name="Text to image").click()
+    set_number(page, "steps", 2)
+    page.locator("#seed-new input").check()  # the default, whatever the tests before did
+    seeds = []
+    for _ in range(2):
+        before = page.locator("#seed input[type=number]").input_value()
+        page.click("#text-generate")
+        page.wait_for_function(f"document.querySelector('#seed input[type=number]').value !== '{before}'")
+        page.wait_for_function(CAPTION_HAS_FIELD_SEED, timeout=120_000)
+        seeds.append(page.locator("#seed input[type=number]").input_value())
+    assert seeds[0] != seeds[1]
+    page.click("#seed-reuse")
+    expect(page.locator("#seed-new input")).not_to_be_checked()
+    page.click("#text-generate")
+    expect(page.locator("#text-generate")).to_have_text("Generate", timeout=120_000)
+    page.wait_for_function(CAPTION_HAS_FIELD_SEED, timeout=120_000)
+    assert page.locator("#seed input[type=number]").input_value() == seeds[1]  # the same seed ran again
+    page.locator("#seed-new input").check()

@@ -331,3 +331,11 @@ def test_grid_labels_keep_their_spaces():
 
     font, draw = _font(11), ImageDraw.Draw(Image.new("RGB", (1, 1)))
     assert draw.textlength("a b", font=font) - draw.textlength("ab", font=font) >= 3  # a visible space
+
+
+def test_each_run_draws_a_new_seed_until_a_recipe_or_the_user_sets_one(cmp_tab):
+    shared = cmp_tab.shared
+    assert shared.new_seed.value is True  # A1111's seed −1: Generate again gives another image
+    assert shared.outputs()[-1] is shared.new_seed
+    assert shared.updates({"seed": 42})[-1] == gr.update(value=False)  # a recipe's seed is kept for its rerun
+    assert shared.updates({"prompt": "a cat"})[-1] == gr.skip()

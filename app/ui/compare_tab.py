@@ -552,6 +552,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         api_description="The maps of the photo that the selected methods use, together, before generating.",
         concurrency_id=GPU_QUEUE,
     )
+    shared.new_seed_on(run_button)  # before the run reads the seed
     compare_run = wire_run(
         run_button,
         on_gpu(run_compare, TAB),
@@ -574,7 +575,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     )  # fmt: skip
     confirm.click(lambda: (confirm_seeds, gr.update(visible=False)), None, [tab.seed_count, confirm], queue=False,
                   api_visibility="private").then(
-        None, js="() => document.querySelector('#cmp-run').click()"
+        None, js="() => { window.studioKeepSeed = true; document.querySelector('#cmp-run').click() }"
     )  # fmt: skip
     return TabRecipe(
         TAB,

@@ -257,6 +257,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         api_description="The control map(s) the current settings make from the photo, before generating.",
         concurrency_id=GPU_QUEUE,
     )
+    shared.new_seed_on(generate_button)  # before the run reads the seed
     generate_run = wire_run(
         generate_button,
         on_gpu(handler(generate), TAB),

@@ -198,6 +198,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
         with studio.job(TAB, request, progress) as job:
             yield from generate(tab, job, values)
 
+    shared.new_seed_on(run_button)  # before the run reads the seed
     run_event = wire_run(
         run_button,
         on_gpu(run, TAB),

@@ -33,6 +33,13 @@ TINY_DEFAULTS = {"width": 256, "height": 256, "num_inference_steps": 10}
 
 # -- the shared controls --------------------------------------------------------------------------
 
+NEW_SEED_JS = """(fresh, seed) => {
+  // "Confirm with 4 seeds" reruns the comparison on the seed it confirms: it sets this flag before its click.
+  if (window.studioKeepSeed) { window.studioKeepSeed = false; return seed; }
+  return fresh ? Math.floor(Math.random() * 4294967296) : seed;
+}"""
+"""Browser-side: the seed a run button's click leaves in the seed field (a new 32-bit one, as A1111 draws)."""
+
 REQUEST_FIELDS = (*CommonSettings.model_fields, "num_images_per_prompt")
 """The shared controls' request fields: the schema's common settings plus images per run."""
 
@@ -53,6 +60,7 @@ class SharedControls:
     randomize: gr.Button
     reuse_last: gr.Button
     last_seed: gr.State
+    new_seed: gr.Checkbox
     num_inference_steps: gr.Slider
     guidance_scale: gr.Slider
     width: gr.Slider
@@ -86,12 +94,20 @@ class SharedControls:
         return {k: v for k, v in out.items() if v is not None}
 
     def outputs(self) -> list[gr.components.Component]:
-        """The request-field controls in :data:`REQUEST_FIELDS` order, for :meth:`updates`."""
-        return [getattr(self, name) for name in REQUEST_FIELDS]
+        """The request-field controls in :data:`REQUEST_FIELDS` order, then "New seed each run", for :meth:`updates`."""
+        return [*(getattr(self, name) for name in REQUEST_FIELDS), self.new_seed]
 
     def updates(self, data: dict[str, Any]) -> list[Any]:
-        """Updates that set the controls named in ``data`` (others unchanged), in :meth:`outputs` order."""
-        return [gr.update(value=data[name]) if name in data else gr.skip() for name in REQUEST_FIELDS]
+        """Updates that set the controls named in ``data`` (others unchanged), in :meth:`outputs` order. A seed set
+        from a recipe is kept: "New seed each run" goes off, so the next run reproduces the recipe."""
+        fields = [gr.update(value=data[name]) if name in data else gr.skip() for name in REQUEST_FIELDS]
+        return [*fields, gr.update(value=False) if "seed" in data else gr.skip()]
+
+    def new_seed_on(self, button: gr.Button) -> None:
+        """A click on a run button draws a new seed into the seed field first when "New seed each run" is on, so the
+        run, its caption, its PNG recipe and "Reuse last seed" all hold the seed that ran (A1111's seed −1)."""
+        button.click(None, inputs=[self.new_seed, self.seed], outputs=self.seed, js=NEW_SEED_JS, queue=False,
+                     api_visibility="private", show_progress="hidden")  # fmt: skip
 
 
 def family_choices(families: Iterable[str]) -> list[tuple[str, str]]:
@@ -156,6 +172,7 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
             scale=3,
         )
         with gr.Column(scale=1, min_width=160):  # stacked, button-sized: a stretched row made them 110 px tall
+            new_seed = gr.Checkbox(True, label="New seed each run", elem_id="seed-new")
             randomize = gr.Button("Random seed", size="sm", elem_id="seed-random")
             reuse_last = gr.Button("Reuse last seed", size="sm", elem_id="seed-reuse")
         last_seed = gr.State(None)
@@ -196,6 +213,7 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
         randomize,
         reuse_last,
         last_seed,
+        new_seed,
         steps,
         guidance,
         width,
@@ -209,13 +227,15 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
         family.input(family_size, inputs=[family, width, height], outputs=[width, height], queue=False,
                      api_visibility="private")  # fmt: skip
     randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")
+    # Reusing a seed, or typing one, means that seed: the next run keeps it.
     reuse_last.click(
-        lambda last, current: current if last is None else last,
+        lambda last, current: (current if last is None else last, False),
         inputs=[last_seed, seed],
-        outputs=seed,
+        outputs=[seed, new_seed],
         queue=False,
         api_visibility="private",
     )
+    seed.input(None, outputs=new_seed, js="() => false", queue=False, api_visibility="private")
     return shared
 
 

@@ -309,6 +309,7 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         with studio.job(TAB, request, progress) as job:
             yield from sweep(tab, job, values)
 
+    shared.new_seed_on(run_button)  # before the run reads the seed
     sweep_run = wire_run(
         run_button,
         on_gpu(run_sweep, TAB, seconds=sweep_gpu_seconds),

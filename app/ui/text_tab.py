@@ -46,6 +46,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         gallery = tagged(result_items(result, "Text-only"), recipe, result.seeds)
         yield downloadable(gallery, result_stems(result)), describe_cost(result)
 
+    shared.new_seed_on(generate)  # before the run reads the seed
     run_event = wire_run(
         generate,
         on_gpu(run, TAB),
