@@ -219,6 +219,17 @@ def test_sizes_round_and_control_bytes_are_stripped():
     assert "control characters removed" in message
 
 
+def test_a_webp_declaring_a_giant_size_is_refused_without_decoding():
+    giant = io.BytesIO()
+    Image.new("RGB", (16, 16)).save(giant, format="WEBP", exif=exif_comment(A1111))
+    data = bytearray(giant.getvalue())
+    vp8 = data.find(b"VP8 ")
+    assert vp8 > 0
+    data[vp8 + 14 : vp8 + 18] = struct.pack("<HH", 16383, 16383)  # the frame's width and height fields
+    with pytest.raises(StudioError, match=r"refused|could not be read"):
+        recipe_from_image(bytes(data))
+
+
 def test_a_download_cut_short_restores_when_its_metadata_arrived():
     data = png({"parameters": A1111}, size=(512, 768))
     check_a1111(*recipe_from_image(data[: len(data) - 40]))  # IDAT and IEND cut
@@ -244,6 +255,7 @@ def raw_png(chunks: list[tuple[bytes, bytes]]) -> bytes:
         (raw_png([]), "carries no recipe or generation settings"),
         (b"GIF89a....", "not a PNG, JPEG or WebP"),
         (b"\xff\xd8\xff\xe0 not really", "header could not be read"),
+        (bytes.fromhex("89504e470d0a1a0a"), "carries no recipe"),  # a signature and nothing else
     ],
 )
 def test_hostile_and_empty_files_are_refused_saying_what_they_hold(data, message):

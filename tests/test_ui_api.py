@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -96,6 +98,8 @@ def test_preview_maps_and_controlnet_with_two_controls(client):
         api_name="/controlnet",
     )
     assert [Image.open(p).size for p in slider] == [(64, 96), (64, 96)]
+    assert Path(slider[0]).name == "canny-map.png"  # named downloads, not image.png
+    assert re.search(r"-seed\d+\.png$", Path(slider[1]).name), slider[1]
     assert sizes(gallery) == [(64, 96)] * 3  # two maps, one result
     assert "canny map" in gallery[0]["caption"] and "depth map" in gallery[1]["caption"]
 

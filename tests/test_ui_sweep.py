@@ -96,6 +96,7 @@ def test_two_by_three_sweep_returns_a_labelled_grid_plot_and_table(client):
         api_name="/sweep",
     )
     width, height = Image.open(grid).size
+    assert grid.endswith("/sweep-controlnet-conditioning-scale-by-method.png")  # named by its axes
     assert height == LABEL_HEIGHT + 2 * 64  # two rows under the column labels
     assert 3 * 64 < width <= 4 * 64  # three columns right of the row labels (at most a cell wide)
     expected = ["0", "0.5", "1"]  # ticks are values: the axis title names the setting

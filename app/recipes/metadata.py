@@ -18,7 +18,7 @@ import warnings
 import zlib
 from dataclasses import dataclass, field
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from app.errors import StudioError
 from app.images import MAX_BYTES
@@ -149,7 +149,9 @@ def _exif_image(data: bytes) -> Metadata:
         with Image.open(io.BytesIO(data)) as image:
             meta = Metadata(image.format or "image", size=image.size)
             _exif_comment(meta, image.getexif)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error) as error:
+    except Image.DecompressionBombError:
+        raise StudioError("This image declares more pixels than an image may have here; refused.") from None
+    except Exception as error:  # Pillow raises many kinds on a hostile header: each is a refusal, not a crash
         raise StudioError(
             f"This image's header could not be read ({type(error).__name__}); is the file complete?"
         ) from None

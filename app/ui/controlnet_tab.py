@@ -168,8 +168,8 @@ def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> Iterato
     recipe = try_recipe(lambda: recipe_of(tab, values))
     items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
     items += tagged(result_items(result, label), recipe, result.seeds)
-    pair = (items[0][0], items[len(maps)][0])
     items = downloadable(items, [*map_stems(controls), *result_stems(result)])
+    pair = (items[0][0], items[len(maps)][0])  # the served files: the slider downloads them by their names
     yield pair, items, with_notes(describe_cost(result), capture_notes(values))
 
 

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
+from gradio.processing_utils import save_pil_to_cache
+from gradio.utils import get_upload_folder
+from PIL import Image
 
 from app.fit import method_label
 from app.images import load_image
@@ -27,6 +30,7 @@ from app.request.sweep import (
     MAX_AXIS_VALUES,
     MAX_CELLS,
     SweepCell,
+    SweepRequest,
     SweepResult,
     parse_sweep,
     sweep_grid,
@@ -34,6 +38,7 @@ from app.request.sweep import (
 from app.serving.zerogpu import count_of, estimate_gpu_seconds
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
 from app.ui.controls import MethodSettings, method_settings
+from app.ui.gallery import file_stem
 from app.ui.image_input import ImageInput
 from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu
 from app.ui.live import relay, while_running
@@ -136,6 +141,13 @@ def plot_update(
     )
 
 
+def grid_file(grid: Image.Image, request: SweepRequest) -> str:
+    """The finished grid served as a PNG named by its axes (``sweep-controlnet-conditioning-scale-by-method.png``),
+    not gradio's ``image.png``."""
+    axes = [request.x.name] + ([request.y.name] if request.y is not None else [])
+    return save_pil_to_cache(grid, get_upload_folder(), name=file_stem("sweep " + " by ".join(axes)), format="png")
+
+
 @dataclass
 class SweepInputs:
     """The Sweep tab's widgets: photo, reference, base method, the two axes and the base method settings."""
@@ -215,7 +227,7 @@ def sweep(tab: SweepInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]
     if card.matrix.notes:
         text += "\n\n" + "\n".join(f"- {note}" for note in card.matrix.notes)
     yield (
-        result.grid,
+        grid_file(result.grid, result.request),
         plot_update(state["rows"], ALL_SCORES, x_labels, state["x_title"], color_title),
         gr.update(choices=[ALL_SCORES, *scores], value=ALL_SCORES),
         matrix_table(card.matrix, label=str, rows="Cell"),
