@@ -115,22 +115,31 @@ class CompareRequest(CommonSettings):
     """One prompt, one seed, several methods: everything a comparison needs except the images."""
 
     methods: list[str] = Field(
+        title="Methods",
         default_factory=lambda: list(DEFAULT_METHODS),
         min_length=1,
         max_length=16,
         description="Methods to compare, e.g. text, canny, pose:openpose, depth+ip_adapter.",
     )
     detectors: dict[ControlTypeName, str] = Field(
-        default_factory=default_detectors, description="Default detector of each control type."
+        title="Detectors", default_factory=default_detectors, description="Default detector of each control type."
     )
     detector_params: dict[str, dict[str, float | int | bool | str]] = Field(
-        default_factory=dict, description="Parameters per detector name, e.g. {'canny': {'low_threshold': 50}}."
+        title="Detector settings",
+        default_factory=dict,
+        description="Parameters per detector name, e.g. {'canny': {'low_threshold': 50}}.",
     )
-    control: ControlStrength = Field(default_factory=ControlStrength, description="Strength of every ControlNet.")
+    control: ControlStrength = Field(
+        title="ControlNet settings", default_factory=ControlStrength, description="Strength of every ControlNet."
+    )
     ip_adapter: IPAdapterScale = Field(
-        default_factory=IPAdapterScale, description="Scale and mode of the IP-Adapter, where a method uses it."
+        title="IP-Adapter",
+        default_factory=IPAdapterScale,
+        description="Scale and mode of the IP-Adapter, where a method uses it.",
     )
-    fit: Literal["crop", "pad"] = Field("crop", description="How the structure photo is fitted to the output size.")
+    fit: Literal["crop", "pad"] = Field(
+        "crop", title="Fit photo to size", description="How the structure photo is fitted to the output size."
+    )
     seed_count: int = Field(
         1,
         ge=1,

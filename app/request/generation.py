@@ -44,13 +44,25 @@ class ControlStrength(StrictModel):
     """How strongly and over which part of the denoising a ControlNet steers."""
 
     controlnet_conditioning_scale: float = Field(
-        1.0, ge=0.0, le=2.0, description="ControlNet strength; 0 leaves the text-only result unchanged."
+        1.0,
+        title="ControlNet strength",
+        ge=0.0,
+        le=2.0,
+        description="ControlNet strength; 0 leaves the text-only result unchanged.",
     )
     control_guidance_start: float = Field(
-        0.0, ge=0.0, le=1.0, description="Fraction of the steps after which the ControlNet starts to apply."
+        0.0,
+        title="Guidance start",
+        ge=0.0,
+        le=1.0,
+        description="Fraction of the steps after which the ControlNet starts to apply.",
     )
     control_guidance_end: float = Field(
-        1.0, ge=0.0, le=1.0, description="Fraction of the steps after which the ControlNet stops applying."
+        1.0,
+        title="Guidance end",
+        ge=0.0,
+        le=1.0,
+        description="Fraction of the steps after which the ControlNet stops applying.",
     )
 
     @model_validator(mode="after")
@@ -66,7 +78,7 @@ class ControlStrength(StrictModel):
 class ControlSettings(ControlStrength):
     """One ControlNet: which control type, its map and how strongly it steers."""
 
-    control_type: ControlTypeName = Field(description=f"Which ControlNet: {spelled_out()}.")
+    control_type: ControlTypeName = Field(title="Control type", description=f"Which ControlNet: {spelled_out()}.")
     image: Image.Image | None = Field(
         None, exclude=True, description="The control map (already preprocessed), at the generation size."
     )
@@ -75,9 +87,16 @@ class ControlSettings(ControlStrength):
 class IPAdapterScale(StrictModel):
     """How much of a reference image the IP-Adapter uses, and where in the UNet."""
 
-    scale: float = Field(0.6, ge=0.0, le=1.5, description="How strongly the reference image steers; 0 ignores it.")
+    scale: float = Field(
+        0.6,
+        title="IP-Adapter scale",
+        ge=0.0,
+        le=1.5,
+        description="How strongly the reference image steers; 0 ignores it.",
+    )
     mode: IPAdapterMode = Field(
         "full",
+        title="IP-Adapter mode",
         description="Which UNet blocks see the reference: all, style blocks only, or layout blocks only.",
     )
 
@@ -106,14 +125,26 @@ class CommonSettings(StrictModel):
         + " or ".join(f"{name} ({family.label})" for name, family in FAMILIES.items())
         + ".",
     )
-    prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens.")
-    negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS, description="What to steer away from.")
-    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of the initial noise; image i uses seed + i.")
-    num_inference_steps: int = Field(25, ge=1, le=150, description="Denoising steps.")
-    guidance_scale: float = Field(7.0, ge=0.0, le=30.0, description="Classifier-free guidance scale.")
-    width: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8).")
-    height: int = Field(512, ge=64, le=2048, multiple_of=8, description="Output height in pixels (multiple of 8).")
-    scheduler: SchedulerName = Field("dpmpp_2m_karras", description="Sampler used for denoising.")
+    prompt: str = Field(
+        "", title="Prompt", max_length=MAX_PROMPT_CHARS, description="What to draw. CLIP reads the first 77 tokens."
+    )
+    negative_prompt: str = Field(
+        "", title="Negative prompt", max_length=MAX_PROMPT_CHARS, description="What to steer away from."
+    )
+    seed: int = Field(
+        0, title="Seed", ge=0, le=MAX_SEED, description="Seed of the initial noise; image i uses seed + i."
+    )
+    num_inference_steps: int = Field(25, title="Steps", ge=1, le=150, description="Denoising steps.")
+    guidance_scale: float = Field(
+        7.0, title="Guidance scale (CFG)", ge=0.0, le=30.0, description="Classifier-free guidance scale."
+    )
+    width: int = Field(
+        512, title="Width", ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8)."
+    )
+    height: int = Field(
+        512, title="Height", ge=64, le=2048, multiple_of=8, description="Output height in pixels (multiple of 8)."
+    )
+    scheduler: SchedulerName = Field("dpmpp_2m_karras", title="Sampler", description="Sampler used for denoising.")
 
     @model_validator(mode="before")
     @classmethod
@@ -132,11 +163,18 @@ class CommonSettings(StrictModel):
 class GenerationRequest(CommonSettings):
     """Everything one generation needs: the shared settings plus the conditioning."""
 
-    num_images_per_prompt: int = Field(1, ge=1, le=8, description="Images generated, on seeds seed … seed+n-1.")
-    controls: list[ControlSettings] = Field(
-        default_factory=list, max_length=MAX_CONTROLS, description="ControlNets applied together (multi-ControlNet)."
+    num_images_per_prompt: int = Field(
+        1, title="Images per run", ge=1, le=8, description="Images generated, on seeds seed … seed+n-1."
     )
-    ip_adapter: IPAdapterSettings | None = Field(None, description="IP-Adapter image prompt, if any.")
+    controls: list[ControlSettings] = Field(
+        title="ControlNets",
+        default_factory=list,
+        max_length=MAX_CONTROLS,
+        description="ControlNets applied together (multi-ControlNet).",
+    )
+    ip_adapter: IPAdapterSettings | None = Field(
+        None, title="IP-Adapter", description="IP-Adapter image prompt, if any."
+    )
 
     @model_validator(mode="after")
     def _one_control_per_type(self) -> GenerationRequest:

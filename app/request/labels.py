@@ -6,38 +6,25 @@ path after it is what an API client sends.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
-FIELD_LABELS = {
-    "prompt": "Prompt",
-    "negative_prompt": "Negative prompt",
-    "seed": "Seed",
-    "num_inference_steps": "Steps",
-    "guidance_scale": "Guidance scale (CFG)",
-    "width": "Width",
-    "height": "Height",
-    "scheduler": "Sampler",
-    "num_images_per_prompt": "Images per run",
-    "controls": "ControlNets",
-    "control_type": "Control type",
-    "controlnet_conditioning_scale": "ControlNet strength",
-    "control_guidance_start": "Guidance start",
-    "control_guidance_end": "Guidance end",
-    "ip_adapter": "IP-Adapter",
-    "ip_adapter_scale": "IP-Adapter scale",
-    "scale": "IP-Adapter scale",
-    "mode": "IP-Adapter mode",
-    "methods": "Methods",
-    "detectors": "Detectors",
-    "detector_params": "Detector settings",
-    "fit": "Fit photo to size",
-    "control": "ControlNet settings",
-    "method": "Method",
-    "x": "X axis",
-    "y": "Y axis",
-    "values": "values",
-    "name": "setting",
-}
+from pydantic import BaseModel
+
+
+@functools.cache
+def field_labels() -> dict[str, str]:
+    """Every request field's label by field name: the ``title`` each model's ``Field`` declares (the schema's own
+    word for it, which the page's controls show too), and for the sweep's axes that are no field of their own
+    (``method``, ``ip_adapter_scale``) the axis label."""
+    from app.request import compare, generation, sweep  # they import this module for their messages
+
+    labels = {name: label for name, label in sweep.AXIS_LABELS.items() if name in ("method", "ip_adapter_scale")}
+    for module in (generation, compare, sweep):
+        for model in vars(module).values():
+            if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == module.__name__:
+                labels.update({name: field.title for name, field in model.model_fields.items() if field.title})
+    return labels
 
 
 def describe_field(loc: Sequence[str | int]) -> str:
@@ -48,9 +35,10 @@ def describe_field(loc: Sequence[str | int]) -> str:
     """
     dotted = ".".join(str(part) for part in loc) or "request"
     names = [part for part in loc if isinstance(part, str)]
-    if not names or names[-1] not in FIELD_LABELS:
+    labels = field_labels()
+    if not names or names[-1] not in labels:
         return dotted
-    label = FIELD_LABELS[names[-1]]
+    label = labels[names[-1]]
     if names[0] == "controls" and len(loc) > 1 and isinstance(loc[1], int):
         which = f"ControlNet {loc[1] + 1}"
         own = label.removeprefix("ControlNet ")  # "ControlNet 1 strength", "ControlNet 1 guidance start"

@@ -45,9 +45,12 @@ AXIS_LABELS = {
 class Axis(StrictModel):
     """One swept setting and its values, in the order they are drawn."""
 
-    name: AxisName = Field(description="The setting to vary.")
+    name: AxisName = Field(title="setting", description="The setting to vary.")
     values: list[str | float | int] = Field(
-        min_length=1, max_length=MAX_AXIS_VALUES, description="Values it takes (method strings for 'method')."
+        title="values",
+        min_length=1,
+        max_length=MAX_AXIS_VALUES,
+        description="Values it takes (method strings for 'method').",
     )
 
     def label(self, value: Any) -> str:
@@ -67,8 +70,8 @@ class SweepRequest(StrictModel):
     """A base comparison (its first method is the one swept unless an axis is ``method``) and one or two axes."""
 
     base: CompareRequest = Field(description="Settings every cell starts from.")
-    x: Axis = Field(description="Varies along columns.")
-    y: Axis | None = Field(None, description="Varies along rows (optional).")
+    x: Axis = Field(title="X axis", description="Varies along columns.")
+    y: Axis | None = Field(None, title="Y axis", description="Varies along rows (optional).")
 
     @model_validator(mode="after")
     def _distinct_and_small(self) -> SweepRequest:

@@ -184,8 +184,8 @@ def _widgets(shared: SharedControls) -> ControlNetInputs:
     first = control_inputs("", "canny")
     fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size", elem_id="cn-fit")
     with gr.Row():
-        start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
-        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+        start = schema_slider(ControlStrength, "control_guidance_start")
+        end = schema_slider(ControlStrength, "control_guidance_end")
     use_second = gr.Checkbox(False, label="Add a second control (multi-ControlNet)", elem_id="cn-second")
     with gr.Group(visible=False) as second_group:
         second_photo = ImageInput(label="Photo for the second control (optional: default the same photo)")

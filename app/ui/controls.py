@@ -176,11 +176,11 @@ class MethodSettings:
 def method_settings() -> MethodSettings:
     """The shared method settings as two rows of controls, ranges from the request schema."""
     with gr.Row():
-        strength = schema_slider(ControlStrength, "controlnet_conditioning_scale", "ControlNet strength")
-        start = schema_slider(ControlStrength, "control_guidance_start", "Guidance start")
-        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+        strength = schema_slider(ControlStrength, "controlnet_conditioning_scale")
+        start = schema_slider(ControlStrength, "control_guidance_start")
+        end = schema_slider(ControlStrength, "control_guidance_end")
     with gr.Row():
-        scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+        scale = schema_slider(IPAdapterSettings, "scale")
         mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
         fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
     return MethodSettings(strength, start, end, scale, mode, fit)

@@ -147,7 +147,7 @@ def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> Iterator
 def _widgets(shared: SharedControls) -> IPAdapterInputs:
     reference = ImageInput(label="Reference image (the look)", elem_id="ip-reference", height=260)
     gr.Examples([[p] for p in example_photos()], inputs=[reference], label="Example references")
-    scale = schema_slider(IPAdapterSettings, "scale", "IP-Adapter scale")
+    scale = schema_slider(IPAdapterSettings, "scale")
     mode_field = field_bounds(IPAdapterSettings, "mode")
     mode = gr.Radio(
         MODES, value=mode_field["default"], label="What the reference steers", info=mode_field["description"],
@@ -158,7 +158,7 @@ def _widgets(shared: SharedControls) -> IPAdapterInputs:
         photo = ImageInput(label="Structure photo", elem_id="ip-photo", height=200)
         control = control_inputs("control_", "depth", with_params=False, allow_none=True)
         fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
-        end = schema_slider(ControlStrength, "control_guidance_end", "Guidance end")
+        end = schema_slider(ControlStrength, "control_guidance_end")
     use_control.change(
         lambda on: gr.update(visible=on), use_control, control_group, queue=False, api_visibility="private"
     )

@@ -181,18 +181,17 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
             steps = schema_slider(
                 CommonSettings,
                 "num_inference_steps",
-                "Steps",
                 cap=settings.max_steps,
                 value=demo.get("num_inference_steps"),
                 elem_id="steps",
             )
-            guidance = schema_slider(CommonSettings, "guidance_scale", "Guidance scale (CFG)", step=0.5)
+            guidance = schema_slider(CommonSettings, "guidance_scale", step=0.5)
         with gr.Row():
             width = schema_slider(
-                CommonSettings, "width", "Width", cap=settings.max_side, value=demo.get("width"), elem_id="width"
+                CommonSettings, "width", cap=settings.max_side, value=demo.get("width"), elem_id="width"
             )
             height = schema_slider(
-                CommonSettings, "height", "Height", cap=settings.max_side, value=demo.get("height"), elem_id="height"
+                CommonSettings, "height", cap=settings.max_side, value=demo.get("height"), elem_id="height"
             )
         with gr.Row():
             scheduler = gr.Dropdown(
@@ -202,7 +201,7 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
                 info=field_bounds(CommonSettings, "scheduler")["description"],
             )
             images = schema_slider(
-                GenerationRequest, "num_images_per_prompt", "Images per run", cap=settings.max_images, elem_id="images"
+                GenerationRequest, "num_images_per_prompt", cap=settings.max_images, elem_id="images"
             )
         live_previews = live_previews_checkbox(settings.previews)
     shared = SharedControls(

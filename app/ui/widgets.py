@@ -17,7 +17,7 @@ from app.request import field_bounds, whole_number
 def schema_slider(
     model: type[BaseModel],
     name: str,
-    label: str,
+    label: str | None = None,
     *,
     cap: float | None = None,
     step: float | None = None,
@@ -29,13 +29,14 @@ def schema_slider(
     Args:
         model: The request model that validates the value.
         name: The field name.
-        label: The slider label.
+        label: The slider label; default the field's title (the word its error messages use too).
         cap: An operator cap (from settings) that lowers the maximum.
         step: Step when the field has no ``multiple_of``.
         value: Initial value instead of the field default (clamped to the range).
         **kwargs: Passed to ``gr.Slider``.
     """
     bounds = field_bounds(model, name)
+    label = label or model.model_fields[name].title or name
     minimum = bounds.get("ge", bounds.get("gt", 0))
     maximum = bounds.get("le", bounds.get("lt", 1))
     if cap is not None:
