@@ -12,6 +12,10 @@ Where weights come from is read beside the code that loads them:
 :meth:`app.preprocess.sources.DetectorSources.from_env`, ``STUDIO_CLIP_MODEL``
 in :meth:`app.fit.clip.ScorerSources.from_env`, and the ZeroGPU time cap
 ``STUDIO_ZEROGPU_MAX_SECONDS`` in :mod:`app.serving.zerogpu`.
+
+Read with four small helpers rather than ``pydantic-settings``: the defaults depend on the place (a Space's tighter
+caps, a served family's size), the messages name the variable, what it held and what is allowed, and the helpers are
+as short as the validators that library would need for the same messages.
 """
 
 from __future__ import annotations

@@ -21,7 +21,12 @@ CACHE_SIZE = 16
 
 
 class EmbeddingCache:
-    """A bounded LRU of embeddings by (family, what, content). Call its methods under the pipeline cache's lock."""
+    """A bounded LRU of embeddings by (family, what, content). Call its methods under the pipeline cache's lock.
+
+    An ``OrderedDict``, as each of the studio's caches (families, ControlNets, CLIP embeddings): ``functools.lru_cache``
+    cannot drop a family's entries or hand an evicted model back for its memory to be freed, and a dependency for a
+    three-line eviction is not worth it.
+    """
 
     def __init__(self, size: int = CACHE_SIZE) -> None:
         self.size = size
