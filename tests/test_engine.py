@@ -244,10 +244,12 @@ def test_progress_reports_every_step_and_cancel_stops_cleanly(studio):
     assert np.array_equal(before, pixels(studio.generate(BASE)))  # the stop left no trace on the next run
 
 
-def test_long_prompt_is_noted(studio):
+def test_long_and_empty_prompts_are_noted(studio):
     result = studio.generate({**BASE, "prompt": "a very long prompt " * 10})
     assert any("77" in note for note in result.notes)
     assert studio.generate(BASE).notes == []
+    empty = studio.generate({**BASE, "prompt": "  "})  # it runs, and says what the image follows
+    assert any("prompt is empty" in note for note in empty.notes)
 
 
 @pytest.mark.parametrize(

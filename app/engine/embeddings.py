@@ -48,10 +48,12 @@ class EmbeddingCache:
 
     def prompt(self, cache: Any, request: Any, device: str) -> tuple[tuple, list[str]]:
         """The prompt embeddings of ``request`` on ``cache``'s base pipeline (SDXL's include pooled ones), and a
-        note when CLIP reads only part of the prompt."""
+        note when the prompt is empty or CLIP reads only part of it."""
         guided = request.guidance_scale > 1.0
         base = cache.base()
         notes = []
+        if not request.prompt.strip():  # runs, as in A1111: said, so an empty box is not mistaken for a prompt
+            notes.append("The prompt is empty: the image follows only the negative prompt and any conditioning.")
         tokens = len(base.tokenizer(request.prompt, truncation=False).input_ids)
         if tokens > base.tokenizer.model_max_length:
             notes.append(
