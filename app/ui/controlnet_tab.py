@@ -16,6 +16,7 @@ import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength
+from app.ui.as_code import code_view, show_code
 from app.ui.controls import ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
@@ -226,6 +227,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
             slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
             gallery = results_gallery("Results", elem_id="cn-gallery")
             info = gr.Markdown(elem_id="cn-info")
+            code = code_view("cn-code")
 
     def handler(step):
         def run(request: gr.Request, progress=PROGRESS, photo=None, second_photo=None, **values: Any):
@@ -272,6 +274,7 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
     )
     remember_seed(generate_run, info, shared.last_seed)
     add_stop(stop, studio, TAB, [preview_run, generate_run], info)
+    show_code(generate_run, code, tab.inputs(), lambda values: recipe_of(tab, values))
     return TabRecipe(
         TAB,
         tab.inputs(),

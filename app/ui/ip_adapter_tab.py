@@ -16,6 +16,7 @@ import gradio as gr
 from app.images import load_image
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
+from app.ui.as_code import by_method, code_view, show_code
 from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
@@ -192,6 +193,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
                 stop = gr.Button("Stop", variant="stop", elem_id="ip-stop")
             gallery = results_gallery("Reference, map and results", elem_id="ip-gallery")
             info = gr.Markdown(elem_id="ip-info")
+            code = code_view("ip-code")
 
     def run(request: gr.Request, progress=PROGRESS, reference=None, photo=None, **values: Any):
         values.update(reference=reference, photo=photo)  # named so the API may leave them out
@@ -212,6 +214,7 @@ def build_ip_adapter_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
     )
     remember_seed(run_event, info, shared.last_seed)
     add_stop(stop, studio, TAB, [run_event], info)
+    show_code(run_event, code, tab.inputs(), lambda values: recipe_of(tab, values), by_method)
     return TabRecipe(
         TAB,
         tab.inputs(),

@@ -7,6 +7,7 @@ from typing import Any
 import gradio as gr
 
 from app.recipes import Recipe, recipe_from_generation
+from app.ui.as_code import code_view, show_code
 from app.ui.gallery import downloadable, result_items, result_stems, results_gallery
 from app.ui.jobs import GPU_QUEUE, PROGRESS, StudioHandle, on_gpu
 from app.ui.live import generate_live, previews_on, relay
@@ -33,6 +34,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
     gallery = results_gallery("Results", elem_id="text-gallery")
     info = gr.Markdown(elem_id="text-info")
+    code = code_view("text-code")
 
     def to_recipe(values: dict[str, Any]) -> Recipe:
         return recipe_from_generation(shared.read(values), tab=TAB)
@@ -59,6 +61,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
         concurrency_id=GPU_QUEUE,
     )
     remember_seed(run_event, info, shared.last_seed)
+    show_code(run_event, code, shared.inputs(), to_recipe)
     add_stop(stop, studio, TAB, [run_event], info)
     gr.Examples(
         examples=[

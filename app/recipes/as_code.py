@@ -1,0 +1,186 @@
+"""A generation as a short diffusers script: what someone runs to make the same image without the studio.
+
+The script loads the same models (the family's Hub repositories, or the operator's overrides), the same pipeline
+class, the same sampler on the model's own scheduler config, draws the starting noise from a CPU generator seeded
+as the studio does, and reads the control maps and the reference from the image files the studio offers for
+download beside the result (``canny-map.png``, ``reference.png``). In float32 it gives the studio's pixels exactly
+(the tests run it on the tiny family); in float16 on a GPU it gives what the studio gives there.
+
+Everything written into the script comes from a validated recipe and the studio's own model spec: text is quoted
+with :func:`repr`, numbers are numbers, and no value from an uploaded file names a model or a path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.engine.families import FAMILIES
+from app.engine.models import ModelSpec
+from app.recipes.schema import GenerationSettings
+from app.samplers import SAMPLERS
+
+DIFFUSERS_PIN = "0.42.1"
+STRENGTHS = ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end")
+
+
+def diffusers_script(
+    settings: GenerationSettings,
+    *,
+    seed: int | None = None,
+    spec: ModelSpec | None = None,
+    map_files: Sequence[str] = (),
+    reference_file: str = "reference.png",
+    output_file: str = "result.png",
+) -> str:
+    """The Python script that makes one image of ``settings`` with diffusers.
+
+    Args:
+        settings: The generation (a recipe's, validated).
+        seed: The image's own seed (``seed + i`` for image i of a batch); default the settings' seed.
+        spec: The models to load; default the family's Hub defaults (with the operator's overrides).
+        map_files: The control maps' file names, one per control, in order.
+        reference_file: The IP-Adapter reference's file name.
+        output_file: Where the script saves the image.
+    """
+    family = FAMILIES[settings.family]
+    spec = spec or family.real_spec()
+    controls = list(settings.controls)
+    if len(map_files) != len(controls):
+        raise ValueError(f"{len(controls)} control(s) need as many map files, received {len(map_files)}")
+    union = bool(controls) and all(c.control_type not in spec.controlnets for c in controls) and spec.union
+    kind = "union" if union else "controlnet" if controls else "base"
+    pipeline = family.pipeline_class(kind).__name__
+    sampler = SAMPLERS[settings.scheduler]
+    lines = [
+        f'"""{_title(settings, seed)} — made with diffusers alone (Conditioning Studio wrote this script).',
+        "",
+        "Float32 reproduces the studio's float32 pixels exactly; float16 on a GPU gives what the studio gives there.",
+        f"Needs diffusers {DIFFUSERS_PIN} or newer (the studio's), torch and transformers.",
+        '"""',
+        "",
+        "import torch",
+        f"from diffusers import {', '.join(sorted(_imports(kind, pipeline, sampler.scheduler, spec, settings)))}",
+        "from PIL import Image",
+        "",
+        'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"',
+        'DTYPE = torch.float16 if DEVICE == "cuda" else torch.float32',
+        "",
+    ]
+    lines += _load_lines(family, spec, kind, pipeline, controls)
+    lines.append(f"pipe.scheduler = {sampler.scheduler}.from_config(pipe.scheduler.config{_kwargs(sampler.config)})")
+    if settings.ip_adapter is not None:
+        lines += _ip_adapter_lines(family, spec, settings.ip_adapter.scale, settings.ip_adapter.mode)
+    lines += ["pipe.to(DEVICE)", ""]
+    lines += _call_lines(settings, seed, controls, map_files, reference_file, union, family, output_file)
+    return "\n".join(lines) + "\n"
+
+
+def _title(settings: GenerationSettings, seed: int | None) -> str:
+    from app.controls import method_label
+
+    parts = [c.control_type for c in settings.controls] + (["ip_adapter"] if settings.ip_adapter else [])
+    method = method_label("+".join(parts) or "text")
+    return f"{method} · seed {settings.seed if seed is None else seed} · {FAMILIES[settings.family].label}"
+
+
+def _imports(kind: str, pipeline: str, scheduler: str, spec: ModelSpec, settings: GenerationSettings) -> set[str]:
+    names = {pipeline, scheduler}
+    if kind == "union":
+        names.add("ControlNetUnionModel")
+    elif kind == "controlnet":
+        names.add("ControlNetModel")
+    if spec.half_vae:
+        names.add("AutoencoderKL")
+    return names
+
+
+def _kwargs(values: dict[str, Any]) -> str:
+    return "".join(f", {key}={value!r}" for key, value in values.items())
+
+
+def _load_lines(family: Any, spec: ModelSpec, kind: str, pipeline: str, controls: list) -> list[str]:
+    lines: list[str] = []
+    extra = _kwargs(dict(family.load_kwargs))
+    if spec.half_vae:  # the base's own VAE overflows in float16
+        lines += [
+            "vae_kwargs = {}",
+            "if DTYPE == torch.float16:",
+            f"    vae_kwargs['vae'] = AutoencoderKL.from_pretrained({spec.half_vae!r}, dtype=DTYPE)",
+        ]
+        extra += ", **vae_kwargs"
+    if kind == "union":
+        lines.append(f"controlnet = ControlNetUnionModel.from_pretrained({spec.union!r}, dtype=DTYPE)")
+        extra = ", controlnet=controlnet" + extra
+    elif kind == "controlnet":
+        nets = [f"ControlNetModel.from_pretrained({spec.controlnets[c.control_type]!r}, dtype=DTYPE)"
+                for c in controls]  # fmt: skip
+        lines.append("controlnet = " + (nets[0] if len(nets) == 1 else "[\n    " + ",\n    ".join(nets) + ",\n]"))
+        extra = ", controlnet=controlnet" + extra
+    lines.append(f"pipe = {pipeline}.from_pretrained({spec.base!r}, dtype=DTYPE, use_safetensors=True{extra})")
+    return lines
+
+
+def _ip_adapter_lines(family: Any, spec: ModelSpec, scale: float, mode: str) -> list[str]:
+    source = spec.ip_adapter
+    lines = [
+        "pipe.load_ip_adapter(",
+        f"    {source.repo!r}, subfolder={source.subfolder!r}, weight_name={source.weight_name!r},",
+        f"    image_encoder_folder={source.image_encoder_folder!r},",
+        ")",
+    ]
+    if mode == "full":
+        return [*lines, f"pipe.set_ip_adapter_scale({scale!r})"]
+    # InstantStyle: only these blocks see the reference ({mode} mode); one scale per attention layer of a block.
+    blocks = dict(family.ip_adapter_blocks[mode])
+    return [
+        *lines,
+        f"BLOCKS = {blocks!r}  # the blocks that see the reference in {mode!r} mode; None: every layer of the block",
+        "layers = pipe.unet.config.layers_per_block",
+        "scales = {",
+        f"    part: {{block: {scale!r} if layer is None else [{scale!r} if i == layer else 0.0"
+        ' for i in range(layers + (part == "up"))]',
+        "           for block, layer in chosen.items()}",
+        "    for part, chosen in BLOCKS.items()",
+        "}",
+        "pipe.set_ip_adapter_scale(scales)",
+    ]
+
+
+def _call_lines(
+    settings: GenerationSettings,
+    seed: int | None,
+    controls: list,
+    map_files: Sequence[str],
+    reference_file: str,
+    union: bool,
+    family: Any,
+    output_file: str,
+) -> list[str]:
+    arguments = {
+        "prompt": settings.prompt,
+        "negative_prompt": settings.negative_prompt or None,
+        "num_inference_steps": settings.num_inference_steps,
+        "guidance_scale": settings.guidance_scale,
+        "width": settings.width,
+        "height": settings.height,
+    }
+    maps = f"maps = [Image.open(name).convert('RGB') for name in {list(map_files)!r}]"
+    lines = [maps] if controls else []
+    call = [f"    {key}={value!r}," for key, value in arguments.items()]
+    if controls:
+        strengths = {name: [getattr(c, name) for c in controls] for name in STRENGTHS}
+        if union:  # one network, a control mode per map, one strength and window for all
+            modes = [family.union_modes[c.control_type] for c in controls]
+            call += ["    control_image=maps,", f"    control_mode={modes!r},"]
+            call += [f"    {name}={values[0]!r}," for name, values in strengths.items()]
+        else:
+            call.append("    image=maps[0]," if len(controls) == 1 else "    image=maps,")
+            single = len(controls) == 1
+            call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
+    if settings.ip_adapter is not None:
+        lines.append(f"reference = Image.open({reference_file!r}).convert('RGB')")
+        call.append("    ip_adapter_image=reference,")
+    seed = settings.seed if seed is None else seed
+    call.append(f"    generator=[torch.Generator('cpu').manual_seed({seed})],  # the noise is drawn on the CPU")
+    return [*lines, "image = pipe(", *call, ").images[0]", f"image.save({output_file!r})"]
