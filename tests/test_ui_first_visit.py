@@ -232,8 +232,9 @@ def test_generate_again_draws_a_new_seed_and_the_field_shows_the_one_that_ran(pa
     assert page.locator("#seed input[type=number]").input_value() == seeds[1]  # the same seed ran again
     page.locator("#seed-new input").check()
     # The last result as a diffusers script, with the seed that ran.
-    page.get_by_text("Reproduce with diffusers (Python)").first.click()
+    page.get_by_text("Reproduce with diffusers (Python) or ComfyUI").first.click()
     page.wait_for_function(
         f"(document.querySelector('#text-code')?.innerText || '').includes('manual_seed({seeds[1]})')"
     )
     assert "StableDiffusionPipeline" in page.inner_text("#text-code")
+    assert '"CheckpointLoaderSimple"' in page.inner_text("#text-code-comfyui")  # and as a ComfyUI workflow

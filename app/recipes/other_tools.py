@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from app.engine.families import FAMILIES
 from app.recipes.a1111 import read_parameters
 from app.recipes.metadata import USER_COMMENT
 from app.recipes.reading import NotThisTool, Reading
@@ -114,6 +115,10 @@ def read_comfyui(prompt_text: str) -> Reading:
             reading.found.append(_NOT_READ[kind])
         if kind.startswith("CLIPTextEncodeSDXL"):
             reading.family_hints.append(("sdxl", "its SDXL text encoder node"))
+        title = str((node.get("_meta") or {}).get("title", "")) if isinstance(node.get("_meta"), dict) else ""
+        for family in FAMILIES.values():  # a workflow the studio wrote names its family in the checkpoint's title
+            if kind == "CheckpointLoaderSimple" and title.endswith(f"({family.label})"):
+                reading.family_hints.append((family.name, "the family its checkpoint node names"))
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
             weight = _value(nodes, _inputs(node).get("weight"))
             reading.found.append(f"IP-Adapter (weight {weight})" if weight is not None else "IP-Adapter")
@@ -222,9 +227,16 @@ def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading) -> list[st
 
 
 def _controlnet(nodes: dict[str, Any], inputs: dict[str, Any]) -> str:
-    loader = _inputs(nodes.get(_link(inputs.get("control_net")) or ""))
-    name = str(_value(nodes, loader.get("control_net_name")) or "")
-    kind = next((t for t in ("canny", "openpose", "depth", "lineart", "softedge", "scribble", "seg") if t in name), "")
+    """``ControlNet canny strength 0.8``: the kind from a union network's type node, else the loader's file name
+    (named only, never restored)."""
+    kind, source = "", _inputs(nodes.get(_link(inputs.get("control_net")) or ""))
+    if isinstance(source.get("type"), str):  # SetUnionControlNetType
+        kind = source["type"]
+        source = _inputs(nodes.get(_link(source.get("control_net")) or ""))
+    if not kind:
+        name = str(_value(nodes, source.get("control_net_name")) or "")
+        kinds = ("canny", "openpose", "depth", "lineart", "softedge", "scribble", "seg")
+        kind = next((t for t in kinds if t in name), "")
     strength = _value(nodes, inputs.get("strength"))
     return " ".join(p for p in ("ControlNet", kind, f"strength {strength}" if strength is not None else "") if p)
 

@@ -1,13 +1,15 @@
-"""Reproduce with diffusers: a generation tab's last result as a runnable Python script, one click to copy.
+"""Take it elsewhere: a generation tab's last result as a runnable diffusers script and as a ComfyUI workflow.
 
-The script (:func:`app.recipes.as_code.diffusers_script`) reads the maps and the reference from the files the
-tab's gallery downloads (``canny-map.png``, ``reference.png``) and saves the image under its gallery name. It is
-written after each successful run from the run's own inputs (the seed field holds the seed that ran), by a
-private event, so the tab's API returns what it always returned.
+The script (:func:`app.recipes.as_code.diffusers_script`) and the workflow
+(:func:`app.recipes.comfyui.comfyui_workflow`) read the maps and the reference from the files the tab's gallery
+downloads (``canny-map.png``, ``reference.png``). Both are written after each successful run from the run's own
+inputs (the seed field holds the seed that ran), by a private event, so the tab's API returns what it always
+returned.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +18,7 @@ import gradio as gr
 from app.errors import StudioError
 from app.recipes import Recipe
 from app.recipes.as_code import diffusers_script
+from app.recipes.comfyui import comfyui_workflow
 from app.ui.gallery import file_stem
 from app.ui.runs import PRIVATE, Run
 
@@ -33,35 +36,41 @@ def by_method(recipe: Recipe, control_type: str) -> str:
     return file_stem(recipe.generate.method, kind="map")
 
 
-def code_view(elem_id: str) -> gr.Code:
-    """The collapsed script view, placed under a tab's results."""
-    with gr.Accordion("Reproduce with diffusers (Python)", open=False):
+def code_view(elem_id: str) -> tuple[gr.Code, gr.Code]:
+    """The collapsed views of the script and the workflow, placed under a tab's results."""
+    with gr.Accordion("Reproduce with diffusers (Python) or ComfyUI", open=False):
         gr.Markdown(
             "The last result as a script for your own diffusers setup: save the map and reference images from the "
-            "gallery beside it (their download names), run it, get the same image (float32 exactly)."
+            "gallery beside it (their download names), run it, get the same image (float32 exactly). Or as a "
+            "ComfyUI workflow (API format, core nodes and ComfyUI_IPAdapter_plus): put those images in ComfyUI's "
+            "input folder and set the model file names to yours; ComfyUI draws its own noise, so expect the same "
+            "recipe, not the same pixels."
         )
-        return gr.Code(language="python", interactive=False, label="Script", elem_id=elem_id)
+        script = gr.Code(language="python", interactive=False, label="diffusers script", elem_id=elem_id)
+        workflow = gr.Code(
+            language="json", interactive=False, label="ComfyUI workflow (API format)", elem_id=f"{elem_id}-comfyui"
+        )
+    return script, workflow
 
 
 def show_code(
     run: Run,
-    view: gr.Code,
+    view: tuple[gr.Code, gr.Code],
     inputs: dict[str, Any],
     to_recipe: Callable[[dict[str, Any]], Recipe],
     map_stem: MapStem = by_type,
 ) -> None:
-    """After each successful run, put its script in ``view``."""
+    """After each successful run, put its script and workflow in ``view``."""
 
     def script(**values: Any) -> Any:
         try:
             recipe = to_recipe(values)
-        except (StudioError, KeyError, ValueError):  # nothing recordable (e.g. no photo yet): keep the last script
-            return gr.skip()
+        except (StudioError, KeyError, ValueError):  # nothing recordable (e.g. no photo yet): keep the last ones
+            return gr.skip(), gr.skip()
         settings = recipe.generate
-        return diffusers_script(
-            settings,
-            map_files=[f"{map_stem(recipe, c.control_type)}.png" for c in settings.controls],
-            output_file=f"{file_stem(settings.method, settings.seed)}.png",
-        )
+        maps = [f"{map_stem(recipe, c.control_type)}.png" for c in settings.controls]
+        name = file_stem(settings.method, settings.seed)
+        workflow = comfyui_workflow(settings, map_files=maps, output_prefix=name)
+        return diffusers_script(settings, map_files=maps, output_file=f"{name}.png"), json.dumps(workflow, indent=1)
 
-    run.event.success(script, inputs_kwargs=inputs, outputs=view, **PRIVATE)
+    run.event.success(script, inputs_kwargs=inputs, outputs=list(view), **PRIVATE)

@@ -1,0 +1,128 @@
+"""A generation as a ComfyUI workflow (the API format ComfyUI's "Load" and its ``/prompt`` endpoint take).
+
+Core nodes only, plus ComfyUI_IPAdapter_plus's for the IP-Adapter (the pack its users install for it): the
+checkpoint, the two prompts, an empty latent at the size, the control maps loaded from the images the studio's
+gallery downloads, one ``ControlNetApplyAdvanced`` per map (SDXL's union network set to the map's type), the
+IP-Adapter on the model, then ``KSampler`` with the nearest sampler and schedule. Model files are named by their
+usual file names (``v1-5-pruned-emaonly.safetensors``, ``control_v11p_sd15_canny.pth``): adjust them to the names in
+your ComfyUI folders. ComfyUI draws its noise its own way, so the image follows the same recipe but is not the
+studio's pixel for pixel. The studio reads such a workflow back (:mod:`app.recipes.other_tools`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from app.controls import CONTROLS
+from app.engine.families import FAMILIES
+from app.recipes.schema import GenerationSettings
+
+CHECKPOINTS = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}
+"""The base checkpoints' usual single-file names."""
+UNION_CONTROLNET = "controlnet-union-sdxl-1.0.safetensors"
+IP_ADAPTERS = {"sd15": "ip-adapter_sd15.safetensors", "sdxl": "ip-adapter_sdxl_vit-h.safetensors"}
+CLIP_VISION = "CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"
+"""The ViT-H image encoder both adapters read, under the name ComfyUI_IPAdapter_plus's README gives it."""
+
+# Ours → ComfyUI's (sampler_name, scheduler).
+SAMPLERS = {
+    "dpmpp_2m_karras": ("dpmpp_2m", "karras"),
+    "euler_a": ("euler_ancestral", "normal"),
+    "euler": ("euler", "normal"),
+    "unipc": ("uni_pc", "normal"),
+    "ddim": ("ddim", "ddim_uniform"),
+}
+# The union network's types in ComfyUI's SetUnionControlNetType, by xinsir's control mode.
+UNION_TYPES = {0: "openpose", 1: "depth", 2: "hed/pidi/scribble/ted", 3: "canny/lineart/anime_lineart/mlsd",
+               4: "normal", 5: "segment"}  # fmt: skip
+# IP-Adapter modes → ComfyUI_IPAdapter_plus's weight types (InstantStyle's blocks in both).
+WEIGHT_TYPES = {"full": "linear", "style": "style transfer", "layout": "composition"}
+
+
+def controlnet_file(control_type: str, family: str) -> str:
+    """A ControlNet's usual file name: lllyasviel's v1.1 ``.pth`` names for SD1.5 (the repository's name), the
+    union network for SDXL."""
+    if family == "sdxl":
+        return UNION_CONTROLNET
+    repo = CONTROLS[control_type].controlnets.get("sd15", "")
+    return f"{repo.rsplit('/', 1)[-1]}.pth"
+
+
+def comfyui_workflow(
+    settings: GenerationSettings,
+    *,
+    seed: int | None = None,
+    map_files: Sequence[str] = (),
+    reference_file: str = "reference.png",
+    output_prefix: str = "conditioning-studio",
+) -> dict[str, dict[str, Any]]:
+    """The ComfyUI API-format graph of one image of ``settings`` (node id → ``{class_type, inputs}``)."""
+    controls = list(settings.controls)
+    if len(map_files) != len(controls):
+        raise ValueError(f"{len(controls)} control(s) need as many map files, received {len(map_files)}")
+    graph: dict[str, dict[str, Any]] = {}
+
+    def node(class_type: str, **inputs: Any) -> str:
+        key = str(len(graph) + 1)
+        graph[key] = {"class_type": class_type, "inputs": inputs}
+        return key
+
+    checkpoint = node("CheckpointLoaderSimple", ckpt_name=CHECKPOINTS[settings.family])
+    # The node's title names the family in the studio's words: reading the workflow back needs no guess.
+    graph[checkpoint]["_meta"] = {"title": f"Load Checkpoint ({FAMILIES[settings.family].label})"}
+    model: list = [checkpoint, 0]
+    positive: list = [node("CLIPTextEncode", text=settings.prompt, clip=[checkpoint, 1]), 0]
+    negative: list = [node("CLIPTextEncode", text=settings.negative_prompt, clip=[checkpoint, 1]), 0]
+    latent = node("EmptyLatentImage", width=settings.width, height=settings.height, batch_size=1)
+    for control, file in zip(controls, map_files, strict=True):
+        net: list = [node("ControlNetLoader", control_net_name=controlnet_file(control.control_type, settings.family)),
+                     0]  # fmt: skip
+        mode = CONTROLS[control.control_type].union_modes.get(settings.family)
+        if settings.family == "sdxl" and mode in UNION_TYPES:
+            net = [node("SetUnionControlNetType", control_net=net, type=UNION_TYPES[mode]), 0]
+        applied = node(
+            "ControlNetApplyAdvanced",
+            positive=positive,
+            negative=negative,
+            control_net=net,
+            image=[node("LoadImage", image=file), 0],
+            strength=control.controlnet_conditioning_scale,
+            start_percent=control.control_guidance_start,
+            end_percent=control.control_guidance_end,
+        )
+        positive, negative = [applied, 0], [applied, 1]
+    if settings.ip_adapter is not None:
+        model = [
+            node(
+                "IPAdapterAdvanced",
+                model=model,
+                ipadapter=[node("IPAdapterModelLoader", ipadapter_file=IP_ADAPTERS[settings.family]), 0],
+                image=[node("LoadImage", image=reference_file), 0],
+                weight=settings.ip_adapter.scale,
+                weight_type=WEIGHT_TYPES[settings.ip_adapter.mode],
+                combine_embeds="concat",
+                start_at=0.0,
+                end_at=1.0,
+                embeds_scaling="V only",
+                clip_vision=[node("CLIPVisionLoader", clip_name=CLIP_VISION), 0],
+            ),
+            0,
+        ]
+    sampler_name, scheduler = SAMPLERS[settings.scheduler]
+    sampled = node(
+        "KSampler",
+        model=model,
+        seed=settings.seed if seed is None else seed,
+        steps=settings.num_inference_steps,
+        cfg=settings.guidance_scale,
+        sampler_name=sampler_name,
+        scheduler=scheduler,
+        positive=positive,
+        negative=negative,
+        latent_image=[latent, 0],
+        denoise=1.0,
+    )
+    decoded = node("VAEDecode", samples=[sampled, 0], vae=[checkpoint, 2])
+    node("SaveImage", images=[decoded, 0], filename_prefix=output_prefix)
+    return graph

@@ -1,0 +1,108 @@
+"""A result as a ComfyUI workflow: every node and input checked against ComfyUI's pinned node definitions, and the
+workflow reads back into the recipe it came from."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from app.recipes import recipe_from_image
+from app.recipes.comfyui import comfyui_workflow
+from app.recipes.schema import GenerationSettings
+
+NODES = json.loads((Path(__file__).parent / "fixtures" / "comfyui_nodes.json").read_text())
+
+RECIPES = {
+    "text": {"prompt": "a red bicycle", "negative_prompt": "blurry", "scheduler": "euler_a", "seed": 3},
+    "canny": {"prompt": "a lighthouse", "controls": [{"control_type": "canny", "controlnet_conditioning_scale": 0.7,
+                                                      "control_guidance_end": 0.8}]},
+    "depth+canny+ip_adapter": {"prompt": "a cat", "controls": [{"control_type": "depth"}, {"control_type": "canny"}],
+                               "ip_adapter": {"scale": 0.6, "mode": "style"}, "scheduler": "ddim"},
+    "sdxl-pose+lineart": {"family": "sdxl", "prompt": "a dancer", "width": 832, "height": 1216,
+                          "controls": [{"control_type": "pose"}, {"control_type": "lineart"}], "scheduler": "unipc"},
+    "sdxl-ip_adapter-768": {"family": "sdxl", "prompt": "a vase", "width": 768, "height": 768,
+                            "ip_adapter": {"scale": 0.5, "mode": "layout"}, "seed": 2**40},
+}  # fmt: skip
+
+
+def workflow_of(name: str) -> tuple[GenerationSettings, dict]:
+    settings = GenerationSettings.model_validate(RECIPES[name])
+    files = [f"{c.control_type}-map.png" for c in settings.controls]
+    return settings, comfyui_workflow(settings, map_files=files)
+
+
+def problems(graph: dict) -> list[str]:
+    """Everything ComfyUI would refuse: unknown nodes, missing or unknown inputs, a link to a missing node or to an
+    output of another type, a value of the wrong kind or outside a node's choices."""
+    found = []
+    for key, node in graph.items():
+        spec = NODES.get(node["class_type"])
+        if spec is None:
+            found.append(f"{key}: unknown node {node['class_type']}")
+            continue
+        allowed = {**spec["required"], **spec.get("optional", {})}
+        inputs = node["inputs"]
+        found += [f"{key}: missing {name}" for name in spec["required"] if name not in inputs]
+        for name, value in inputs.items():
+            kind = allowed.get(name)
+            if kind is None:
+                found.append(f"{key}: unknown input {name}")
+            elif isinstance(value, list) and len(value) == 2 and isinstance(value[0], str):
+                source = graph.get(value[0])
+                outputs = NODES[source["class_type"]]["outputs"] if source else []
+                if value[1] >= len(outputs) or outputs[value[1]] != kind:
+                    found.append(f"{key}.{name}: links to {value} ({outputs[value[1] :][:1]}), wants {kind}")
+            elif isinstance(kind, list):
+                if value not in kind:
+                    found.append(f"{key}.{name}: {value!r} is not one of {kind}")
+            elif kind in ("STRING", "FILE"):
+                if not isinstance(value, str):
+                    found.append(f"{key}.{name}: {value!r} is not text")
+            elif kind == "INT":
+                if not isinstance(value, int) or isinstance(value, bool):
+                    found.append(f"{key}.{name}: {value!r} is not an integer")
+            elif kind == "FLOAT":
+                if not isinstance(value, (int, float)) or isinstance(value, bool):
+                    found.append(f"{key}.{name}: {value!r} is not a number")
+            else:
+                found.append(f"{key}.{name}: a {kind} input needs a link, received {value!r}")
+    return found
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_the_workflow_uses_only_nodes_and_inputs_comfyui_defines(name):
+    _, graph = workflow_of(name)
+    assert problems(graph) == []
+    assert json.loads(json.dumps(graph)) == graph  # plain JSON, as ComfyUI loads it
+
+
+def test_the_checker_finds_what_comfyui_would_refuse():
+    _, graph = workflow_of("canny")
+    sampler = next(k for k, n in graph.items() if n["class_type"] == "KSampler")
+    graph[sampler]["inputs"]["sampler_name"] = "dpmpp_2m_karras"  # the studio's name, not ComfyUI's
+    graph[sampler]["inputs"]["positive"] = [sampler, 0]  # a LATENT where a CONDITIONING goes
+    del graph[sampler]["inputs"]["steps"]
+    assert len(problems(graph)) == 3
+
+
+@pytest.mark.parametrize("name", list(RECIPES))
+def test_a_workflow_the_studio_wrote_reads_back_into_its_recipe(name):
+    settings, graph = workflow_of(name)
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))  # as ComfyUI's SaveImage writes it
+    buffer = io.BytesIO()
+    Image.new("RGB", (settings.width, settings.height)).save(buffer, format="PNG", pnginfo=info)
+    recipe, message = recipe_from_image(buffer.getvalue())
+    back = recipe.generate
+    for field in ("prompt", "negative_prompt", "seed", "num_inference_steps", "guidance_scale", "scheduler", "width",
+                  "height", "family"):  # fmt: skip
+        assert getattr(back, field) == getattr(settings, field), (field, message)
+    assert message.startswith("Read from a ComfyUI workflow")
+    assert message.count("ControlNet") == len(settings.controls)  # each named, not restored
+    if settings.ip_adapter is not None:
+        assert "IP-Adapter" in message
