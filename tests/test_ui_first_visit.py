@@ -238,3 +238,20 @@ def test_generate_again_draws_a_new_seed_and_the_field_shows_the_one_that_ran(pa
     )
     assert "StableDiffusionPipeline" in page.inner_text("#text-code")
     assert '"CheckpointLoaderSimple"' in page.inner_text("#text-code-comfyui")  # and as a ComfyUI workflow
+
+
+EVERY_VISIBLE_IMAGE_HAS_ALT = (
+    "[...document.querySelectorAll('img')].filter(i => i.offsetParent !== null)"
+    ".every(i => (i.getAttribute('alt') || '').trim().length > 0)"
+)
+
+
+def test_every_visible_image_says_what_it_is(page):
+    page.get_by_role("tab", name="ControlNet").click()  # example thumbnails and an upload target
+    page.wait_for_function(EVERY_VISIBLE_IMAGE_HAS_ALT)
+    page.get_by_role("tab", name="Text to image").click()
+    page.click("#text-generate")
+    page.wait_for_selector("#text-gallery img")
+    page.wait_for_function(EVERY_VISIBLE_IMAGE_HAS_ALT)
+    alt = page.locator("#text-gallery img").first.get_attribute("alt")
+    assert "seed" in alt  # a result is described by its caption

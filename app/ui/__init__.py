@@ -40,7 +40,7 @@ from app.ui.jobs import GPU_QUEUE, MAX_UPLOAD, StudioHandle
 from app.ui.recipe_hooks import TabRecipe
 from app.ui.recipes_panel import RecipesPanel, build_recipes_panel, shared_values
 from app.ui.report_tab import build_report_tab
-from app.ui.runs import KEYBOARD_JS
+from app.ui.runs import PAGE_JS
 from app.ui.shared import SharedControls, build_shared_controls
 from app.ui.sweep_tab import build_sweep_tab
 from app.ui.text_tab import build_text_tab
@@ -225,7 +225,7 @@ def launch_options(settings: Settings | None = None) -> dict[str, Any]:
         "max_file_size": MAX_UPLOAD,
         "show_error": True,
         "css": CSS,
-        "js": KEYBOARD_JS,
+        "js": PAGE_JS,
         "theme": gr.themes.Soft(),
         "allowed_paths": [str(ASSETS_DIR)],
     }

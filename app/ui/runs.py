@@ -317,3 +317,31 @@ KEYBOARD_JS = f"""
   }});
 }}
 """
+
+ALT_TEXT_JS = """
+() => {
+  // Every visible image says what it is: its caption in a gallery, else its component's label (gradio leaves
+  // alt empty on uploads, examples and sliders).
+  const describe = (img) => {
+    const item = img.closest('.thumbnail-item, .gallery-item, button');
+    const caption = item?.querySelector('.caption-label')?.innerText || item?.getAttribute('aria-label');
+    const block = img.closest('.block');
+    const label = block?.querySelector('[data-testid="block-label"]')?.innerText || block?.getAttribute('aria-label');
+    // An example thumbnail has neither: its file's name says what it is ("astronaut").
+    const file = decodeURIComponent((img.getAttribute('src') || '').split('/').pop().split('?')[0]).replace(/\.[a-z]+$/i, '');
+    const text = (caption || label || (file && `example: ${file}`) || '').trim();
+    if (text) img.setAttribute('alt', text);
+  };
+  let queued = false;
+  const sweep = () => {
+    queued = false;
+    document.querySelectorAll('img:not([alt]), img[alt=""]').forEach(describe);
+  };
+  new MutationObserver(() => { if (!queued) { queued = true; requestAnimationFrame(sweep); } })
+    .observe(document.body, {subtree: true, childList: true, attributes: true, attributeFilter: ['src', 'alt']});
+  sweep();
+}
+"""
+
+PAGE_JS = f"() => {{ ({KEYBOARD_JS.strip()})(); ({ALT_TEXT_JS.strip()})(); }}"
+"""The page's own script, run once on load: the keyboard shortcut and alt text."""
