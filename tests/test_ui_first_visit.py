@@ -251,7 +251,9 @@ def test_every_visible_image_says_what_it_is(page):
     page.wait_for_function(EVERY_VISIBLE_IMAGE_HAS_ALT)
     page.get_by_role("tab", name="Text to image").click()
     page.click("#text-generate")
-    page.wait_for_selector("#text-gallery img")
+    # A result is described by its caption (live previews first, by theirs).
+    page.wait_for_function(
+        "(document.querySelector('#text-gallery img')?.getAttribute('alt') || '').includes('seed')",
+        timeout=120_000,
+    )
     page.wait_for_function(EVERY_VISIBLE_IMAGE_HAS_ALT)
-    alt = page.locator("#text-gallery img").first.get_attribute("alt")
-    assert "seed" in alt  # a result is described by its caption

@@ -328,7 +328,8 @@ ALT_TEXT_JS = """
     const block = img.closest('.block');
     const label = block?.querySelector('[data-testid="block-label"]')?.innerText || block?.getAttribute('aria-label');
     // An example thumbnail has neither: its file's name says what it is ("astronaut").
-    const file = decodeURIComponent((img.getAttribute('src') || '').split('/').pop().split('?')[0]).replace(/\.[a-z]+$/i, '');
+    const path = (img.getAttribute('src') || '').split('?')[0];
+    const file = decodeURIComponent(path.split('/').pop()).replace(/\\.[a-z]+$/i, '');
     const text = (caption || label || (file && `example: ${file}`) || '').trim();
     if (text) img.setAttribute('alt', text);
   };
