@@ -283,3 +283,19 @@ def test_a_comfyui_custom_sampler_graph_restores_its_parts():
     assert (settings.prompt, settings.negative_prompt, settings.seed) == ("a glass city", "fog", 4242)
     assert (settings.num_inference_steps, settings.guidance_scale, settings.scheduler) == (24, 6.0, "euler")
     assert (settings.width, settings.height, settings.family) == (1024, 1024, "sdxl")
+
+
+def test_a_comfyui_all_in_one_loader_gives_each_prompt_its_role():
+    """The efficiency pack's loader holds both prompts as text and hands both conditionings on."""
+    graph = {
+        "1": {"class_type": "Efficient Loader", "inputs": {
+            "ckpt_name": "x.safetensors", "positive": "a tiger in snow", "negative": "cartoon",
+            "empty_latent_width": 512, "empty_latent_height": 768, "batch_size": 1}},
+        "2": {"class_type": "KSampler (Efficient)", "inputs": {
+            "model": ["1", 0], "positive": ["1", 1], "negative": ["1", 2], "latent_image": ["1", 3],
+            "seed": 77, "steps": 22, "cfg": 6.5, "sampler_name": "euler", "scheduler": "normal", "denoise": 1.0}},
+    }  # fmt: skip
+    recipe, _ = recipe_from_image(png({"prompt": json.dumps(graph)}, size=(512, 768)))
+    settings = recipe.generate
+    assert (settings.prompt, settings.negative_prompt, settings.seed) == ("a tiger in snow", "cartoon", 77)
+    assert (settings.num_inference_steps, settings.width, settings.height) == (22, 512, 768)

@@ -101,7 +101,7 @@ def read_comfyui(prompt_text: str) -> Reading:
     )
     reading.fields["scheduler"] = (_value(nodes, inputs.get("sampler_name")), _value(nodes, inputs.get("scheduler")))
     for role, name in (("positive", "prompt"), ("negative", "negative_prompt")):
-        texts = _trace_texts(nodes, inputs.get(role), reading)
+        texts = _trace_texts(nodes, inputs.get(role), reading, role)
         if texts:
             reading.fields[name] = "\n".join(dict.fromkeys(texts))
     size = _latent_size(nodes, inputs.get("latent_image"))
@@ -198,29 +198,29 @@ def _latent_size(nodes: dict[str, Any], value: Any) -> tuple[Any, Any] | None:
     return None
 
 
-def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading) -> list[str]:
-    """The prompt texts a conditioning input traces back to (breadth first, each node once), noting ControlNets.
+def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading, role: str = "positive") -> list[str]:
+    """The prompt texts a sampler's ``role`` input (``positive`` or ``negative``) traces back to (breadth first,
+    each node once), noting ControlNets on the way.
 
-    A node that passes both conditionings on (``ControlNetApplyAdvanced``: outputs 0 positive, 1 negative) is
-    followed through the input its linked output carries.
+    A node that carries both conditionings (``ControlNetApplyAdvanced``, an all-in-one loader such as the
+    efficiency pack's, a prompt styler) is followed, or read, through its input for ``role`` only.
     """
     texts: list[str] = []
     queue, seen = [start], set()
     while queue and len(seen) < MAX_GRAPH_NODES:
-        link = queue.pop(0)
-        target = _link(link)
-        if target is None or (target, link[1]) in seen or target not in nodes:
+        target = _link(queue.pop(0))
+        if target is None or target in seen or target not in nodes:
             continue
-        seen.add((target, link[1]))
+        seen.add(target)
         kind, inputs = str(nodes[target].get("class_type", "")), _inputs(nodes[target])
         if "ControlNet" in kind:
             reading.found.append(_controlnet(nodes, inputs))
-        for name in _TEXT_INPUTS:
-            text = _value(nodes, inputs.get(name))
+        for name in (*_TEXT_INPUTS, f"text_{role}", role):
+            text = _value(nodes, inputs.get(name)) if name != role or _link(inputs.get(name)) is None else None
             if isinstance(text, str) and text.strip():
                 texts.append(text.strip())
         if "positive" in inputs and "negative" in inputs:
-            queue.append(inputs["negative" if link[1] == 1 else "positive"])
+            queue.append(inputs[role])
         else:
             queue += [inputs[n] for n in (*_CONDITIONING_INPUTS, "positive", "negative") if n in inputs]
     return texts
