@@ -232,6 +232,12 @@ def test_compare_tab_runs_a_comparison(page):
     path = screenshot(page, "ui-compare.png")
     table = page.inner_text("#cmp-matrix")
     assert all(label in table for label in ("Text-only", "Canny", "Pose", "Depth", "IP-Adapter")), table
+    # Any method of the comparison, taken elsewhere: picked canny gives a ControlNet script.
+    page.get_by_text("Reproduce a method with diffusers (Python) or ComfyUI").click()
+    page.wait_for_function("(document.querySelector('#cmp-code')?.innerText || '').includes('StableDiffusionPipeline')")
+    page.click("#cmp-code-method input")
+    page.get_by_role("option", name="canny", exact=True).click()
+    page.wait_for_function("(document.querySelector('#cmp-code')?.innerText || '').includes('ControlNetModel')")
     if os.environ.get("UPDATE_SCREENSHOT"):  # 256 colours: a third of the size, same look
         with Image.open(path) as shot:
             shot.convert("RGB").quantize(256, dither=Image.Dither.NONE).save(SCREENSHOT, optimize=True)

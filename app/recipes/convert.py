@@ -106,6 +106,25 @@ def recipe_from_compare(
     return _build(title=title, description=description, mode="compare", compare=draft, images=images)
 
 
+def generation_from_compare(settings: CompareSettings, method: str) -> GenerationSettings:
+    """One method of a comparison as the single generation it runs: the shared settings, its controls with the
+    comparison's detectors and strength, the IP-Adapter's scale and mode where it uses it."""
+    parsed = next((m for m in settings.parsed_methods() if m.name == method), None)
+    if parsed is None:
+        raise StudioError(f"method {method!r} is not one of this comparison's: {settings.method}")
+    strength = settings.control.model_dump()
+    controls = [
+        RecipeControl(control_type=kind, detector=detector, detector_params=settings.detector_params.get(detector, {}),
+                      **strength)
+        for kind, detector in parsed.controls
+    ]  # fmt: skip
+    ip_adapter = settings.ip_adapter.model_dump() if parsed.ip_adapter else None
+    return GenerationSettings(
+        **settings.common(), controls=controls, ip_adapter=ip_adapter, fit=settings.fit,
+        num_images_per_prompt=1,
+    )  # fmt: skip
+
+
 def _build(**fields: Any) -> Recipe:
     return validated(Recipe, fields, "Invalid recipe — ")
 

@@ -31,6 +31,7 @@ from app.request.compare import (
     parse_method,
     uses_ip_adapter,
 )
+from app.ui.as_code import comparison_code_view, show_comparison_code
 from app.ui.controls import MethodSettings, method_settings
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
@@ -519,6 +520,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         elem_id="cmp-matrix",
     )
     advice = gr.Markdown(elem_id="cmp-advice")
+    code_chooser, code = comparison_code_view("cmp-code")
     with gr.Accordion("When each method fits", open=False):
         gr.Markdown(GUIDE)
     # One gallery column per method, so each result sits above what drove it (kept out of the API's values).
@@ -573,6 +575,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         lambda seeds: gr.update(visible=seeds == 1 and confirm_seeds > 1), tab.seed_count, confirm, queue=False,
         api_visibility="private",
     )  # fmt: skip
+    show_comparison_code(compare_run, code, code_chooser, tab.inputs(), lambda values: recipe_of(tab, values))
     confirm.click(lambda: (confirm_seeds, gr.update(visible=False)), None, [tab.seed_count, confirm], queue=False,
                   api_visibility="private").then(
         None, js="() => { window.studioKeepSeed = true; document.querySelector('#cmp-run').click() }"
