@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import runpy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -73,3 +74,20 @@ def test_the_script_quotes_text_and_names_no_file_but_its_own():
     compiled = compile(script, "reproduce.py", "exec")  # it parses: the prompt stayed one string
     assert "import os" not in script.split("prompt=")[0] and compiled is not None and namespace == {}
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in script and "'out.png'" in script
+
+
+def test_a_comparisons_method_is_the_generation_it_ran(studio, noise_map, tmp_path, monkeypatch):
+    from app.recipes.convert import generation_from_compare
+    from app.recipes.schema import CompareSettings
+
+    compare = CompareSettings.model_validate(
+        {"prompt": "a fox", "methods": ["text", "canny"], "control": {"controlnet_conditioning_scale": 0.6}, **SIZE}
+    )
+    settings = generation_from_compare(compare, "canny")
+    assert settings.controls[0].controlnet_conditioning_scale == 0.6 and settings.ip_adapter is None
+    noise_map.save(tmp_path / "canny-map.png")
+    request = {"prompt": "a fox", **SIZE, "controls": [{"control_type": "canny", "controlnet_conditioning_scale": 0.6,
+                                                       "image": Image.open(tmp_path / "canny-map.png")}]}  # fmt: skip
+    ours = studio.generate(request).image
+    script = diffusers_script(settings, spec=tiny_spec(Path(studio.spec.root)), map_files=["canny-map.png"])
+    assert np.array_equal(pixels(ours), pixels(run_script(script, tmp_path, monkeypatch)))
