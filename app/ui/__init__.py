@@ -101,23 +101,32 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
     # older than a day, checking hourly, so the cache does not grow without bound.
     with gr.Blocks(title=TITLE, delete_cache=(3600, 86400)) as demo:
         gr.Markdown(
-            f"# {TITLE}\nOne prompt, one seed: see what each way of conditioning Stable Diffusion (1.5 or XL) does."
+            f"# {TITLE}\nOne prompt, one seed: see what each way of conditioning Stable Diffusion (1.5 or XL) does. "
+            "Start with **Compare**: every method side by side on your photo, measured, with a verdict."
         )
         banner = model_banner(settings)
         if banner:
             gr.Markdown(banner, elem_id="banner")
         recipes_slot = gr.Column()  # filled below: the panel's events need the tabs' widgets
-        shared: SharedControls = build_shared_controls(settings, studio.families if studio is not None else None)
         active = gr.State("text")  # the open tab, whose widgets "save" and "share" capture
         hooks: dict[str, TabRecipe] = {}
-        with gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs:  # a phone sees every tab, no "⋯" menu
-            for title, build in TABS:
-                tab_id = build.__name__.removeprefix("build_").removesuffix("_tab")
-                with gr.Tab(title, id=tab_id) as tab:
-                    made = build(handle, shared)
-                tab.select(lambda tab_id=tab_id: tab_id, outputs=active, queue=False, api_visibility="private")
-                if isinstance(made, TabRecipe):
-                    hooks[tab_id] = made
+        # Settings beside output, as in A1111, Fooocus and InvokeAI: the prompt and sampling on the left, each
+        # tab's run button and results on the right, in view at 1280×900 (a phone stacks the two).
+        with gr.Row(equal_height=False, elem_id="workspace"):
+            with gr.Column(scale=2, min_width=340, elem_id="shared-column"):
+                shared = build_shared_controls(settings, studio.families if studio is not None else None)
+            # overflow "wrap": a phone sees every tab, no "⋯" menu
+            with (
+                gr.Column(scale=3, min_width=360, elem_id="tab-column"),
+                gr.Tabs(overflow_behavior="wrap", elem_id="tabs") as tabs,
+            ):
+                for title, build in TABS:
+                    tab_id = build.__name__.removeprefix("build_").removesuffix("_tab")
+                    with gr.Tab(title, id=tab_id) as tab:
+                        made = build(handle, shared)
+                    tab.select(lambda tab_id=tab_id: tab_id, outputs=active, queue=False, api_visibility="private")
+                    if isinstance(made, TabRecipe):
+                        hooks[tab_id] = made
         with recipes_slot:
             families = studio.families if studio is not None else settings.model_families
             panel = mount_recipes(demo, tabs, active, shared, hooks, families)

@@ -408,11 +408,23 @@ def without_ip_adapter(chosen: list[str] | None) -> list[str]:
 
 
 def _widgets(shared: SharedControls, max_methods: int, max_seeds: int = MAX_SEED_COUNT) -> CompareInputs:
-    """The Compare tab's inputs, laid out in page order (long by design: one component after another, each with
-    its label, range and id; no logic)."""
+    """The Compare tab's inputs, laid out in page order."""
+    return _choices(shared, *_images(), max_methods, max_seeds)
+
+
+def _images() -> tuple[ImageInput, ImageInput]:
+    """The photo and the reference, side by side: what a comparison is made from, first on the tab."""
     with gr.Row():
         photo = ImageInput(label="Photo (structure source)", elem_id="cmp-photo", height=220)
         reference = ImageInput(label="Reference image (optional, for IP-Adapter)", elem_id="cmp-reference", height=220)
+    return photo, reference
+
+
+def _choices(
+    shared: SharedControls, photo: ImageInput, reference: ImageInput, max_methods: int, max_seeds: int = MAX_SEED_COUNT
+) -> CompareInputs:
+    """The rest of the inputs, below the results (long by design: one component after another, each with its
+    label, range and id; no logic)."""
     photos = example_photos()
     methods = gr.CheckboxGroup(
         [(method_label(m), m) for m in METHOD_CHOICES],
@@ -495,12 +507,11 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         The tab's recipe hooks.
     """
     gr.Markdown(
-        "**One prompt, one seed, one photo, one reference → every method side by side.** "
-        f"The photo gives structure ({', '.join(CONTROL_TYPES)} maps); "
-        "the optional reference gives the look (IP-Adapter). "
-        "Each result has the map or reference that drove it below it; the table measures how well each fits."
+        "**Every method side by side on one prompt and seed.** The photo gives structure "
+        f"({', '.join(CONTROL_TYPES)} maps), the optional reference the look (IP-Adapter); the table measures the fit."
     )
-    tab = _widgets(shared, studio.settings.max_methods, studio.settings.max_seeds)
+    # The photos, the action and the results first (in view at 1280×900); the methods and settings below them.
+    photo, reference = _images()
     with gr.Row():
         preview_button = gr.Button("Preview maps", elem_id="cmp-preview")
         run_button = gr.Button("Compare", variant="primary", elem_id="cmp-run", elem_classes=RUN_BUTTON_CLASS)
@@ -508,10 +519,10 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         # After a one-seed verdict: the same comparison on 4 seeds (maps and prompt encodings come from the caches).
         confirm_seeds = min(CONFIRM_SEEDS, studio.settings.max_seeds)  # a Space may allow fewer
         confirm = gr.Button(f"Confirm with {confirm_seeds} seeds", visible=False, elem_id="cmp-confirm")
-    maps_view = results_gallery("Maps the selected methods use", elem_id="cmp-maps", columns=3)
     grid = results_gallery(
         "Results (top) and what drove each (below)", elem_id="cmp-grid", columns=len(default_methods(False))
     )
+    maps_view = results_gallery("Maps the selected methods use", elem_id="cmp-maps", columns=3)
     matrix = gr.Dataframe(
         headers=["Method", "Fit scores and costs appear here after a comparison"],
         label="Fit: ↑ higher fits better (scores 0–1, cosines −1–1), ↓ lower costs less; a clear lead is highlighted",
@@ -520,6 +531,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         elem_id="cmp-matrix",
     )
     advice = gr.Markdown(elem_id="cmp-advice")
+    tab = _choices(shared, photo, reference, studio.settings.max_methods, studio.settings.max_seeds)
     code_chooser, code = comparison_code_view("cmp-code")
     with gr.Accordion("When each method fits", open=False):
         gr.Markdown(GUIDE)

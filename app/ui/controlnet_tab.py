@@ -223,10 +223,11 @@ def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRec
                     "Generate", variant="primary", elem_id="cn-generate", elem_classes=RUN_BUTTON_CLASS
                 )
                 stop = gr.Button("Stop", variant="stop", elem_id="cn-stop")
-            maps_view = results_gallery("Maps", elem_id="cn-maps")
-            slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
+            # The results first, in view beside the settings; the map ↔ result slider and the map preview below.
             gallery = results_gallery("Results", elem_id="cn-gallery")
             info = gr.Markdown(elem_id="cn-info")
+            slider = gr.ImageSlider(label="Map ↔ result (drag)", type="pil", format="png", elem_id="cn-slider")
+            maps_view = results_gallery("Maps", elem_id="cn-maps")
             code = code_view("cn-code")
 
     def handler(step):
