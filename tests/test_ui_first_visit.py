@@ -70,6 +70,9 @@ def test_the_run_button_answers_where_it_was_clicked(page):
     set_number(page, "steps", 40)
     button = page.locator("#text-generate")
     expect(button).to_be_enabled()
+    page.evaluate("window.scrollTo(0, 0)")
+    box = button.bounding_box()  # before the click: a click would scroll it into view
+    assert box is not None and box["y"] + box["height"] <= 900, box  # in view on arrival, beside the prompt
     # Record what the button said while the run went on, however briefly (a loaded machine may deliver the
     # run's start and end close together).
     page.evaluate(WATCH_BUTTON)
@@ -77,10 +80,11 @@ def test_the_run_button_answers_where_it_was_clicked(page):
     page.wait_for_function("window.buttonStates.some(s => s.text.includes('Generating'))")
     states = page.evaluate("window.buttonStates")
     assert any(s["disabled"] for s in states if "Generating" in s["text"]), states  # no double submit
-    box = button.bounding_box()
-    assert box is not None and box["y"] + box["height"] <= 900  # visible without scrolling
     expect(button).to_have_text("Generate", timeout=120_000)  # 40 steps on a loaded CPU take more than 5 s
     expect(button).to_be_enabled()
+    assert page.evaluate("window.scrollY") == 0  # the click scrolled nothing
+    result = page.locator("#text-gallery img").first.bounding_box()
+    assert result is not None and result["y"] + result["height"] <= 900, result  # the result in view too
     set_number(page, "steps", 2)
 
 
