@@ -131,6 +131,18 @@ class Grid:
         elif entry.method.ip_adapter:
             self.drivers[index] = (placeholder("no reference", self.width, self.height), f"{label}: no reference")
 
+    def stop(self) -> None:
+        """Mark every method that has not finished as stopped (its tiles and its map), as Stop's tidy-up draws it:
+        a method finishing after Stop must not bring the others' pending tiles back."""
+        for index, method in enumerate(self.methods):
+            if self.finished[index]:
+                continue
+            label = method_label(method)
+            for row in self.rows:
+                row[index] = (placeholder("stopped", self.width, self.height), f"{label} · stopped")
+            if self.drivers[index][1].endswith("map pending"):
+                self.drivers[index] = (placeholder("not run", self.width, self.height), f"{label}: not run (stopped)")
+
     def update(self) -> list[tuple[Any, str]]:
         """The gallery value, results then drivers (the gallery has one column per method, see ``columns``).
 
@@ -347,8 +359,10 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
                     gr.Warning(in_toast(event.error), title=event.method.label)
             else:
                 view.preview(*event)
-        if job.cancel.is_set() and not finished:
-            continue  # Stop has drawn the stopped grid: a preview still in flight must not draw the pending tiles back
+        if job.cancel.is_set():
+            if not finished:
+                continue  # Stop has drawn the stopped grid: a preview in flight must not draw pending tiles back
+            view.stop()  # a method that finished after Stop: the others stay stopped, not pending
         yield view.update(), gr.skip(), gr.skip()
     if not any(e.result is not None for e in entries):
         yield view.update(), None, "No method could run, so there is nothing to score." + did_not_run(entries, values)

@@ -29,7 +29,8 @@ GALLERY_CSS = f"""
 }}
 .{RESULTS_CLASS} .grid-wrap {{ max-height: none !important; height: auto !important; }}
 .{RESULTS_CLASS} .thumbnail-item img {{
-  object-fit: contain !important; width: 100%; height: auto !important; max-height: 50vh;  /* in view beside the settings */
+  /* at most half the viewport: a single result stays in view beside the settings */
+  object-fit: contain !important; width: 100%; height: auto !important; max-height: 50vh;
 }}
 .{RESULTS_CLASS} .caption-label {{
   position: static !important; max-width: 100% !important; white-space: normal !important; opacity: 1 !important;
