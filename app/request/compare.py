@@ -21,6 +21,7 @@ from app.fit import FitMatrix, Verdict
 from app.preprocess import REGISTRY, detectors_for
 from app.request import CommonSettings, ControlStrength, IPAdapterScale, validated
 from app.request.generation import MAX_SEED
+from app.request.labels import register_titles
 
 CompareProgressFn = Callable[[float, str], None]
 """Called during a comparison with (fraction done, what is running), like ``gr.Progress``."""
@@ -197,6 +198,9 @@ class CompareRequest(CommonSettings):
     def parsed_methods(self) -> list[Method]:
         """The methods, parsed with this request's default detectors."""
         return [parse_method(m, self.detectors) for m in self.methods]
+
+
+register_titles(CompareRequest)
 
 
 def parse_compare_request(data: dict[str, Any] | CompareRequest) -> CompareRequest:

@@ -20,7 +20,7 @@ from pydantic_core import PydanticOmit
 from app.controls import ControlTypeName, spelled_out
 from app.engine.families import FAMILIES, FAMILY_NAMES, FamilyName
 from app.errors import StudioError
-from app.request.labels import describe_field
+from app.request.labels import describe_field, register_titles
 from app.samplers import SchedulerName
 
 IPAdapterMode = Literal["full", "style", "layout"]
@@ -192,6 +192,9 @@ class GenerationRequest(CommonSettings):
     def settings_dict(self) -> dict[str, Any]:
         """The serialisable settings (no images)."""
         return self.model_dump(mode="json")
+
+
+register_titles(ControlStrength, ControlSettings, IPAdapterScale, IPAdapterSettings, CommonSettings, GenerationRequest)
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -6,25 +6,25 @@ path after it is what an API client sends.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
 from pydantic import BaseModel
 
+_TITLES: dict[str, str] = {}
 
-@functools.cache
+
+def register_titles(*models: type[BaseModel], **extra: str) -> None:
+    """Record the ``title`` each field of ``models`` declares (the schema's own word for it, which the page's
+    controls show too), and ``extra`` labels for names that are no field of their own (a sweep's axes). Each request
+    module registers its models as it defines them, so a model being validated always has its labels here."""
+    for model in models:
+        _TITLES.update({name: field.title for name, field in model.model_fields.items() if field.title})
+    _TITLES.update(extra)
+
+
 def field_labels() -> dict[str, str]:
-    """Every request field's label by field name: the ``title`` each model's ``Field`` declares (the schema's own
-    word for it, which the page's controls show too), and for the sweep's axes that are no field of their own
-    (``method``, ``ip_adapter_scale``) the axis label."""
-    from app.request import compare, generation, sweep  # they import this module for their messages
-
-    labels = {name: label for name, label in sweep.AXIS_LABELS.items() if name in ("method", "ip_adapter_scale")}
-    for module in (generation, compare, sweep):
-        for model in vars(module).values():
-            if isinstance(model, type) and issubclass(model, BaseModel) and model.__module__ == module.__name__:
-                labels.update({name: field.title for name, field in model.model_fields.items() if field.title})
-    return labels
+    """Every registered field label by field name."""
+    return dict(_TITLES)
 
 
 def describe_field(loc: Sequence[str | int]) -> str:

@@ -18,6 +18,7 @@ from pydantic import Field, model_validator
 from app.grid import labelled_grid
 from app.request import StrictModel, validated
 from app.request.compare import CompareEntry, CompareRequest, Scorecard, parse_method
+from app.request.labels import register_titles
 
 AxisName = Literal[
     "method",
@@ -81,6 +82,9 @@ class SweepRequest(StrictModel):
         if cells > MAX_CELLS:
             raise ValueError(f"a sweep may have at most {MAX_CELLS} cells, received {cells}")
         return self
+
+
+register_titles(Axis, SweepRequest, method=AXIS_LABELS["method"], ip_adapter_scale=AXIS_LABELS["ip_adapter_scale"])
 
 
 def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest:
