@@ -201,7 +201,16 @@ def test_prompt_only_matrix_names_the_best_prompt_or_a_tie():
 def test_method_labels_and_guide():
     assert method_label("depth:midas+ip_adapter") == "Depth (midas) + IP-Adapter"
     assert method_label("text") == "Text-only"
-    assert [e.method for e in GUIDE_ENTRIES] == ["text", "canny", "pose", "depth", "lineart", "ip_adapter", "combo"]
+    assert [e.method for e in GUIDE_ENTRIES] == [
+        "text",
+        "canny",
+        "pose",
+        "depth",
+        "lineart",
+        "softedge",
+        "ip_adapter",
+        "combo",
+    ]
     assert "3-D layout" in GUIDE and "text-only" in GUIDE
 
 

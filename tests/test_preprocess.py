@@ -171,20 +171,39 @@ def test_depth_to_image_near_is_bright_and_constant_is_black():
 
 
 def test_registry_and_detectors_for():
-    assert set(REGISTRY) == {"canny", "vitpose", "openpose", "depth_anything", "midas", "lineart_standard", "none"}
+    assert set(REGISTRY) == {
+        "canny",
+        "vitpose",
+        "openpose",
+        "depth_anything",
+        "midas",
+        "lineart_standard",
+        "hed",
+        "none",
+    }
     assert detectors_for("pose") == ["vitpose", "openpose", "none"]
     assert detectors_for("depth") == ["depth_anything", "midas", "none"]
     assert detectors_for("canny") == ["canny", "none"]
     with pytest.raises(StudioError, match="control type 'edges' is not allowed"):
         detectors_for("edges")
     for name, cls in REGISTRY.items():
-        assert cls.name == name and cls.label and cls.control_type in ("canny", "pose", "depth", "lineart", "any")
-    assert DEFAULTS == {"canny": "canny", "pose": "vitpose", "depth": "depth_anything", "lineart": "lineart_standard"}
+        assert (
+            cls.name == name
+            and cls.label
+            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "any")
+        )
+    assert DEFAULTS == {
+        "canny": "canny",
+        "pose": "vitpose",
+        "depth": "depth_anything",
+        "lineart": "lineart_standard",
+        "softedge": "hed",
+    }
 
 
 def test_unknown_detector_is_refused():
-    with pytest.raises(StudioError, match="detector 'hed' is not allowed; use one of canny"):
-        MapService(OFFLINE).detector("hed")
+    with pytest.raises(StudioError, match="detector 'pidinet' is not allowed; use one of canny"):
+        MapService(OFFLINE).detector("pidinet")
 
 
 def test_importing_the_core_pulls_no_heavy_or_ui_modules():

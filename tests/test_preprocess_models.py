@@ -11,7 +11,7 @@ import torch
 
 from app.errors import ModelLoadError, StudioError
 from app.preprocess import MapService, NoPersonFound, Person
-from app.preprocess.sources import BODY_POSE_FILE, MIDAS_FILE, DetectorSources
+from app.preprocess.sources import ANNOTATOR_FILES, BODY_POSE_FILE, MIDAS_FILE, DetectorSources
 from tests import preprocess_fixtures as fx
 
 ANY_PERSON = {"person_threshold": 0.0, "keypoint_threshold": 0.0}
@@ -42,7 +42,7 @@ def test_tiny_folder_has_the_real_layout_and_names(tiny_sources):
         assert (root / sub / "model.safetensors").is_file() and (root / sub / "config.json").is_file()
         assert not list((root / sub).glob("*.bin"))
     names = sorted(p.name for p in (root / "annotators").iterdir())
-    assert names == ["body_pose_model.pth", "dpt_hybrid-midas-501f0c75.pt", "facenet.pth", "hand_pose_model.pth"]
+    assert names == sorted(ANNOTATOR_FILES)  # the real names, one twin per file the studio reads
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 20 * 2**20
 
 
@@ -180,10 +180,11 @@ def test_broken_controlnet_aux_only_disables_the_detectors_that_use_it(monkeypat
         "controlnet_aux.open_pose",
         "controlnet_aux.midas",
         "controlnet_aux.lineart_standard",
+        "controlnet_aux.hed",
     ):
         monkeypatch.setitem(sys.modules, module, None)  # "import controlnet_aux" now fails
     service = MapService(tiny_sources)
-    for name in ("openpose", "midas", "lineart_standard"):
+    for name in ("openpose", "midas", "lineart_standard", "hed"):
         with pytest.raises(
             ModelLoadError, match=rf"controlnet-aux could not be imported.*{name!r} detector is unavailable"
         ):

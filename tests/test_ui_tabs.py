@@ -207,6 +207,7 @@ def cmp_values(**changes) -> dict:
         pose_detector="vitpose",
         depth_detector="midas",
         lineart_detector="lineart_standard",
+        softedge_detector="hed",
         canny__low_threshold=40.0,
         canny__high_threshold=120.0,
         canny__auto_threshold=False,
@@ -216,6 +217,7 @@ def cmp_values(**changes) -> dict:
         midas__detect_resolution=256.0,
         lineart_standard__gaussian_sigma=6.0,
         lineart_standard__intensity_threshold=8.0,
+        hed__safe=False,
     )
     return {**values, **changes}
 
@@ -224,7 +226,13 @@ def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(
     values = cmp_values()
     assert set(cmp_tab.inputs()) >= set(values)
     data = compare_tab.compare_request(cmp_tab, values)
-    assert data["detectors"] == {"canny": "canny", "pose": "vitpose", "depth": "midas", "lineart": "lineart_standard"}
+    assert data["detectors"] == {
+        "canny": "canny",
+        "pose": "vitpose",
+        "depth": "midas",
+        "lineart": "lineart_standard",
+        "softedge": "hed",
+    }
     assert data["detector_params"]["midas"] == {"detect_resolution": 256}
     assert data["detector_params"]["vitpose"]["max_people"] == 3
     request = parse_compare_request(data)

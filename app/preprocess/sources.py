@@ -41,6 +41,9 @@ BODY_POSE_FILE = "body_pose_model.pth"
 HAND_POSE_FILE = "hand_pose_model.pth"
 FACE_FILE = "facenet.pth"
 MIDAS_FILE = "dpt_hybrid-midas-501f0c75.pt"
+HED_FILE = "ControlNetHED.pth"  # ControlNet 1.1's HED (Apache-2.0 reimplementation), ControlNet++'s soft-edge scorer
+ANNOTATOR_FILES = (BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE, HED_FILE)
+"""Every file the studio reads from the Annotators repository (the Hub file list and the tiny twins follow it)."""
 
 SUBFOLDERS = {
     "person_detector": "person_detector",

@@ -16,11 +16,8 @@ from app.engine.families import FAMILIES
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.fit import ScorerSources
 from app.preprocess.sources import (
+    ANNOTATOR_FILES,
     ANNOTATORS_REVISION,
-    BODY_POSE_FILE,
-    FACE_FILE,
-    HAND_POSE_FILE,
-    MIDAS_FILE,
     DetectorSources,
 )
 
@@ -53,7 +50,7 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
     add(detectors.person_detector, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
-    add(detectors.annotators, [BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE], ANNOTATORS_REVISION)
+    add(detectors.annotators, list(ANNOTATOR_FILES), ANNOTATORS_REVISION)
     add(ScorerSources().clip, [*TRANSFORMERS_MODEL_FILES, *CLIP_TOKENIZER_FILES])
     return {repo: entry for repo, entry in files.items() if "/" in repo and not Path(repo).exists()}
 

@@ -13,6 +13,7 @@ Whoever needs the family builds it (:func:`ensure_tiny_family`); the model spec 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -26,13 +27,22 @@ from app.tiny.scorers import build_tiny_scorers
 _COMPLETE = "COMPLETE"
 
 
+def layout_key() -> str:
+    """A short key of what the family holds (the registered control types, the detectors' annotator files), so a
+    cache built before a type or detector was added is not mistaken for the current family."""
+    from app.controls import CONTROL_TYPES
+    from app.preprocess.sources import ANNOTATOR_FILES
+
+    return hashlib.sha256(repr((CONTROL_TYPES, ANNOTATOR_FILES)).encode()).hexdigest()[:8]
+
+
 def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:
     """The tiny family's folder under ``cache_dir``, built once per machine.
 
     The folder is written to a temporary sibling and renamed into place, so
     concurrent processes never see a half-written family.
     """
-    root = Path(cache_dir) / f"tiny-family-v{BUILDER_VERSION}-seed{seed}"
+    root = Path(cache_dir) / f"tiny-family-v{BUILDER_VERSION}-{layout_key()}-seed{seed}"
     if (root / _COMPLETE).exists():
         return root
     root.parent.mkdir(parents=True, exist_ok=True)

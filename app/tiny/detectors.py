@@ -30,6 +30,7 @@ from app.preprocess.sources import (
     BODY_POSE_FILE,
     FACE_FILE,
     HAND_POSE_FILE,
+    HED_FILE,
     MIDAS_FILE,
     SUBFOLDERS,
     DetectorSources,
@@ -38,7 +39,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 1
+TINY_VERSION = 2
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -175,6 +176,7 @@ def _annotators(folder: Path) -> None:
 
     with warnings.catch_warnings():  # controlnet-aux's package import re-registers timm models noisily
         warnings.simplefilter("ignore")
+        from controlnet_aux.hed import ControlNetHED_Apache2
         from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
         from controlnet_aux.open_pose.face import FaceNet
         from controlnet_aux.open_pose.model import bodypose_model, handpose_model
@@ -187,6 +189,7 @@ def _annotators(folder: Path) -> None:
             HAND_POSE_FILE: (handpose_model(), True),
             FACE_FILE: (FaceNet(), False),
             MIDAS_FILE: (DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True), False),
+            HED_FILE: (ControlNetHED_Apache2(), False),
         }
     for offset, (filename, (model, strip_block)) in enumerate(models.items()):
         generator = torch.Generator().manual_seed(SEED + 10 + offset)
