@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import gradio as gr
 import numpy as np
 import pytest
 from gradio_client import handle_file
@@ -416,3 +417,11 @@ def test_dropping_a_png_made_by_the_studio_restores_its_recipe(page, tmp_path):
     expect(page.locator("#recipes-notice")).to_contain_text("Restored the recipe saved in this image")
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "ui-recipes.png"), full_page=True)
+
+
+def test_delete_says_what_it_did_and_refuses_a_shipped_preset_in_words(served_app):
+    delete = handler(served_app.demo, "on_delete")
+    stored, _menu, notice = delete.fn("preset:compare-all", {"mine": {"x": 1}})
+    assert stored == gr.skip() and "shipped presets stay" in notice  # nothing deleted, and said
+    _stored, _menu, notice = delete.fn("mine:my depth", {"my depth": {}})
+    assert notice.startswith("Deleted “my depth”")

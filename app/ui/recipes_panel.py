@@ -360,8 +360,12 @@ class _Handlers:
         )
 
     def on_delete(self, choice: str | None, stored: Any) -> tuple[Any, ...]:
+        if not choice or not choice.startswith(_MINE):  # said, not silently ignored
+            text = "Pick one of your own presets (★) to delete; the shipped presets stay." if choice else gr.skip()
+            return gr.skip(), gr.skip(), text
         kept = delete_preset(choice, stored)
-        return kept, gr.update(choices=menu_choices(kept), value=None)
+        deleted = f"Deleted “{plain(choice.removeprefix(_MINE))}” from this browser."
+        return kept, gr.update(choices=menu_choices(kept), value=None), deleted
 
     def on_upload(self, **values: Any) -> list[Any]:
         path = values.pop("recipes__upload")
@@ -442,7 +446,7 @@ def build_recipes_panel(
         on.on_pick, inputs_kwargs={**inputs, "recipes__menu": w.menu, "recipes__store": w.store}, outputs=targets,
         **private,
     )  # fmt: skip
-    w.remove.click(on.on_delete, inputs=[w.menu, w.store], outputs=[w.store, w.menu], **private)
+    w.remove.click(on.on_delete, inputs=[w.menu, w.store], outputs=[w.store, w.menu, w.notice], **private)
     w.save.click(
         on.on_save,
         inputs_kwargs={**inputs, "recipes__name": w.name, "recipes__store": w.store},
