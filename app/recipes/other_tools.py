@@ -251,16 +251,7 @@ def read_invokeai(texts: dict[str, str]) -> Reading:
         if not isinstance(data, dict):
             raise NotThisTool("InvokeAI's metadata is not an object")
         reading = Reading("InvokeAI metadata")
-        reading.fields.update(
-            prompt=data.get("positive_prompt"),
-            negative_prompt=data.get("negative_prompt"),
-            seed=data.get("seed"),
-            num_inference_steps=data.get("steps"),
-            guidance_scale=data.get("cfg_scale"),
-            scheduler=(data.get("scheduler"), None),
-            width=data.get("width"),
-            height=data.get("height"),
-        )
+        reading.fields.update(_take(data, "scheduler", prompt="positive_prompt", guidance_scale="cfg_scale"))
         model = data.get("model") if isinstance(data.get("model"), dict) else {}
         base = model.get("base") or model.get("base_model")  # InvokeAI 4+ / 3
         if base in ("sdxl", "sd-1"):
@@ -280,15 +271,7 @@ def read_invokeai(texts: dict[str, str]) -> Reading:
     if isinstance(prompt, list):
         prompt = " ".join(str(p.get("prompt", "")) for p in prompt if isinstance(p, dict))
     reading = Reading("InvokeAI metadata")
-    reading.fields.update(
-        prompt=prompt,
-        seed=image.get("seed"),
-        num_inference_steps=image.get("steps"),
-        guidance_scale=image.get("cfg_scale"),
-        scheduler=(image.get("sampler"), None),
-        width=image.get("width"),
-        height=image.get("height"),
-    )
+    reading.fields.update(_take(image, "sampler", negative_prompt=None, guidance_scale="cfg_scale"), prompt=prompt)
     return reading
 
 
@@ -298,16 +281,8 @@ def read_novelai(texts: dict[str, str]) -> Reading:
     if not isinstance(data, dict) or "steps" not in data:
         raise NotThisTool("not NovelAI's settings")
     reading = Reading("NovelAI metadata")
-    reading.fields.update(
-        prompt=texts.get("Description") or data.get("prompt"),
-        negative_prompt=data.get("uc"),
-        seed=data.get("seed"),
-        num_inference_steps=data.get("steps"),
-        guidance_scale=data.get("scale"),
-        scheduler=(data.get("sampler"), data.get("noise_schedule")),
-        width=data.get("width"),
-        height=data.get("height"),
-    )
+    reading.fields.update(_take(data, "sampler", "noise_schedule", negative_prompt="uc", guidance_scale="scale"))
+    reading.fields["prompt"] = texts.get("Description") or data.get("prompt")
     reading.found.append("NovelAI's own model")
     return reading
 
@@ -321,34 +296,17 @@ def read_json_parameters(text: str) -> Reading:
         params = data["sui_image_params"]
         reading = Reading("SwarmUI parameters")
         reading.fields.update(
-            prompt=params.get("prompt"),
-            negative_prompt=params.get("negativeprompt"),
-            seed=params.get("seed"),
-            num_inference_steps=params.get("steps"),
-            guidance_scale=params.get("cfgscale"),
-            scheduler=(params.get("sampler"), params.get("scheduler")),
-            width=params.get("width"),
-            height=params.get("height"),
+            _take(params, "sampler", "scheduler", negative_prompt="negativeprompt", guidance_scale="cfgscale")
         )
         if params.get("loras"):
             reading.found.append("LoRA")
         return reading
     if "prompt" in data and ("guidance_scale" in data or "base_model" in data):
         reading = Reading("Fooocus parameters")
-        width, height = data.get("width"), data.get("height")
+        reading.fields.update(_take(data, "sampler", "scheduler"))  # its seed is text: settle reads the number
         resolution = re.findall(r"\d+", str(data.get("resolution", "")))
-        if (width is None or height is None) and len(resolution) == 2:
-            width, height = int(resolution[0]), int(resolution[1])
-        reading.fields.update(
-            prompt=data.get("prompt"),
-            negative_prompt=data.get("negative_prompt"),
-            seed=_int_text(data.get("seed")),
-            num_inference_steps=data.get("steps"),
-            guidance_scale=data.get("guidance_scale"),
-            scheduler=(data.get("sampler"), data.get("scheduler")),
-            width=width,
-            height=height,
-        )
+        if (data.get("width") is None or data.get("height") is None) and len(resolution) == 2:
+            reading.fields["width"], reading.fields["height"] = int(resolution[0]), int(resolution[1])
         reading.family_hints.append(("sdxl", "Fooocus generates with SDXL"))
         if data.get("loras") or data.get("lora_combined_1"):
             reading.found.append("LoRA")
@@ -356,8 +314,26 @@ def read_json_parameters(text: str) -> Reading:
     raise NotThisTool("JSON parameters from an unknown tool")
 
 
-def _int_text(value: Any) -> Any:
-    return int(value) if isinstance(value, str) and value.strip().isdigit() and len(value) < 24 else value
+# Where most tools keep each field, by the studio's field name; a reader names only the keys its tool spells
+# otherwise (None: the tool records no such field).
+_KEYS = {
+    "prompt": "prompt",
+    "negative_prompt": "negative_prompt",
+    "seed": "seed",
+    "num_inference_steps": "steps",
+    "guidance_scale": "guidance_scale",
+    "width": "width",
+    "height": "height",
+}
+
+
+def _take(data: dict[str, Any], sampler: str, schedule: str | None = None, **keys: str | None) -> dict[str, Any]:
+    """The fields a JSON record holds (unchecked), under the studio's names; ``scheduler`` is the pair of the
+    tool's sampler and schedule names."""
+    names = {**_KEYS, **keys}
+    fields = {ours: data.get(theirs) for ours, theirs in names.items() if theirs is not None}
+    fields["scheduler"] = (data.get(sampler), data.get(schedule) if schedule else None)
+    return fields
 
 
 READERS: tuple[tuple[tuple[str, ...], Callable[[dict[str, str]], Reading]], ...] = (
