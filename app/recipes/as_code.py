@@ -45,9 +45,8 @@ def diffusers_script(
     """
     family = FAMILIES[settings.family]
     spec = spec or family.real_spec()
+    check_map_files(settings, map_files)
     controls = list(settings.controls)
-    if len(map_files) != len(controls):
-        raise ValueError(f"{len(controls)} control(s) need as many map files, received {len(map_files)}")
     union = bool(controls) and all(c.control_type not in spec.controlnets for c in controls) and spec.union
     kind = "union" if union else "controlnet" if controls else "base"
     pipeline = family.pipeline_class(kind).__name__
@@ -74,6 +73,12 @@ def diffusers_script(
     lines += ["pipe.to(DEVICE)", ""]
     lines += _call_lines(settings, seed, controls, map_files, reference_file, union, family, output_file)
     return "\n".join(lines) + "\n"
+
+
+def check_map_files(settings: GenerationSettings, map_files: Sequence[str]) -> None:
+    """Raise ValueError unless there is one map file per control of ``settings``."""
+    if len(map_files) != len(settings.controls):
+        raise ValueError(f"{len(settings.controls)} control(s) need as many map files, received {len(map_files)}")
 
 
 def _title(settings: GenerationSettings, seed: int | None) -> str:

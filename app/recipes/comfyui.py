@@ -16,6 +16,7 @@ from typing import Any
 
 from app.controls import CONTROLS
 from app.engine.families import FAMILIES
+from app.recipes.as_code import check_map_files
 from app.recipes.schema import GenerationSettings
 
 CHECKPOINTS = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}
@@ -49,6 +50,15 @@ def controlnet_file(control_type: str, family: str) -> str:
     return f"{repo.rsplit('/', 1)[-1]}.pth"
 
 
+class _Graph(dict):
+    """A workflow being written: node id → ``{class_type, inputs}``, ids in writing order."""
+
+    def node(self, class_type: str, **inputs: Any) -> str:
+        key = str(len(self) + 1)
+        self[key] = {"class_type": class_type, "inputs": inputs}
+        return key
+
+
 def comfyui_workflow(
     settings: GenerationSettings,
     *,
@@ -58,59 +68,22 @@ def comfyui_workflow(
     output_prefix: str = "conditioning-studio",
 ) -> dict[str, dict[str, Any]]:
     """The ComfyUI API-format graph of one image of ``settings`` (node id → ``{class_type, inputs}``)."""
-    controls = list(settings.controls)
-    if len(map_files) != len(controls):
-        raise ValueError(f"{len(controls)} control(s) need as many map files, received {len(map_files)}")
-    graph: dict[str, dict[str, Any]] = {}
-
-    def node(class_type: str, **inputs: Any) -> str:
-        key = str(len(graph) + 1)
-        graph[key] = {"class_type": class_type, "inputs": inputs}
-        return key
-
-    checkpoint = node("CheckpointLoaderSimple", ckpt_name=CHECKPOINTS[settings.family])
+    check_map_files(settings, map_files)
+    graph = _Graph()
+    checkpoint = graph.node("CheckpointLoaderSimple", ckpt_name=CHECKPOINTS[settings.family])
     # The node's title names the family in the studio's words: reading the workflow back needs no guess.
     graph[checkpoint]["_meta"] = {"title": f"Load Checkpoint ({FAMILIES[settings.family].label})"}
     model: list = [checkpoint, 0]
-    positive: list = [node("CLIPTextEncode", text=settings.prompt, clip=[checkpoint, 1]), 0]
-    negative: list = [node("CLIPTextEncode", text=settings.negative_prompt, clip=[checkpoint, 1]), 0]
-    latent = node("EmptyLatentImage", width=settings.width, height=settings.height, batch_size=1)
-    for control, file in zip(controls, map_files, strict=True):
-        net: list = [node("ControlNetLoader", control_net_name=controlnet_file(control.control_type, settings.family)),
-                     0]  # fmt: skip
-        mode = CONTROLS[control.control_type].union_modes.get(settings.family)
-        if settings.family == "sdxl" and mode in UNION_TYPES:
-            net = [node("SetUnionControlNetType", control_net=net, type=UNION_TYPES[mode]), 0]
-        applied = node(
-            "ControlNetApplyAdvanced",
-            positive=positive,
-            negative=negative,
-            control_net=net,
-            image=[node("LoadImage", image=file), 0],
-            strength=control.controlnet_conditioning_scale,
-            start_percent=control.control_guidance_start,
-            end_percent=control.control_guidance_end,
-        )
+    positive: list = [graph.node("CLIPTextEncode", text=settings.prompt, clip=[checkpoint, 1]), 0]
+    negative: list = [graph.node("CLIPTextEncode", text=settings.negative_prompt, clip=[checkpoint, 1]), 0]
+    latent = graph.node("EmptyLatentImage", width=settings.width, height=settings.height, batch_size=1)
+    for control, file in zip(settings.controls, map_files, strict=True):
+        applied = _apply_controlnet(graph, control, file, settings.family, positive, negative)
         positive, negative = [applied, 0], [applied, 1]
     if settings.ip_adapter is not None:
-        model = [
-            node(
-                "IPAdapterAdvanced",
-                model=model,
-                ipadapter=[node("IPAdapterModelLoader", ipadapter_file=IP_ADAPTERS[settings.family]), 0],
-                image=[node("LoadImage", image=reference_file), 0],
-                weight=settings.ip_adapter.scale,
-                weight_type=WEIGHT_TYPES[settings.ip_adapter.mode],
-                combine_embeds="concat",
-                start_at=0.0,
-                end_at=1.0,
-                embeds_scaling="V only",
-                clip_vision=[node("CLIPVisionLoader", clip_name=CLIP_VISION), 0],
-            ),
-            0,
-        ]
+        model = [_apply_ip_adapter(graph, settings, model, reference_file), 0]
     sampler_name, scheduler = SAMPLERS[settings.scheduler]
-    sampled = node(
+    sampled = graph.node(
         "KSampler",
         model=model,
         seed=settings.seed if seed is None else seed,
@@ -123,6 +96,41 @@ def comfyui_workflow(
         latent_image=[latent, 0],
         denoise=1.0,
     )
-    decoded = node("VAEDecode", samples=[sampled, 0], vae=[checkpoint, 2])
-    node("SaveImage", images=[decoded, 0], filename_prefix=output_prefix)
-    return graph
+    decoded = graph.node("VAEDecode", samples=[sampled, 0], vae=[checkpoint, 2])
+    graph.node("SaveImage", images=[decoded, 0], filename_prefix=output_prefix)
+    return dict(graph)
+
+
+def _apply_controlnet(graph: _Graph, control: Any, file: str, family: str, positive: list, negative: list) -> str:
+    """One map's ControlNet on both conditionings (SDXL's union network set to the map's type); the node's id."""
+    net: list = [graph.node("ControlNetLoader", control_net_name=controlnet_file(control.control_type, family)), 0]
+    mode = CONTROLS[control.control_type].union_modes.get(family)
+    if family == "sdxl" and mode in UNION_TYPES:
+        net = [graph.node("SetUnionControlNetType", control_net=net, type=UNION_TYPES[mode]), 0]
+    return graph.node(
+        "ControlNetApplyAdvanced",
+        positive=positive,
+        negative=negative,
+        control_net=net,
+        image=[graph.node("LoadImage", image=file), 0],
+        strength=control.controlnet_conditioning_scale,
+        start_percent=control.control_guidance_start,
+        end_percent=control.control_guidance_end,
+    )
+
+
+def _apply_ip_adapter(graph: _Graph, settings: GenerationSettings, model: list, reference_file: str) -> str:
+    """The IP-Adapter on the model (ComfyUI_IPAdapter_plus's advanced node); the node's id."""
+    return graph.node(
+        "IPAdapterAdvanced",
+        model=model,
+        ipadapter=[graph.node("IPAdapterModelLoader", ipadapter_file=IP_ADAPTERS[settings.family]), 0],
+        image=[graph.node("LoadImage", image=reference_file), 0],
+        weight=settings.ip_adapter.scale,
+        weight_type=WEIGHT_TYPES[settings.ip_adapter.mode],
+        combine_embeds="concat",
+        start_at=0.0,
+        end_at=1.0,
+        embeds_scaling="V only",
+        clip_vision=[graph.node("CLIPVisionLoader", clip_name=CLIP_VISION), 0],
+    )
