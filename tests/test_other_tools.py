@@ -17,7 +17,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from app.errors import StudioError
-from app.recipes import recipe_from_image
+from app.recipes import recipe_from_image, recipe_notice
 from app.recipes.reading import match_sampler
 from app.request.generation import MAX_SEED
 
@@ -144,7 +144,9 @@ def test_a_comfyui_graph_restores_its_sampler_texts_and_size_and_names_what_it_d
     assert (settings.scheduler, settings.width, settings.height) == ("dpmpp_2m_karras", 832, 1216)
     assert settings.family == "sdxl"  # from the 832×1216 latent, not from "XL" in the checkpoint's name
     assert message.startswith("Read from a ComfyUI workflow: prompt, negative prompt, steps, sampler, CFG scale, seed")
-    assert "LoRA" in message and "ControlNet openpose strength 0.8" in message
+    assert "LoRA" in message and "ControlNet pose (strength 0.8, 0–1)" in message
+    assert [(c.control_type, c.controlnet_conditioning_scale) for c in settings.controls] == [("pose", 0.8)]
+    assert recipe.ui_tab == "controlnet" and "pose map is made from it): upload your own" in recipe_notice(recipe)
 
 
 def test_a_comfyui_graph_alone_an_sdxl_encoder_and_a_hires_pass():
@@ -299,3 +301,105 @@ def test_a_comfyui_all_in_one_loader_gives_each_prompt_its_role():
     settings = recipe.generate
     assert (settings.prompt, settings.negative_prompt, settings.seed) == ("a tiger in snow", "cartoon", 77)
     assert (settings.num_inference_steps, settings.width, settings.height) == (22, 512, 768)
+
+
+CONTROLNET_UNITS = (
+    "a dancer on a stage\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 512x512, "
+    'ControlNet 0: "Module: dw_openpose_full, Model: control_v11p_sd15_openpose [cab727d4], Weight: 0.9, '
+    "Resize Mode: Crop and Resize, Processor Res: 512, Guidance Start: 0.1, Guidance End: 0.8, Pixel Perfect: True, "
+    'Control Mode: Balanced", '
+    'ControlNet 1: "Module: ip-adapter_clip_sd15, Model: ip-adapter_sd15 [6a3f6166], Weight: 0.7, '
+    'Guidance Start: 0, Guidance End: 1", '
+    'ControlNet 2: "Module: none, Model: control_v11f1e_sd15_tile [a371b31b], Weight: 1", '
+    'ControlNet 3: "Module: canny, Model: control_v11p_sd15_canny [d14c016b], Weight: 3.5, Guidance Start: 0.2", '
+    "Version: v1.10.1"
+)
+
+
+def test_a1111_controlnet_units_restore_as_controls_and_an_ip_adapter():
+    recipe, message = recipe_from_image(png({"parameters": CONTROLNET_UNITS}))
+    controls = recipe.generate.controls
+    assert [c.control_type for c in controls] == ["pose", "canny"]
+    pose, canny = controls
+    assert (pose.controlnet_conditioning_scale, pose.control_guidance_start, pose.control_guidance_end) == (
+        0.9, 0.1, 0.8,
+    )  # fmt: skip
+    assert canny.controlnet_conditioning_scale == 1.0 and canny.control_guidance_start == 0.2  # 3.5 is past 2
+    assert "ControlNet strength '3.5' left at its default" in message
+    assert recipe.generate.ip_adapter.scale == 0.7
+    assert "control_v11f1e_sd15_tile" in message and "not a type offered here" in message  # said, left out
+    needed = recipe_notice(recipe)  # the tools record where their images were, never the images
+    assert "a structure photo" in needed and "a reference image for the IP-Adapter" in needed
+
+
+def test_old_controlnet_keys_and_a_disabled_unit():
+    old = (
+        "a dog\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 5, Size: 512x512, ControlNet Enabled: True, "
+        "ControlNet Module: depth, ControlNet Model: control_sd15_depth [fef5e48e], ControlNet Weight: 0.6, "
+        "ControlNet-1 Enabled: False, ControlNet-1 Module: canny, ControlNet-1 Model: control_sd15_canny"
+    )
+    recipe, _ = recipe_from_image(png({"parameters": old}))
+    assert [(c.control_type, c.controlnet_conditioning_scale) for c in recipe.generate.controls] == [("depth", 0.6)]
+
+
+def test_the_studios_own_parameters_line_restores_its_conditioning_when_the_recipe_chunk_is_gone():
+    from app.recipes import Recipe, png_with_recipe
+    from app.recipes.png import read_text_chunks
+
+    control = {"control_type": "depth", "controlnet_conditioning_scale": 0.7, "control_guidance_start": 0.1,
+               "control_guidance_end": 0.9}  # fmt: skip
+    settings = {"prompt": "a fox", "seed": 9, "controls": [control], "ip_adapter": {"scale": 0.4, "mode": "style"}}
+    recipe = Recipe(mode="generate", generate=settings)
+    parameters = read_text_chunks(png_with_recipe(Image.new("RGB", (64, 64)), recipe))["parameters"]
+    restored, _ = recipe_from_image(png({"parameters": parameters}))
+    assert restored.generate.controls == recipe.generate.controls
+    assert restored.generate.ip_adapter == recipe.generate.ip_adapter
+
+
+def test_comfyui_union_controlnet_preprocessor_and_ip_adapter_restore():
+    graph = comfy_graph()
+    graph["11"] = {
+        "class_type": "ControlNetLoader",
+        "inputs": {"control_net_name": "controlnet-union-sdxl-1.0.safetensors"},
+    }
+    graph["14"] = {"class_type": "SetUnionControlNetType", "inputs": {"control_net": ["11", 0], "type": "depth"}}
+    graph["15"] = {"class_type": "DepthAnythingV2Preprocessor", "inputs": {"image": ["12", 0], "resolution": 512}}
+    graph["13"]["inputs"].update(control_net=["14", 0], image=["15", 0], strength=0.5, start_percent=0.0,
+                                 end_percent=0.6)  # fmt: skip
+    graph["16"] = {"class_type": "IPAdapterAdvanced", "inputs": {"weight": 0.8, "model": ["10", 0]}}
+    recipe, message = recipe_from_image(comfy_png(graph))
+    (depth,) = recipe.generate.controls
+    assert (depth.control_type, depth.controlnet_conditioning_scale, depth.control_guidance_end) == ("depth", 0.5, 0.6)
+    assert recipe.generate.ip_adapter.scale == 0.8 and recipe.ui_tab == "ip_adapter"
+    assert "ControlNet depth (strength 0.5, 0–0.6), IP-Adapter (scale 0.8)" in message
+
+
+def test_a_preprocessor_node_names_the_type_when_the_file_name_does_not():
+    graph = comfy_graph()
+    graph["11"]["inputs"]["control_net_name"] = "my_controlnet.safetensors"
+    graph["15"] = {"class_type": "LineArtPreprocessor", "inputs": {"image": ["12", 0]}}
+    graph["13"]["inputs"]["image"] = ["15", 0]
+    recipe, _ = recipe_from_image(comfy_png(graph))
+    assert [c.control_type for c in recipe.generate.controls] == ["lineart"]
+
+
+def test_invokeai_control_adapters_restore():
+    metadata = {"positive_prompt": "a barn", "seed": 3, "steps": 20, "cfg_scale": 6, "width": 512, "height": 512,
+                "controlnets": [{"control_model": {"name": "sd-controlnet-canny", "base": "sd-1"},
+                                 "control_weight": 0.75, "begin_step_percent": 0, "end_step_percent": 0.5}],
+                "ipAdapters": [{"ip_adapter_model": {"name": "ip_adapter_sd15"}, "weight": [0.5, 0.6]}],
+                "t2iAdapters": [{"t2i_adapter_model": {"name": "sketch"}}]}  # fmt: skip
+    recipe, message = recipe_from_image(png({"invokeai_metadata": json.dumps(metadata)}))
+    (canny,) = recipe.generate.controls
+    assert (canny.control_type, canny.controlnet_conditioning_scale, canny.control_guidance_end) == ("canny", 0.75, 0.5)
+    assert recipe.generate.ip_adapter.scale == 0.6  # a per-step weight list is no one scale: the default, unchanged
+    assert "T2I-Adapter" in message
+
+
+def test_many_hostile_controlnet_units_are_bounded_and_each_refusal_said():
+    units = ", ".join(f'ControlNet {i}: "Module: canny, Model: c{i}, Weight: {w}"'
+                      for i, w in enumerate(["NaN", "1e309", "-1", "true", "0.5"] * 40))  # fmt: skip
+    recipe, message = recipe_from_image(png({"parameters": f"a cat\nSteps: 20, Seed: 1, {units}"}))
+    assert [c.control_type for c in recipe.generate.controls] == ["canny"]  # one per type
+    assert recipe.generate.controls[0].controlnet_conditioning_scale == 1.0
+    assert len(message) < 2_000 and "left at its default" in message and "and 196 more" in message

@@ -28,9 +28,7 @@ from tests.ui_fixtures import (
 # The README's screenshot: under docs/, since every file directly in assets/ is a bundled photo for recipes.
 SCREENSHOT = Path(__file__).resolve().parents[1] / "docs" / "screenshot.png"
 FIRST, SECOND = 3, 8  # steps between which the Stop test times the bar
-PREVIEW_STEP = (
-    "Number((document.querySelector('#text-gallery').innerText.match(/step (\\d+)\\/100/) || [0, 0])[1])"
-)
+PREVIEW_STEP = "Number((document.querySelector('#text-gallery').innerText.match(/step (\\d+)\\/100/) || [0, 0])[1])"
 """The step the Text tab's live preview shows (0 before the first)."""
 
 pytestmark = [

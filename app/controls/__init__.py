@@ -4,6 +4,8 @@ A new control type is a module here that calls :func:`register`, its detector a 
 :mod:`app.preprocess.detectors` and its fit score a module in :mod:`app.fit.scores`; nothing else lists it.
 """
 
+import itertools
+import re
 from typing import Literal
 
 from app.controls.base import CONTROLS, ControlType, Guide, register
@@ -41,6 +43,27 @@ METHOD_PARTS = {"text": "Text-only", "ip_adapter": "IP-Adapter"}
 """Labels of the method parts that are not control types."""
 
 
+def _words(name: str) -> list[str]:
+    """A tool's name split into lower-case words, with each pair of neighbours joined too: ``LineArtPreprocessor``
+    → line, art, preprocessor, lineart, …; ``control_v11p_sd15_softedge`` → …, softedge; ``DWPreprocessor`` → dw, …"""
+    spaced = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1 \2", re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name[:200]))
+    words = re.findall(r"[a-z]+", spaced.lower())
+    return words + [a + b for a, b in itertools.pairwise(words)]
+
+
+def type_named(*names: str) -> str | None:
+    """The control type other tools' names point to, the first name that names one deciding: a union ControlNet's
+    type (``hed/pidi/scribble/ted``), a preprocessor (``DWPreprocessor``, ``depth_midas``) or a model file
+    (``control_v11p_sd15_canny.pth``); None when none does. The words are each type's name and ``other_names``."""
+    for name in names:
+        words = _words(name)
+        for word in words:
+            found = next((t for t, spec in CONTROLS.items() if word == t or word in spec.other_names), None)
+            if found is not None:
+                return found
+    return None
+
+
 def default_detectors() -> dict[str, str]:
     """The default detector of each control type."""
     return {name: spec.default_detector for name, spec in CONTROLS.items()}
@@ -57,4 +80,5 @@ __all__ = [
     "method_label",
     "register",
     "spelled_out",
+    "type_named",
 ]

@@ -42,6 +42,9 @@ class ControlType:
         guide: The guide's words.
         in_default_comparison: Whether a new comparison includes it.
         rank: Its place among the types (UI choices, default methods, table rows and columns): lower comes first.
+        other_names: Words other tools use for it in preprocessor, node and model names (A1111 modules, ComfyUI
+            node classes, ControlNet file names), lower-case; its own name is always one (see
+            :func:`app.controls.type_named`).
     """
 
     name: str
@@ -54,6 +57,7 @@ class ControlType:
     union_modes: Mapping[str, int] = field(default_factory=dict)
     in_default_comparison: bool = True
     rank: int = 100
+    other_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name.replace("_", "").isalpha() or not self.name.islower() or self.name in RESERVED:

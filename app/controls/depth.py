@@ -12,6 +12,7 @@ DEPTH = register(
         controlnets={"sd15": "lllyasviel/control_v11f1p_sd15_depth"},
         union_modes={"sdxl": 1},  # xinsir/controlnet-union-sdxl-1.0: mode 1 is depth
         rank=30,
+        other_names=("midas", "zoe", "zoedepth", "leres", "marigold"),
         guide=Guide(
             carries="the 3-D layout: what is near and what is far.",
             fits_when="you want the same arrangement of the scene with new textures, materials or style.",

@@ -12,6 +12,7 @@ POSE = register(
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_openpose"},
         union_modes={"sdxl": 0},  # xinsir/controlnet-union-sdxl-1.0: mode 0 is openpose
         rank=20,
+        other_names=("openpose", "dwpose", "dw", "pose"),
         guide=Guide(
             carries="only a person's body configuration (the skeleton).",
             fits_when="you want one pose on a new person, in new clothes, in a new scene.",

@@ -13,6 +13,7 @@ SOFTEDGE = register(
         # xinsir/controlnet-union-sdxl-1.0 (ControlNetPlus's test scripts): mode 2 is hed/pidi/scribble/ted.
         union_modes={"sdxl": 2},
         rank=50,
+        other_names=("hed", "pidi", "pidinet", "teed"),
         in_default_comparison=False,
         guide=Guide(
             carries="the main boundaries of the control image as soft lines, without its fine texture.",

@@ -19,7 +19,7 @@ import re
 from typing import Any
 
 from app.engine.families import FAMILIES
-from app.recipes.reading import NotThisTool, Reading, settle
+from app.recipes.reading import NotThisTool, ReadControl, Reading, settle
 from app.recipes.schema import GenerationSettings, Recipe
 from app.samplers import SCHEDULER_LABELS
 
@@ -140,10 +140,48 @@ def read_parameters(text: str) -> Reading:
         reading.family_hints.append((family, "the family the image names"))
     if "sdxl" in items.get("VAE", "").lower():
         reading.family_hints.append(("sdxl", f"its SDXL VAE ({items['VAE'][:40]})"))
-    ignored = sorted(set(items) - set(_READ))
+    ignored = sorted(set(items) - set(_READ) - _read_conditioning(items, reading))
     if ignored:
         reading.found.append(", ".join(ignored[:8]) + (f" and {len(ignored) - 8} more" if len(ignored) > 8 else ""))
     return reading
+
+
+# sd-webui-controlnet's keys: "ControlNet 0: "Module: canny, Model: …, Weight: 1, Guidance Start: 0, …"" (1.1+), and
+# "ControlNet Module: canny" / "ControlNet-0 Module: canny" before it; the studio's own "ControlNet canny: canny
+# weight 1 from 0 to 1" and "IP-Adapter: scale 0.6 mode full".
+_UNIT = re.compile(r"^ControlNet(?:[ -](\d+))?(?: (Module|Model|Weight|Guidance Start|Guidance End|Enabled))?$")
+_OURS = re.compile(r"^(\S+) weight (\S+) from (\S+) to (\S+)$")
+_OUR_IP_ADAPTER = re.compile(r"^scale (\S+) mode (\S+)$")
+
+
+def _read_conditioning(items: dict[str, str], reading: Reading) -> set[str]:
+    """The ControlNet and IP-Adapter units ``items`` record, into ``reading``; returns the keys read."""
+    units: dict[str, dict[str, str]] = {}
+    used: set[str] = set()
+    for key, value in items.items():
+        if (unit := _UNIT.match(key)) is not None:
+            fields = dict(_ITEM.findall(value)) if unit[2] is None else {unit[2]: value}
+            units.setdefault(unit[1] or "", {}).update({k.strip(): v.strip() for k, v in fields.items()})
+            used.add(key)
+        elif key.startswith("ControlNet ") and (ours := _OURS.match(value)) is not None:
+            kind = key.removeprefix("ControlNet ")
+            reading.controls.append(ReadControl((kind, ours[1]), *ours.group(2, 3, 4)))
+            used.add(key)
+        elif key == "IP-Adapter" and (ours := _OUR_IP_ADAPTER.match(value)) is not None:
+            reading.ip_adapter = {"scale": ours[1], "mode": ours[2]}
+            used.add(key)
+    for unit in units.values():
+        names = tuple(n for n in (unit.get("Module", ""), unit.get("Model", "")) if n and n.lower() != "none")
+        if unit.get("Enabled", "True") != "True" or not names:
+            continue
+        if any(word in name.lower() for name in names for word in ("ip-adapter", "ip_adapter")):
+            if reading.ip_adapter is None:
+                reading.ip_adapter = {"scale": unit.get("Weight")}
+            continue
+        reading.controls.append(
+            ReadControl(names, unit.get("Weight"), unit.get("Guidance Start"), unit.get("Guidance End"))
+        )
+    return used
 
 
 def parse_parameters(text: str) -> tuple[dict[str, Any], list[str]]:

@@ -22,7 +22,7 @@ from typing import Any
 from app.engine.families import FAMILIES
 from app.recipes.a1111 import read_parameters
 from app.recipes.metadata import USER_COMMENT
-from app.recipes.reading import NotThisTool, Reading
+from app.recipes.reading import NotThisTool, ReadControl, Reading
 
 MAX_JSON_DEPTH = 64
 """Deepest JSON nesting read (real metadata nests a few levels; deeper is refused before parsing)."""
@@ -121,7 +121,10 @@ def read_comfyui(prompt_text: str) -> Reading:
                 reading.family_hints.append((family.name, "the family its checkpoint node names"))
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
             weight = _value(nodes, _inputs(node).get("weight"))
-            reading.found.append(f"IP-Adapter (weight {weight})" if weight is not None else "IP-Adapter")
+            if reading.ip_adapter is None:
+                reading.ip_adapter = {"scale": weight}
+            else:
+                reading.found.append(f"another IP-Adapter (weight {weight})")
     reading.found = list(dict.fromkeys(reading.found))
     return reading
 
@@ -200,7 +203,7 @@ def _latent_size(nodes: dict[str, Any], value: Any) -> tuple[Any, Any] | None:
 
 def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading, role: str = "positive") -> list[str]:
     """The prompt texts a sampler's ``role`` input (``positive`` or ``negative``) traces back to (breadth first,
-    each node once), noting ControlNets on the way.
+    each node once), noting the ControlNets on the positive one.
 
     A node that carries both conditionings (``ControlNetApplyAdvanced``, an all-in-one loader such as the
     efficiency pack's, a prompt styler) is followed, or read, through its input for ``role`` only.
@@ -213,8 +216,8 @@ def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading, role: str 
             continue
         seen.add(target)
         kind, inputs = str(nodes[target].get("class_type", "")), _inputs(nodes[target])
-        if "ControlNet" in kind:
-            reading.found.append(_controlnet(nodes, inputs))
+        if "ControlNet" in kind and "Apply" in kind and role == "positive":  # an advanced apply node is on both
+            reading.controls.append(_controlnet(nodes, inputs))
         for name in (*_TEXT_INPUTS, f"text_{role}", role):
             text = _value(nodes, inputs.get(name)) if name != role or _link(inputs.get(name)) is None else None
             if isinstance(text, str) and text.strip():
@@ -226,19 +229,19 @@ def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading, role: str 
     return texts
 
 
-def _controlnet(nodes: dict[str, Any], inputs: dict[str, Any]) -> str:
-    """``ControlNet canny strength 0.8``: the kind from a union network's type node, else the loader's file name
-    (named only, never restored)."""
-    kind, source = "", _inputs(nodes.get(_link(inputs.get("control_net")) or ""))
+def _controlnet(nodes: dict[str, Any], inputs: dict[str, Any]) -> ReadControl:
+    """A ControlNet apply node's strength and range, and the names that say its type: a union network's type node,
+    the preprocessor node that made its image, the loader's file name (a name only: nothing is ever loaded)."""
+    names, source = [], _inputs(nodes.get(_link(inputs.get("control_net")) or ""))
     if isinstance(source.get("type"), str):  # SetUnionControlNetType
-        kind = source["type"]
+        names.append(source["type"])
         source = _inputs(nodes.get(_link(source.get("control_net")) or ""))
-    if not kind:
-        name = str(_value(nodes, source.get("control_net_name")) or "")
-        kinds = ("canny", "openpose", "depth", "lineart", "softedge", "scribble", "seg")
-        kind = next((t for t in kinds if t in name), "")
-    strength = _value(nodes, inputs.get("strength"))
-    return " ".join(p for p in ("ControlNet", kind, f"strength {strength}" if strength is not None else "") if p)
+    image = nodes.get(_link(inputs.get("image")) or "")
+    if isinstance(image, dict) and image.get("class_type") not in (None, "LoadImage"):
+        names.append(str(image["class_type"]))
+    names.append(str(_value(nodes, source.get("control_net_name")) or ""))
+    strength, start, end = (_value(nodes, inputs.get(k)) for k in ("strength", "start_percent", "end_percent"))
+    return ReadControl(tuple(n for n in names if n), strength, start, end)
 
 
 # -- InvokeAI, NovelAI, Fooocus, SwarmUI -----------------------------------------------------------------------------
@@ -258,10 +261,7 @@ def read_invokeai(texts: dict[str, str]) -> Reading:
             reading.family_hints.append(("sdxl" if base == "sdxl" else "sd15", f"InvokeAI's model base {base!r}"))
         if data.get("loras"):
             reading.found.append("LoRA")
-        if data.get("controlnets") or data.get("t2iAdapters"):
-            reading.found.append("ControlNet")
-        if data.get("ipAdapters"):
-            reading.found.append("IP-Adapter")
+        _invokeai_adapters(data, reading)
         return reading
     data = load_json(texts["sd-metadata"], "InvokeAI's sd-metadata")
     image = data.get("image") if isinstance(data, dict) else None
@@ -273,6 +273,36 @@ def read_invokeai(texts: dict[str, str]) -> Reading:
     reading = Reading("InvokeAI metadata")
     reading.fields.update(_take(image, "sampler", negative_prompt=None, guidance_scale="cfg_scale"), prompt=prompt)
     return reading
+
+
+def _invokeai_adapters(data: dict[str, Any], reading: Reading) -> None:
+    """InvokeAI's ``controlnets`` and ``ipAdapters`` (model, weight, begin and end step percent) into ``reading``;
+    its T2I-Adapters are named, not restored."""
+    for unit in _records(data.get("controlnets")):
+        model = unit.get("control_model") if isinstance(unit.get("control_model"), dict) else {}
+        name = model.get("name") or model.get("model_name") or ""  # InvokeAI 4+ / 3
+        weight = unit.get("control_weight")  # a list is a per-step schedule: not one strength
+        reading.controls.append(
+            ReadControl(
+                (str(name),),
+                weight if not isinstance(weight, list) else None,
+                unit.get("begin_step_percent"),
+                unit.get("end_step_percent"),
+            )
+        )
+    if _records(data.get("t2iAdapters")):
+        reading.found.append("T2I-Adapter")
+    adapters = _records(data.get("ipAdapters"))
+    if adapters:
+        weight = adapters[0].get("weight")
+        reading.ip_adapter = {"scale": weight if not isinstance(weight, list) else None}
+    if len(adapters) > 1:
+        reading.found.append(f"{len(adapters) - 1} more IP-Adapter(s)")
+
+
+def _records(value: Any) -> list[dict[str, Any]]:
+    """The objects of a JSON list (at most 16), nothing else."""
+    return [v for v in value[:16] if isinstance(v, dict)] if isinstance(value, list) else []
 
 
 def read_novelai(texts: dict[str, str]) -> Reading:

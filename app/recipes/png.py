@@ -116,14 +116,26 @@ def recipe_from_image(source: bytes | bytearray | str | Path | Image.Image) -> t
     if reading is None:
         raise StudioError(_nothing_readable(meta, why))
     fields, notes = settle(reading, meta.size)
-    if not fields.get("prompt") and not any(k in fields for k in _LABELS if k != "prompt"):
+    if not fields.get("prompt") and not any(k in fields for k in (*_LABELS, "controls", "ip_adapter") if k != "prompt"):
         raise StudioError(f"The image's metadata ({reading.tool}) holds no prompt or setting this studio can read.")
-    recipe = Recipe(mode="generate", tab="text", generate=GenerationSettings(**fields))
-    read = ", ".join(_LABELS[k] for k in _LABELS if k in fields)
-    message = f"Read from {reading.tool}: {read}."
+    recipe = Recipe(mode="generate", generate=GenerationSettings(**fields))
+    read = [_LABELS[k] for k in _LABELS if k in fields] + _conditioning_read(recipe.generate)
+    message = f"Read from {reading.tool}: {', '.join(read)}."
     if reading.found:
         message += f" Not restored: {'; '.join(reading.found)}."
     return recipe, message + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _conditioning_read(settings: GenerationSettings) -> list[str]:
+    """``ControlNet canny (strength 0.8, 0–1)``, ``IP-Adapter (scale 0.6)``: the conditioning restored."""
+    read = [
+        f"ControlNet {c.control_type} (strength {c.controlnet_conditioning_scale:g}, "
+        f"{c.control_guidance_start:g}–{c.control_guidance_end:g})"
+        for c in settings.controls
+    ]
+    if settings.ip_adapter is not None:
+        read.append(f"IP-Adapter (scale {settings.ip_adapter.scale:g})")
+    return read
 
 
 recipe_from_png = recipe_from_image  # the name the studio's first readers used

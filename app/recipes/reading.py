@@ -13,10 +13,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from app.controls import CONTROL_TYPES, type_named
 from app.engine.families import FAMILIES
-from app.request import MAX_PROMPT_CHARS, CommonSettings
+from app.recipes.schema import RecipeControl, RecipeIPAdapter
+from app.request import MAX_CONTROLS, MAX_PROMPT_CHARS, CommonSettings
 from app.request.generation import MAX_SEED
 from app.samplers import SCHEDULER_LABELS
 
@@ -34,6 +36,9 @@ class Reading:
         found: What the image records that the studio does not restore ("LoRA", "ControlNet canny strength 0.8").
         notes: Remarks on what was read.
         family_hints: Evidence for the model family: ``(family, why)``.
+        controls: The ControlNets it records, unchecked.
+        ip_adapter: The IP-Adapter it records, as :class:`~app.recipes.schema.RecipeIPAdapter` fields (``scale``,
+            ``mode``; empty when it records none), unchecked; None: no IP-Adapter.
     """
 
     tool: str
@@ -41,6 +46,20 @@ class Reading:
     found: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     family_hints: list[tuple[str, str]] = field(default_factory=list)
+    controls: list[ReadControl] = field(default_factory=list)
+    ip_adapter: dict[str, Any] | None = None
+
+
+@dataclass
+class ReadControl:
+    """One ControlNet as a tool records it: the names that may say its type, most telling first (a union type, a
+    preprocessor, a model file; see :func:`app.controls.type_named`), and its strength and guidance range, unchecked
+    (None: not recorded). The map image itself is never in the metadata: the user supplies a photo."""
+
+    names: tuple[str, ...]
+    strength: Any = None
+    start: Any = None
+    end: Any = None
 
 
 class NotThisTool(ValueError):
@@ -133,7 +152,62 @@ def settle(reading: Reading, image_size: tuple[int, int] | None = None) -> tuple
             notes.append(f"{name}: {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
             continue
         found[name] = value
+    controls = _controls(reading.controls, notes)
+    if controls:
+        found["controls"] = controls
+    if reading.ip_adapter is not None:
+        found["ip_adapter"] = _checked(RecipeIPAdapter, dict(reading.ip_adapter), "IP-Adapter", notes)
     return found, notes
+
+
+_CONTROL_FIELDS = {"strength": "controlnet_conditioning_scale", "start": "control_guidance_start",
+                   "end": "control_guidance_end"}  # fmt: skip
+
+
+def _controls(read: list[ReadControl], notes: list[str]) -> list[dict[str, Any]]:
+    """The recorded ControlNets as recipe controls: the type from their names, values checked against the sliders'
+    bounds; one per type (the first), at most :data:`~app.request.MAX_CONTROLS`; the others said and left out."""
+    controls: list[dict[str, Any]] = []
+    unknown, surplus = [], []
+    for control in read:
+        kind, shown = type_named(*control.names), next((str(n)[:50] for n in control.names if n), "unnamed")
+        if kind is None:
+            unknown.append(shown)
+        elif any(c["control_type"] == kind for c in controls) or len(controls) == MAX_CONTROLS:
+            surplus.append(f"{shown} ({kind})")
+        else:
+            values = {ours: getattr(control, theirs) for theirs, ours in _CONTROL_FIELDS.items()}
+            controls.append(_checked(RecipeControl, {"control_type": kind, **values}, f"ControlNet {kind}", notes))
+    if unknown:
+        notes.append(f"ControlNet {_some(unknown)} left out: not a type offered here ({', '.join(CONTROL_TYPES)})")
+    if surplus:
+        notes.append(f"ControlNet {_some(surplus)} left out: one per type, at most {MAX_CONTROLS} in all")
+    return controls
+
+
+def _some(names: list[str], shown: int = 3) -> str:
+    """``'a', 'b', 'c' and 4 more``."""
+    listed = ", ".join(repr(n) for n in names[:shown])
+    return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
+def _checked(model: type[BaseModel], values: dict[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
+    """``values`` that ``model`` accepts, read as numbers; each one it refuses is said and left at its default."""
+    kept = {k: _number(v) for k, v in values.items() if v is not None and v != ""}
+    for name in [k for k in kept if k != "control_type"]:
+        value = float(kept[name]) if isinstance(kept[name], int) else kept[name]
+        try:
+            model.model_validate({**{k: v for k, v in kept.items() if k == "control_type"}, name: value}, strict=True)
+            kept[name] = value
+        except ValidationError as error:
+            title = model.model_fields[name].title or name
+            notes.append(f"{what}: {title} {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
+            del kept[name]
+    try:
+        return model.model_validate(kept).model_dump()
+    except ValidationError as error:  # each value fits but not together (a guidance range that ends before it starts)
+        notes.append(f"{what}: {error.errors()[0]['msg']}; its defaults used")
+        return model.model_validate({k: v for k, v in kept.items() if k == "control_type"}).model_dump()
 
 
 def _clean_text(text: str, key: str, notes: list[str]) -> str:
