@@ -1,8 +1,8 @@
 """Reading what other tools wrote into an image: A1111/Forge, ComfyUI, InvokeAI, NovelAI, Fooocus and SwarmUI.
 
 Each reader turns one tool's metadata into a :class:`Reading`: the candidate values of the fields the studio
-restores (prompt, negative prompt, seed, steps, CFG, sampler, size, family), what it found and does not restore
-(LoRAs, upscalers, ControlNet and IP-Adapter nodes, model names), and notes. :func:`settle` then checks every value
+restores (prompt, negative prompt, seed, steps, CFG, sampler, size, family), the ControlNets (type, strength, range)
+and IP-Adapter (weight) it records, what it found and does not restore (LoRAs, upscalers, model names), and notes. :func:`settle` then checks every value
 against the sliders' bounds, maps sampler names, rounds sizes, strips control bytes and decides the family from
 evidence; nothing read ever names a file, a model repository or code to load.
 
