@@ -12,6 +12,7 @@ import json
 import struct
 import zlib
 
+import numpy as np
 import pytest
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -403,3 +404,47 @@ def test_many_hostile_controlnet_units_are_bounded_and_each_refusal_said():
     assert [c.control_type for c in recipe.generate.controls] == ["canny"]  # one per type
     assert recipe.generate.controls[0].controlnet_conditioning_scale == 1.0
     assert len(message) < 2_000 and "left at its default" in message and "and 196 more" in message
+
+
+def stealth_png(text: str, carrier: str = "alpha", compressed: bool = True, size: tuple[int, int] = (96, 64)) -> bytes:
+    """A PNG with ``text`` hidden the way the stealth-pnginfo extension writes it: signature, 32-bit length in bits,
+    payload, in the lowest bits of alpha (or of R, G, B), column by column; no text chunk."""
+    import gzip
+
+    payload = gzip.compress(text.encode()) if compressed else text.encode()
+    signature = f"stealth_{'png' if carrier == 'alpha' else 'rgb'}{'comp' if compressed else 'info'}".encode()
+    bits = np.unpackbits(np.frombuffer(signature + struct.pack(">I", len(payload) * 8) + payload, np.uint8))
+    width, height = size
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    columns = pixels.transpose(1, 0, 2).copy()
+    carried = columns[..., 3].reshape(-1) if carrier == "alpha" else columns[..., :3].reshape(-1)
+    carried[: len(bits)] = (carried[: len(bits)] & 0xFE) | bits
+    if carrier == "alpha":
+        columns[..., 3] = carried.reshape(width, height)
+    else:
+        columns[..., :3] = carried.reshape(width, height, 3)
+    buffer = io.BytesIO()
+    Image.fromarray(columns.transpose(1, 0, 2), "RGBA").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("carrier", "compressed"), [("alpha", True), ("alpha", False), ("rgb", True)])
+def test_a1111_text_hidden_in_the_pixels_restores(carrier, compressed):
+    recipe, message = recipe_from_image(stealth_png(A1111, carrier, compressed))
+    assert recipe.generate.prompt == "a lighthouse at dusk, (oil painting:1.1)" and recipe.generate.seed == 1234
+    assert "hidden in the pixels" in message
+
+
+def test_damaged_stealth_text_is_said_and_an_ordinary_photo_has_none():
+    data = stealth_png(A1111)
+    image = Image.open(io.BytesIO(data))
+    pixels = np.asarray(image).copy()
+    pixels[:, 4:, 3] = 255  # the signature and length kept, most of the hidden gzip stream overwritten
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGBA").save(buffer, format="PNG")
+    with pytest.raises(StudioError, match="stealth"):
+        recipe_from_image(buffer.getvalue())
+    with pytest.raises(StudioError, match="carries no recipe"):
+        recipe_from_image(png(size=(256, 256)))

@@ -8,8 +8,9 @@ The format (AUTOMATIC1111 / Forge / many viewers)::
 
 Reading is best-effort and never trusted beyond the schema: only prompt, negative prompt, steps, sampler, CFG scale,
 seed, size and the ControlNet units (sd-webui-controlnet's, the studio's own) are read (:func:`read_parameters`),
-each checked by :func:`app.recipes.reading.settle` against the request bounds; a value that does not fit is left at its default and reported, and every other key (model names and
-hashes, LoRAs, hires settings, ...) is ignored and listed.
+each checked by :func:`app.recipes.reading.settle` against the request bounds; a value that does not fit is left at
+its default and reported, and every other key (model names and hashes, LoRAs, hires settings, ...) is ignored and
+listed.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 Each reader turns one tool's metadata into a :class:`Reading`: the candidate values of the fields the studio
 restores (prompt, negative prompt, seed, steps, CFG, sampler, size, family), the ControlNets (type, strength, range)
-and IP-Adapter (weight) it records, what it found and does not restore (LoRAs, upscalers, model names), and notes. :func:`settle` then checks every value
-against the sliders' bounds, maps sampler names, rounds sizes, strips control bytes and decides the family from
-evidence; nothing read ever names a file, a model repository or code to load.
+and IP-Adapter (weight) it records, what it found and does not restore (LoRAs, upscalers, model names), and notes.
+:func:`settle` then checks every value against the sliders' bounds, maps sampler names, rounds sizes, strips control
+bytes and decides the family from evidence; nothing read ever names a file, a model repository or code to load.
 
 Why not a general reader package such as ``sd-parsers``: its ComfyUI reader needs the UI ``workflow`` chunk (an
 image made through ComfyUI's API carries only the ``prompt`` graph) and finds no ControlNet or IP-Adapter nodes,

@@ -25,6 +25,7 @@ from app.recipes.metadata import Metadata, read_metadata
 from app.recipes.other_tools import read_other_tool
 from app.recipes.reading import settle
 from app.recipes.schema import GenerationSettings, Recipe
+from app.recipes.stealth import MAX_STEALTH_PIXELS, read_stealth
 
 RECIPE_KEY = "conditioning-studio"
 PARAMETERS_KEY = "parameters"
@@ -113,6 +114,10 @@ def recipe_from_image(source: bytes | bytearray | str | Path | Image.Image) -> t
         recipe = parse_recipe(text)
         return recipe, f"Restored the recipe saved in this image{_titled(recipe)}."
     reading, why = read_other_tool(meta.texts)
+    if reading is None and (hidden := _stealth(source, meta)):
+        reading, why = read_other_tool({PARAMETERS_KEY: hidden})
+        if reading is not None:
+            reading.tool += " hidden in the pixels (stealth PNG info)"
     if reading is None:
         raise StudioError(_nothing_readable(meta, why))
     fields, notes = settle(reading, meta.size)
@@ -136,6 +141,25 @@ def _conditioning_read(settings: GenerationSettings) -> list[str]:
     if settings.ip_adapter is not None:
         read.append(f"IP-Adapter (scale {settings.ip_adapter.scale:g})")
     return read
+
+
+def _stealth(source: bytes | bytearray | str | Path | Image.Image, meta: Metadata) -> str | None:
+    """A PNG's stealth text (see :mod:`.stealth`), decoding its pixels only when its header allows the size; a
+    damaged payload is added to ``meta.problems``."""
+    if meta.format != "PNG" or meta.size is None or meta.size[0] * meta.size[1] > MAX_STEALTH_PIXELS:
+        return None
+    try:
+        if isinstance(source, Image.Image):
+            image = source
+        else:
+            image = Image.open(io.BytesIO(Path(source).read_bytes() if isinstance(source, (str, Path)) else source))
+            image.load()
+    except Exception:  # damaged pixels: the text chunks were all there was to read
+        return None
+    text, problem = read_stealth(image)
+    if problem:
+        meta.problems.append(problem)
+    return text
 
 
 recipe_from_png = recipe_from_image  # the name the studio's first readers used
