@@ -103,6 +103,5 @@ def test_a_workflow_the_studio_wrote_reads_back_into_its_recipe(name):
                   "height", "family"):  # fmt: skip
         assert getattr(back, field) == getattr(settings, field), (field, message)
     assert message.startswith("Read from a ComfyUI workflow")
-    assert message.count("ControlNet") == len(settings.controls)  # each named, not restored
-    if settings.ip_adapter is not None:
-        assert "IP-Adapter" in message
+    assert back.controls == settings.controls  # type (SDXL: union type, narrowed by the map's name), strength, range
+    assert back.ip_adapter == settings.ip_adapter  # scale and mode (from the weight type)

@@ -52,16 +52,18 @@ def _words(name: str) -> list[str]:
 
 
 def type_named(*names: str) -> str | None:
-    """The control type other tools' names point to, the first name that names one deciding: a union ControlNet's
-    type (``hed/pidi/scribble/ted``), a preprocessor (``DWPreprocessor``, ``depth_midas``) or a model file
-    (``control_v11p_sd15_canny.pth``); None when none does. The words are each type's name and ``other_names``."""
+    """The control type other tools' names point to, most telling name first: a union ControlNet's type
+    (``hed/pidi/scribble/ted``), a preprocessor (``DWPreprocessor``, ``depth_midas``), a model file
+    (``control_v11p_sd15_canny.pth``), an image file. A name that fits several types (``canny/lineart/…/mlsd``) is
+    narrowed by the names after it; None when no name fits one. The words are each type's name and ``other_names``.
+    """
+    candidates: list[str] = []
     for name in names:
-        words = _words(name)
-        for word in words:
-            found = next((t for t, spec in CONTROLS.items() if word == t or word in spec.other_names), None)
-            if found is not None:
-                return found
-    return None
+        found = [t for t in CONTROLS if any(w == t or w in CONTROLS[t].other_names for w in _words(name))]
+        candidates = [t for t in candidates if t in found] or candidates or found
+        if len(candidates) == 1:
+            return candidates[0]
+    return candidates[0] if candidates else None
 
 
 def default_detectors() -> dict[str, str]:

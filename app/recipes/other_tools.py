@@ -21,6 +21,7 @@ from typing import Any
 
 from app.engine.families import FAMILIES
 from app.recipes.a1111 import read_parameters
+from app.recipes.comfyui import WEIGHT_TYPES
 from app.recipes.metadata import USER_COMMENT
 from app.recipes.reading import NotThisTool, ReadControl, Reading
 
@@ -104,6 +105,7 @@ def read_comfyui(prompt_text: str) -> Reading:
         texts = _trace_texts(nodes, inputs.get(role), reading, role)
         if texts:
             reading.fields[name] = "\n".join(dict.fromkeys(texts))
+    reading.controls.reverse()  # traced from the sampler back: the first applied comes last
     size = _latent_size(nodes, inputs.get("latent_image"))
     if size is not None:
         reading.fields["width"], reading.fields["height"] = size
@@ -120,9 +122,14 @@ def read_comfyui(prompt_text: str) -> Reading:
             if kind == "CheckpointLoaderSimple" and title.endswith(f"({family.label})"):
                 reading.family_hints.append((family.name, "the family its checkpoint node names"))
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
-            weight = _value(nodes, _inputs(node).get("weight"))
+            weight, kind = _value(nodes, _inputs(node).get("weight")), _value(nodes, _inputs(node).get("weight_type"))
             if reading.ip_adapter is None:
                 reading.ip_adapter = {"scale": weight}
+                modes = {theirs: ours for ours, theirs in WEIGHT_TYPES.items()}
+                if kind in modes:
+                    reading.ip_adapter["mode"] = modes[kind]
+                elif kind is not None:
+                    reading.found.append(f"IP-Adapter weight type {str(kind)[:30]!r}")
             else:
                 reading.found.append(f"another IP-Adapter (weight {weight})")
     reading.found = list(dict.fromkeys(reading.found))
@@ -236,10 +243,12 @@ def _controlnet(nodes: dict[str, Any], inputs: dict[str, Any]) -> ReadControl:
     if isinstance(source.get("type"), str):  # SetUnionControlNetType
         names.append(source["type"])
         source = _inputs(nodes.get(_link(source.get("control_net")) or ""))
-    image = nodes.get(_link(inputs.get("image")) or "")
-    if isinstance(image, dict) and image.get("class_type") not in (None, "LoadImage"):
-        names.append(str(image["class_type"]))
+    image = _inputs(nodes.get(_link(inputs.get("image")) or "")), nodes.get(_link(inputs.get("image")) or "")
+    if isinstance(image[1], dict) and image[1].get("class_type") != "LoadImage":
+        names.append(str(image[1].get("class_type", "")))
     names.append(str(_value(nodes, source.get("control_net_name")) or ""))
+    if isinstance(image[0].get("image"), str):  # a loaded map's file name ("lineart-map.png"): the weakest word
+        names.append(image[0]["image"])
     strength, start, end = (_value(nodes, inputs.get(k)) for k in ("strength", "start_percent", "end_percent"))
     return ReadControl(tuple(n for n in names if n), strength, start, end)
 
