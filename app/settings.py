@@ -83,6 +83,15 @@ def _env_families(name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return names
 
 
+def _env_output_dir(on_space: bool) -> Path | None:
+    """``STUDIO_OUTPUT_DIR``: unset keeps results in ``outputs`` locally and nowhere on a Space (visitors share its
+    disk); an empty value turns keeping off."""
+    raw = os.environ.get("STUDIO_OUTPUT_DIR")
+    if raw is None:
+        return None if on_space else Path("outputs")
+    return Path(raw.strip()).expanduser() if raw.strip() else None
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "conditioning-studio"
@@ -124,6 +133,8 @@ class Settings:
     # Serve the generating endpoints as MCP tools too (gradio's MCP server, at /gradio_api/mcp/).
     mcp_server: bool = True
     cache_dir: Path = field(default_factory=default_cache_dir)
+    # Where every result is kept for History after a reload (app.outputs); None: not kept (a Space's default).
+    output_dir: Path | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -154,6 +165,7 @@ class Settings:
             queue_size=_env_int("STUDIO_QUEUE_SIZE", 20 if on_space else 64, 1, 1000),
             mcp_server=_env_bool("STUDIO_MCP", True),
             cache_dir=Path(os.environ.get("STUDIO_CACHE_DIR") or default_cache_dir()),
+            output_dir=_env_output_dir(on_space),
         )
 
     def with_model_source(self, source: str) -> Settings:

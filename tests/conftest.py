@@ -12,6 +12,7 @@ from PIL import Image
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach a hub
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("STUDIO_OUTPUT_DIR", "")  # a test keeps results only in a folder it names
 
 from app.settings import Settings
 from app.studio import Studio
@@ -73,14 +74,22 @@ def noise_map() -> Image.Image:
 
 
 @pytest.fixture(scope="session")
-def served_app(studio):
-    """The whole studio app on the session's tiny studio, served on 127.0.0.1 for the whole session."""
+def served_app(studio, tmp_path_factory):
+    """The whole studio app on the session's tiny studio, served on 127.0.0.1 for the whole session, keeping its
+    results in a temporary outputs folder (as locally by default)."""
+    from dataclasses import replace
+
     from app.ui import build_app, launch_options
     from tests.ui_fixtures import Served, free_port
 
-    demo = build_app(studio=studio)
+    settings = replace(studio.settings, output_dir=tmp_path_factory.mktemp("outputs"))
+    demo = build_app(studio=studio, settings=settings)
     demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True, **launch_options()
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(settings),
     )
     try:
         yield Served(demo, demo.local_url)

@@ -126,7 +126,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("app.preprocess", "app.fit", "app.engine")),
     ("requests", ("app.request",)),
     ("studio", ("app.studio", "app.comparing", "app.tiny")),
-    ("edges", ("app.recipes", "app.eval", "app.serving")),
+    ("edges", ("app.recipes", "app.eval", "app.serving", "app.outputs")),
     ("ui", ("app.ui",)),
 )
 

@@ -180,7 +180,7 @@ def test_ctrl_enter_runs_the_open_tab_and_the_verdict_reads_for_a_person(page):
 
 
 def test_history_restores_a_result_with_undo_and_sends_it_to_another_tab(page):
-    page.get_by_text("History: this session").click()
+    page.get_by_text("History: results kept in").click()
     page.wait_for_selector("#history-gallery img")
     captions = page.locator("#history-gallery .caption-label").all_inner_texts()
     assert captions and all(" · seed " in c for c in captions)  # results only, no maps or stopped tiles
@@ -195,6 +195,32 @@ def test_history_restores_a_result_with_undo_and_sends_it_to_another_tab(page):
     page.click("#history-send-ip_adapter")
     page.wait_for_selector("#ip-reference img")
     assert page.get_by_role("tab", name="IP-Adapter").get_attribute("aria-selected") == "true"
+
+
+def test_history_outlives_the_page_when_results_are_kept(page, browser, served_app):
+    """A new page (a reload, a restart) starts its History from the outputs folder, newest first."""
+    before = page.locator("#history-gallery .caption-label").all_inner_texts()
+    again = browser.new_page(viewport={"width": 1280, "height": 900})
+    again.goto(served_app.url)
+    again.get_by_text("History: results kept in").click()
+    again.wait_for_selector("#history-gallery img")
+    assert again.locator("#history-gallery .caption-label").all_inner_texts() == before
+    again.locator("#history-gallery .thumbnail-item").last.click()
+    again.click("#history-restore")
+    again.wait_for_function(
+        "document.querySelector('#prompt textarea').value === 'a watercolour portrait of an astronaut'"
+    )
+    again.close()
+
+
+def test_the_report_tab_reopens_a_kept_comparison(page):
+    assert "Scores kept in" in page.inner_text("#cmp-advice")
+    page.get_by_role("tab", name="Report").click()
+    page.click("#report-kept input")
+    page.locator("#report-kept ~ * [role=option], [role=listbox] [role=option]").first.click()
+    page.wait_for_function("document.querySelector('#report-status').innerText.includes('results from')")
+    assert page.locator("#report-view table").count() > 0
+    page.get_by_role("tab", name="Text to image").click()
 
 
 def test_on_a_phone_every_tab_is_in_sight(browser, served_app):

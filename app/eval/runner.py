@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +12,7 @@ from PIL import Image
 from app.eval.inputs import Item, safe_name
 from app.fit import score_results
 from app.fit.anchors import anchor_values
+from app.fit.matrix import FitMatrix
 from app.images import load_image
 from app.recipes import recipe_from_compare
 from app.recipes.codec import recipe_to_dict
@@ -94,6 +95,32 @@ def evaluate_item(studio: Studio, item: Item, config: RunConfig, out: Path) -> l
             if config.save_images:
                 row["image"] = _save(result.image, out, item, method.name, recipe)
         rows.append(row)
+    return rows
+
+
+def comparison_rows(
+    entries: list[CompareEntry], matrix: FitMatrix | None, request: dict[str, Any], photo: str
+) -> list[dict[str, Any]]:
+    """The rows of a comparison made in the Compare tab, one per method and seed, as :func:`evaluate_item` writes
+    them (so the Report tab reads them): the seed's scores, the method's cost, its error when it did not run."""
+    seeds = parse_compare_request(request).seeds
+    item = Item(photo=photo, path=Path(photo), prompt=request.get("prompt", ""), reference=None, seed=seeds[0])
+    rows = []
+    for entry in entries:
+        for index, seed in enumerate(seeds):
+            row = _row(replace(item, seed=seed), entry.method.name, request.get("batching"), entry.error, entry.retry)
+            if entry.result is not None and matrix is not None and entry.method.name in matrix.methods:
+                columns = [c for c in matrix.columns if c.kind != "cost"]
+                samples = {c.name: matrix.sample(entry.method.name, c.name) for c in columns}
+                row["scores"] = {name: (values[index] if index < len(values) else None) for name, values in
+                                 samples.items()}  # fmt: skip
+                row.update(
+                    seconds=round(entry.result.seconds, 4),
+                    peak_memory_bytes=entry.result.measured_peak_memory,
+                    memory_kind=entry.result.memory_kind,
+                    model_bytes=entry.result.model_bytes,
+                )
+            rows.append(row)
     return rows
 
 

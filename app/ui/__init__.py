@@ -26,6 +26,7 @@ from starlette.middleware import Middleware
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
+from app.outputs import Outputs
 from app.recipes.assets import ASSETS_DIR
 from app.serving.status import model_banner
 from app.serving.zerogpu import on_zerogpu
@@ -140,6 +141,8 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
                 SendTarget("IP-Adapter (reference)", "ip_adapter", hooks["ip_adapter"].inputs["reference"]),
                 SendTarget("Compare (photo)", "compare", hooks["compare"].inputs["photo"]),
             ],
+            Outputs(settings.output_dir) if settings.output_dir is not None else None,
+            demo,
         )
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=1)
     demo.studio = handle  # type: ignore[attr-defined]
@@ -236,7 +239,8 @@ def launch_options(settings: Settings | None = None) -> dict[str, Any]:
         "css": CSS,
         "js": PAGE_JS,
         "theme": gr.themes.Soft(),
-        "allowed_paths": [str(ASSETS_DIR)],
+        # Kept results are served to History from their folder.
+        "allowed_paths": [str(ASSETS_DIR), *([str(settings.output_dir)] if settings.output_dir is not None else [])],
     }
 
 

@@ -16,9 +16,11 @@ from PIL import Image
 
 from app.controls import DEFAULT_TYPES
 from app.errors import StudioError
+from app.eval.runner import comparison_rows
 from app.fit import GUIDE, method_label
 from app.fit.decision import how_sure, leads, margins_for
 from app.images import load_image
+from app.outputs import Outputs
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
@@ -328,8 +330,9 @@ def preview(tab: CompareInputs, job: Job, values: dict[str, Any]) -> list:
     return tagged(gallery, try_recipe(lambda: recipe_of(tab, values), warn=False))
 
 
-def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tuple]:
-    """Stream the comparison: the grid as each method finishes, then the fit table and the advice."""
+def compare(tab: CompareInputs, job: Job, values: dict[str, Any], outputs: Outputs | None = None) -> Iterator[tuple]:
+    """Stream the comparison: the grid as each method finishes, then the fit table and the advice; with ``outputs``,
+    its rows are kept for the Report tab."""
     if values.get("batching") in (None, AUTO):  # the recipe records the mode that ran, so it reproduces anywhere
         values = {**values, "batching": job.studio.default_batching()}
     data = compare_request(tab, values)
@@ -375,7 +378,18 @@ def compare(tab: CompareInputs, job: Job, values: dict[str, Any]) -> Iterator[tu
     advice_text += f"\n\n{how_sure(card.matrix.seeds, margins_for(card.matrix.family))}"
     advice_text += per_seed_scores(card.matrix)
     advice_text += f"\n\n{shared_settings.replace('runs', 'ran')}"
+    if outputs is not None:
+        advice_text += f"\n\n{_kept(outputs, entries, card.matrix, data)}"
     yield view.update(), matrix_table(card.matrix), advice_text
+
+
+def _kept(outputs: Outputs, entries: list[CompareEntry], matrix: FitMatrix, data: dict[str, Any]) -> str:
+    """Keep the comparison's rows for the Report tab; the line that says where (or why not)."""
+    try:
+        path = outputs.keep_rows(comparison_rows(entries, matrix, data, "photo"), data["prompt"][:40] or "comparison")
+    except StudioError as error:
+        return f"**{plain(str(error))}**"
+    return f"Scores kept in `{plain(str(path))}`: the Report tab reopens them after a reload."
 
 
 def per_seed_scores(matrix: FitMatrix) -> str:
@@ -545,6 +559,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         elem_id="cmp-matrix",
     )
     advice = gr.Markdown(elem_id="cmp-advice")
+    outputs = Outputs(studio.settings.output_dir) if studio.settings.output_dir is not None else None
     tab = _choices(shared, photo, reference, studio.settings.max_methods, studio.settings.max_seeds)
     code_chooser, code = comparison_code_view("cmp-code")
     with gr.Accordion("When each method fits", open=False):
@@ -563,7 +578,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     def run_compare(request: gr.Request, progress=PROGRESS, photo=None, reference=None, **values: Any):
         values.update(photo=photo, reference=reference)
         with studio.job(TAB, request, progress) as job:
-            yield from compare(tab, job, values)
+            yield from compare(tab, job, values, outputs)
 
     preview_run = wire_run(
         preview_button,

@@ -3,7 +3,8 @@
 Every result image the studio serves is a PNG carrying its recipe, so an entry is just the served file and its
 caption: restoring reads the recipe back from the file (the recipes panel's "restore from image"), and sending
 puts the file into another tab's image input. Entries live in the browser session (``gr.State``), at most
-:data:`MAX_ENTRIES`.
+:data:`MAX_ENTRIES`. With an outputs folder (:mod:`app.outputs`, on by default locally) every result is also kept
+there, and a new page starts its History from the newest kept results: they outlive a reload and a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Any
 
 import gradio as gr
 
+from app.errors import StudioError
+from app.outputs import Outputs
 from app.ui.gallery import results_gallery
+from app.ui.plain import plain
 from app.ui.recipes_panel import RecipesPanel
 from app.ui.runs import PRIVATE, Run
 
@@ -55,6 +59,8 @@ def build_history(
     active: gr.State,
     panel: RecipesPanel,
     targets: Sequence[SendTarget],
+    outputs: Outputs | None = None,
+    demo: gr.Blocks | None = None,
 ) -> gr.Gallery:
     """The history accordion: a gallery of this session's results, and what to do with the one picked.
 
@@ -64,10 +70,13 @@ def build_history(
         active: The open tab's id (kept in step with ``tabs``).
         panel: The recipes panel (restoring applies a result's recipe through it, with Undo).
         targets: The image inputs a result can be sent to.
+        outputs: Where results are kept (None: History holds this page's results only).
+        demo: The app, whose page load fills History from ``outputs``.
     """
     entries = gr.State([])
     picked = gr.State(None)
-    with gr.Accordion("History: this session's results", open=False, elem_id="history"):
+    title = f"History: results kept in {outputs.root}" if outputs else "History: this session's results"
+    with gr.Accordion(title, open=False, elem_id="history"):
         view = results_gallery("Earlier results (newest first)", elem_id="history-gallery", columns=6, type="filepath")
         about = gr.Markdown("Pick a result to restore its settings or send its image to another tab.")
         with gr.Row():
@@ -79,12 +88,25 @@ def build_history(
 
     buttons = [restore, *sends]
 
-    def remember(history: list[tuple[str, str]], value: Any) -> tuple[Any, Any]:
-        history = added(history, value)
-        return history, history
+    def remember(history: list[tuple[str, str]], value: Any) -> tuple[Any, Any, Any]:
+        fresh, notice = new_results(value), gr.skip()
+        if outputs is not None and fresh:
+            try:
+                fresh = outputs.keep(fresh)
+            except StudioError as error:  # a full disk: said; the results stay on screen and in this page's History
+                notice = f"**{plain(str(error))}**"
+        history = added(history, fresh)
+        return history, history, notice
 
     for run, gallery in runs:
-        run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view], **PRIVATE)
+        run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view, about], **PRIVATE)
+    if outputs is not None and demo is not None:
+
+        def kept() -> tuple[Any, Any]:
+            recent = outputs.recent(MAX_ENTRIES)
+            return recent, recent
+
+        demo.load(kept, outputs=[entries, view], **PRIVATE)
 
     def pick(history: list[tuple[str, str]], event: gr.SelectData) -> list[Any]:
         index = event.index if isinstance(event.index, int) else None

@@ -14,9 +14,11 @@ import gradio as gr
 from app.eval.report import fragment, page
 from app.eval.rows import parse_rows
 from app.eval.summary import summarise
+from app.outputs import Outputs
 from app.ui.downloads import cached_file
 from app.ui.jobs import StudioHandle, studio_errors
 from app.ui.plain import in_toast, plain
+from app.ui.runs import PRIVATE
 from app.ui.shared import SharedControls
 
 TAB = "report"
@@ -91,3 +93,38 @@ def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_limit=4,
     )
     upload.clear(lambda: ("", None, ""), outputs=[view, download, status], queue=False, api_visibility="private")
+    if studio.settings.output_dir is not None:
+        _kept_comparisons(Outputs(studio.settings.output_dir), report, [view, download, status])
+
+
+MAX_KEPT_SHOWN = 50
+
+
+def _kept_comparisons(outputs: Outputs, report: Any, shown: list[Any]) -> None:
+    """A menu of the comparisons kept in the outputs folder (newest first, refreshed when the tab opens): picking
+    one opens its rows as an uploaded file would be."""
+    kept = gr.Dropdown(
+        label=f"Or a comparison made here (kept in {outputs.root}, newest first)",
+        choices=[],
+        value=None,
+        elem_id="report-kept",
+    )
+
+    def listed() -> Any:
+        return gr.update(choices=[(_label(path), str(path)) for path in outputs.comparisons(MAX_KEPT_SHOWN)])
+
+    def opened(choice: str | None) -> tuple[str, str | None, str]:
+        allowed = {str(path) for path in outputs.comparisons(MAX_KEPT_SHOWN)}
+        if choice not in allowed:  # a stale or forged choice names no file
+            return "", None, "Pick one of the kept comparisons."
+        return report(choice)
+
+    kept.focus(listed, outputs=kept, **PRIVATE)
+    gr.on([kept.input], opened, inputs=kept, outputs=shown, **PRIVATE)
+
+
+def _label(path: Path) -> str:
+    """``2026-12-05 14:03:12 · a red fox`` for ``2026-12-05/140312-<tag>-a-red-fox.jsonl``."""
+    clock, _, rest = path.stem.partition("-")
+    caption = rest.partition("-")[2].replace("-", " ")
+    return f"{path.parent.name} {clock[:2]}:{clock[2:4]}:{clock[4:]} · {caption}"
