@@ -102,6 +102,9 @@ def test_notice_escapes_text_and_asks_for_missing_images():
     assert "\\<img src\\=x" in notice and "<" not in notice.replace("\\<", "")  # escaped: shown as typed, no tag
     assert "needs a structure photo" in notice
     assert "needs" not in loaded_notice(load_presets()["pose-portrait"], "the presets")
+    # A photo already in the tab the recipe opens stays there when it loads: it is not asked for again.
+    assert "needs" not in loaded_notice(recipe, "the image", on_screen={"controlnet__photo": "/tmp/photo.png"})
+    assert "needs a structure photo" in loaded_notice(recipe, "the image", on_screen={"compare__photo": "/tmp/p.png"})
 
 
 def test_shared_values_match_the_shared_controls():

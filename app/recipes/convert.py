@@ -140,9 +140,10 @@ def missing_images(recipe: Recipe, structure_image: Any = None, reference_image:
     return missing
 
 
-def recipe_notice(recipe: Recipe) -> str | None:
-    """A one-line notice when a shared recipe needs the user to supply an image; None when it does not."""
-    missing = missing_images(recipe)
+def recipe_notice(recipe: Recipe, structure_image: Any = None, reference_image: Any = None) -> str | None:
+    """A one-line notice when a shared recipe needs the user to supply an image (one not given here); None when it
+    does not."""
+    missing = missing_images(recipe, structure_image, reference_image)
     if not missing:
         return None
     return f"This recipe needs {' and '.join(missing)}: upload your own, then generate."

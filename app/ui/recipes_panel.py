@@ -153,19 +153,25 @@ def find_preset(choice: str | None, store: Any) -> Recipe:
     return presets[name]
 
 
-def loaded_notice(recipe: Recipe, source: str, notes: Sequence[str] = ()) -> str:
+def loaded_notice(
+    recipe: Recipe, source: str, notes: Sequence[str] = (), on_screen: dict[str, Any] | None = None
+) -> str:
     """The one-line notice after loading: what was loaded, what it shows, and any image the user must supply.
 
     Args:
         recipe: The loaded recipe.
         source: Where it came from, e.g. "the shared link".
         notes: What the page cannot show of it, one line each.
+        on_screen: The page's values (``<tab>__photo``, ``<tab>__reference``): an image already in the tab the
+            recipe opens is not asked for (loading keeps it).
     """
     title = f" “{plain(recipe.title)}”" if recipe.title else ""
     text = f"Loaded{title} from {source}."
     if recipe.description:
         text += f" {plain(recipe.description)}"
-    needed = recipe_notice(recipe)
+    tab = recipe.ui_tab
+    images = [(on_screen or {}).get(f"{tab}__{name}") for name in ("photo", "reference")]
+    needed = recipe_notice(recipe, *images)
     return text + (f"\n\n**{plain(needed)}**" if needed else "") + noted(notes)
 
 
@@ -324,7 +330,7 @@ class _Handlers:
 
     def applied(self, recipe: Recipe, source: str, message: str = "", values: dict[str, Any] | None = None) -> list:
         notes = list(self.apply_notes(recipe)) if self.apply_notes else []
-        text = loaded_notice(recipe, source, notes) + (f"\n\n{plain(message)}" if message else "")
+        text = loaded_notice(recipe, source, notes, values) + (f"\n\n{plain(message)}" if message else "")
         try:
             previous = self.capture(values) if values is not None else None
         except (StudioError, KeyError):  # nothing recordable on screen (e.g. a tab without recipes): no undo
