@@ -9,6 +9,7 @@ screenshot also replaces ``docs/screenshot.png`` (the README's).
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -259,6 +260,33 @@ def contrast(foreground: str, background: tuple[int, int, int] = (255, 255, 255)
     rgb = [int(v) for v in re.findall(r"\d+", foreground)[:3]]
     light, dark = sorted((luminance(rgb), luminance(background)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+TEXT_ON_ITS_BACKGROUND = """(selector) => {
+  // The text colour of the element and the first opaque background behind it, with the element's opacity.
+  const element = document.querySelector(selector);
+  const [node, pseudo] = selector.endsWith('textarea') ? [element, '::placeholder'] : [element, null];
+  let behind = node, background = 'rgb(255, 255, 255)';
+  while (behind) {
+    const fill = getComputedStyle(behind).backgroundColor;
+    if (fill && !fill.endsWith(', 0)') && fill !== 'transparent') { background = fill; break; }
+    behind = behind.parentElement;
+  }
+  return [getComputedStyle(node, pseudo).color, background, getComputedStyle(node).opacity];
+}"""
+
+
+def test_every_text_reaches_wcag_aa_contrast(page):
+    """Label pills, placeholders, the run button (ready and busy), the selected radio and tab: 4.5:1 or more."""
+    checked = ["#prompt [data-testid=block-info]", "#prompt textarea", "#text-generate",
+               "[role=tab][aria-selected=true]", "#family label.selected", "#text-generate"]  # fmt: skip
+    for number, selector in enumerate(checked):
+        if number == len(checked) - 1:  # the run button while its run is on (gradio disables it)
+            page.evaluate("() => { document.querySelector('#text-generate').disabled = true; }")
+        colour, background, opacity = page.evaluate(TEXT_ON_ITS_BACKGROUND, selector)
+        ratio = contrast(colour, tuple(int(v) for v in re.findall(r"\d+", background)[:3]))
+        assert ratio >= 4.5 and opacity == "1", (selector, colour, background, opacity, ratio)
+    page.evaluate("() => { document.querySelector('#text-generate').disabled = false; }")
 
 
 def test_seed_buttons_are_button_sized_and_help_text_is_readable(page):

@@ -154,11 +154,13 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
             "",
             label="Prompt",
             lines=2,
-            placeholder="a watercolour portrait of an astronaut, soft light",
+            placeholder="e.g. a watercolour portrait of an astronaut, soft light",
             info=field_bounds(CommonSettings, "prompt")["description"],
             elem_id="prompt",
         )
-        negative_prompt = gr.Textbox("", label="Negative prompt", placeholder="blurry, low quality", elem_id="negative")
+        negative_prompt = gr.Textbox(
+            "", label="Negative prompt", placeholder="e.g. blurry, low quality", elem_id="negative"
+        )
     with gr.Row():
         seed = gr.Number(
             value=field_bounds(CommonSettings, "seed")["default"],
