@@ -27,18 +27,40 @@ def _font(size: int) -> ImageFont.ImageFont:
         return ImageFont.load_default()
 
 
-def _fit_text(draw: ImageDraw.ImageDraw, text: str, width: int, font) -> str:
-    if draw.textlength(text, font=font) <= width:
-        return text
-    while text and draw.textlength(text + "…", font=font) > width:
-        text = text[:-1]
-    return text + "…"
+def _wrap(draw: ImageDraw.ImageDraw, text: str, width: float, font, max_lines: int) -> list[str]:
+    """``text`` in lines at most ``width`` wide, broken between words (inside a word only when the word alone is too
+    wide, "ControlNe-" / "t"), at most ``max_lines``; only text past the last line is cut ("…")."""
+    lines: list[str] = []
+    for word in text.split():
+        line = f"{lines[-1]} {word}" if lines else word
+        if lines and draw.textlength(line, font=font) <= width:
+            lines[-1] = line
+            continue
+        while draw.textlength(word, font=font) > width and len(word) > 1:  # a word wider than the cell
+            cut = next(
+                (i for i in range(len(word) - 1, 1, -1) if draw.textlength(word[:i] + "-", font=font) <= width), 1
+            )
+            lines.append(word[:cut] + "-")
+            word = word[cut:]
+        lines.append(word)
+    if len(lines) > max_lines:
+        last = lines[max_lines - 1]
+        while last and draw.textlength(last + "…", font=font) > width:
+            last = last[:-1]
+        lines = [*lines[: max_lines - 1], last + "…"]
+    return lines or [""]
+
+
+MAX_LABEL_LINES = 3
+"""Lines a column label may take before it is cut (a narrow cell's "ControlNet strength" takes two)."""
 
 
 def labelled_grid(
     cells: list[list[Image.Image | None]], column_labels: list[str], row_labels: list[str] | None = None
 ) -> Image.Image:
     """Compose ``cells[row][column]`` into one image with labels.
+
+    Labels too wide for their cell wrap onto more lines (the label band grows) instead of being cut.
 
     Args:
         cells: Rows of images, all of one size; None draws an empty (grey) cell, e.g. a failed run.
@@ -53,24 +75,31 @@ def labelled_grid(
     measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     size = max(11, min(16, cell_w // 12))
     font = _font(size)
-    # Shrink (down to 9 px) until every column label fits its cell, before cutting any label short.
+    # Shrink (down to 9 px) until every column label fits its cell, before wrapping any label.
     while size > 9 and max(measure.textlength(label, font=font) for label in column_labels) > cell_w - 8:
         size -= 1
         font = _font(size)
+    line_height = size + 3
+    columns = [_wrap(measure, label, cell_w - 8, font, MAX_LABEL_LINES) for label in column_labels]
+    band = max(LABEL_HEIGHT, max(len(lines) for lines in columns) * line_height + 8)
     left = 0
     if row_labels:
         left = min(cell_w, int(max(measure.textlength(label, font=font) for label in row_labels)) + 16)
-    grid = Image.new("RGB", (left + cell_w * len(column_labels), LABEL_HEIGHT + cell_h * len(cells)), BACKGROUND)
+    rows = [_wrap(measure, label, left - 8, font, max(1, cell_h // line_height)) for label in row_labels or []]
+    grid = Image.new("RGB", (left + cell_w * len(column_labels), band + cell_h * len(cells)), BACKGROUND)
     draw = ImageDraw.Draw(grid)
-    for column, label in enumerate(column_labels):
-        text = _fit_text(draw, label, cell_w - 8, font)
-        x = left + column * cell_w + (cell_w - draw.textlength(text, font=font)) / 2
-        draw.text((x, LABEL_HEIGHT / 2), text, fill=INK, font=font, anchor="lm")
+    for column, lines in enumerate(columns):
+        top = (band - len(lines) * line_height) / 2
+        for number, text in enumerate(lines):
+            x = left + column * cell_w + (cell_w - draw.textlength(text, font=font)) / 2
+            draw.text((x, top + (number + 0.5) * line_height), text, fill=INK, font=font, anchor="lm")
     for row, images in enumerate(cells):
-        top = LABEL_HEIGHT + row * cell_h
-        if row_labels:
-            text = _fit_text(draw, row_labels[row], left - 8, font)
-            draw.text((4, top + cell_h / 2), text, fill=INK, font=font, anchor="lm")
+        top = band + row * cell_h
+        if rows:
+            lines = rows[row]
+            first = top + (cell_h - len(lines) * line_height) / 2
+            for number, text in enumerate(lines):
+                draw.text((4, first + (number + 0.5) * line_height), text, fill=INK, font=font, anchor="lm")
         for column, image in enumerate(images):
             box = (left + column * cell_w, top)
             if image is None:

@@ -97,7 +97,7 @@ def test_two_by_three_sweep_returns_a_labelled_grid_plot_and_table(client):
     )
     width, height = Image.open(grid).size
     assert grid.endswith("/sweep-controlnet-conditioning-scale-by-method.png")  # named by its axes
-    assert height == LABEL_HEIGHT + 2 * 64  # two rows under the column labels
+    assert LABEL_HEIGHT <= height - 2 * 64 <= 3 * 12 + 8  # two rows under the column labels, wrapped (not cut)
     assert 3 * 64 < width <= 4 * 64  # three columns right of the row labels (at most a cell wide)
     expected = ["0", "0.5", "1"]  # ticks are values: the axis title names the setting
     assert plot["sort"] == expected and plot["x_title"] == "ControlNet strength"
@@ -211,3 +211,18 @@ def test_sweep_tab_shows_the_grid_and_the_plot(page):  # noqa: F811 - the fixtur
     page.wait_for_function(
         f"(() => {{ const t = {legend}; return t.length === 2 && t.every(s => s.startsWith('Prompt')) }})()"
     )
+
+
+def test_grid_labels_wrap_instead_of_being_cut_at_small_cells():
+    from PIL import ImageDraw
+
+    from app.grid import _font, _wrap, labelled_grid
+
+    cells = [[Image.new("RGB", (64, 64), (200, 0, 0))] * 3] * 2
+    columns = ["ControlNet strength 0.5", "IP-Adapter scale", "Depth + IP-Adapter"]
+    grid = labelled_grid(cells, columns, ["ControlNet canny + IP-Adapter", "Text-only"])
+    assert grid.size[1] > LABEL_HEIGHT + 2 * 64  # the label band grew to hold two lines
+    measure = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    lines = _wrap(measure, "ControlNet strength 0.5", 56, _font(9), 3)
+    assert " ".join(lines) == "ControlNet strength 0.5" and not any("…" in line for line in lines)
+    assert _wrap(measure, "x " * 200, 56, _font(9), 3)[-1].endswith("…")  # only past the last line is cut
