@@ -289,6 +289,23 @@ def test_every_text_reaches_wcag_aa_contrast(page):
     page.evaluate("() => { document.querySelector('#text-generate').disabled = false; }")
 
 
+def test_keyboard_focus_shows_and_empty_outputs_are_no_tab_stops(page):
+    page.evaluate("window.scrollTo(0, 0)")
+    page.locator("#family input").first.focus()
+    page.keyboard.press("ArrowRight")  # keyboard focus: :focus-visible
+    ring = page.evaluate(
+        "(() => { const s = getComputedStyle(document.activeElement.closest('label'));"
+        " return [s.outlineStyle, parseFloat(s.outlineWidth)] })()"
+    )
+    assert ring[0] == "solid" and ring[1] >= 2, ring
+    page.keyboard.press("ArrowLeft")  # back to the family it was on
+    stops = []
+    for _ in range(60):
+        page.keyboard.press("Tab")
+        stops.append(page.evaluate("document.activeElement.closest('[id]')?.id || document.activeElement.tagName"))
+    assert not {"text-gallery", "cn-gallery", "cmp-grid", "history-gallery"} & set(stops), stops
+
+
 def test_seed_buttons_are_button_sized_and_help_text_is_readable(page):
     for button in ("#seed-random", "#seed-reuse"):
         assert page.locator(button).bounding_box()["height"] <= 48, button

@@ -76,6 +76,10 @@ footer { display: none !important; }
 /* A run button while its run is on ("Generating…") stays readable: gradio fades a disabled button to half opacity
    (white on indigo at 3:1); it keeps its darker busy colour at full opacity instead (7.9:1). */
 .run-button[disabled] { opacity: 1 !important; filter: none !important; cursor: progress !important; }
+/* Keyboard focus is plain to see on radios, checkboxes and buttons (gradio's ring is a faint 1 px shadow). */
+label:has(input:focus-visible), button:focus-visible, [role=tab]:focus-visible {
+  outline: 2px solid #4f46e5 !important; outline-offset: 2px;
+}
 /* A placeholder is an example, not a value: in italics as well as grey. */
 textarea::placeholder, input::placeholder { font-style: italic; }
 """
