@@ -106,7 +106,7 @@ def test_a_single_result_shows_whole_with_its_caption_and_a_named_download(page)
     gallery = page.locator("#text-gallery").bounding_box()
     assert box["y"] >= gallery["y"] and box["y"] + box["height"] <= gallery["y"] + gallery["height"] + 1
     caption = page.locator("#text-gallery .caption-label").first
-    assert re.fullmatch(r"Text-only · seed \d+", caption.inner_text())
+    assert re.fullmatch(r"Text-only · seed \d+ · SD1\.5", caption.inner_text())
     assert page.evaluate(
         "(() => { const c = document.querySelector('#text-gallery .caption-label'); "
         "return c.scrollWidth <= c.clientWidth })()"
@@ -237,7 +237,7 @@ def test_on_a_phone_every_tab_is_in_sight(browser, served_app):
 CAPTION_HAS_FIELD_SEED = (
     "(() => { const c = document.querySelector('#text-gallery .caption-label');"
     " const s = document.querySelector('#seed input[type=number]').value;"
-    " return !!c && c.innerText.endsWith('seed ' + s) })()"
+    " return !!c && c.innerText.includes('seed ' + s + ' ·') })()"
 )
 
 

@@ -15,6 +15,7 @@ import gradio as gr
 from PIL import Image
 
 from app.controls import DEFAULT_TYPES
+from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.runner import comparison_rows
 from app.fit import GUIDE, method_label
@@ -113,9 +114,10 @@ class Grid:
         if entry.result is not None:
             result = entry.result
             each = result.seconds / len(result.images)
+            model = FAMILIES[request["family"]].short
             for row, (image, seed) in enumerate(zip(result.images, result.seeds, strict=True)):
                 if row < len(self.rows):
-                    self.rows[row][index] = (image, f"{label} · seed {seed} · {each:.1f} s")
+                    self.rows[row][index] = (image, f"{label} · seed {seed} · {model} · {each:.1f} s")
         else:
             text = "left out" if (entry.error or "").startswith(LEFT_OUT) else "could not run"
             for row in self.rows:

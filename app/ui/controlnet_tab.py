@@ -168,7 +168,7 @@ def generate(tab: ControlNetInputs, job: Job, values: dict[str, Any]) -> Iterato
     result = yield from relay(live, lambda previews: (gr.skip(), shown + previews, gr.skip()))
     recipe = try_recipe(lambda: recipe_of(tab, values))
     items = tagged([(m.map, c) for m, c in zip(maps, captions, strict=True)], recipe)
-    items += tagged(result_items(result, label), recipe, result.seeds)
+    items += tagged(result_items(result, label, data["family"]), recipe, result.seeds)
     items = downloadable(items, [*map_stems(controls), *result_stems(result)])
     pair = (items[0][0], items[len(maps)][0])  # the served files: the slider downloads them by their names
     yield pair, items, with_notes(describe_cost(result), capture_notes(values))

@@ -16,6 +16,8 @@ from gradio.processing_utils import save_pil_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from app.engine.families import FAMILIES
+
 if TYPE_CHECKING:
     from app.engine.result import Result
 
@@ -81,12 +83,14 @@ def downloadable(items: Iterable[tuple[Any, str | None]], stems: Sequence[str]) 
     return out
 
 
-def result_items(result: Result, label: str) -> list[tuple[str, str]]:
-    """Gallery items of a result, captioned ``Canny · seed 42`` (served as :func:`result_stems` names them).
+def result_items(result: Result, label: str, family: str | None = None) -> list[tuple[str, str]]:
+    """Gallery items of a result, captioned ``Canny · seed 42 · SD1.5`` (served as :func:`result_stems` names
+    them): the model is named, so History tells SD1.5 and SDXL results apart.
 
     The settings every image shares are in the tab's cost line (:func:`app.ui.shared.describe_cost`).
     """
-    return [(image, f"{label} · seed {seed}") for image, seed in zip(result.images, result.seeds, strict=True)]
+    model = f" · {FAMILIES[family].short}" if family in FAMILIES else ""
+    return [(image, f"{label} · seed {seed}{model}") for image, seed in zip(result.images, result.seeds, strict=True)]
 
 
 def result_stems(result: Result) -> list[str]:

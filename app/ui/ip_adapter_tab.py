@@ -140,7 +140,7 @@ def generate(tab: IPAdapterInputs, job: Job, values: dict[str, Any]) -> Iterator
     live = generate_live(job, data, label, previews_on(values))
     result = yield from relay(live, lambda previews: (items + previews, gr.skip()))
     recipe = try_recipe(lambda: recipe_of(tab, values, reference_image))
-    gallery = tagged(items, recipe) + tagged(result_items(result, label), recipe, result.seeds)
+    gallery = tagged(items, recipe) + tagged(result_items(result, label, data["family"]), recipe, result.seeds)
     stems = [file_stem("reference"), *(file_stem(result.method, kind="map") for _ in items[1:]), *result_stems(result)]
     yield downloadable(gallery, stems), describe_cost(result)
 

@@ -142,8 +142,12 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
         family_choices(families),
         value=families[0],
         label="Model",
-        info="Every tab runs on this model family; each loads on first use. SDXL follows prompts and layouts "
-        "better and draws at 1024², SD1.5 is faster at 512².",
+        info="Every tab runs on this model family; each loads on first use. "
+        + (
+            "This demo's tiny random models draw at its small size on either family."
+            if demo
+            else "SDXL follows prompts and layouts better and draws at 1024², SD1.5 is faster at 512²."
+        ),
         visible=len(families) > 1,
         elem_id="family",
     )

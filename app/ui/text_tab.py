@@ -45,7 +45,7 @@ def build_text_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
             live = generate_live(job, data, "Text-only", previews_on(values))
             result = yield from relay(live, lambda previews: (previews, gr.skip()))
         recipe = try_recipe(lambda: to_recipe(values))
-        gallery = tagged(result_items(result, "Text-only"), recipe, result.seeds)
+        gallery = tagged(result_items(result, "Text-only", data["family"]), recipe, result.seeds)
         yield downloadable(gallery, result_stems(result)), describe_cost(result)
 
     shared.new_seed_on(generate)  # before the run reads the seed
