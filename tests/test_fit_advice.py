@@ -208,6 +208,7 @@ def test_method_labels_and_guide():
         "depth",
         "lineart",
         "softedge",
+        "scribble",
         "ip_adapter",
         "combo",
     ]

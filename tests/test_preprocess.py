@@ -179,6 +179,7 @@ def test_registry_and_detectors_for():
         "midas",
         "lineart_standard",
         "hed",
+        "hed_scribble",
         "none",
     }
     assert detectors_for("pose") == ["vitpose", "openpose", "none"]
@@ -190,7 +191,7 @@ def test_registry_and_detectors_for():
         assert (
             cls.name == name
             and cls.label
-            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "any")
+            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "scribble", "any")
         )
     assert DEFAULTS == {
         "canny": "canny",
@@ -198,6 +199,7 @@ def test_registry_and_detectors_for():
         "depth": "depth_anything",
         "lineart": "lineart_standard",
         "softedge": "hed",
+        "scribble": "hed_scribble",
     }
 
 

@@ -79,6 +79,7 @@ def test_real_spec_defaults_and_overrides(monkeypatch, tmp_path):
         "depth": "lllyasviel/control_v11f1p_sd15_depth",
         "lineart": "lllyasviel/control_v11p_sd15_lineart",
         "softedge": "lllyasviel/control_v11p_sd15_softedge",
+        "scribble": "lllyasviel/control_v11p_sd15_scribble",
     }
     assert (spec.ip_adapter.repo, spec.ip_adapter.subfolder, spec.ip_adapter.weight_name) == (
         "h94/IP-Adapter",

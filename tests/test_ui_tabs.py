@@ -208,6 +208,7 @@ def cmp_values(**changes) -> dict:
         depth_detector="midas",
         lineart_detector="lineart_standard",
         softedge_detector="hed",
+        scribble_detector="hed_scribble",
         canny__low_threshold=40.0,
         canny__high_threshold=120.0,
         canny__auto_threshold=False,
@@ -218,6 +219,7 @@ def cmp_values(**changes) -> dict:
         lineart_standard__gaussian_sigma=6.0,
         lineart_standard__intensity_threshold=8.0,
         hed__safe=False,
+        hed_scribble__safe=False,
     )
     return {**values, **changes}
 
@@ -232,6 +234,7 @@ def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(
         "depth": "midas",
         "lineart": "lineart_standard",
         "softedge": "hed",
+        "scribble": "hed_scribble",
     }
     assert data["detector_params"]["midas"] == {"detect_resolution": 256}
     assert data["detector_params"]["vitpose"]["max_people"] == 3

@@ -59,7 +59,8 @@ def type_named(*names: str) -> str | None:
     """
     candidates: list[str] = []
     for name in names:
-        found = [t for t in CONTROLS if any(w == t or w in CONTROLS[t].other_names for w in _words(name))]
+        found = [t for w in _words(name) for t in CONTROLS if w == t or w in CONTROLS[t].other_names]
+        found = list(dict.fromkeys(found))  # in the order the name says them: "scribble_hed" is a scribble
         candidates = [t for t in candidates if t in found] or candidates or found
         if len(candidates) == 1:
             return candidates[0]
