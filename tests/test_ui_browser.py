@@ -55,9 +55,12 @@ def page(served_app):
 
 
 def screenshot(page, name: str) -> Path:
-    """A full-page screenshot under artifacts/."""
+    """A full-page screenshot under artifacts/, once every image on the page has loaded (a lazy one still loading
+    shows its alt text)."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / name
+    page.evaluate("document.querySelectorAll('img[loading=lazy]').forEach(img => { img.loading = 'eager' })")
+    page.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
     page.screenshot(path=str(path), full_page=True)
     return path
 
@@ -223,8 +226,11 @@ def test_compare_tab_runs_a_comparison(page):
     upload(page, "#cmp-photo", PHOTO)
     upload(page, "#cmp-reference", REFERENCE)
     page.wait_for_selector("#cmp-reference img")
+    hidden = "getComputedStyle(document.querySelector('#cmp-maps')).display"
+    assert page.evaluate(hidden) == "none"  # no empty box among the results before maps are made
     page.click("#cmp-preview")
     page.wait_for_function("document.querySelectorAll('#cmp-maps img').length >= 3")
+    assert page.evaluate(hidden) != "none"
     page.click("#cmp-run")
     methods = 5  # the default selection: text, canny, pose, depth, IP-Adapter
     page.wait_for_function(

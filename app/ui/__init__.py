@@ -80,6 +80,8 @@ footer { display: none !important; }
 label:has(input:focus-visible), button:focus-visible, [role=tab]:focus-visible {
   outline: 2px solid #4f46e5 !important; outline-offset: 2px;
 }
+/* Compare's map previews take no room until "Preview maps" fills them (an empty 240 px box sat in the results). */
+#cmp-maps:not(:has(img)) { display: none !important; }
 /* A placeholder is an example, not a value: in italics as well as grey. */
 textarea::placeholder, input::placeholder { font-style: italic; }
 """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import gradio as gr
@@ -391,7 +392,8 @@ def _kept(outputs: Outputs, entries: list[CompareEntry], matrix: FitMatrix, data
         path = outputs.keep_rows(comparison_rows(entries, matrix, data, "photo"), data["prompt"][:40] or "comparison")
     except StudioError as error:
         return f"**{plain(str(error))}**"
-    return f"Scores kept in `{plain(str(path))}`: the Report tab reopens them after a reload."
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    return f"Scores kept in `{plain(str(shown))}`: the Report tab reopens them after a reload."
 
 
 def per_seed_scores(matrix: FitMatrix) -> str:
