@@ -209,6 +209,7 @@ def test_method_labels_and_guide():
         "lineart",
         "softedge",
         "scribble",
+        "seg",
         "ip_adapter",
         "combo",
     ]

@@ -127,9 +127,16 @@ def lay_out(hub: Path, tiny_root: Path) -> dict[str, Path]:
     shutil.copytree(tiny_root / "taesd", folders[REAL_DEFAULTS["preview_vae"]])
     lay_out_sdxl(folders, tiny_root)
     detectors = tiny_root / "detectors"
-    from app.preprocess.sources import ANNOTATORS_REPO, DEPTH_ANYTHING_MODEL, PERSON_DETECTOR_MODEL, VITPOSE_MODEL
+    from app.preprocess.sources import (
+        ANNOTATORS_REPO,
+        DEPTH_ANYTHING_MODEL,
+        PERSON_DETECTOR_MODEL,
+        SEGMENTER_MODEL,
+        VITPOSE_MODEL,
+    )
 
     shutil.copytree(detectors / "person_detector", folders[PERSON_DETECTOR_MODEL])
+    shutil.copytree(detectors / "segmenter", folders[SEGMENTER_MODEL])
     shutil.copytree(detectors / "vitpose", folders[VITPOSE_MODEL])
     shutil.copytree(detectors / "depth_anything", folders[DEPTH_ANYTHING_MODEL])
     shutil.copytree(detectors / "annotators", folders[ANNOTATORS_REPO])
@@ -182,7 +189,13 @@ def hub_folders(tmp_path_factory, tiny_root) -> dict[str, Path]:
 def real_studio(hub_folders, tiny_settings) -> Studio:
     """The studio as a user starts it on the real family, every source overridden by its environment variable."""
     from app.fit.clip import DEFAULT_CLIP_MODEL
-    from app.preprocess.sources import ANNOTATORS_REPO, DEPTH_ANYTHING_MODEL, PERSON_DETECTOR_MODEL, VITPOSE_MODEL
+    from app.preprocess.sources import (
+        ANNOTATORS_REPO,
+        DEPTH_ANYTHING_MODEL,
+        PERSON_DETECTOR_MODEL,
+        SEGMENTER_MODEL,
+        VITPOSE_MODEL,
+    )
 
     env = {
         "STUDIO_MODELS": "real",
@@ -195,6 +208,7 @@ def real_studio(hub_folders, tiny_settings) -> Studio:
         "STUDIO_POSE_DETECTOR_MODEL": hub_folders[PERSON_DETECTOR_MODEL],
         "STUDIO_POSE_MODEL": hub_folders[VITPOSE_MODEL],
         "STUDIO_DEPTH_MODEL": hub_folders[DEPTH_ANYTHING_MODEL],
+        "STUDIO_SEG_MODEL": hub_folders[SEGMENTER_MODEL],
         "STUDIO_ANNOTATORS": hub_folders[ANNOTATORS_REPO],
         "STUDIO_CLIP_MODEL": hub_folders[DEFAULT_CLIP_MODEL],
         "STUDIO_SDXL_BASE_MODEL": hub_folders[REAL_SDXL_DEFAULTS["base"]],

@@ -95,20 +95,23 @@ def parameters_of(model) -> list:
         return [p for value in model.values() for p in parameters_of(value)]
     if isinstance(model, (list, tuple)):
         return [p for value in model for p in parameters_of(value)]
-    found = [getattr(model, name, None) for name in ("model", "body_estimation", "detector", "pose")]
+    found = [getattr(model, name, None) for name in ("model", "body_estimation", "detector", "pose", "netNetwork")]
     return [p for value in found if value is not None for p in parameters_of(value)]
 
 
-@pytest.mark.parametrize("detector", ["vitpose", "openpose", "depth_anything", "midas"])
+@pytest.mark.parametrize("detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "upernet"])
 def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
     instance = studio.maps.detector(detector)
     assert instance.placement == studio.aux == aux_placement(studio.settings)
     if instance.control_type == "pose":
         people = instance.detect_keypoints(photo)  # random tiny weights may find nobody; the network still ran
         assert isinstance(people, list)
-    else:
+    elif instance.control_type == "depth":
         depth = instance.estimate_depth(photo)
         assert depth.shape == (128, 128) and depth.dtype == np.float32 and np.isfinite(depth).all()
+    else:  # an edge or segmentation map, made in the studio's dtype and read back as a picture
+        made = instance.analyse(photo, 128)
+        assert made.map.size == (128, 128) and np.asarray(made.map).any()
     parameters = parameters_of(instance.load())
     assert parameters and {p.dtype for p in parameters} == {studio.cache.dtype}
     assert {p.device.type for p in parameters} == {torch.device(studio.cache.device).type}

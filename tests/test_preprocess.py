@@ -180,6 +180,7 @@ def test_registry_and_detectors_for():
         "lineart_standard",
         "hed",
         "hed_scribble",
+        "upernet",
         "none",
     }
     assert detectors_for("pose") == ["vitpose", "openpose", "none"]
@@ -191,7 +192,7 @@ def test_registry_and_detectors_for():
         assert (
             cls.name == name
             and cls.label
-            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "scribble", "any")
+            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "scribble", "seg", "any")
         )
     assert DEFAULTS == {
         "canny": "canny",
@@ -200,6 +201,7 @@ def test_registry_and_detectors_for():
         "lineart": "lineart_standard",
         "softedge": "hed",
         "scribble": "hed_scribble",
+        "seg": "upernet",
     }
 
 

@@ -38,7 +38,7 @@ def test_tiny_folder_has_the_real_layout_and_names(tiny_sources):
     from pathlib import Path
 
     root = Path(tiny_sources.vitpose).parent
-    for sub in ("person_detector", "vitpose", "depth_anything"):
+    for sub in ("person_detector", "vitpose", "depth_anything", "segmenter"):
         assert (root / sub / "model.safetensors").is_file() and (root / sub / "config.json").is_file()
         assert not list((root / sub).glob("*.bin"))
     names = sorted(p.name for p in (root / "annotators").iterdir())

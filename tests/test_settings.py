@@ -80,6 +80,7 @@ def test_real_spec_defaults_and_overrides(monkeypatch, tmp_path):
         "lineart": "lllyasviel/control_v11p_sd15_lineart",
         "softedge": "lllyasviel/control_v11p_sd15_softedge",
         "scribble": "lllyasviel/control_v11p_sd15_scribble",
+        "seg": "lllyasviel/control_v11p_sd15_seg",
     }
     assert (spec.ip_adapter.repo, spec.ip_adapter.subfolder, spec.ip_adapter.weight_name) == (
         "h94/IP-Adapter",

@@ -209,6 +209,7 @@ def cmp_values(**changes) -> dict:
         lineart_detector="lineart_standard",
         softedge_detector="hed",
         scribble_detector="hed_scribble",
+        seg_detector="upernet",
         canny__low_threshold=40.0,
         canny__high_threshold=120.0,
         canny__auto_threshold=False,
@@ -235,6 +236,7 @@ def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(
         "lineart": "lineart_standard",
         "softedge": "hed",
         "scribble": "hed_scribble",
+        "seg": "upernet",
     }
     assert data["detector_params"]["midas"] == {"detect_resolution": 256}
     assert data["detector_params"]["vitpose"]["max_people"] == 3

@@ -7,6 +7,7 @@ pointed at one local folder with the standard layout::
     ROOT/person_detector/   RT-DETR (transformers, safetensors)
     ROOT/vitpose/           ViTPose (transformers, safetensors)
     ROOT/depth_anything/    Depth Anything (transformers, safetensors)
+    ROOT/segmenter/         UperNet ADE20K segmenter (transformers, safetensors)
     ROOT/annotators/        controlnet-aux files with their real names
                             (body_pose_model.pth, hand_pose_model.pth,
                             facenet.pth, dpt_hybrid-midas-501f0c75.pt)
@@ -16,7 +17,7 @@ tiny seeded-random models, so every detector also runs offline.
 
 Environment variables: ``STUDIO_DETECTORS_DIR`` (a folder with the layout
 above), ``STUDIO_POSE_DETECTOR_MODEL``, ``STUDIO_POSE_MODEL``,
-``STUDIO_DEPTH_MODEL`` and ``STUDIO_ANNOTATORS`` (the pinned repository or a
+``STUDIO_DEPTH_MODEL``, ``STUDIO_SEG_MODEL`` and ``STUDIO_ANNOTATORS`` (the pinned repository or a
 local folder). ``HF_HUB_OFFLINE`` is honoured by huggingface_hub itself: only the local Hub cache is read.
 """
 
@@ -31,6 +32,9 @@ from app.errors import ModelLoadError, StudioError, offline_hint
 PERSON_DETECTOR_MODEL = "PekingU/rtdetr_r50vd_coco_o365"
 VITPOSE_MODEL = "usyd-community/vitpose-base-simple"
 DEPTH_ANYTHING_MODEL = "depth-anything/Depth-Anything-V2-Small-hf"
+# UperNet + ConvNeXt-T on ADE20K's 150 classes (MIT; the model card ControlNet 1.1's seg example uses, its smallest
+# size; its main branch serves model.safetensors).
+SEGMENTER_MODEL = "openmmlab/upernet-convnext-tiny"
 # controlnet-aux annotators are pickled .pth files: only this repository at this
 # commit (or an operator's local folder) is trusted, and even then they load weights-only.
 ANNOTATORS_REPO = "lllyasviel/Annotators"
@@ -49,6 +53,7 @@ SUBFOLDERS = {
     "person_detector": "person_detector",
     "vitpose": "vitpose",
     "depth_anything": "depth_anything",
+    "segmenter": "segmenter",
     "annotators": "annotators",
 }
 
@@ -66,6 +71,7 @@ class DetectorSources:
         person_detector: RT-DETR person detector (Hub id or folder) for ViTPose.
         vitpose: ViTPose keypoint model (Hub id or folder).
         depth_anything: Depth Anything model (Hub id or folder).
+        segmenter: The ADE20K semantic segmenter (Hub id or folder).
         annotators: ``lllyasviel/Annotators`` or a local folder holding its files.
         annotators_revision: The pinned commit of ``lllyasviel/Annotators``.
         revision: Optional revision for the transformers models (None: default branch).
@@ -77,6 +83,7 @@ class DetectorSources:
     person_detector: str = PERSON_DETECTOR_MODEL
     vitpose: str = VITPOSE_MODEL
     depth_anything: str = DEPTH_ANYTHING_MODEL
+    segmenter: str = SEGMENTER_MODEL
     annotators: str = ANNOTATORS_REPO
     annotators_revision: str = ANNOTATORS_REVISION
     revision: str | None = None
@@ -109,6 +116,7 @@ class DetectorSources:
             person_detector=str(root / SUBFOLDERS["person_detector"]),
             vitpose=str(root / SUBFOLDERS["vitpose"]),
             depth_anything=str(root / SUBFOLDERS["depth_anything"]),
+            segmenter=str(root / SUBFOLDERS["segmenter"]),
             annotators=str(root / SUBFOLDERS["annotators"]),
             local_files_only=True,
             label=label,
@@ -131,6 +139,7 @@ class DetectorSources:
             "person_detector": env.get("STUDIO_POSE_DETECTOR_MODEL", "").strip(),
             "vitpose": env.get("STUDIO_POSE_MODEL", "").strip(),
             "depth_anything": env.get("STUDIO_DEPTH_MODEL", "").strip(),
+            "segmenter": env.get("STUDIO_SEG_MODEL", "").strip(),
             "annotators": env.get("STUDIO_ANNOTATORS", "").strip(),
         }
         overrides = {k: v for k, v in overrides.items() if v}

@@ -50,6 +50,7 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
     add(detectors.person_detector, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
+    add(detectors.segmenter, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.annotators, list(ANNOTATOR_FILES), ANNOTATORS_REVISION)
     add(ScorerSources().clip, [*TRANSFORMERS_MODEL_FILES, *CLIP_TOKENIZER_FILES])
     return {repo: entry for repo, entry in files.items() if "/" in repo and not Path(repo).exists()}

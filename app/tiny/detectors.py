@@ -6,6 +6,7 @@
 * ``person_detector/``: an RT-DETR with a two-class head (``person``, ``other``),
 * ``vitpose/``: a one-layer ViTPose with 17 COCO keypoints,
 * ``depth_anything/``: a Depth Anything with a four-layer DINOv2 backbone,
+* ``segmenter/``: a UperNet with a four-stage ConvNeXt backbone and ADE20K's 150 classes,
 
 each with its image processor, saved with ``save_pretrained`` as safetensors;
 and ``annotators/`` with controlnet-aux's files under their real names
@@ -39,7 +40,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 2
+TINY_VERSION = 3
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -78,6 +79,8 @@ def build_tiny_detectors(root: str | Path, *, force: bool = False) -> DetectorSo
         _vitpose(root / SUBFOLDERS["vitpose"])
         torch.manual_seed(SEED + 2)
         _depth_anything(root / SUBFOLDERS["depth_anything"])
+        torch.manual_seed(SEED + 3)
+        _segmenter(root / SUBFOLDERS["segmenter"])
     _annotators(root / SUBFOLDERS["annotators"])
     write_marker(marker, TINY_VERSION, SEED)
     return sources
@@ -164,6 +167,29 @@ def _depth_anything(folder: Path) -> None:
         keep_aspect_ratio=True,
         ensure_multiple_of=14,
         do_pad=False,
+        image_mean=[0.485, 0.456, 0.406],
+        image_std=[0.229, 0.224, 0.225],
+    ).save_pretrained(folder)
+
+
+def _segmenter(folder: Path) -> None:
+    from transformers import ConvNextConfig, SegformerImageProcessor, UperNetConfig, UperNetForSemanticSegmentation
+
+    backbone = ConvNextConfig(
+        hidden_sizes=[8, 8, 8, 8], depths=[1, 1, 1, 1], out_features=["stage1", "stage2", "stage3", "stage4"]
+    )
+    config = UperNetConfig(
+        backbone_config=backbone,
+        hidden_size=8,
+        pool_scales=[1, 2, 3, 6],
+        use_auxiliary_head=False,
+        num_labels=150,  # ADE20K's classes, as the real segmenter's head
+    )
+    UperNetForSemanticSegmentation(config).eval().save_pretrained(folder, safe_serialization=True)
+    # The real processor (openmmlab/upernet-convnext-*: SegformerImageProcessor, ImageNet statistics) at a tiny size.
+    SegformerImageProcessor(
+        size={"height": 64, "width": 64},
+        do_reduce_labels=False,
         image_mean=[0.485, 0.456, 0.406],
         image_std=[0.229, 0.224, 0.225],
     ).save_pretrained(folder)
