@@ -207,6 +207,7 @@ def test_method_labels_and_guide():
         "pose",
         "depth",
         "lineart",
+        "mlsd",
         "softedge",
         "scribble",
         "seg",

@@ -99,7 +99,7 @@ def parameters_of(model) -> list:
     return [p for value in found if value is not None for p in parameters_of(value)]
 
 
-@pytest.mark.parametrize("detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "upernet"])
+@pytest.mark.parametrize("detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "upernet", "mlsd"])
 def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
     instance = studio.maps.detector(detector)
     assert instance.placement == studio.aux == aux_placement(studio.settings)

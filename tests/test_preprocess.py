@@ -181,6 +181,7 @@ def test_registry_and_detectors_for():
         "hed",
         "hed_scribble",
         "upernet",
+        "mlsd",
         "none",
     }
     assert detectors_for("pose") == ["vitpose", "openpose", "none"]
@@ -192,13 +193,14 @@ def test_registry_and_detectors_for():
         assert (
             cls.name == name
             and cls.label
-            and cls.control_type in ("canny", "pose", "depth", "lineart", "softedge", "scribble", "seg", "any")
+            and cls.control_type in ("canny", "pose", "depth", "lineart", "mlsd", "softedge", "scribble", "seg", "any")
         )
     assert DEFAULTS == {
         "canny": "canny",
         "pose": "vitpose",
         "depth": "depth_anything",
         "lineart": "lineart_standard",
+        "mlsd": "mlsd",
         "softedge": "hed",
         "scribble": "hed_scribble",
         "seg": "upernet",

@@ -78,6 +78,7 @@ def test_real_spec_defaults_and_overrides(monkeypatch, tmp_path):
         "pose": "lllyasviel/control_v11p_sd15_openpose",
         "depth": "lllyasviel/control_v11f1p_sd15_depth",
         "lineart": "lllyasviel/control_v11p_sd15_lineart",
+        "mlsd": "lllyasviel/control_v11p_sd15_mlsd",
         "softedge": "lllyasviel/control_v11p_sd15_softedge",
         "scribble": "lllyasviel/control_v11p_sd15_scribble",
         "seg": "lllyasviel/control_v11p_sd15_seg",

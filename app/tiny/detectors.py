@@ -33,6 +33,7 @@ from app.preprocess.sources import (
     HAND_POSE_FILE,
     HED_FILE,
     MIDAS_FILE,
+    MLSD_FILE,
     SUBFOLDERS,
     DetectorSources,
 )
@@ -40,7 +41,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 3
+TINY_VERSION = 4
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -204,6 +205,7 @@ def _annotators(folder: Path) -> None:
         warnings.simplefilter("ignore")
         from controlnet_aux.hed import ControlNetHED_Apache2
         from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
+        from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
         from controlnet_aux.open_pose.face import FaceNet
         from controlnet_aux.open_pose.model import bodypose_model, handpose_model
 
@@ -216,6 +218,7 @@ def _annotators(folder: Path) -> None:
             FACE_FILE: (FaceNet(), False),
             MIDAS_FILE: (DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True), False),
             HED_FILE: (ControlNetHED_Apache2(), False),
+            MLSD_FILE: (MobileV2_MLSD_Large(), False),
         }
     for offset, (filename, (model, strip_block)) in enumerate(models.items()):
         generator = torch.Generator().manual_seed(SEED + 10 + offset)

@@ -85,17 +85,22 @@ class EdgeScorer(Scorer):
     control_type: ClassVar[str] = "canny"
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        target, found = edges_of(output, ctx)
-        height, width = target.shape
-        return edge_f1(found, target, tolerance_for(width, height))
+        return reextracted_f1(output, ctx, "canny")
 
 
-def edges_of(output: Image.Image, ctx: FitContext) -> tuple[np.ndarray, np.ndarray]:
-    """The control edges and the edges the canny map's detector (with its parameters) finds on ``output`` at the
-    control's size, as boolean masks."""
-    control = ctx.maps["canny"]
+def edges_of(output: Image.Image, ctx: FitContext, control_type: str = "canny") -> tuple[np.ndarray, np.ndarray]:
+    """The control's lines and the lines its map's detector (with its parameters) finds on ``output`` at the
+    control's size, as boolean masks (canny edges, scribble strokes, straight lines)."""
+    control = ctx.maps[control_type]
     target = edge_mask(control.target)
     height, width = target.shape
     rgb = output if output.size == (width, height) else output.resize((width, height), Image.Resampling.BICUBIC)
-    detector = ctx.detector("canny")
+    detector = ctx.detector(control_type)
     return target, edge_mask(detector.run(rgb, detector.parse_params(control.params)).map)
+
+
+def reextracted_f1(output: Image.Image, ctx: FitContext, control_type: str) -> float | None:
+    """F1 of the lines a line map's detector finds on ``output`` against the map's, within the size's tolerance."""
+    target, found = edges_of(output, ctx, control_type)
+    height, width = target.shape
+    return edge_f1(found, target, tolerance_for(width, height))

@@ -12,7 +12,7 @@ from typing import ClassVar
 from PIL import Image
 
 from app.fit.base import FitContext, Scorer
-from app.fit.scores.edges import edge_f1, edge_mask, tolerance_for
+from app.fit.scores.edges import reextracted_f1
 
 
 class ScribbleScorer(Scorer):
@@ -29,10 +29,4 @@ class ScribbleScorer(Scorer):
     control_type: ClassVar[str] = "scribble"
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        control = ctx.maps["scribble"]
-        target = edge_mask(control.target)
-        height, width = target.shape
-        rgb = output if output.size == (width, height) else output.resize((width, height), Image.Resampling.BICUBIC)
-        detector = ctx.detector("scribble")
-        found = edge_mask(detector.run(rgb, detector.parse_params(control.params)).map)
-        return edge_f1(found, target, tolerance_for(width, height))
+        return reextracted_f1(output, ctx, "scribble")
