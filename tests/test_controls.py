@@ -26,14 +26,25 @@ def doodle(**overrides) -> ControlType:
 
 
 def test_every_part_of_the_studio_reads_the_registered_types():
-    assert CONTROL_TYPES == ("canny", "pose", "depth", "lineart", "mlsd", "softedge", "scribble", "seg")  # by rank
-    assert [e.method for e in GUIDE_ENTRIES[1:9]] == list(CONTROL_TYPES)
+    assert CONTROL_TYPES == (
+        "canny",
+        "pose",
+        "depth",
+        "normal",
+        "lineart",
+        "mlsd",
+        "softedge",
+        "scribble",
+        "seg",
+    )  # by rank
+    assert [e.method for e in GUIDE_ENTRIES[1:10]] == list(CONTROL_TYPES)
     assert DEFAULT_METHODS == ("text", "canny", "pose", "depth", "ip_adapter")  # lineart and soft edge: opt-in
     assert {t: OWN_FIT[t] for t in CONTROL_TYPES} == {t: CONTROLS[t].scorer for t in CONTROL_TYPES}
     assert families.SDXL.union_modes == {
         "canny": 3,
         "pose": 0,
         "depth": 1,
+        "normal": 4,
         "lineart": 3,
         "mlsd": 3,
         "softedge": 2,
@@ -44,7 +55,7 @@ def test_every_part_of_the_studio_reads_the_registered_types():
     assert real_sdxl_spec().controlnets == {}  # the union ControlNet serves every type on SDXL
     for model in (ControlSettings, RecipeControl):
         with pytest.raises(
-            ValueError, match="'canny', 'pose', 'depth', 'lineart', 'mlsd', 'softedge', 'scribble' or 'seg'"
+            ValueError, match="'canny', 'pose', 'depth', 'normal', 'lineart', 'mlsd', 'softedge', 'scribble' or 'seg'"
         ):
             model.model_validate({"control_type": "doodle", "image": None})
     for name, spec in CONTROLS.items():

@@ -206,6 +206,7 @@ def test_method_labels_and_guide():
         "canny",
         "pose",
         "depth",
+        "normal",
         "lineart",
         "mlsd",
         "softedge",

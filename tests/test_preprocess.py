@@ -182,6 +182,7 @@ def test_registry_and_detectors_for():
         "hed_scribble",
         "upernet",
         "mlsd",
+        "normalbae",
         "none",
     }
     assert detectors_for("pose") == ["vitpose", "openpose", "none"]
@@ -193,12 +194,14 @@ def test_registry_and_detectors_for():
         assert (
             cls.name == name
             and cls.label
-            and cls.control_type in ("canny", "pose", "depth", "lineart", "mlsd", "softedge", "scribble", "seg", "any")
+            and cls.control_type
+            in ("canny", "pose", "depth", "lineart", "normal", "mlsd", "softedge", "scribble", "seg", "any")
         )
     assert DEFAULTS == {
         "canny": "canny",
         "pose": "vitpose",
         "depth": "depth_anything",
+        "normal": "normalbae",
         "lineart": "lineart_standard",
         "mlsd": "mlsd",
         "softedge": "hed",

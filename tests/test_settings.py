@@ -77,6 +77,7 @@ def test_real_spec_defaults_and_overrides(monkeypatch, tmp_path):
         "canny": "lllyasviel/control_v11p_sd15_canny",
         "pose": "lllyasviel/control_v11p_sd15_openpose",
         "depth": "lllyasviel/control_v11f1p_sd15_depth",
+        "normal": "lllyasviel/control_v11p_sd15_normalbae",
         "lineart": "lllyasviel/control_v11p_sd15_lineart",
         "mlsd": "lllyasviel/control_v11p_sd15_mlsd",
         "softedge": "lllyasviel/control_v11p_sd15_softedge",

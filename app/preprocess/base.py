@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -81,6 +81,8 @@ class Detector(ABC):
     description: ClassVar[str] = ""
     Params: ClassVar[type[DetectorParams]] = DetectorParams
     needs_model: ClassVar[bool] = False
+    overflows_float16: ClassVar[bool] = False
+    """Whether float16's range is too small for the model's activations (NaN maps): it then runs in float32."""
 
     def __init__(self, sources: DetectorSources | None = None, placement: Placement = CPU) -> None:
         self.sources = sources if sources is not None else DetectorSources.from_env()
@@ -91,6 +93,13 @@ class Detector(ABC):
         self._run_lock = threading.Lock()
         self._model: Any = None
         self.load_seconds: float | None = None
+
+    @property
+    def model_placement(self) -> Placement:
+        """Where the model runs: the studio's device and dtype, float32 instead of a float16 it overflows."""
+        if self.overflows_float16 and self.placement.dtype == "float16":
+            return replace(self.placement, dtype="float32")
+        return self.placement
 
     # -- parameters -----------------------------------------------------------------
     @classmethod

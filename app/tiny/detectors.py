@@ -27,6 +27,7 @@ import math
 import sys
 from pathlib import Path
 
+from app.preprocess.detectors.normalbae import build_network
 from app.preprocess.sources import (
     BODY_POSE_FILE,
     FACE_FILE,
@@ -34,6 +35,7 @@ from app.preprocess.sources import (
     HED_FILE,
     MIDAS_FILE,
     MLSD_FILE,
+    NORMAL_FILE,
     SUBFOLDERS,
     DetectorSources,
 )
@@ -41,7 +43,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 4
+TINY_VERSION = 5
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -219,6 +221,7 @@ def _annotators(folder: Path) -> None:
             MIDAS_FILE: (DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True), False),
             HED_FILE: (ControlNetHED_Apache2(), False),
             MLSD_FILE: (MobileV2_MLSD_Large(), False),
+            NORMAL_FILE: (build_network(), False),
         }
     for offset, (filename, (model, strip_block)) in enumerate(models.items()):
         generator = torch.Generator().manual_seed(SEED + 10 + offset)
@@ -227,6 +230,8 @@ def _annotators(folder: Path) -> None:
             _posable_body_head(state)
         if strip_block:  # controlnet-aux's util.transfer expects names without the block prefix
             state = {".".join(k.split(".")[1:]): v for k, v in state.items()}
+        if filename == NORMAL_FILE:  # saved as a DataParallel training checkpoint, like the real file
+            state = {"model": {f"module.{k}": v for k, v in state.items()}}
         torch.save(state, folder / filename)
 
 
