@@ -116,6 +116,19 @@ class FitContext:
             control.detector = get_detector(CONTROLS[control_type].default_detector)
         return control.detector
 
+    def reextract(self, output: Image.Image, control_type: str) -> tuple[Image.Image, Any]:
+        """The control's map and what its detector (with the map's parameters) finds on ``output`` brought to the
+        map's size: the two things every re-extraction score (ControlNet++'s protocol) compares.
+
+        Returns:
+            ``(map image, MapResult of the output)``.
+        """
+        control = self.maps[control_type]
+        target = control.target
+        rgb = output if output.size == target.size else output.resize(target.size, Image.Resampling.BICUBIC)
+        detector = self.detector(control_type)
+        return target, detector.run(rgb, detector.parse_params(control.params))
+
     def get_clip(self) -> Any:
         """The CLIP embedder (the given one, else the process-wide one)."""
         if self.clip is None:

@@ -91,12 +91,8 @@ class EdgeScorer(Scorer):
 def edges_of(output: Image.Image, ctx: FitContext, control_type: str = "canny") -> tuple[np.ndarray, np.ndarray]:
     """The control's lines and the lines its map's detector (with its parameters) finds on ``output`` at the
     control's size, as boolean masks (canny edges, scribble strokes, straight lines)."""
-    control = ctx.maps[control_type]
-    target = edge_mask(control.target)
-    height, width = target.shape
-    rgb = output if output.size == (width, height) else output.resize((width, height), Image.Resampling.BICUBIC)
-    detector = ctx.detector(control_type)
-    return target, edge_mask(detector.run(rgb, detector.parse_params(control.params)).map)
+    target, found = ctx.reextract(output, control_type)
+    return edge_mask(target), edge_mask(found.map)
 
 
 def reextracted_f1(output: Image.Image, ctx: FitContext, control_type: str) -> float | None:

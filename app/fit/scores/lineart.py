@@ -50,9 +50,5 @@ class LineartScorer(Scorer):
 def reextracted_ssim(output: Image.Image, ctx: FitContext, control_type: str) -> float:
     """SSIM between a control type's map and what its map's detector (same parameters) finds on ``output``, at
     the map's size: ControlNet++'s protocol for line and edge maps."""
-    control = ctx.maps[control_type]
-    target = control.target
-    rgb = output if output.size == target.size else output.resize(target.size, Image.Resampling.BICUBIC)
-    detector = ctx.detector(control_type)
-    found = detector.run(rgb, detector.parse_params(control.params)).map
-    return ssim(grey(found), grey(target))
+    target, found = ctx.reextract(output, control_type)
+    return ssim(grey(found.map), grey(target))

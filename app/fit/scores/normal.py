@@ -41,9 +41,5 @@ class NormalScorer(Scorer):
     control_type: ClassVar[str] = "normal"
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        control = ctx.maps["normal"]
-        target = control.target
-        rgb = output if output.size == target.size else output.resize(target.size, Image.Resampling.BICUBIC)
-        detector = ctx.detector("normal")
-        found = detector.run(rgb, detector.parse_params(control.params)).map
-        return 1.0 - mean_angle(normals_of(found), normals_of(target)) / 180.0
+        target, found = ctx.reextract(output, "normal")
+        return 1.0 - mean_angle(normals_of(found.map), normals_of(target)) / 180.0

@@ -39,11 +39,7 @@ class SegScorer(Scorer):
     control_type: ClassVar[str] = "seg"
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
-        control = ctx.maps["seg"]
-        target = control.target
-        rgb = output if output.size == target.size else output.resize(target.size, Image.Resampling.BICUBIC)
-        detector = ctx.detector("seg")
-        found = detector.run(rgb, detector.parse_params(control.params))
+        target, found = ctx.reextract(output, "seg")
         predicted = found.extras.get("classes")
         if predicted is None:  # a detector that draws the palette without its classes
             predicted = classes_of(found.map, ade_palette())
