@@ -161,6 +161,3 @@ class Runner:
 
     def _step_callback(self, request, progress, cancel, preview) -> Callable:
         return step_callback(request.num_inference_steps, cancel, progress, preview, self.preview_every)
-
-    def _step_callback(self, request, progress, cancel, preview) -> Callable:
-        return step_callback(request.num_inference_steps, cancel, progress, preview, self.preview_every)
