@@ -25,8 +25,9 @@ RECIPES = {
                                "ip_adapter": {"scale": 0.6, "mode": "style"}, "scheduler": "ddim"},
     "sdxl-pose+lineart": {"family": "sdxl", "prompt": "a dancer", "width": 832, "height": 1216,
                           "controls": [{"control_type": "pose"}, {"control_type": "lineart"}], "scheduler": "unipc"},
-    "normal+seg+mlsd": {"prompt": "a room", "controls": [{"control_type": "normal", "controlnet_conditioning_scale": 0.6},
-                        {"control_type": "seg"}, {"control_type": "mlsd", "control_guidance_end": 0.7}]},
+    "normal+seg+mlsd": {"prompt": "a room", "controls": [
+        {"control_type": "normal", "controlnet_conditioning_scale": 0.6}, {"control_type": "seg"},
+        {"control_type": "mlsd", "control_guidance_end": 0.7}]},
     "sdxl-mlsd+scribble": {"family": "sdxl", "prompt": "a house", "width": 1024, "height": 1024,
                            "controls": [{"control_type": "mlsd"}, {"control_type": "scribble"}]},
     "sdxl-ip_adapter-768": {"family": "sdxl", "prompt": "a vase", "width": 768, "height": 768,

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from app.errors import StudioError
 from app.outputs import Outputs
@@ -37,13 +39,22 @@ class SendTarget:
 
 
 def new_results(value: Sequence[Any] | None) -> list[tuple[str, str]]:
-    """The ``(path, caption)`` results in a results gallery's value (maps, references, pending tiles left out)."""
+    """The ``(path, caption)`` results in a results gallery's value (maps, references, pending tiles left out):
+    files the studio served from gradio's cache only, whatever a client sends as the gallery's value."""
+    cache = Path(get_upload_folder()).resolve()
     out = []
     for item in value or []:
         path, caption = item if isinstance(item, (tuple, list)) else (item, "")
-        if isinstance(path, str) and caption and RESULT_MARK in caption:
+        if isinstance(path, str) and isinstance(caption, str) and RESULT_MARK in caption and _inside(path, cache):
             out.append((path, caption))
     return out
+
+
+def _inside(path: str, folder: Path) -> bool:
+    try:
+        return Path(path).resolve().is_relative_to(folder)
+    except (OSError, ValueError):
+        return False
 
 
 def added(history: list[tuple[str, str]] | None, value: Sequence[Any] | None) -> list[tuple[str, str]]:
