@@ -313,19 +313,19 @@ def test_stopped_tiles_replace_only_pending_ones(tmp_path):
 def test_history_keeps_results_only_newest_first_and_capped():
     from gradio.utils import get_upload_folder
 
-    from app.ui.history import MAX_ENTRIES, added
+    from app.ui.history import MAX_ENTRIES, added, new_results
 
     served = f"{get_upload_folder()}/0123abcd"  # the studio's results are files gradio serves from its cache
     run = [(f"{served}/a.png", "Canny · seed 1 · 0.3 s"), (f"{served}/m.png", "canny map · canny · 0.01 s"),
            (f"{served}/p.png", "Pose · stopped")]  # fmt: skip
-    history = added([], run)
+    history = added([], new_results(run))
     assert history == [(f"{served}/a.png", "Canny · seed 1 · 0.3 s")]
-    history = added(history, [(f"{served}/b.png", "Text-only · seed 2")])
+    history = added(history, new_results([(f"{served}/b.png", "Text-only · seed 2")]))
     assert [path for path, _ in history] == [f"{served}/b.png", f"{served}/a.png"]
     many = added(history, [(f"{served}/{i}.png", f"Text-only · seed {i}") for i in range(MAX_ENTRIES + 5)])
     assert len(many) == MAX_ENTRIES
     # A client that sends a gallery value naming other files gets nothing kept (outputs would copy them).
-    assert added([], [("/etc/passwd", "x · seed 1"), (f"{served}/../../etc/hosts", "y · seed 2")]) == []
+    assert new_results([("/etc/passwd", "x · seed 1"), (f"{served}/../../etc/hosts", "y · seed 2")]) == []
 
 
 def test_messages_lead_with_the_label_a_person_sees():

@@ -57,9 +57,9 @@ def _inside(path: str, folder: Path) -> bool:
         return False
 
 
-def added(history: list[tuple[str, str]] | None, value: Sequence[Any] | None) -> list[tuple[str, str]]:
-    """The history with a run's results in front (newest first), capped at :data:`MAX_ENTRIES`."""
-    fresh = new_results(value)
+def added(history: list[tuple[str, str]] | None, fresh: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The history with a run's results (:func:`new_results`, or their kept copies) in front, newest first, capped
+    at :data:`MAX_ENTRIES`."""
     known = {path for path, _ in fresh}
     return (fresh + [entry for entry in history or [] if entry[0] not in known])[:MAX_ENTRIES]
 
