@@ -30,6 +30,8 @@ GALLERY_CSS = f"""
   aspect-ratio: auto !important; height: auto !important; display: flex; flex-direction: column;
 }}
 .{RESULTS_CLASS} .grid-wrap {{ max-height: none !important; height: auto !important; }}
+/* Once it holds images a gallery is as tall as they are (gradio keeps 450 px, which left a blank band under maps). */
+.{RESULTS_CLASS} .grid-wrap:has(img) {{ min-height: 0 !important; }}
 .{RESULTS_CLASS} .thumbnail-item img {{
   /* at most half the viewport: a single result stays in view beside the settings */
   object-fit: contain !important; width: 100%; height: auto !important; max-height: 50vh;
