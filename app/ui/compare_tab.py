@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.controls import DEFAULT_TYPES
+from app.controls import CONTROLS, DEFAULT_TYPES
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.runner import comparison_rows
@@ -540,7 +540,8 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
     """
     gr.Markdown(
         "**Every method side by side on one prompt and seed.** The photo gives structure "
-        f"({', '.join(CONTROL_TYPES)} maps), the optional reference the look (IP-Adapter); the table measures the fit."
+        f"({', '.join(spec.description for spec in CONTROLS.values())}), the optional reference the look "
+        "(IP-Adapter); the table measures the fit."
     )
     # The photos, the action and the results first (in view at 1280×900); the methods and settings below them.
     photo, reference = _images()
