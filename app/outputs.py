@@ -98,8 +98,11 @@ class Outputs:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_suffix(".part")
-            partial.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8")
+            lines = [json.dumps(row, ensure_ascii=False, allow_nan=False) for row in rows]
+            partial.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
             os.replace(partial, target)
+        except ValueError as error:  # a value JSON lines cannot hold (a row is checked when it is read back)
+            raise StudioError(f"Comparison scores not kept: {error}.") from None
         except OSError as error:
             raise StudioError(f"Comparison scores not kept in {self.root}: {error.strerror or error}.") from None
         return target
