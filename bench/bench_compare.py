@@ -132,12 +132,14 @@ def main() -> None:
     comparison(0)  # warm-up: load every model and detector on both sides
     comparison(0, "batched", previews=True)
     plain_runs(studio, photo, reference, shared, methods, args.seed_count)
+    print("warmed up; measuring", flush=True)
 
     plain, first, previewed, repeat, batched, exact_live, batched_live = [], [], [], [], [], [], []
-    for _ in range(args.repeats):  # interleaved, so drift in machine load hits all alike
+    for repeat_number in range(1, args.repeats + 1):  # interleaved, so drift in machine load hits all alike
         started = time.perf_counter()
         plain_runs(studio, photo, reference, shared, methods, args.seed_count)
         plain.append(time.perf_counter() - started)
+        print(f"repeat {repeat_number}: plain runs {plain[-1]:.2f}s", flush=True)  # a run cut short still says this
 
         reset()
         started = time.perf_counter()
@@ -160,6 +162,11 @@ def main() -> None:
         started = time.perf_counter()
         comparison(shared["seed"], "batched")
         batched.append(time.perf_counter() - started)
+        print(
+            f"repeat {repeat_number}: exact after preview {previewed[-1]:.2f}s "
+            f"({previewed[-1] / plain[-1]:.3f} of plain), batched {batched[-1]:.2f}s ({batched[-1] / plain[-1]:.3f})",
+            flush=True,
+        )
 
         started = time.perf_counter()  # maps still cached: the same case as above, with live previews
         comparison(shared["seed"], "batched", previews=True)
