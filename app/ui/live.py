@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import gradio as gr
 from PIL import Image
 
-if TYPE_CHECKING:  # it pulls in torch: keep it off the path that serves the page
+if TYPE_CHECKING:  # both pull in torch: keep it off the path that serves the page
+    from app.engine.previews import PreviewFn
     from app.engine.result import Result
 
 R = TypeVar("R")
@@ -70,15 +71,19 @@ def while_running(work: Callable[[Callable[[Any], None]], R], cancel: threading.
     return outcome["result"]
 
 
-def relay(source: Generator[T, None, R], shape: Callable[[T], Any]) -> Generator[Any, None, R]:
-    """Yield ``shape(item)`` for each item of ``source`` and return its result; closing this closes ``source``."""
+def relay(
+    source: Generator[T, None, R], shape: Callable[[T], Any], skip: Callable[[], bool] | None = None
+) -> Generator[Any, None, R]:
+    """Yield ``shape(item)`` for each item of ``source`` (none while ``skip()`` is true) and return its result;
+    closing this closes ``source``."""
     try:
         while True:
             try:
                 item = next(source)
             except StopIteration as stop:
                 return stop.value
-            yield shape(item)
+            if skip is None or not skip():
+                yield shape(item)
     finally:
         source.close()
 
@@ -88,31 +93,16 @@ def generate_live(job: Any, data: dict[str, Any], label: str, live: bool) -> Gen
     result. Tiles are captioned "<label> · step 4/12 (preview)"."""
 
     def work(publish: Callable[[Any], None]) -> Result:
-        def preview(images: list[Image.Image], done: int, total: int) -> None:
-            if not job.cancel.is_set():  # after Stop, nothing more to show
-                publish((images, done, total))
-
-        return job.studio.generate(
-            data, progress=job.steps(label), cancel=job.cancel, preview=preview if live else None
-        )
+        preview: PreviewFn | None = (lambda images, done, total: publish((images, done, total))) if live else None
+        return job.studio.generate(data, progress=job.steps(label), cancel=job.cancel, preview=preview)
 
     def items(batch: list[tuple[list[Image.Image], int, int]]) -> list[tuple[Image.Image, str]]:
         images, done, total = batch[-1]  # only the newest matters
         return [(image, f"{label} · step {done}/{total} (preview)") for image in images]
 
-    runs = while_running(work, job.cancel)
-    try:
-        while True:
-            try:
-                batch = next(runs)
-            except StopIteration as stop:
-                return stop.value
-            # Stop tidies the gallery at once (its tiles marked stopped); a preview still in the queue must not
-            # draw the running tiles back over them (seen under load: the page then showed "step 41/100" for good).
-            if not job.cancel.is_set():
-                yield items(batch)
-    finally:
-        runs.close()
+    # Stop tidies the gallery at once (its tiles marked stopped): a preview still queued must not draw the running
+    # tiles back over them (seen under load: the page then showed "step 41/100" for good).
+    return (yield from relay(while_running(work, job.cancel), items, skip=job.cancel.is_set))
 
 
 def live_previews_checkbox(enabled: bool) -> gr.Checkbox:
