@@ -166,3 +166,8 @@ def _entry(line: bytes) -> tuple[str, str] | None:
         return None
     caption = data.get("caption")
     return data["file"], caption[:MAX_CAPTION_CHARS] if isinstance(caption, str) else ""
+
+
+def outputs_for(folder: Path | None) -> Outputs | None:
+    """The outputs folder the settings name (``Settings.output_dir``), or None when results are not kept."""
+    return Outputs(folder) if folder is not None else None

@@ -105,15 +105,17 @@ def comparison_rows(
     them (so the Report tab reads them): the seed's scores, the method's cost, its error when it did not run."""
     seeds = parse_compare_request(request).seeds
     item = Item(photo=photo, path=Path(photo), prompt=request.get("prompt", ""), reference=None, seed=seeds[0])
+    columns = [c.name for c in matrix.columns if c.kind != "cost"] if matrix is not None else []
     rows = []
     for entry in entries:
+        scored = entry.result is not None and matrix is not None and entry.method.name in matrix.methods
+        samples = {name: matrix.sample(entry.method.name, name) for name in columns} if scored else {}
         for index, seed in enumerate(seeds):
             row = _row(replace(item, seed=seed), entry.method.name, request.get("batching"), entry.error, entry.retry)
-            if entry.result is not None and matrix is not None and entry.method.name in matrix.methods:
-                columns = [c for c in matrix.columns if c.kind != "cost"]
-                samples = {c.name: matrix.sample(entry.method.name, c.name) for c in columns}
-                row["scores"] = {name: (values[index] if index < len(values) else None) for name, values in
-                                 samples.items()}  # fmt: skip
+            if scored:
+                row["scores"] = {
+                    name: values[index] if index < len(values) else None for name, values in samples.items()
+                }
                 row.update(
                     seconds=round(entry.result.seconds, 4),
                     peak_memory_bytes=entry.result.measured_peak_memory,

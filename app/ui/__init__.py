@@ -26,7 +26,7 @@ from starlette.middleware import Middleware
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
-from app.outputs import Outputs
+from app.outputs import outputs_for
 from app.recipes.assets import ASSETS_DIR
 from app.serving.status import model_banner
 from app.serving.zerogpu import on_zerogpu
@@ -152,7 +152,7 @@ def build_app(studio: Studio | None = None, settings: Settings | None = None) ->
                 SendTarget("IP-Adapter (reference)", "ip_adapter", hooks["ip_adapter"].inputs["reference"]),
                 SendTarget("Compare (photo)", "compare", hooks["compare"].inputs["photo"]),
             ],
-            Outputs(settings.output_dir) if settings.output_dir is not None else None,
+            outputs_for(settings.output_dir),
             demo,
         )
     demo.queue(max_size=settings.queue_size, default_concurrency_limit=1)

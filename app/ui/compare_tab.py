@@ -22,7 +22,7 @@ from app.eval.runner import comparison_rows
 from app.fit import GUIDE, method_label
 from app.fit.decision import how_sure, leads, margins_for
 from app.images import load_image
-from app.outputs import Outputs
+from app.outputs import Outputs, outputs_for
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.recipes import Recipe, recipe_from_compare
 from app.request import CommonSettings
@@ -564,7 +564,7 @@ def build_compare_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe
         elem_id="cmp-matrix",
     )
     advice = gr.Markdown(elem_id="cmp-advice")
-    outputs = Outputs(studio.settings.output_dir) if studio.settings.output_dir is not None else None
+    outputs = outputs_for(studio.settings.output_dir)
     tab = _choices(shared, photo, reference, studio.settings.max_methods, studio.settings.max_seeds)
     code_chooser, code = comparison_code_view("cmp-code")
     with gr.Accordion("When each method fits", open=False):

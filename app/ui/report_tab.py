@@ -14,7 +14,7 @@ import gradio as gr
 from app.eval.report import fragment, page
 from app.eval.rows import parse_rows
 from app.eval.summary import summarise
-from app.outputs import Outputs
+from app.outputs import Outputs, outputs_for
 from app.ui.downloads import cached_file
 from app.ui.jobs import StudioHandle, studio_errors
 from app.ui.plain import in_toast, plain
@@ -93,8 +93,8 @@ def build_report_tab(studio: StudioHandle, shared: SharedControls) -> None:
         concurrency_limit=4,
     )
     upload.clear(lambda: ("", None, ""), outputs=[view, download, status], queue=False, api_visibility="private")
-    if studio.settings.output_dir is not None:
-        _kept_comparisons(Outputs(studio.settings.output_dir), report, [view, download, status])
+    if (outputs := outputs_for(studio.settings.output_dir)) is not None:
+        _kept_comparisons(outputs, report, [view, download, status])
 
 
 MAX_KEPT_SHOWN = 50
