@@ -143,15 +143,7 @@ def settle(reading: Reading, image_size: tuple[int, int] | None = None) -> tuple
     if family is not None:
         raw["family"] = family
     notes.append(why)
-    for name, value in raw.items():
-        if value is None:
-            continue
-        try:
-            CommonSettings.model_validate({name: value}, strict=True)
-        except ValidationError as error:
-            notes.append(f"{name}: {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
-            continue
-        found[name] = value
+    found.update(_accepted(CommonSettings, raw, notes))
     controls = _controls(reading.controls, notes)
     if controls:
         found["controls"] = controls
@@ -191,23 +183,40 @@ def _some(names: list[str], shown: int = 3) -> str:
     return listed + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
+def _accepted(
+    model: type[BaseModel],
+    values: dict[str, Any],
+    notes: list[str],
+    what: str = "",
+    fixed: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``values`` (None: not recorded) that ``model`` accepts each on its own, strictly, beside ``fixed``; each one
+    it refuses is said (as ``what: Title`` when ``what`` names the part, else by field name) and left out."""
+    kept = {}
+    for name, value in values.items():
+        if value is None:
+            continue
+        try:
+            model.model_validate({**(fixed or {}), name: value}, strict=True)
+        except ValidationError as error:
+            shown = f"{what}: {model.model_fields[name].title or name}" if what else f"{name}:"
+            notes.append(f"{shown} {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
+            continue
+        kept[name] = value
+    return kept
+
+
 def _checked(model: type[BaseModel], values: dict[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
     """``values`` that ``model`` accepts, read as numbers; each one it refuses is said and left at its default."""
-    kept = {k: _number(v) for k, v in values.items() if v is not None and v != ""}
-    for name in [k for k in kept if k != "control_type"]:
-        value = float(kept[name]) if isinstance(kept[name], int) else kept[name]
-        try:
-            model.model_validate({**{k: v for k, v in kept.items() if k == "control_type"}, name: value}, strict=True)
-            kept[name] = value
-        except ValidationError as error:
-            title = model.model_fields[name].title or name
-            notes.append(f"{what}: {title} {str(value)[:40]!r} left at its default ({error.errors()[0]['msg']})")
-            del kept[name]
+    fixed = {k: v for k, v in values.items() if k == "control_type"}
+    numbers = {k: _number(v) for k, v in values.items() if k not in fixed and v is not None and v != ""}
+    numbers = {k: float(v) if isinstance(v, int) else v for k, v in numbers.items()}
+    kept = {**fixed, **_accepted(model, numbers, notes, what, fixed)}
     try:
         return model.model_validate(kept).model_dump()
     except ValidationError as error:  # each value fits but not together (a guidance range that ends before it starts)
         notes.append(f"{what}: {error.errors()[0]['msg']}; its defaults used")
-        return model.model_validate({k: v for k, v in kept.items() if k == "control_type"}).model_dump()
+        return model.model_validate(fixed).model_dump()
 
 
 def _clean_text(text: str, key: str, notes: list[str]) -> str:
