@@ -75,21 +75,28 @@ def read_text_chunks(data: bytes, keys: tuple[str, ...] = (RECIPE_KEY, PARAMETER
     return {key: texts[key] for key in keys if key in texts}
 
 
-def _metadata(source: bytes | bytearray | str | Path | Image.Image) -> Metadata:
+def _received(source: bytes | bytearray | str | Path | Image.Image) -> bytes | Image.Image:
+    """The file's bytes (read once, size checked), or the decoded image as it came."""
     if isinstance(source, Image.Image):
-        # A decoded image (e.g. from gradio): its text chunks are in ``info`` already.
-        texts = {k: v for k, v in source.info.items() if isinstance(k, str) and isinstance(v, str)}
-        return Metadata(source.format or "image", texts, source.size)
+        return source
     if isinstance(source, (str, Path)):
         path = Path(source)
         if not path.is_file():
             raise StudioError("No file was received; drop an image made by the studio (or another tool).")
         if path.stat().st_size > MAX_BYTES:
             raise StudioError(f"The file is over {MAX_BYTES // 2**20} MiB; refused.")
-        return read_metadata(path.read_bytes())
+        return path.read_bytes()
     if isinstance(source, (bytes, bytearray)):
-        return read_metadata(bytes(source))
+        return bytes(source)
     raise StudioError(f"Expected image bytes, a file path or an image, received a {type(source).__name__}.")
+
+
+def _metadata(source: bytes | Image.Image) -> Metadata:
+    if isinstance(source, Image.Image):
+        # A decoded image (e.g. from gradio): its text chunks are in ``info`` already.
+        texts = {k: v for k, v in source.info.items() if isinstance(k, str) and isinstance(v, str)}
+        return Metadata(source.format or "image", texts, source.size)
+    return read_metadata(source)
 
 
 def recipe_from_image(source: bytes | bytearray | str | Path | Image.Image) -> tuple[Recipe, str]:
@@ -106,6 +113,7 @@ def recipe_from_image(source: bytes | bytearray | str | Path | Image.Image) -> t
         StudioError: not an image of those kinds, no metadata the studio can read (saying what it did find), or an
             embedded recipe that is invalid.
     """
+    source = _received(source)
     meta = _metadata(source)
     if RECIPE_KEY in meta.texts:
         text = meta.texts[RECIPE_KEY]
@@ -143,7 +151,7 @@ def _conditioning_read(settings: GenerationSettings) -> list[str]:
     return read
 
 
-def _stealth(source: bytes | bytearray | str | Path | Image.Image, meta: Metadata) -> str | None:
+def _stealth(source: bytes | Image.Image, meta: Metadata) -> str | None:
     """A PNG's stealth text (see :mod:`.stealth`), decoding its pixels only when its header allows the size; a
     damaged payload is added to ``meta.problems``."""
     if meta.format != "PNG" or meta.size is None or meta.size[0] * meta.size[1] > MAX_STEALTH_PIXELS:
@@ -152,7 +160,7 @@ def _stealth(source: bytes | bytearray | str | Path | Image.Image, meta: Metadat
         if isinstance(source, Image.Image):
             image = source
         else:
-            image = Image.open(io.BytesIO(Path(source).read_bytes() if isinstance(source, (str, Path)) else source))
+            image = Image.open(io.BytesIO(source))
             image.load()
     except Exception:  # damaged pixels: the text chunks were all there was to read
         return None
