@@ -26,6 +26,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from app.errors import ModelLoadError, StudioError, offline_hint
 
@@ -146,6 +147,13 @@ class DetectorSources:
         }
         overrides = {k: v for k, v in overrides.items() if v}
         return replace(sources, **overrides) if overrides else sources
+
+    def image_processor(self, source: str) -> Any:
+        """The image processor saved beside a transformers model (a JSON file: no weights, so no safetensors flag)."""
+        from transformers import AutoImageProcessor
+
+        kwargs = {k: v for k, v in self.transformers_kwargs(source).items() if k != "use_safetensors"}
+        return AutoImageProcessor.from_pretrained(source, **kwargs)
 
     def transformers_kwargs(self, source: str) -> dict:
         """Keyword arguments for ``from_pretrained``: safetensors only, never remote code."""

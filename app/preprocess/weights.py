@@ -25,7 +25,8 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         path: A ``.safetensors`` file, or a ``.pth``/``.pt`` file readable by torch's weights-only unpickler.
 
     Returns:
-        The state dict (unwrapped from a ``{"model": ...}`` training checkpoint if needed).
+        The state dict, unwrapped from a ``{"model": ...}`` training checkpoint and without the ``module.`` prefix
+        that saving from ``DataParallel`` puts on every name (NormalBae's ``scannet.pt`` is both).
 
     Raises:
         ModelLoadError: The file holds anything but tensors and plain containers.
@@ -42,10 +43,12 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path.name} could not be read as plain weights ({type(exc).__name__}: {str(exc)[:200]}); "
             "only tensor checkpoints are accepted."
         ) from exc
-    if isinstance(data, dict) and "model" in data and "optimizer" in data:
+    if isinstance(data, dict) and isinstance(data.get("model"), dict):
         data = data["model"]
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path.name} holds a {type(data).__name__}, not a state dict of tensors.")
+    if data and all(isinstance(k, str) and k.startswith("module.") for k in data):
+        data = {k.removeprefix("module."): v for k, v in data.items()}
     return data
 
 

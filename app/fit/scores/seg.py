@@ -40,7 +40,8 @@ class SegScorer(Scorer):
 
     def _score(self, output: Image.Image, ctx: FitContext) -> float | None:
         target, found = ctx.reextract(output, "seg")
+        palette = ade_palette()
         predicted = found.extras.get("classes")
         if predicted is None:  # a detector that draws the palette without its classes
-            predicted = classes_of(found.map, ade_palette())
-        return mean_iou(predicted, classes_of(target, ade_palette()))
+            predicted = classes_of(found.map, palette)
+        return mean_iou(predicted, classes_of(target, palette))

@@ -23,14 +23,11 @@ class DepthAnythingDetector(DepthDetector):
         return repr(self.sources.depth_anything)
 
     def _load(self) -> Any:
-        from transformers import AutoImageProcessor, AutoModelForDepthEstimation
+        from transformers import AutoModelForDepthEstimation
 
         source = self.sources.depth_anything
-        kwargs = self.sources.transformers_kwargs(source)
-        model = AutoModelForDepthEstimation.from_pretrained(source, **kwargs)
-        processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
-        processor = AutoImageProcessor.from_pretrained(source, **processor_kwargs)
-        return processor, self.placement.place(model).eval()
+        model = AutoModelForDepthEstimation.from_pretrained(source, **self.sources.transformers_kwargs(source))
+        return self.sources.image_processor(source), self.placement.place(model).eval()
 
     def _depth(self, image: Image.Image, params: DetectorParams) -> np.ndarray:
         import torch

@@ -51,10 +51,7 @@ class NormalBaeDetector(Detector):
         from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
         normalbae = import_controlnet_aux("normalbae", self.name)
-        weights = load_state_dict(self.sources.annotator_file(NORMAL_FILE))
-        if isinstance(weights.get("model"), dict):  # a training checkpoint: {"model": state dict, ...}
-            weights = weights["model"]
-        weights = {k.removeprefix("module."): v for k, v in weights.items()}  # saved from DataParallel
+        weights = load_state_dict(self.sources.annotator_file(NORMAL_FILE))  # a DataParallel training checkpoint
         with torch.device("meta"):
             net = build_network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.

@@ -46,14 +46,11 @@ class UperNetDetector(Detector):
         return repr(self.sources.segmenter)
 
     def _load(self) -> Any:
-        from transformers import AutoImageProcessor, UperNetForSemanticSegmentation
+        from transformers import UperNetForSemanticSegmentation
 
         source = self.sources.segmenter
-        kwargs = self.sources.transformers_kwargs(source)
-        model = UperNetForSemanticSegmentation.from_pretrained(source, **kwargs)
-        processor_kwargs = {k: v for k, v in kwargs.items() if k != "use_safetensors"}
-        processor = AutoImageProcessor.from_pretrained(source, **processor_kwargs)
-        return processor, self.placement.place(model).eval(), ade_palette()
+        model = UperNetForSemanticSegmentation.from_pretrained(source, **self.sources.transformers_kwargs(source))
+        return self.sources.image_processor(source), self.placement.place(model).eval(), ade_palette()
 
     def segment(self, image: Image.Image) -> np.ndarray:
         """The ADE20K class of every pixel of ``image``, ``(height, width)``."""

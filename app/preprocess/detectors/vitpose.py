@@ -47,15 +47,15 @@ class VitPoseDetector(PoseDetector):
         return f"{self.sources.person_detector!r} + {self.sources.vitpose!r}"
 
     def _load(self) -> _Models:
-        from transformers import AutoImageProcessor, AutoModelForObjectDetection, VitPoseForPoseEstimation
+        from transformers import AutoModelForObjectDetection, VitPoseForPoseEstimation
 
         det_src, pose_src = self.sources.person_detector, self.sources.vitpose
         detector = AutoModelForObjectDetection.from_pretrained(det_src, **self.sources.transformers_kwargs(det_src))
         pose = VitPoseForPoseEstimation.from_pretrained(pose_src, **self.sources.transformers_kwargs(pose_src))
-        hub = {k: v for k, v in self.sources.transformers_kwargs(det_src).items() if k != "use_safetensors"}
-        detector_processor = AutoImageProcessor.from_pretrained(det_src, **hub)
-        hub = {k: v for k, v in self.sources.transformers_kwargs(pose_src).items() if k != "use_safetensors"}
-        pose_processor = AutoImageProcessor.from_pretrained(pose_src, **hub)
+        detector_processor, pose_processor = (
+            self.sources.image_processor(det_src),
+            self.sources.image_processor(pose_src),
+        )
         labels = {int(i): str(n).lower() for i, n in detector.config.id2label.items()}
         person = [i for i, n in labels.items() if n == "person"]
         if not person:
