@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from app.controls import CONTROL_TYPES
 from app.errors import StudioError
 from app.fit import GUIDE, GUIDE_ENTRIES, FitMatrix, advise, method_label
 
@@ -201,20 +202,8 @@ def test_prompt_only_matrix_names_the_best_prompt_or_a_tie():
 def test_method_labels_and_guide():
     assert method_label("depth:midas+ip_adapter") == "Depth (midas) + IP-Adapter"
     assert method_label("text") == "Text-only"
-    assert [e.method for e in GUIDE_ENTRIES] == [
-        "text",
-        "canny",
-        "pose",
-        "depth",
-        "normal",
-        "lineart",
-        "mlsd",
-        "softedge",
-        "scribble",
-        "seg",
-        "ip_adapter",
-        "combo",
-    ]
+    # Every registered type in rank order (test_controls pins that order) between text-only and the image prompt.
+    assert [e.method for e in GUIDE_ENTRIES] == ["text", *CONTROL_TYPES, "ip_adapter", "combo"]
     assert "3-D layout" in GUIDE and "text-only" in GUIDE
 
 
