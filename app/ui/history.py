@@ -64,6 +64,20 @@ def added(history: list[tuple[str, str]] | None, fresh: list[tuple[str, str]]) -
     return (fresh + [entry for entry in history or [] if entry[0] not in known])[:MAX_ENTRIES]
 
 
+def remembered(
+    outputs: Outputs | None, history: list[tuple[str, str]] | None, value: Any
+) -> tuple[list[tuple[str, str]], Any]:
+    """The history with a run's results in front (kept in ``outputs`` first, when there is a folder), and the
+    notice to show: a folder that could not be written is said, the results stay on screen and in this page."""
+    fresh, notice = new_results(value), gr.skip()
+    if outputs is not None and fresh:
+        try:
+            fresh = outputs.keep(fresh)
+        except StudioError as error:
+            notice = f"**{plain(str(error))}**"
+    return added(history, fresh), notice
+
+
 def build_history(
     runs: Sequence[tuple[Run, gr.Gallery]],
     tabs: gr.Tabs,
@@ -74,6 +88,9 @@ def build_history(
     demo: gr.Blocks | None = None,
 ) -> gr.Gallery:
     """The history accordion: a gallery of this session's results, and what to do with the one picked.
+
+    Long by design: a Blocks builder lays its components out in page order and wires their events where they are
+    made; what each event does lives in the module's functions (:func:`remembered`, :func:`added`).
 
     Args:
         runs: Each run whose results gallery feeds the history (after the run succeeds).
@@ -100,24 +117,13 @@ def build_history(
     buttons = [restore, *sends]
 
     def remember(history: list[tuple[str, str]], value: Any) -> tuple[Any, Any, Any]:
-        fresh, notice = new_results(value), gr.skip()
-        if outputs is not None and fresh:
-            try:
-                fresh = outputs.keep(fresh)
-            except StudioError as error:  # a full disk: said; the results stay on screen and in this page's History
-                notice = f"**{plain(str(error))}**"
-        history = added(history, fresh)
+        history, notice = remembered(outputs, history, value)
         return history, history, notice
 
     for run, gallery in runs:
         run.event.success(remember, inputs=[entries, gallery], outputs=[entries, view, about], **PRIVATE)
     if outputs is not None and demo is not None:
-
-        def kept() -> tuple[Any, Any]:
-            recent = outputs.recent(MAX_ENTRIES)
-            return recent, recent
-
-        demo.load(kept, outputs=[entries, view], **PRIVATE)
+        demo.load(lambda: (outputs.recent(MAX_ENTRIES),) * 2, outputs=[entries, view], **PRIVATE)
 
     def pick(history: list[tuple[str, str]], event: gr.SelectData) -> list[Any]:
         index = event.index if isinstance(event.index, int) else None
