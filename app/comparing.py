@@ -84,7 +84,7 @@ def method_request(
     return GenerationRequest(
         **request.common(),
         controls=[
-            ControlSettings(control_type=t, image=m.map, **request.control.model_dump())
+            ControlSettings(control_type=t, image=m.map, **request.control_for(t).model_dump())
             for (t, _), m in zip(method.controls, maps, strict=True)
         ],
         ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference) if method.ip_adapter else None,

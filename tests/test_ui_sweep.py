@@ -162,6 +162,23 @@ def test_out_of_bounds_value_names_the_axis_and_value_and_the_next_sweep_works(c
     assert plot["sort"] == ["1", "2"]
 
 
+def test_two_units_strengths_sweep_against_each_other_through_the_api(client):
+    """Canny strength × Depth strength on canny+depth: four cells labelled by both units; a unit absent from the
+    method is refused by name."""
+    _grid, plot, _score, matrix, notes = client.predict(
+        photo=handle_file(PHOTO), method="canny+depth", x_axis="canny_strength", x_values="0, 1",
+        y_axis="depth_strength", y_values="0, 1.5", **TINY, api_name="/sweep",
+    )  # fmt: skip
+    assert notes.startswith("4 cells") and plot["x_title"] == "Canny strength"
+    assert [row[0] for row in matrix["data"]] == [
+        "Depth strength 0 · Canny strength 0", "Depth strength 0 · Canny strength 1",
+        "Depth strength 1.5 · Canny strength 0", "Depth strength 1.5 · Canny strength 1",
+    ]  # fmt: skip
+    with pytest.raises(AppError, match="the method 'depth' has no canny ControlNet"):
+        client.predict(photo=handle_file(PHOTO), method="depth", x_axis="canny_strength", x_values="0, 1", **TINY,
+                       api_name="/sweep")  # fmt: skip
+
+
 def test_compare_passes_detector_parameters_to_the_core(client):
     def canny_map(**params) -> np.ndarray:
         grid, _matrix, _advice = client.predict(

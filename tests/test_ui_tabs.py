@@ -225,6 +225,7 @@ def cmp_values(**changes) -> dict:
         lineart_standard__intensity_threshold=8.0,
         hed__safe=False,
         hed_scribble__safe=False,
+        unit_controls=[["depth", "0.5", "", ""]],
     )
     return {**values, **changes}
 
@@ -250,6 +251,8 @@ def test_compare_values_become_a_comparison_with_the_shown_detectors_parameters(
     assert [m.name for m in request.parsed_methods()] == ["text", "depth", "pose:openpose+ip_adapter"]
     assert request.control.controlnet_conditioning_scale == 0.7 and request.ip_adapter.mode == "layout"
     assert request.fit == "pad" and request.width == 512
+    depth = request.control_for("depth")  # its own strength, the sliders' window
+    assert (depth.controlnet_conditioning_scale, depth.control_guidance_end) == (0.5, 0.9)
 
 
 def test_compare_recipe_fills_the_tab_back_offering_methods_the_checkboxes_lack(cmp_tab):

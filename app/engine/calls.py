@@ -19,7 +19,7 @@ from PIL import Image
 
 from app.engine.devices import measure_peak_memory
 from app.engine.previews import is_preview_step
-from app.errors import Cancelled
+from app.errors import Cancelled, StudioError
 
 STRENGTH_ARGUMENTS = ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end")
 """A control's strength and window, as diffusers names them (and as the request fields are named)."""
@@ -70,6 +70,7 @@ def call_arguments(
         kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
     union = [c for c in request.controls if cache.served_by_union(c.control_type)]
     if union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
+        _one_union_strength(union)
         kwargs["control_image"] = control_images
         kwargs["control_mode"] = [cache.family.union_modes[c.control_type] for c in union]
         for name in STRENGTH_ARGUMENTS:
@@ -81,6 +82,23 @@ def call_arguments(
             values = [getattr(c, name) for c in request.controls]
             kwargs[name] = values[0] if single else values
     return kwargs
+
+
+def _one_union_strength(union: list) -> None:
+    """Refuse union controls that ask for different strengths or windows: the network fuses its modes into one
+    output, which diffusers scales and windows once, so a second unit's own strength would be silently dropped."""
+    settings = {tuple(getattr(c, name) for name in STRENGTH_ARGUMENTS) for c in union}
+    if len(settings) > 1:
+        asked = "; ".join(
+            f"{c.control_type} {c.controlnet_conditioning_scale:g} over {c.control_guidance_start:g}–"
+            f"{c.control_guidance_end:g}"
+            for c in union
+        )
+        raise StudioError(
+            f"The union ControlNet fuses {' and '.join(c.control_type for c in union)} into one output with one "
+            f"strength and window, received {asked}. Give them the same strength and window, or compare the types "
+            "one at a time (or on a family with a ControlNet per type)."
+        )
 
 
 def batch_arguments(
@@ -102,12 +120,13 @@ def batch_arguments(
         blank = Image.new("RGB", (first.width, first.height))
         # Item-major, as diffusers takes per-prompt images for several ControlNets: [[map of each type] per item].
         maps = [[next((c.image for c in r.controls if c.control_type == t), blank) for t in types] for r in requests]
-        strength = next(r.controls[0] for r in requests if r.controls)  # a comparison's methods share one strength
+        # A comparison gives every method the same strength per control type, so each net takes its type's.
+        strength = [next(c for r in requests for c in r.controls if c.control_type == t) for t in types]
         # SD1.5's pipeline takes per-item maps as nested lists; SDXL's refuses those, so it gets each net's maps as
         # one batch tensor (values 0–1, as its image processor makes of a PIL map).
         kwargs["image"] = per_net_batches(maps) if cache.family.pooled else maps
         for name in STRENGTH_ARGUMENTS:
-            kwargs[name] = [getattr(strength, name)] * len(types)
+            kwargs[name] = [getattr(control, name) for control in strength]
     return kwargs
 
 

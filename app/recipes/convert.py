@@ -108,14 +108,13 @@ def recipe_from_compare(
 
 def generation_from_compare(settings: CompareSettings, method: str) -> GenerationSettings:
     """One method of a comparison as the single generation it runs: the shared settings, its controls with the
-    comparison's detectors and strength, the IP-Adapter's scale and mode where it uses it."""
+    comparison's detectors and each type's strength, the IP-Adapter's scale and mode where it uses it."""
     parsed = next((m for m in settings.parsed_methods() if m.name == method), None)
     if parsed is None:
         raise StudioError(f"method {method!r} is not one of this comparison's: {settings.method}")
-    strength = settings.control.model_dump()
     controls = [
         RecipeControl(control_type=kind, detector=detector, detector_params=settings.detector_params.get(detector, {}),
-                      **strength)
+                      **settings.control_for(kind).model_dump())
         for kind, detector in parsed.controls
     ]  # fmt: skip
     ip_adapter = settings.ip_adapter.model_dump() if parsed.ip_adapter else None

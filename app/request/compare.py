@@ -131,7 +131,15 @@ class CompareRequest(CommonSettings):
         description="Parameters per detector name, e.g. {'canny': {'low_threshold': 50}}.",
     )
     control: ControlStrength = Field(
-        title="ControlNet settings", default_factory=ControlStrength, description="Strength of every ControlNet."
+        title="ControlNet settings",
+        default_factory=ControlStrength,
+        description="Strength and window of every ControlNet, except the types set in unit_controls.",
+    )
+    unit_controls: dict[ControlTypeName, ControlStrength] = Field(
+        title="Per-type ControlNet settings",
+        default_factory=dict,
+        description="A control type's own strength and window, e.g. {'depth': {'controlnet_conditioning_scale': "
+        "0.5}}: in a combined method (canny+depth) each ControlNet steers by its own; types not named use control.",
     )
     ip_adapter: IPAdapterScale = Field(
         title="IP-Adapter",
@@ -194,6 +202,10 @@ class CompareRequest(CommonSettings):
     def seeds(self) -> list[int]:
         """The seeds every method runs on: seed, seed+1, … (``seed_count`` of them)."""
         return [self.seed + offset for offset in range(self.seed_count)]
+
+    def control_for(self, control_type: str) -> ControlStrength:
+        """The strength and window of ``control_type``'s ControlNet: its own (``unit_controls``) or the shared one."""
+        return self.unit_controls.get(control_type, self.control)
 
     def parsed_methods(self) -> list[Method]:
         """The methods, parsed with this request's default detectors."""

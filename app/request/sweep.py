@@ -15,19 +15,27 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import Field, model_validator
 
+from app.controls import CONTROL_TYPES, CONTROLS
+from app.errors import StudioError
 from app.grid import labelled_grid
 from app.request import StrictModel, validated
 from app.request.compare import CompareEntry, CompareRequest, Scorecard, parse_method
 from app.request.labels import register_titles
 
-AxisName = Literal[
-    "method",
-    "controlnet_conditioning_scale",
-    "control_guidance_end",
-    "ip_adapter_scale",
-    "guidance_scale",
-    "num_inference_steps",
-    "seed",
+UNIT_AXES = {f"{name}_strength": name for name in CONTROL_TYPES}
+"""One control type's own strength (``canny_strength``): two of them sweep a combined method's units against each
+other, as A1111's X/Y/Z plot does with a ControlNet unit per axis."""
+AxisName = Literal[  # type: ignore[valid-type]  # the fixed settings, then a strength axis per registered type
+    (
+        "method",
+        "controlnet_conditioning_scale",
+        "control_guidance_end",
+        "ip_adapter_scale",
+        "guidance_scale",
+        "num_inference_steps",
+        "seed",
+        *UNIT_AXES,
+    )
 ]
 MAX_AXIS_VALUES = 8
 MAX_CELLS = 16
@@ -40,6 +48,7 @@ AXIS_LABELS = {
     "guidance_scale": "Guidance scale",
     "num_inference_steps": "Steps",
     "seed": "Seed",
+    **{axis: f"{CONTROLS[name].label} strength" for axis, name in UNIT_AXES.items()},
 }
 
 
@@ -98,6 +107,9 @@ def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest
         data["methods"] = [str(value)]
     elif axis in ("controlnet_conditioning_scale", "control_guidance_end"):
         data["control"][axis] = value
+    elif axis in UNIT_AXES:  # this type's own settings, starting from the shared ones when it has none yet
+        own = data["unit_controls"].setdefault(UNIT_AXES[axis], dict(data["control"]))
+        own["controlnet_conditioning_scale"] = value
     elif axis == "ip_adapter_scale":
         data["ip_adapter"]["scale"] = value
     else:
@@ -120,7 +132,22 @@ def cell_requests(sweep: SweepRequest) -> list[tuple[Any, Any, CompareRequest]]:
         row = apply_axis(base, sweep.y.name, y_value) if sweep.y else base
         for x_value in sweep.x.values:
             cells.append((x_value, y_value, apply_axis(row, sweep.x.name, x_value)))
+    for _, _, cell in cells:
+        _has_swept_units(sweep, cell)
     return cells
+
+
+def _has_swept_units(sweep: SweepRequest, cell: CompareRequest) -> None:
+    """Refuse a per-type strength axis on a cell whose method has no ControlNet of that type: its images would all
+    be the same, and the grid would say they differ by that strength."""
+    method = cell.parsed_methods()[0]
+    for axis in (a for a in (sweep.x, sweep.y) if a is not None and a.name in UNIT_AXES):
+        kind = UNIT_AXES[axis.name]
+        if kind not in (t for t, _ in method.controls):
+            raise StudioError(
+                f"Invalid sweep — {AXIS_LABELS[axis.name]} · axis {axis.name}: the method {method.name!r} has no "
+                f"{kind} ControlNet; sweep a method with one, e.g. {kind}+{'depth' if kind != 'depth' else 'canny'}."
+            )
 
 
 @dataclass

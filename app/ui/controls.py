@@ -7,6 +7,7 @@ from typing import Any
 
 import gradio as gr
 
+from app.errors import StudioError
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
 from app.recipes import RecipeControl
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
@@ -122,13 +123,73 @@ def compute_maps(job: Job, controls: list[tuple[Any, str, str, dict, float]], wi
     return maps, captions
 
 
+STRENGTH_FIELDS = tuple(ControlStrength.model_fields)  # strength, guidance start, guidance end
+UNIT_HEADERS = ["Control type", "Strength", "Guidance start", "Guidance end"]
+"""The per-type table's columns: a type's own ControlNet settings; a blank cell takes the shared slider's value."""
+MAX_UNIT_ROWS = 32  # a row per type, and room for blank rows a person adds in the table (gradio cannot fix the count)
+
+
+def unit_rows(units: dict[str, Any]) -> list[list[str]]:
+    """One row per control type for the per-type table: its own settings where it has them, else blank cells."""
+    rows = []
+    for kind in CONTROL_TYPES:
+        own = units.get(kind)
+        cells = ["" if own is None else f"{getattr(own, name):g}" for name in STRENGTH_FIELDS]
+        rows.append([kind, *cells])
+    return rows
+
+
+def read_unit_rows(rows: Any, shared: dict[str, float]) -> dict[str, dict[str, Any]]:
+    """``unit_controls`` from the per-type table: the rows with any value, blanks filled from ``shared``.
+
+    A cell that is not a number is passed on as received, so the request's schema refuses it by field name.
+
+    Raises:
+        StudioError: a table that is not rows of a control type and three cells, or a type given twice.
+    """
+    if rows is None:
+        return {}
+    if not isinstance(rows, list) or len(rows) > MAX_UNIT_ROWS:
+        raise StudioError(
+            f"Each ControlNet its own strength: expected up to {MAX_UNIT_ROWS} rows of "
+            f"[{', '.join(UNIT_HEADERS)}], received {_shown(rows)}."
+        )
+    units: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if not isinstance(row, list | tuple) or len(row) != len(UNIT_HEADERS):
+            raise StudioError(f"Each ControlNet its own strength: a row must be [{', '.join(UNIT_HEADERS)}], "
+                              f"received {_shown(row)}.")  # fmt: skip
+        kind, *cells = (str(cell).strip() if cell is not None else "" for cell in row)
+        if not any(cells):
+            continue
+        if kind in units:
+            raise StudioError(f"Each ControlNet its own strength: {_shown(kind)} is given twice; one row per type.")
+        pairs = zip(STRENGTH_FIELDS, cells, strict=True)
+        units[kind] = {name: _number(cell) if cell else shared[name] for name, cell in pairs}
+    return units
+
+
+def _number(cell: str) -> float | str:
+    try:
+        return float(cell)
+    except ValueError:
+        return cell
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
 @dataclass
 class MethodSettings:
-    """What every method of a comparison or sweep shares: ControlNet strength and window, IP-Adapter, fit."""
+    """What every method of a comparison or sweep shares: ControlNet strength and window (and each type's own,
+    where it has one), IP-Adapter, fit."""
 
     strength: gr.Slider
     start: gr.Slider
     end: gr.Slider
+    units: gr.Dataframe
     scale: gr.Slider
     mode: gr.Radio
     fit: gr.Radio
@@ -139,26 +200,26 @@ class MethodSettings:
             "controlnet_conditioning_scale": self.strength,
             "control_guidance_start": self.start,
             "control_guidance_end": self.end,
+            "unit_controls": self.units,
             "ip_adapter_scale": self.scale,
             "ip_adapter_mode": self.mode,
             "fit": self.fit,
         }
 
     def read(self, values: dict[str, Any]) -> dict[str, Any]:
-        """The ``control``, ``ip_adapter`` and ``fit`` fields of a ``CompareRequest`` from an event's values."""
+        """The ``control``, ``unit_controls``, ``ip_adapter`` and ``fit`` fields of a ``CompareRequest`` from an
+        event's values."""
+        control = {name: float(values[name]) for name in STRENGTH_FIELDS}
         return {
-            "control": {
-                "controlnet_conditioning_scale": float(values["controlnet_conditioning_scale"]),
-                "control_guidance_start": float(values["control_guidance_start"]),
-                "control_guidance_end": float(values["control_guidance_end"]),
-            },
+            "control": control,
+            "unit_controls": read_unit_rows(values.get("unit_controls"), control),
             "ip_adapter": {"scale": float(values["ip_adapter_scale"]), "mode": values["ip_adapter_mode"]},
             "fit": values["fit"],
         }
 
     def outputs(self) -> list[gr.components.Component]:
         """The controls, in :meth:`updates` order."""
-        return [self.fit, self.strength, self.start, self.end, self.scale, self.mode]
+        return [self.fit, self.strength, self.start, self.end, self.units, self.scale, self.mode]
 
     def updates(self, request: Any) -> list[Any]:
         """Values for :meth:`outputs` from a ``CompareRequest`` (e.g. a loaded recipe)."""
@@ -168,6 +229,7 @@ class MethodSettings:
             control.controlnet_conditioning_scale,
             control.control_guidance_start,
             control.control_guidance_end,
+            unit_rows(request.unit_controls),
             ip_adapter.scale,
             ip_adapter.mode,
         ]
@@ -179,8 +241,25 @@ def method_settings() -> MethodSettings:
         strength = schema_slider(ControlStrength, "controlnet_conditioning_scale")
         start = schema_slider(ControlStrength, "control_guidance_start")
         end = schema_slider(ControlStrength, "control_guidance_end")
+    units = gr.Dataframe(
+        unit_rows({}),
+        headers=UNIT_HEADERS,
+        datatype="str",
+        type="array",
+        row_count=len(CONTROL_TYPES),
+        column_count=len(UNIT_HEADERS),
+        static_columns=[0],
+        label="Each ControlNet its own strength",
+        show_label=True,
+        max_height=440,
+        elem_id="unit-controls",
+    )
+    gr.Markdown(
+        "A type's own strength and window, for combined methods such as canny+depth (blank: the sliders above). "
+        "The Sweep sets two types' strengths against each other.",
+    )
     with gr.Row():
         scale = schema_slider(IPAdapterSettings, "scale")
         mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
         fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
-    return MethodSettings(strength, start, end, scale, mode, fit)
+    return MethodSettings(strength, start, end, units, scale, mode, fit)

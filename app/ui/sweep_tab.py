@@ -22,6 +22,7 @@ from gradio.processing_utils import save_pil_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
 
+from app.controls import DEFAULT_TYPES
 from app.fit import method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
@@ -29,6 +30,7 @@ from app.request.sweep import (
     AXIS_LABELS,
     MAX_AXIS_VALUES,
     MAX_CELLS,
+    UNIT_AXES,
     SweepCell,
     SweepRequest,
     SweepResult,
@@ -60,6 +62,7 @@ DEFAULT_VALUES = {
     "guidance_scale": "3, 5, 7.5, 10",
     "num_inference_steps": "5, 10, 20",
     "seed": "{seed}, {seed1}, {seed2}",
+    **dict.fromkeys(UNIT_AXES, "0, 0.5, 1"),
 }
 
 
@@ -70,7 +73,9 @@ def method_choices() -> list[str]:
         methods.append(kind)
         methods += [f"{kind}:{name}" for name in detectors_for(kind) if name not in (DEFAULTS[kind], "none")]
     combos = [m for m in methods if m != "text"]
-    return [*methods, "ip_adapter", *(f"{m}+ip_adapter" for m in combos)]
+    # Two default types together, whose units the per-type strength axes set against each other.
+    pairs = [f"{a}+{b}" for i, a in enumerate(DEFAULT_TYPES) for b in DEFAULT_TYPES[i + 1 :]]
+    return [*methods, *pairs, "ip_adapter", *(f"{m}+ip_adapter" for m in combos)]
 
 
 def axis_choices(optional: bool = False) -> list[tuple[str, str]]:
@@ -289,7 +294,9 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         "**One method, one or two settings varied: see where structure fit saturates or the prompt gets lost.** "
         f"Pick an X axis (columns) and optionally a Y axis (rows), type their values separated by commas "
         f"(at most {MAX_AXIS_VALUES} per axis, {MAX_CELLS} cells). A method axis takes method strings, "
-        "e.g. `depth, depth:midas, canny`. Every cell uses the same seed unless seed is an axis."
+        "e.g. `depth, depth:midas, canny`. A type's strength axis (Canny strength × Depth strength) sets one "
+        "ControlNet of a combined method such as canny+depth against the other. Every cell uses the same seed "
+        "unless seed is an axis."
     )
     tab = _widgets(shared)
     with gr.Row():
