@@ -84,7 +84,9 @@ def method_request(
     return GenerationRequest(
         **request.common(),
         controls=[
-            ControlSettings(control_type=t, image=m.map, **request.control_for(t).model_dump())
+            ControlSettings(
+                control_type=t, adapter=t in method.adapters, image=m.map, **request.control_for(t).model_dump()
+            )
             for (t, _), m in zip(method.controls, maps, strict=True)
         ],
         ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference) if method.ip_adapter else None,
@@ -116,18 +118,24 @@ def _compare_batched(
             ready.append((index, method_request(request, method, maps, reference), maps))
         except Exception as error:
             entries[index] = failed_entry(method, maps, error)
-    # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched).
+    # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched), as does
+    # a T2I-Adapter method: diffusers' adapter pipeline adds its features to every row of a call.
     cache = studio.cache_for(request.family)
     fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
-    ready = [r for r in ready if r not in fused]
-    for index, generation, maps in fused:
+    alone = [r for r in ready if any(c.adapter for c in r[1].controls)]
+    ready = [r for r in ready if r not in fused and r not in alone]
+    for index, generation, maps in fused + alone:
         try:
             results = []
             for offset, run in enumerate(on_seeds(generation, request.seeds)):
                 shown = None if preview is None or offset else for_methods(preview, [index])
                 results.append(studio.generate(run, None, cancel, shown))
             result = Result.of_seeds(results)
-            result.notes.append("Ran on its own: the union ControlNet fuses its control types in one call.")
+            result.notes.append(
+                "Ran on its own: the T2I-Adapter pipeline steers every row of a call."
+                if any(c.adapter for c in generation.controls)
+                else "Ran on its own: the union ControlNet fuses its control types in one call."
+            )
             entries[index] = CompareEntry(methods[index], result, maps)
         except Cancelled:
             raise

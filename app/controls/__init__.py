@@ -33,14 +33,23 @@ def method_label(method: str) -> str:
     """
     labels = []
     for part in method.split("+"):
-        kind, _, detector = part.strip().partition(":")
+        part, adapter = adapter_part(part.strip())
+        kind, _, detector = part.partition(":")
         label = CONTROLS[kind].label if kind in CONTROLS else METHOD_PARTS.get(kind, kind)
-        labels.append(f"{label} ({detector})" if detector else label)
+        notes = [detector] * bool(detector) + ["T2I-Adapter"] * adapter
+        labels.append(f"{label} ({', '.join(notes)})" if notes else label)
     return " + ".join(labels)
 
 
 METHOD_PARTS = {"text": "Text-only", "ip_adapter": "IP-Adapter"}
 """Labels of the method parts that are not control types."""
+ADAPTER_MARK = "@t2i"
+"""How a method part says its map steers through the type's T2I-Adapter, not its ControlNet: ``canny@t2i``."""
+
+
+def adapter_part(part: str) -> tuple[str, bool]:
+    """A method part without its T2I-Adapter mark, and whether it had one: ``depth:midas@t2i`` → (depth:midas, True)."""
+    return (part[: -len(ADAPTER_MARK)], True) if part.endswith(ADAPTER_MARK) else (part, False)
 
 
 def _words(name: str) -> list[str]:
@@ -73,12 +82,14 @@ def default_detectors() -> dict[str, str]:
 
 
 __all__ = [
+    "ADAPTER_MARK",
     "CONTROLS",
     "CONTROL_TYPES",
     "DEFAULT_TYPES",
     "ControlType",
     "ControlTypeName",
     "Guide",
+    "adapter_part",
     "default_detectors",
     "method_label",
     "register",

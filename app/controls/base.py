@@ -39,6 +39,8 @@ class ControlType:
             :mod:`app.fit.registry` with this ``control_type``.
         controlnets: Per model family (``sd15``, ``sdxl``), the Hub repository of the type's own ControlNet.
         union_modes: Per model family, the type's control mode in that family's union ControlNet.
+        adapters: Per model family, the Hub repository of the type's T2I-Adapter (safetensors only), the second way
+            to apply its map: features computed once per generation, added to the UNet's encoder at every step.
         guide: The guide's words.
         in_default_comparison: Whether a new comparison includes it.
         rank: Its place among the types (UI choices, default methods, table rows and columns): lower comes first.
@@ -55,6 +57,7 @@ class ControlType:
     guide: Guide
     controlnets: Mapping[str, str] = field(default_factory=dict)
     union_modes: Mapping[str, int] = field(default_factory=dict)
+    adapters: Mapping[str, str] = field(default_factory=dict)
     in_default_comparison: bool = True
     rank: int = 100
     other_names: tuple[str, ...] = ()

@@ -12,6 +12,8 @@ CANNY = register(
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_canny"},
         # xinsir/controlnet-union-sdxl-1.0: mode 3 is canny/lineart/mlsd.
         union_modes={"sdxl": 3},
+        # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
+        adapters={"sdxl": "TencentARC/t2i-adapter-canny-sdxl-1.0"},
         rank=10,
         guide=Guide(
             carries="the outlines and fine detail of the control image.",

@@ -11,6 +11,8 @@ DEPTH = register(
         scorer="depth",
         controlnets={"sd15": "lllyasviel/control_v11f1p_sd15_depth"},
         union_modes={"sdxl": 1},  # xinsir/controlnet-union-sdxl-1.0: mode 1 is depth
+        # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
+        adapters={"sdxl": "TencentARC/t2i-adapter-depth-midas-sdxl-1.0"},
         rank=30,
         other_names=("midas", "zoe", "zoedepth", "leres", "marigold"),
         guide=Guide(

@@ -12,6 +12,8 @@ LINEART = register(
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_lineart"},
         # xinsir/controlnet-union-sdxl-1.0 (ControlNetPlus's test scripts): mode 3 is canny/lineart/anime_lineart/mlsd.
         union_modes={"sdxl": 3},
+        # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
+        adapters={"sdxl": "TencentARC/t2i-adapter-lineart-sdxl-1.0"},
         rank=40,
         in_default_comparison=False,  # a fourth structure map doubles nothing a new user asked for: opt in
         guide=Guide(

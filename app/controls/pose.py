@@ -11,6 +11,8 @@ POSE = register(
         scorer="pose",
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_openpose"},
         union_modes={"sdxl": 0},  # xinsir/controlnet-union-sdxl-1.0: mode 0 is openpose
+        # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
+        adapters={"sdxl": "TencentARC/t2i-adapter-openpose-sdxl-1.0"},
         rank=20,
         other_names=("openpose", "dwpose", "dw", "pose"),
         guide=Guide(

@@ -13,6 +13,8 @@ SCRIBBLE = register(
         controlnets={"sd15": "lllyasviel/control_v11p_sd15_scribble"},
         # xinsir/controlnet-union-sdxl-1.0 (ControlNetPlus's test scripts): mode 2 is hed/pidi/scribble/ted.
         union_modes={"sdxl": 2},
+        # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
+        adapters={"sdxl": "TencentARC/t2i-adapter-sketch-sdxl-1.0"},
         rank=60,
         other_names=("sketch",),
         in_default_comparison=False,

@@ -69,7 +69,9 @@ def call_arguments(
     if pooled:
         kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
     union = [c for c in request.controls if cache.served_by_union(c.control_type)]
-    if union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
+    if any(c.adapter for c in request.controls):  # T2I-Adapters (the request has checked: all of its controls)
+        adapter_arguments(kwargs, request.controls, control_images)
+    elif union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
         _one_union_strength(union)
         kwargs["control_image"] = control_images
         kwargs["control_mode"] = [cache.family.union_modes[c.control_type] for c in union]
@@ -82,6 +84,19 @@ def call_arguments(
             values = [getattr(c, name) for c in request.controls]
             kwargs[name] = values[0] if single else values
     return kwargs
+
+
+def adapter_arguments(kwargs: dict[str, Any], controls: list, control_images: list) -> None:
+    """Make ``kwargs`` a T2I-Adapter call: the maps, a scale per adapter, their shared end as the fraction of steps
+    they apply (from the first), and the step callback in the legacy form diffusers' adapter pipeline still takes."""
+    single = len(controls) == 1
+    kwargs["image"] = control_images[0] if single else control_images
+    scales = [c.controlnet_conditioning_scale for c in controls]
+    kwargs["adapter_conditioning_scale"] = scales[0] if single else scales
+    kwargs["adapter_conditioning_factor"] = controls[0].control_guidance_end
+    on_step_end = kwargs.pop("callback_on_step_end")
+    kwargs["callback"] = lambda step, timestep, latents: on_step_end(None, step, timestep, {"latents": latents})
+    kwargs["callback_steps"] = 1
 
 
 def _one_union_strength(union: list) -> None:

@@ -36,6 +36,7 @@ class Family:
         base_pipeline: The diffusers text-to-image pipeline class.
         controlnet_pipeline: The pipeline for per-type ControlNets.
         union_pipeline: The pipeline for a union ControlNet (one network, several control types), if any.
+        adapter_pipeline: The pipeline for T2I-Adapters, if the family offers them.
         pooled: Its prompt encoder also returns pooled embeddings (passed beside the token embeddings).
         ip_adapter_blocks: For each IP-Adapter mode but ``full``, the UNet blocks that see the reference
             (InstantStyle's choice for the family): ``{"up": {"block_0": 1}}`` is the second attention layer of
@@ -57,6 +58,7 @@ class Family:
     base_pipeline: str
     controlnet_pipeline: str
     union_pipeline: str | None = None
+    adapter_pipeline: str | None = None
     pooled: bool = False
     ip_adapter_blocks: Mapping[str, dict[str, dict[str, int | None]]] = field(default_factory=dict)
     load_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -72,10 +74,15 @@ class Family:
         return {name: spec.union_modes[self.name] for name, spec in CONTROLS.items() if self.name in spec.union_modes}
 
     def pipeline_class(self, kind: str) -> type:
-        """The diffusers class of ``base``, ``controlnet`` or ``union``."""
+        """The diffusers class of ``base``, ``controlnet``, ``union`` or ``adapter``."""
         import diffusers
 
-        name = {"base": self.base_pipeline, "controlnet": self.controlnet_pipeline, "union": self.union_pipeline}[kind]
+        name = {
+            "base": self.base_pipeline,
+            "controlnet": self.controlnet_pipeline,
+            "union": self.union_pipeline,
+            "adapter": self.adapter_pipeline,
+        }[kind]
         if name is None:
             raise ValueError(f"the {self.label} family has no {kind} pipeline")
         return getattr(diffusers, name)
@@ -104,6 +111,7 @@ SDXL = Family(
     base_pipeline="StableDiffusionXLPipeline",
     controlnet_pipeline="StableDiffusionXLControlNetPipeline",
     union_pipeline="StableDiffusionXLControlNetUnionPipeline",
+    adapter_pipeline="StableDiffusionXLAdapterPipeline",
     pooled=True,
     # InstantStyle for SDXL: the second attention layer of the first up-block is style, of the deepest down-block
     # layout.

@@ -8,7 +8,7 @@ the same component classes, so every loader call is identical.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.controls import CONTROL_TYPES, CONTROLS
@@ -40,6 +40,8 @@ class ModelSpec:
     # A union ControlNet (one network, a control mode per type) serving the control types that have no entry in
     # ``controlnets``.
     union: str | None = None
+    # Each control type's T2I-Adapter (diffusers' ``T2IAdapter``), where the family has them.
+    adapters: dict[str, str] = field(default_factory=dict)
     # TAESD-style tiny autoencoder for live previews (diffusers' AutoencoderTiny); None: no previews.
     preview_vae: str | None = None
     # A VAE that replaces the base's own in float16, where that one overflows (SDXL's: madebyollin's fp16 fix).
@@ -53,6 +55,7 @@ class ModelSpec:
             self.base,
             *self.controlnets.values(),
             self.union,
+            *self.adapters.values(),
             self.ip_adapter.repo,
             self.preview_vae,
             self.half_vae,
@@ -104,7 +107,8 @@ def real_sdxl_spec() -> ModelSpec:
 
     ``STUDIO_SDXL_CONTROLNET_CANNY`` (``_POSE``, ``_DEPTH``) gives a control type a ControlNet of its own, e.g.
     ``diffusers/controlnet-canny-sdxl-1.0``; the union ControlNet serves the others (``STUDIO_SDXL_CONTROLNET_UNION=``
-    set empty: none). ``STUDIO_SDXL_VAE`` replaces the float16 VAE (empty: SDXL's own, upcast to decode).
+    set empty: none). ``STUDIO_SDXL_T2I_ADAPTER_CANNY`` (and each type's) replaces a T2I-Adapter (empty: none).
+    ``STUDIO_SDXL_VAE`` replaces the float16 VAE (empty: SDXL's own, upcast to decode).
     """
     env = os.environ.get
 
@@ -122,6 +126,11 @@ def real_sdxl_spec() -> ModelSpec:
             if (own := env(f"STUDIO_SDXL_CONTROLNET_{t.upper()}") or spec.controlnets.get("sdxl"))
         },
         union=source("STUDIO_SDXL_CONTROLNET_UNION", REAL_SDXL_DEFAULTS["union"]),
+        adapters={
+            t: own
+            for t, spec in CONTROLS.items()
+            if (own := source(f"STUDIO_SDXL_T2I_ADAPTER_{t.upper()}", spec.adapters.get("sdxl")))
+        },
         ip_adapter=IPAdapterSource(
             repo=env("STUDIO_SDXL_IP_ADAPTER") or REAL_SDXL_DEFAULTS["ip_adapter"],
             subfolder=env("STUDIO_SDXL_IP_ADAPTER_SUBFOLDER") or "sdxl_models",
@@ -136,7 +145,7 @@ def real_sdxl_spec() -> ModelSpec:
 
 def tiny_sdxl_spec(root: Path) -> ModelSpec:
     """The tiny SDXL twin written under ``root`` (:mod:`app.tiny.sdxl`): per-type canny and depth ControlNets,
-    the union ControlNet for pose, the SDXL IP-Adapter on the shared image encoder."""
+    the union ControlNet for pose, the T2I-Adapters, the SDXL IP-Adapter on the shared image encoder."""
     return ModelSpec(
         source="tiny",
         family="sdxl",
@@ -144,6 +153,7 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
         # Per-type canny and depth ControlNets where the family has them (the SDXL-sized one has the union only).
         controlnets={t: str(own) for t in CONTROL_TYPES if (own := root / f"controlnet-sdxl-{t}").is_dir()},
         union=str(root / "controlnet-sdxl-union"),
+        adapters={t: str(own) for t in CONTROL_TYPES if (own := root / f"t2i-adapter-sdxl-{t}").is_dir()},
         ip_adapter=IPAdapterSource(
             repo=str(root / "ip-adapter"),
             subfolder="sdxl_models",

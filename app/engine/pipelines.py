@@ -2,9 +2,9 @@
 
 One cache per model family (:mod:`app.engine.families`). The UNet, VAE and text
 encoder(s) load once into the family's base pipeline (``StableDiffusionPipeline``,
-``StableDiffusionXLPipeline``). Its ControlNet pipelines (per-type and, on SDXL, union)
-are derived from it with ``from_pipe`` (sharing those very modules); ControlNet
-models live in a bounded LRU and are attached to them per call. The IP-Adapter
+``StableDiffusionXLPipeline``). Its ControlNet pipelines (per-type and, on SDXL, union
+and T2I-Adapter) are derived from it with ``from_pipe`` (sharing those very modules); ControlNet
+and T2I-Adapter models live in a bounded LRU and are attached to them per call. The IP-Adapter
 loads once; its attention processors are attached to the shared UNet only for
 the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
@@ -196,6 +196,36 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
                 self._controlnets.popitem(last=False)
             return model
 
+    def adapter(self, control_type: str):
+        """The T2I-Adapter for ``control_type``, from the ControlNets' bounded LRU (key ``t2i:<type>``).
+
+        Read in full precision and cast: TencentARC's openpose adapter ships no ``fp16`` files, and one rule for all
+        keeps the Space's preloaded files the ones read.
+        """
+        with self.lock:
+            key = f"t2i:{control_type}"
+            if key in self._controlnets:
+                self._controlnets.move_to_end(key)
+                return self._controlnets[key]
+            source = self.spec.adapters.get(control_type)
+            if source is None:
+                raise StudioError(
+                    f"The {self.family.label} models serve no {control_type} T2I-Adapter; this studio has "
+                    f"{', '.join(self.spec.adapters) or 'none'}."
+                )
+            from diffusers import T2IAdapter
+
+            model = _load(
+                f"{control_type} T2I-Adapter",
+                source,
+                lambda: T2IAdapter.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
+            )
+            self._place(model)
+            self._controlnets[key] = model
+            while len(self._controlnets) > self.settings.controlnet_cache_size:
+                self._controlnets.popitem(last=False)
+            return model
+
     def preview_decoder(self) -> PreviewDecoder | None:
         """The live-preview decoder (TAESD), loaded on first use; None when previews are off or it cannot load.
 
@@ -230,10 +260,18 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
 
     # -- per call ----------------------------------------------------------------------------------
 
-    def pipeline_for(self, control_types: list[str], ip_adapter: bool):
+    def pipeline_for(self, control_types: list[str], ip_adapter: bool, adapter: bool = False):
         """The pipeline for a method, with its ControlNet(s) attached (or the union ControlNet, which serves all
-        its types in one network). Call under :attr:`lock`."""
-        from diffusers import MultiControlNetModel
+        its types in one network; or, with ``adapter``, the types' T2I-Adapters). Call under :attr:`lock`."""
+        from diffusers import MultiAdapter, MultiControlNetModel
+
+        if adapter:
+
+            def attach_adapters():
+                models = [self.adapter(t) for t in control_types]
+                return self._with_controlnet(models[0] if len(models) == 1 else MultiAdapter(models), "adapter")
+
+            return self._pipeline(attach_adapters, ip_adapter, ("t2i", *control_types))
 
         union = [t for t in control_types if self.served_by_union(t)]
         if union and len(union) < len(control_types):
@@ -281,17 +319,16 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
         return pipe
 
     def _with_controlnet(self, controlnet, kind: str = "controlnet"):
-        """The ControlNet (or union) pipeline, derived once from the base and sharing its modules, with
-        ``controlnet`` attached."""
+        """The ControlNet (union, T2I-Adapter) pipeline, derived once from the base and sharing its modules, with
+        ``controlnet`` attached (as its ``adapter`` for the ``adapter`` kind)."""
         base = self.base()
+        slot = {"adapter" if kind == "adapter" else "controlnet": controlnet}
         if kind not in self._derived:  # dtype=: from_pipe would cast the shared modules to float32
             derive = self.family.pipeline_class(kind).from_pipe
-            self._derived[kind] = derive(base, controlnet=controlnet, dtype=self.dtype)
+            self._derived[kind] = derive(base, **slot, dtype=self.dtype)
             self._derived[kind].set_progress_bar_config(disable=True)
         pipe = self._derived[kind]
-        pipe.register_modules(
-            controlnet=controlnet, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor
-        )
+        pipe.register_modules(**slot, image_encoder=base.image_encoder, feature_extractor=base.feature_extractor)
         return pipe
 
     def _offload(self, pipe, control_types: tuple, ip_adapter: bool) -> None:
@@ -308,7 +345,9 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
         """
         base = self.base()
         controlnet = getattr(pipe, "controlnet", None)
-        nets = list(getattr(controlnet, "nets", [controlnet] if controlnet is not None else []))
+        controlnet = controlnet if controlnet is not None else getattr(pipe, "adapter", None)  # a T2I-Adapter pipeline
+        alone = [controlnet] if controlnet is not None else []
+        nets = list(getattr(controlnet, "nets", getattr(controlnet, "adapters", alone)))
         modules = [base.unet, base.vae, base.text_encoder, *nets]
         if getattr(base, "text_encoder_2", None) is not None:
             modules.append(base.text_encoder_2)

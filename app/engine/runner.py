@@ -54,7 +54,8 @@ class Runner:
         preview: PreviewFn | None,
     ) -> Result:
         """One generation (``started``: when its work began, for its load time)."""
-        pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None)
+        adapter = any(c.adapter for c in request.controls)
+        pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None, adapter)
         embeds, notes = self.embeddings.prompt(cache, request, self.device)
         preview, preview_notes = self._previewer(cache, preview)
         load_seconds = time.perf_counter() - started

@@ -114,7 +114,7 @@ def generation_from_compare(settings: CompareSettings, method: str) -> Generatio
         raise StudioError(f"method {method!r} is not one of this comparison's: {settings.method}")
     controls = [
         RecipeControl(control_type=kind, detector=detector, detector_params=settings.detector_params.get(detector, {}),
-                      **settings.control_for(kind).model_dump())
+                      adapter=kind in parsed.adapters, **settings.control_for(kind).model_dump())
         for kind, detector in parsed.controls
     ]  # fmt: skip
     ip_adapter = settings.ip_adapter.model_dump() if parsed.ip_adapter else None

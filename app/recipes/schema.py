@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.controls import ControlTypeName
+from app.controls import ADAPTER_MARK, ControlTypeName
 from app.preprocess import DEFAULTS
 from app.recipes.assets import check_asset_name
 from app.request import (
@@ -40,6 +40,7 @@ from app.request import (
     ControlStrength,
     GenerationRequest,
     IPAdapterScale,
+    check_adapters,
     check_one_control_per_type,
 )
 from app.request.compare import CompareRequest, check_detector, check_detector_params
@@ -71,6 +72,7 @@ class RecipeControl(ControlStrength):
     model_config = ConfigDict(arbitrary_types_allowed=False)
 
     control_type: ControlTypeName = _field(ControlSettings, "control_type")
+    adapter: bool = _field(ControlSettings, "adapter")
     detector: str | None = Field(
         None, max_length=40, description="Detector that makes the map from the structure photo; None: the default."
     )
@@ -121,13 +123,15 @@ class GenerationSettings(CommonSettings):
     @model_validator(mode="after")
     def _one_control_per_type(self) -> GenerationSettings:
         check_one_control_per_type([c.control_type for c in self.controls], where="controls: ")
+        check_adapters(self.family, self.controls, self.width, self.height, where="controls: ")
         return self
 
     @property
     def method(self) -> str:
         """The method string of this generation, e.g. ``text``, ``depth:midas+ip_adapter``."""
-        parts = [c.control_type if c.detector in (None, DEFAULTS[c.control_type]) else f"{c.control_type}:{c.detector}"
+        named = [c.control_type if c.detector in (None, DEFAULTS[c.control_type]) else f"{c.control_type}:{c.detector}"
                  for c in self.controls]  # fmt: skip
+        parts = [name + ADAPTER_MARK * c.adapter for name, c in zip(named, self.controls, strict=True)]
         return "+".join(parts + ["ip_adapter"] * (self.ip_adapter is not None)) or "text"
 
 

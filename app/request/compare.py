@@ -14,7 +14,15 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from app.controls import CONTROL_TYPES, DEFAULT_TYPES, ControlTypeName, default_detectors, method_label
+from app.controls import (
+    ADAPTER_MARK,
+    CONTROL_TYPES,
+    DEFAULT_TYPES,
+    ControlTypeName,
+    adapter_part,
+    default_detectors,
+    method_label,
+)
 from app.engine.result import Result
 from app.errors import StudioError
 from app.fit import FitMatrix, Verdict
@@ -50,13 +58,14 @@ class Method:
     name: str
     controls: tuple[tuple[str, str], ...] = ()
     ip_adapter: bool = False
+    adapters: tuple[str, ...] = ()
+    """The control types whose map steers through their T2I-Adapter (``canny@t2i``), not their ControlNet."""
 
     @property
     def label(self) -> str:
         """A human label with every detector named, e.g. ``Depth (midas) + IP-Adapter``."""
-        return method_label(
-            "+".join([f"{t}:{d}" for t, d in self.controls] + ["ip_adapter"] * self.ip_adapter) or "text"
-        )
+        parts = [f"{t}:{d}" + ADAPTER_MARK * (t in self.adapters) for t, d in self.controls]
+        return method_label("+".join(parts + ["ip_adapter"] * self.ip_adapter) or "text")
 
 
 def check_detector(control_type: str, detector: str) -> str:
@@ -88,15 +97,20 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
     """
     detectors = detectors or default_detectors()
     raw = text.strip().lower()
-    allowed = f"text, ip_adapter or a control type ({', '.join(CONTROL_TYPES)}; optionally type:detector), joined by +"
+    allowed = (
+        f"text, ip_adapter or a control type ({', '.join(CONTROL_TYPES)}; optionally type:detector, and "
+        f"{ADAPTER_MARK} for its T2I-Adapter), joined by +"
+    )
     if not raw or len(raw) > MAX_METHOD_CHARS:
         raise StudioError(f"method {text[:MAX_METHOD_CHARS]!r} is not allowed; use {allowed}.")
     if raw == "text":
         return Method("text")
     controls: list[tuple[str, str]] = []
+    adapters: list[str] = []
     ip_adapter = False
     for part in raw.split("+"):
-        kind, _, detector = part.strip().partition(":")
+        bare, adapter = adapter_part(part.strip())
+        kind, _, detector = bare.partition(":")
         if kind == "ip_adapter" and not detector and not ip_adapter:
             ip_adapter = True
             continue
@@ -108,8 +122,9 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
         except ValueError as error:
             raise StudioError(f"method {text!r}: {error}.") from None
         controls.append((kind, detector))
-    name = "+".join([f"{t}:{d}" if d != detectors.get(t) else t for t, d in controls] + ["ip_adapter"] * ip_adapter)
-    return Method(name, tuple(controls), ip_adapter)
+        adapters += [kind] * adapter
+    parts = [(f"{t}:{d}" if d != detectors.get(t) else t) + ADAPTER_MARK * (t in adapters) for t, d in controls]
+    return Method("+".join(parts + ["ip_adapter"] * ip_adapter), tuple(controls), ip_adapter, tuple(adapters))
 
 
 class CompareRequest(CommonSettings):

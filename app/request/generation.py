@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
-from app.controls import ControlTypeName, spelled_out
+from app.controls import ADAPTER_MARK, CONTROLS, ControlTypeName, spelled_out
 from app.engine.families import FAMILIES, FAMILY_NAMES, FamilyName
 from app.errors import StudioError
 from app.request.labels import describe_field, register_titles
@@ -79,6 +79,12 @@ class ControlSettings(ControlStrength):
     """One ControlNet: which control type, its map and how strongly it steers."""
 
     control_type: ControlTypeName = Field(title="Control type", description=f"Which ControlNet: {spelled_out()}.")
+    adapter: bool = Field(
+        False,
+        title="T2I-Adapter",
+        description="Steer through the type's T2I-Adapter (SDXL) instead of its ControlNet: its features are "
+        "computed once per generation and added from the first step to guidance end.",
+    )
     image: Image.Image | None = Field(
         None, exclude=True, description="The control map (already preprocessed), at the generation size."
     )
@@ -105,6 +111,44 @@ class IPAdapterSettings(IPAdapterScale):
     """The IP-Adapter image prompt: a reference image and how much of it to use."""
 
     image: Image.Image | None = Field(None, exclude=True, description="The reference image.")
+
+
+ADAPTER_MULTIPLE = 32
+"""A T2I-Adapter's features are 1/16 and 1/32 of the image: its width and height must be multiples of this."""
+
+
+def check_adapters(family: str, controls: list, width: int, height: int, where: str = "") -> None:
+    """ValueError (for a pydantic validator) unless the T2I-Adapter controls can run as asked: on a family with
+    adapters, all or none of a generation's controls (diffusers' pipelines take adapters or ControlNets, not both),
+    from the first step (an adapter has no start) to one shared end, at a size its features fit."""
+    adapters = [c for c in controls if c.adapter]
+    if not adapters:
+        return
+    served = sorted(t for t, spec in CONTROLS.items() if family in spec.adapters)
+    if not served:
+        raise ValueError(
+            f"{where}T2I-Adapter on {FAMILIES[family].label}: none is offered, because TencentARC's SD1.5 adapters "
+            "ship pickled .bin weights only and the studio loads safetensors only; use the SDXL family"
+        )
+    unserved = [c.control_type for c in adapters if c.control_type not in served]
+    if unserved:
+        raise ValueError(f"{where}no {FAMILIES[family].short} T2I-Adapter for {', '.join(unserved)}; "
+                         f"there is one for {', '.join(served)}")  # fmt: skip
+    if len(adapters) < len(controls):
+        raise ValueError(
+            f"{where}a T2I-Adapter and a ControlNet cannot steer one generation (diffusers runs one kind per call); "
+            f"mark every control {ADAPTER_MARK} or none"
+        )
+    if any(c.control_guidance_start > 0 for c in adapters):
+        raise ValueError(f"{where}a T2I-Adapter applies from the first step: set guidance start to 0")
+    if len({c.control_guidance_end for c in adapters}) > 1:
+        raise ValueError(f"{where}T2I-Adapters applied together share one guidance end, received "
+                         f"{', '.join(f'{c.control_type} {c.control_guidance_end:g}' for c in adapters)}")  # fmt: skip
+    if width % ADAPTER_MULTIPLE or height % ADAPTER_MULTIPLE:
+        raise ValueError(
+            f"{where}a T2I-Adapter needs a width and height in multiples of {ADAPTER_MULTIPLE} (its features are "
+            f"1/16 and 1/32 of the image), received {width}×{height}"
+        )
 
 
 def check_one_control_per_type(types: list[str], where: str = "") -> None:
@@ -179,12 +223,13 @@ class GenerationRequest(CommonSettings):
     @model_validator(mode="after")
     def _one_control_per_type(self) -> GenerationRequest:
         check_one_control_per_type([c.control_type for c in self.controls])
+        check_adapters(self.family, self.controls, self.width, self.height)
         return self
 
     @property
     def method(self) -> str:
         """A short name of the conditioning used, e.g. ``text``, ``depth``, ``canny+pose+ip_adapter``."""
-        parts = [c.control_type for c in self.controls]
+        parts = [c.control_type + ADAPTER_MARK * c.adapter for c in self.controls]
         if self.ip_adapter is not None:
             parts.append("ip_adapter")
         return "+".join(parts) or "text"

@@ -20,7 +20,7 @@ from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, wr
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
 # 7: the SDXL fp16-fix VAE; 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
-BUILDER_VERSION = 7
+BUILDER_VERSION = 8
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention

@@ -9,6 +9,8 @@ Written beside the SD1.5 twin by :func:`app.tiny.diffusion.build_family`, laid o
   (``diffusers/controlnet-canny-sdxl-1.0``, ``diffusers/controlnet-depth-sdxl-1.0``);
 - ``controlnet-sdxl-union/`` — a ``ControlNetUnionModel`` serving several control types by mode
   (``xinsir/controlnet-union-sdxl-1.0``);
+- ``t2i-adapter-sdxl-<type>/`` — a ``T2IAdapter`` per type TencentARC serves on SDXL
+  (``TencentARC/t2i-adapter-canny-sdxl-1.0`` and its siblings), in full precision only, as the studio reads them;
 - ``ip-adapter/sdxl_models/ip-adapter_sdxl_vit-h.safetensors`` — the SDXL IP-Adapter key layout, in the same
   ``ip-adapter/`` folder as SD1.5's and reading the same ``models/image_encoder`` (as ``h94/IP-Adapter`` does);
 - ``sdxl-vae-fp16-fix/`` — the VAE that replaces SDXL's own in float16 (``madebyollin/sdxl-vae-fp16-fix``): the
@@ -21,6 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from app.controls import CONTROLS
 from app.tiny.common import build_tokenizer
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 
@@ -64,6 +67,8 @@ SDXL_PROFILES: dict[str, dict[str, Any]] = {
         "cond_channels": (16, 32, 96, 256),
         "union_heads": 8,
         "per_type": False,
+        "adapters": ("canny",),  # TencentARC's sizes (79 M parameters): the one the benchmark sets beside ControlNet
+        "adapter_res_blocks": 2,
         "half_variants": False,  # 10 GB of UNet: loaders cast the full files instead
         "taesd_channels": (64, 64, 64, 64),  # madebyollin/taesdxl's own sizes
         "taesd_blocks": (3, 3, 3, 1),
@@ -112,10 +117,32 @@ def build_sdxl(root: Path, vision_projection: int, profile: str = "tiny", seed: 
     union.load_state_dict(unet.state_dict(), strict=False)  # what from_unet copies: the shared encoder half
     randomise_zero_convs(union, seed + 15)
     union.save_pretrained(root / "controlnet-sdxl-union", safe_serialization=True)
+    _write_adapters(root, p, seed + 40)
     write_ip_adapter_weights(
         root / "ip-adapter" / "sdxl_models" / "ip-adapter_sdxl_vit-h.safetensors", unet, vision_projection, seed + 20
     )
     write_taesd(root / "taesdxl", p, seed + 30)
+
+
+def _write_adapters(root: Path, p: dict[str, Any], seed: int) -> None:
+    """A T2I-Adapter per type that has one on SDXL (``t2i-adapter-sdxl-<type>/``), TencentARC's ``full_adapter_xl``
+    layout: four feature maps with the UNet's channels, at 1/16, 1/16, 1/32 and 1/32 of the image, which its first
+    two down blocks and its mid block add (as ``down_intrablock_additional_residuals``)."""
+    from diffusers import T2IAdapter
+
+    channels = [*p["unet_channels"], p["unet_channels"][-1]]
+    for index, control_type in enumerate(t for t, spec in CONTROLS.items() if "sdxl" in spec.adapters):
+        if control_type not in p.get("adapters", CONTROLS):
+            continue
+        seeded(seed + index)
+        adapter = T2IAdapter(
+            in_channels=3,
+            channels=channels,
+            num_res_blocks=p.get("adapter_res_blocks", 1),
+            downscale_factor=16,
+            adapter_type="full_adapter_xl",
+        )
+        adapter.save_pretrained(root / f"t2i-adapter-sdxl-{control_type}", safe_serialization=True)
 
 
 def _write_pipeline(folder: Path, p: dict[str, Any], seed: int):
