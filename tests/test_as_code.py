@@ -39,8 +39,12 @@ def run_script(script: str, folder, monkeypatch) -> Image.Image:
         ("sd15", {"prompt": "a cat", "controls": [{"control_type": "depth"}, {"control_type": "canny"}],
                   "ip_adapter": {"scale": 0.6, "mode": "style"}}),
         ("sdxl", {"prompt": "a boat", "controls": [{"control_type": "pose"}], "scheduler": "ddim"}),
+        ("sdxl", {"prompt": "a boat", "controls": [{"control_type": "canny", "adapter": True,
+                                                     "controlnet_conditioning_scale": 0.8, "control_guidance_end": 0.5},
+                                                    {"control_type": "depth", "adapter": True,
+                                                     "control_guidance_end": 0.5}]}),
     ],
-    ids=["text", "canny", "two-controlnets-ip-adapter-style", "sdxl-union"],
+    ids=["text", "canny", "two-controlnets-ip-adapter-style", "sdxl-union", "sdxl-two-t2i-adapters"],
 )  # fmt: skip
 def test_the_script_makes_the_studios_pixels(
     family, recipe, studio, tiny_root, noise_map, reference, tmp_path, monkeypatch

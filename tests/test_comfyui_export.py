@@ -30,6 +30,9 @@ RECIPES = {
         {"control_type": "mlsd", "control_guidance_end": 0.7}]},
     "sdxl-mlsd+scribble": {"family": "sdxl", "prompt": "a house", "width": 1024, "height": 1024,
                            "controls": [{"control_type": "mlsd"}, {"control_type": "scribble"}]},
+    "sdxl-t2i-canny+depth": {"family": "sdxl", "prompt": "a bridge", "width": 1024, "height": 768, "controls": [
+        {"control_type": "canny", "adapter": True, "controlnet_conditioning_scale": 0.8, "control_guidance_end": 0.6},
+        {"control_type": "depth", "adapter": True, "control_guidance_end": 0.6}]},
     "sdxl-ip_adapter-768": {"family": "sdxl", "prompt": "a vase", "width": 768, "height": 768,
                             "ip_adapter": {"scale": 0.5, "mode": "layout"}, "seed": 2**40},
 }  # fmt: skip

@@ -125,7 +125,7 @@ def test_recipe_models_are_built_on_the_request_models(recipe_model, request_mod
     ("recipe_model", "request_model", "copies", "without_images"),
     [
         (GenerationSettings, GenerationRequest, {"num_images_per_prompt"}, {"controls", "ip_adapter"}),
-        (RecipeControl, ControlSettings, {"control_type"}, set()),
+        (RecipeControl, ControlSettings, {"control_type", "adapter"}, set()),
     ],
 )
 def test_fields_a_recipe_declares_itself_carry_the_request_bounds(recipe_model, request_model, copies, without_images):

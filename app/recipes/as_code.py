@@ -47,8 +47,10 @@ def diffusers_script(
     spec = spec or family.real_spec()
     check_map_files(settings, map_files)
     controls = list(settings.controls)
-    union = bool(controls) and all(c.control_type not in spec.controlnets for c in controls) and spec.union
-    kind = "union" if union else "controlnet" if controls else "base"
+    adapter = any(c.adapter for c in controls)  # the recipe has checked: then all of them are T2I-Adapters
+    union = not adapter and bool(controls) and all(c.control_type not in spec.controlnets for c in controls)
+    union = union and bool(spec.union)
+    kind = "adapter" if adapter else "union" if union else "controlnet" if controls else "base"
     pipeline = family.pipeline_class(kind).__name__
     sampler = SAMPLERS[settings.scheduler]
     lines = [
@@ -84,8 +86,7 @@ def check_map_files(settings: GenerationSettings, map_files: Sequence[str]) -> N
 def _title(settings: GenerationSettings, seed: int | None) -> str:
     from app.controls import method_label
 
-    parts = [c.control_type for c in settings.controls] + (["ip_adapter"] if settings.ip_adapter else [])
-    method = method_label("+".join(parts) or "text")
+    method = method_label(settings.method)
     return f"{method} · seed {settings.seed if seed is None else seed} · {FAMILIES[settings.family].label}"
 
 
@@ -95,6 +96,8 @@ def _imports(kind: str, pipeline: str, scheduler: str, spec: ModelSpec, settings
         names.add("ControlNetUnionModel")
     elif kind == "controlnet":
         names.add("ControlNetModel")
+    elif kind == "adapter":
+        names |= {"T2IAdapter", *(["MultiAdapter"] if len(settings.controls) > 1 else [])}
     if spec.half_vae:
         names.add("AutoencoderKL")
     return names
@@ -122,6 +125,11 @@ def _load_lines(family: Any, spec: ModelSpec, kind: str, pipeline: str, controls
                 for c in controls]  # fmt: skip
         lines.append("controlnet = " + (nets[0] if len(nets) == 1 else "[\n    " + ",\n    ".join(nets) + ",\n]"))
         extra = ", controlnet=controlnet" + extra
+    elif kind == "adapter":
+        nets = [f"T2IAdapter.from_pretrained({spec.adapters[c.control_type]!r}, dtype=DTYPE)" for c in controls]
+        listed = "MultiAdapter([\n    " + ",\n    ".join(nets) + ",\n])"
+        lines.append("adapter = " + (nets[0] if len(nets) == 1 else listed))
+        extra = ", adapter=adapter" + extra
     lines.append(f"pipe = {pipeline}.from_pretrained({spec.base!r}, dtype=DTYPE, use_safetensors=True{extra})")
     return lines
 
@@ -175,13 +183,18 @@ def _call_lines(
     call = [f"    {key}={value!r}," for key, value in arguments.items()]
     if controls:
         strengths = {name: [getattr(c, name) for c in controls] for name in STRENGTHS}
-        if union:  # one network, a control mode per map, one strength and window for all
+        single = len(controls) == 1
+        if controls[0].adapter:  # a scale per adapter; they apply from the first step to one shared end
+            scales = strengths["controlnet_conditioning_scale"]
+            call.append("    image=maps[0]," if single else "    image=maps,")
+            call.append(f"    adapter_conditioning_scale={scales[0] if single else scales!r},")
+            call.append(f"    adapter_conditioning_factor={controls[0].control_guidance_end!r},")
+        elif union:  # one network, a control mode per map, one strength and window for all
             modes = [family.union_modes[c.control_type] for c in controls]
             call += ["    control_image=maps,", f"    control_mode={modes!r},"]
             call += [f"    {name}={values[0]!r}," for name, values in strengths.items()]
         else:
-            call.append("    image=maps[0]," if len(controls) == 1 else "    image=maps,")
-            single = len(controls) == 1
+            call.append("    image=maps[0]," if single else "    image=maps,")
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
     if settings.ip_adapter is not None:
         lines.append(f"reference = Image.open({reference_file!r}).convert('RGB')")

@@ -41,9 +41,11 @@ UNION_TYPES = {0: "openpose", 1: "depth", 2: "hed/pidi/scribble/ted", 3: "canny/
 WEIGHT_TYPES = {"full": "linear", "style": "style transfer", "layout": "composition"}
 
 
-def controlnet_file(control_type: str, family: str) -> str:
+def controlnet_file(control_type: str, family: str, adapter: bool = False) -> str:
     """A ControlNet's usual file name: lllyasviel's v1.1 ``.pth`` names for SD1.5 (the repository's name), the
-    union network for SDXL."""
+    union network for SDXL; a T2I-Adapter's is its repository's name (ComfyUI's ControlNetLoader loads both)."""
+    if adapter:
+        return f"{CONTROLS[control_type].adapters[family].rsplit('/', 1)[-1]}.safetensors"
     if family == "sdxl":
         return UNION_CONTROLNET
     repo = CONTROLS[control_type].controlnets.get("sd15", "")
@@ -103,9 +105,10 @@ def comfyui_workflow(
 
 def _apply_controlnet(graph: _Graph, control: Any, file: str, family: str, positive: list, negative: list) -> str:
     """One map's ControlNet on both conditionings (SDXL's union network set to the map's type); the node's id."""
-    net: list = [graph.node("ControlNetLoader", control_net_name=controlnet_file(control.control_type, family)), 0]
+    name = controlnet_file(control.control_type, family, control.adapter)
+    net: list = [graph.node("ControlNetLoader", control_net_name=name), 0]
     mode = CONTROLS[control.control_type].union_modes.get(family)
-    if family == "sdxl" and mode in UNION_TYPES:
+    if family == "sdxl" and mode in UNION_TYPES and not control.adapter:
         net = [graph.node("SetUnionControlNetType", control_net=net, type=UNION_TYPES[mode]), 0]
     return graph.node(
         "ControlNetApplyAdvanced",

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 from app.controls import CONTROL_TYPES, type_named
 from app.engine.families import FAMILIES
 from app.recipes.schema import RecipeControl, RecipeIPAdapter
-from app.request import MAX_CONTROLS, MAX_PROMPT_CHARS, CommonSettings
+from app.request import MAX_CONTROLS, MAX_PROMPT_CHARS, CommonSettings, check_adapters
 from app.request.generation import MAX_SEED
 from app.samplers import SCHEDULER_LABELS
 
@@ -146,7 +146,7 @@ def settle(reading: Reading, image_size: tuple[int, int] | None = None) -> tuple
     found.update(_accepted(CommonSettings, raw, notes))
     controls = _controls(reading.controls, notes)
     if controls:
-        found["controls"] = controls
+        found["controls"] = _adapters_kept(controls, reading.controls, found, notes)
     if reading.ip_adapter is not None:
         found["ip_adapter"] = _checked(RecipeIPAdapter, dict(reading.ip_adapter), "IP-Adapter", notes)
     return found, notes
@@ -175,6 +175,24 @@ def _controls(read: list[ReadControl], notes: list[str]) -> list[dict[str, Any]]
     if surplus:
         notes.append(f"ControlNet {_some(surplus)} left out: one per type, at most {MAX_CONTROLS} in all")
     return controls
+
+
+def _adapters_kept(controls: list[dict[str, Any]], read: list[ReadControl], found: dict[str, Any], notes: list[str]):
+    """Mark the controls a tool ran as T2I-Adapters (a name with ``t2i``) where the recipe can run them so (see
+    :func:`~app.request.check_adapters`: the family, all or none, the window, the size); else they stay ControlNets
+    of their type, and the note says so."""
+    marked = {type_named(*c.names) for c in read if any("t2i" in str(n).lower() for n in c.names)} - {None}
+    if not marked:
+        return controls
+    adapted = [{**c, "adapter": c["control_type"] in marked} for c in controls]
+    family = found.get("family", CommonSettings.model_fields["family"].default)
+    size = (found.get("width", FAMILIES[family].default_size), found.get("height", FAMILIES[family].default_size))
+    try:
+        check_adapters(family, [RecipeControl.model_validate(c) for c in adapted], *size)
+    except ValueError as error:
+        notes.append(f"T2I-Adapter {', '.join(sorted(marked))} restored as its ControlNet: {error}")
+        return controls
+    return adapted
 
 
 def _some(names: list[str], shown: int = 3) -> str:
