@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from app.controls import CONTROL_TYPES
+from app.controls import CONTROL_TYPES, CONTROLS
 from app.engine.models import HALF_VARIANT, REAL_DEFAULTS, REAL_SDXL_DEFAULTS
 from app.serving.hub import default_hub_files
 from app.settings import Settings
@@ -153,8 +153,8 @@ def lay_out(hub: Path, tiny_root: Path) -> dict[str, Path]:
 
 
 def lay_out_sdxl(folders: dict[str, Path], tiny_root: Path) -> None:
-    """The SDXL repositories: base, xinsir's union ControlNet (with its ProMax files), the fp16-fix VAE, TAESDXL,
-    and h94's ViT-bigG encoder beside the SDXL adapters (the ViT-H adapter must not read it)."""
+    """The SDXL repositories: base, xinsir's union ControlNet (with its ProMax files), TencentARC's T2I-Adapters, the
+    fp16-fix VAE, TAESDXL, and h94's ViT-bigG encoder beside the SDXL adapters (the ViT-H adapter must not read it)."""
     sdxl = folders[REAL_SDXL_DEFAULTS["base"]]
     shutil.copytree(tiny_root / "sdxl", sdxl)
     (sdxl / "model_index.json").write_text(json.dumps(SDXL_MODEL_INDEX, indent=2))
@@ -174,6 +174,9 @@ def lay_out_sdxl(folders: dict[str, Path], tiny_root: Path) -> None:
     (union / "config_promax.json").write_text((union / "config.json").read_text())
     (union / "diffusion_pytorch_model_promax.safetensors").write_bytes(GARBAGE)
     shutil.copytree(tiny_root / "taesdxl", folders[REAL_SDXL_DEFAULTS["preview_vae"]])
+    for control_type, spec in CONTROLS.items():  # TencentARC's T2I-Adapters, read in full in every lane
+        if "sdxl" in spec.adapters:
+            shutil.copytree(tiny_root / f"t2i-adapter-sdxl-{control_type}", folders[spec.adapters["sdxl"]])
     bigg = folders[REAL_SDXL_DEFAULTS["ip_adapter"]] / "sdxl_models" / "image_encoder"
     bigg.mkdir(parents=True)
     (bigg / "config.json").write_text(json.dumps({"architectures": ["CLIPVisionModelWithProjection"]}))
@@ -213,6 +216,11 @@ def real_studio(hub_folders, tiny_settings) -> Studio:
         "STUDIO_CLIP_MODEL": hub_folders[DEFAULT_CLIP_MODEL],
         "STUDIO_SDXL_BASE_MODEL": hub_folders[REAL_SDXL_DEFAULTS["base"]],
         "STUDIO_SDXL_CONTROLNET_UNION": hub_folders[REAL_SDXL_DEFAULTS["union"]],
+        **{
+            f"STUDIO_SDXL_T2I_ADAPTER_{t.upper()}": hub_folders[spec.adapters["sdxl"]]
+            for t, spec in CONTROLS.items()
+            if "sdxl" in spec.adapters
+        },
         "STUDIO_SDXL_IP_ADAPTER": hub_folders[REAL_SDXL_DEFAULTS["ip_adapter"]],
         "STUDIO_SDXL_PREVIEW_VAE": hub_folders[REAL_SDXL_DEFAULTS["preview_vae"]],
         "STUDIO_SDXL_VAE": hub_folders[REAL_SDXL_DEFAULTS["half_vae"]],
@@ -253,7 +261,7 @@ def test_every_sdxl_method_runs_from_the_real_layouts(real_studio):
     h94's ViT-H adapter on the ViT-H encoder (the ViT-bigG one beside it is garbage), TAESDXL previews and, in
     float16, the fp16-fix VAE in place of SDXL's own (garbage in that lane)."""
     photo = Image.fromarray(data.astronaut()).resize((128, 128))
-    methods = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth"]
+    methods = ["text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth", "pose@t2i"]
     request = {"family": "sdxl", "prompt": "an astronaut", "seed": 3, "num_inference_steps": 2, "width": 64,
                "height": 64, "methods": methods}  # fmt: skip
     previews = []
@@ -262,5 +270,5 @@ def test_every_sdxl_method_runs_from_the_real_layouts(real_studio):
     assert {e.method.name: e.error for e in entries} == {e.method.name: None for e in entries}
     assert sorted(set(previews)) == list(range(len(methods)))
     cache = real_studio.cache_for("sdxl")
-    assert cache.loaded_controlnets() == ["union"] and cache.spec.family == "sdxl"
+    assert cache.loaded_controlnets() == ["union", "t2i:pose"] and cache.spec.family == "sdxl"
     assert cache.base().vae.config.force_upcast is not FLOAT16

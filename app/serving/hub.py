@@ -79,8 +79,9 @@ def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
     )
     for source in spec.controlnets.values():
         add(source, ["config.json", f"diffusion_pytorch_model{variant}.safetensors"])
-    # One precision only: xinsir's union ControlNet, madebyollin's fp16-fix VAE and TAESDs are read in full and cast.
-    for source in (spec.union, spec.half_vae if half_vae else None, spec.preview_vae):
+    # One precision only: xinsir's union ControlNet, TencentARC's T2I-Adapters (the openpose one has no fp16 files),
+    # madebyollin's fp16-fix VAE and TAESDs are read in full and cast.
+    for source in (spec.union, *spec.adapters.values(), spec.half_vae if half_vae else None, spec.preview_vae):
         add(source, ["config.json", "diffusion_pytorch_model.safetensors"])
     ip = spec.ip_adapter
     folder = ip.image_encoder_folder if "/" in ip.image_encoder_folder else f"{ip.subfolder}/{ip.image_encoder_folder}"
