@@ -123,6 +123,7 @@ def cn_values(**changes) -> dict:
         "second_control_type": "pose",
         "second_detector": "openpose",
         "second_strength": 0.6,
+        "t2i_adapter": False,
     }
     return {**values, **changes}
 
@@ -135,6 +136,7 @@ def test_controlnet_values_become_two_controls_sharing_one_window(cn_tab):
     assert data["controls"] == [
         {
             "control_type": t,
+            "adapter": False,
             "controlnet_conditioning_scale": s,
             "control_guidance_start": 0.1,
             "control_guidance_end": 0.9,
@@ -143,6 +145,12 @@ def test_controlnet_values_become_two_controls_sharing_one_window(cn_tab):
     ]
     assert GenerationRequest.model_validate(data).method == "canny+pose"
     assert len(controlnet_tab.request_of(cn_tab, cn_values(use_second=False))["controls"]) == 1
+    # "Through T2I-Adapters": every map through its adapter; its recipe ticks the box again.
+    adapted = cn_values(family="sdxl", control_guidance_start=0.0, width=1024, height=1024, t2i_adapter=True)
+    assert GenerationRequest.model_validate(controlnet_tab.request_of(cn_tab, adapted)).method == "canny@t2i+pose@t2i"
+    shown = dict(zip(cn_tab.outputs(), controlnet_tab.recipe_updates(cn_tab, controlnet_tab.recipe_of(cn_tab, adapted)),
+                     strict=True))  # fmt: skip
+    assert shown[cn_tab.t2i_adapter] is True
     assert set(cn_tab.inputs()) >= set(cn_values())
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.controls import CONTROLS, DEFAULT_TYPES
+from app.controls import ADAPTER_MARK, CONTROLS, DEFAULT_TYPES
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.runner import comparison_rows
@@ -51,8 +51,15 @@ if TYPE_CHECKING:
     from app.fit import FitMatrix
 
 TAB = "compare"
-METHOD_CHOICES = ("text", *CONTROL_TYPES, "ip_adapter", *(f"{kind}+ip_adapter" for kind in CONTROL_TYPES))
-"""The methods the checkboxes offer: each alone, then each control type with the IP-Adapter."""
+METHOD_CHOICES = (
+    "text",
+    *CONTROL_TYPES,
+    "ip_adapter",
+    *(f"{kind}+ip_adapter" for kind in CONTROL_TYPES),
+    *(f"{kind}{ADAPTER_MARK}" for kind, spec in CONTROLS.items() if spec.adapters),
+)
+"""The methods the checkboxes offer: each alone, each control type with the IP-Adapter, then each type's map through
+its T2I-Adapter (SDXL), to set beside its ControlNet on the same map and seed."""
 SHARED_FIELDS = tuple(CommonSettings.model_fields)  # a comparison makes one image per method
 AUTO = "auto"
 """The Compare tab's default mode: the studio's own default (batched on a GPU, exact elsewhere)."""
@@ -462,7 +469,8 @@ def _choices(
         [(method_label(m), m) for m in METHOD_CHOICES],
         value=default_methods(reference=False),  # IP-Adapter joins when a reference is given
         label=f"Methods (at most {max_methods})",
-        info="IP-Adapter methods need the reference image; a method whose image is missing is left out and says so.",
+        info="IP-Adapter methods need the reference image; a method whose image is missing is left out and says so. "
+        "T2I-Adapter methods apply the same map as their ControlNet, on SDXL.",
         elem_id="cmp-methods",
     )
     seed_count = gr.Slider(

@@ -46,6 +46,7 @@ class ControlNetInputs:
     use_second: gr.Checkbox
     second_photo: ImageInput
     second: ControlInputs
+    t2i_adapter: gr.Checkbox
 
     def inputs(self) -> dict[str, gr.components.Component]:
         """Named inputs of the tab's events (the API's parameter names)."""
@@ -57,6 +58,7 @@ class ControlNetInputs:
             "control_guidance_end": self.guidance_end,
             "use_second": self.use_second,
             "second_photo": self.second_photo,
+            "t2i_adapter": self.t2i_adapter,
             **self.first.inputs(),
             **self.second.inputs(),
         }
@@ -69,7 +71,8 @@ class ControlNetInputs:
 
     def outputs(self) -> list[gr.components.Component]:
         """The widgets a recipe sets, in :func:`recipe_updates` order."""
-        head = [self.photo, self.fit, self.guidance_start, self.guidance_end, self.use_second, self.second_photo]
+        head = [self.photo, self.fit, self.guidance_start, self.guidance_end, self.use_second, self.second_photo,
+                self.t2i_adapter]  # fmt: skip
         return [*head, *self.first.outputs(), *self.second.outputs()]
 
 
@@ -85,8 +88,9 @@ def request_of(tab: ControlNetInputs, values: dict[str, Any]) -> dict[str, Any]:
     """The generation request of an event's values, without its maps: what runs and what a recipe records."""
     data = tab.shared.read(values)
     window = {name: float(values[name]) for name in ("control_guidance_start", "control_guidance_end")}
+    adapter = bool(values.get("t2i_adapter"))  # every map through its T2I-Adapter, or none (one kind per call)
     data["controls"] = [
-        {"control_type": kind, "controlnet_conditioning_scale": strength, **window}
+        {"control_type": kind, "adapter": adapter, "controlnet_conditioning_scale": strength, **window}
         for _, kind, _, _, strength in controls_of(tab, values)
     ]
     return data
@@ -126,6 +130,7 @@ def recipe_updates(tab: ControlNetInputs, recipe: Recipe) -> list[Any]:
         controls[0].control_guidance_end,
         len(controls) > 1,
         gr.update(value=None),  # the second control uses the recipe's one photo
+        any(c.adapter for c in controls),
         *tab.first.updates(controls[0]),
         *tab.second.updates(controls[1] if len(controls) > 1 else None),
     ]
@@ -187,13 +192,20 @@ def _widgets(shared: SharedControls) -> ControlNetInputs:
     with gr.Row():
         start = schema_slider(ControlStrength, "control_guidance_start")
         end = schema_slider(ControlStrength, "control_guidance_end")
+    t2i_adapter = gr.Checkbox(
+        False,
+        label="Through T2I-Adapters instead (SDXL)",
+        info="The same maps, applied by each type's T2I-Adapter: computed once, not every step. "
+        "Canny, pose, depth, lineart and scribble; guidance starts at the first step.",
+        elem_id="cn-t2i-adapter",
+    )
     use_second = gr.Checkbox(False, label="Add a second control (multi-ControlNet)", elem_id="cn-second")
     with gr.Group(visible=False) as second_group:
         second_photo = ImageInput(label="Photo for the second control (optional: default the same photo)")
         second = control_inputs("second_", "depth", with_params=False)
     use_second.change(lambda on: gr.update(visible=on), use_second, second_group, queue=False, api_visibility="private")
     check_uploads(photo, second_photo)
-    return ControlNetInputs(shared, photo, first, fit, start, end, use_second, second_photo, second)
+    return ControlNetInputs(shared, photo, first, fit, start, end, use_second, second_photo, second, t2i_adapter)
 
 
 def build_controlnet_tab(studio: StudioHandle, shared: SharedControls) -> TabRecipe:
