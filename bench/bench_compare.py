@@ -22,7 +22,8 @@ The batched comparison (every method in one denoising pass) is measured after
 the same mode without them. All cases are measured interleaved in one run.
 Targets: exact <= 0.9 × plain on the CPU; batched no slower than exact on the CPU
 and <= 0.5 × plain on a GPU; previews add < 10 %. The time fit scoring adds per
-result is printed too.
+result is printed too. On a family with a canny T2I-Adapter (SDXL), canny's ControlNet and its T2I-Adapter are
+timed on the same map: one generation each.
 """
 
 from __future__ import annotations
@@ -195,11 +196,29 @@ def main() -> None:
         seconds, ratio = statistics.median(live), statistics.median(live) / statistics.median(without)
         print(f"{label} comparison with live previews: {seconds:.2f}s -> ratio {ratio:.3f} (target < 1.10)")
 
+    if studio.cache_for(args.family).spec.adapters.get("canny"):
+        adapter_against_controlnet(studio, photo, shared, args.repeats)
     studio.score(entries, request, reference)  # load CLIP and detectors once
     started = time.perf_counter()
     studio.score(entries, {**request, "prompt": shared["prompt"] + " "}, reference)
     per_result = (time.perf_counter() - started) / len(entries)
     print(f"fit scoring adds {per_result:.3f}s per result (warm, every score for every result)")
+
+
+def adapter_against_controlnet(studio: Studio, photo: Image.Image, shared: dict, repeats: int) -> None:
+    """Canny's ControlNet and its T2I-Adapter on the same map and seed (exact runs, map cached): each generation's
+    seconds as its cost column shows them. The ControlNet runs every step, the adapter once per generation."""
+    request = {**shared, "methods": ["canny", "canny@t2i"], "batching": "exact"}
+    list(studio.compare(request, photo))  # load the adapter
+    seconds: dict[str, list[float]] = {"canny": [], "canny@t2i": []}
+    for _ in range(repeats):
+        for entry in studio.compare(request, photo):
+            seconds[entry.method.name].append(entry.result.seconds)
+    net, adapter = (statistics.median(seconds[m]) for m in ("canny", "canny@t2i"))
+    print(
+        f"one generation on the same canny map: ControlNet {net:.2f}s, T2I-Adapter {adapter:.2f}s -> ratio "
+        f"{adapter / net:.3f} (the adapter's features are computed once, the ControlNet runs every step)"
+    )
 
 
 if __name__ == "__main__":

@@ -322,6 +322,14 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     check(studio, "the live previews", failures)
     if args.compile:
         print(compile_line(args, dtype, root, studio, depth))
+    if studio.cache.spec.adapters.get("canny"):  # SDXL: canny's ControlNet and its T2I-Adapter on one map
+        pair = list(studio.compare({**compare, "methods": ["canny", "canny@t2i"], "batching": "exact"}, photo))
+        failures += [f"comparison {e.method.name}: {e.error}" for e in pair if e.error]
+        check(studio, "the T2I-Adapter", failures)
+        if not any(e.error for e in pair):
+            net, adapter = (e.result.seconds for e in pair)
+            print(f"canny ControlNet {net:.2f}s vs canny T2I-Adapter {adapter:.2f}s per generation "
+                  f"({adapter / net:.3f})")  # fmt: skip
     sweep = {
         "base": {**compare, "methods": ["depth"]},
         "x": {"name": "controlnet_conditioning_scale", "values": [0.5, 1.0]},
