@@ -1,4 +1,4 @@
-"""Published anchors: the papers' protocols on our outputs (ControlNet++ canny F1 and depth RMSE, IP-Adapter CLIP-T)."""
+"""Published anchors: the papers' protocols on our outputs (ControlNet++ canny F1, depth RMSE and seg mIoU, IP-Adapter CLIP-T)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def ramp(width: int = 64, height: int = 48, flip: bool = False) -> Image.Image:
 
 def test_the_published_figures_and_their_protocols_are_stated():
     assert {a.name: a.published for a in ANCHORS} == {
-        "canny_f1": 34.65, "depth_rmse": 35.90, "clip_i": 0.828, "clip_t": 0.588,
+        "canny_f1": 34.65, "depth_rmse": 35.90, "seg_miou": 32.55, "clip_i": 0.828, "clip_t": 0.588,
     }  # fmt: skip
     assert all(a.protocol and a.differences and a.paper for a in ANCHORS)
     assert [a.name for a in ANCHORS if not a.higher_is_better] == ["depth_rmse"]
@@ -57,5 +57,5 @@ def test_depth_rmse_is_on_0_to_255_maps_at_the_controls_size():
 
 def test_clip_i_and_clip_t_come_from_the_fit_scores():
     assert clip_t(0.3) == pytest.approx(0.75) and clip_t(-0.1) == 0.0 and clip_t(None) is None
-    values = anchor_values(ramp(), FitContext(), {"prompt": 0.24, "reference": 0.81})
-    assert values == {"clip_i": 0.81, "clip_t": 0.6}
+    values = anchor_values(ramp(), FitContext(), {"prompt": 0.24, "reference": 0.81, "seg": 0.3})
+    assert values == {"clip_i": 0.81, "clip_t": 0.6, "seg_miou": 30.0}  # seg mIoU is our segments fit, ×100

@@ -100,7 +100,7 @@ def parameters_of(model) -> list:
 
 
 @pytest.mark.parametrize(
-    "detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "upernet", "mlsd", "normalbae"]
+    "detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "pidinet", "upernet", "mlsd", "normalbae"]
 )
 def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
     instance = studio.maps.detector(detector)

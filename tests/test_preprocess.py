@@ -180,6 +180,8 @@ def test_registry_and_detectors_for():
         "lineart_standard",
         "hed",
         "hed_scribble",
+        "pidinet",
+        "pidinet_scribble",
         "upernet",
         "mlsd",
         "normalbae",
@@ -211,8 +213,8 @@ def test_registry_and_detectors_for():
 
 
 def test_unknown_detector_is_refused():
-    with pytest.raises(StudioError, match="detector 'pidinet' is not allowed; use one of canny"):
-        MapService(OFFLINE).detector("pidinet")
+    with pytest.raises(StudioError, match="detector 'sobel' is not allowed; use one of canny"):
+        MapService(OFFLINE).detector("sobel")
 
 
 def test_importing_the_core_pulls_no_heavy_or_ui_modules():

@@ -6,7 +6,7 @@ of depth). Papers report other protocols. These functions compute them on the sa
 - ControlNet++ (Li et al., ECCV 2024), SD1.5 ControlNet baselines on their MultiGen-20M / COCO evaluation sets:
   Canny **F1** (Canny re-run on the output with the control's thresholds, binary F1 with no tolerance, ×100), and
   depth **RMSE** (per-pixel RMSE between the depth map re-estimated on the output and the input depth map, both on
-  0–255; they use MiDaS).
+  0–255; they use MiDaS), and segmentation **mIoU** on ADE20K (our segments fit, ×100).
 - IP-Adapter (Ye et al., 2023), SD1.5 on 2,000 COCO 2017 validation images: **CLIP-I** (cosine of the CLIP ViT-L/14
   image embeddings of output and image prompt) and **CLIP-T** (CLIPScore of the output against the image prompt's
   caption). CLIP-I is our reference fit. CLIP-T is read here as Hessel et al.'s CLIPScore, 2.5 × max(cos, 0), of
@@ -72,6 +72,19 @@ ANCHORS: tuple[Anchor, ...] = (
         (0.0, 255.0),
     ),
     Anchor(
+        "seg_miou",
+        "Seg mIoU ×100 (ADE20K)",
+        "ControlNet++ (ECCV 2024), SD1.5 ControlNet",
+        32.55,
+        True,
+        "The output re-segmented into ADE20K classes; mean IoU against the segmentation map's classes, ×100 (our "
+        "segments fit).",
+        "They segment with UperNet-R50 on ADE20K validation images and captions (the ECCV figure, .png labels); we "
+        "re-run the map's own segmenter (UperNet ConvNeXt-tiny unless overridden) on your photos and prompt, over "
+        "the classes in either map.",
+        (0.0, 100.0),
+    ),
+    Anchor(
         "clip_i",
         "CLIP-I",
         "IP-Adapter (2023), SD1.5",
@@ -132,6 +145,7 @@ def anchor_values(output: Image.Image, ctx: FitContext, scores: dict[str, float 
     values = {
         "canny_f1": canny_f1(output, ctx),
         "depth_rmse": depth_rmse(output, ctx),
+        "seg_miou": None if scores.get("seg") is None else 100.0 * scores["seg"],
         "clip_i": scores.get("reference"),
         "clip_t": clip_t(scores.get("prompt")),
     }

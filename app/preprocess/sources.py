@@ -49,7 +49,10 @@ MIDAS_FILE = "dpt_hybrid-midas-501f0c75.pt"
 HED_FILE = "ControlNetHED.pth"  # ControlNet 1.1's HED (Apache-2.0 reimplementation), ControlNet++'s soft-edge scorer
 MLSD_FILE = "mlsd_large_512_fp32.pth"  # M-LSD large (Apache-2.0), ControlNet 1.1's straight-line annotator
 NORMAL_FILE = "scannet.pt"  # Bae et al.'s surface normals (MIT), ControlNet 1.1's normal annotator
-ANNOTATOR_FILES = (BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE, HED_FILE, MLSD_FILE, NORMAL_FILE)
+PIDINET_FILE = "table5_pidinet.pth"  # PiDiNet (MIT), ControlNet 1.1's second soft-edge annotator
+ANNOTATOR_FILES = (
+    BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE, HED_FILE, MLSD_FILE, NORMAL_FILE, PIDINET_FILE,
+)  # fmt: skip
 """Every file the studio reads from the Annotators repository (the Hub file list and the tiny twins follow it)."""
 
 SUBFOLDERS = {

@@ -25,8 +25,9 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
         path: A ``.safetensors`` file, or a ``.pth``/``.pt`` file readable by torch's weights-only unpickler.
 
     Returns:
-        The state dict, unwrapped from a ``{"model": ...}`` training checkpoint and without the ``module.`` prefix
-        that saving from ``DataParallel`` puts on every name (NormalBae's ``scannet.pt`` is both).
+        The state dict, unwrapped from a ``{"model": ...}`` or ``{"state_dict": ...}`` training checkpoint and
+        without the ``module.`` prefix that saving from ``DataParallel`` puts on every name (NormalBae's
+        ``scannet.pt`` and PiDiNet's ``table5_pidinet.pth`` are both).
 
     Raises:
         ModelLoadError: The file holds anything but tensors and plain containers.
@@ -43,8 +44,9 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             f"{path.name} could not be read as plain weights ({type(exc).__name__}: {str(exc)[:200]}); "
             "only tensor checkpoints are accepted."
         ) from exc
-    if isinstance(data, dict) and isinstance(data.get("model"), dict):
-        data = data["model"]
+    for wrapper in ("model", "state_dict"):  # training checkpoints: NormalBae's {"model"}, PiDiNet's {"state_dict"}
+        if isinstance(data, dict) and isinstance(data.get(wrapper), dict):
+            data = data[wrapper]
     if not isinstance(data, dict):
         raise ModelLoadError(f"{path.name} holds a {type(data).__name__}, not a state dict of tensors.")
     if data and all(isinstance(k, str) and k.startswith("module.") for k in data):

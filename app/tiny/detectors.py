@@ -36,6 +36,7 @@ from app.preprocess.sources import (
     MIDAS_FILE,
     MLSD_FILE,
     NORMAL_FILE,
+    PIDINET_FILE,
     SUBFOLDERS,
     DetectorSources,
 )
@@ -43,7 +44,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 5
+TINY_VERSION = 6
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -210,6 +211,7 @@ def _annotators(folder: Path) -> None:
         from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
         from controlnet_aux.open_pose.face import FaceNet
         from controlnet_aux.open_pose.model import bodypose_model, handpose_model
+        from controlnet_aux.pidi.model import pidinet
 
     folder.mkdir(parents=True, exist_ok=True)
     with torch.device("meta"), warnings.catch_warnings():  # shapes only: nothing is allocated or initialised
@@ -222,6 +224,7 @@ def _annotators(folder: Path) -> None:
             HED_FILE: (ControlNetHED_Apache2(), False),
             MLSD_FILE: (MobileV2_MLSD_Large(), False),
             NORMAL_FILE: (build_network(), False),
+            PIDINET_FILE: (pidinet(), False),
         }
     for offset, (filename, (model, strip_block)) in enumerate(models.items()):
         generator = torch.Generator().manual_seed(SEED + 10 + offset)
@@ -230,8 +233,9 @@ def _annotators(folder: Path) -> None:
             _posable_body_head(state)
         if strip_block:  # controlnet-aux's util.transfer expects names without the block prefix
             state = {".".join(k.split(".")[1:]): v for k, v in state.items()}
-        if filename == NORMAL_FILE:  # saved as a DataParallel training checkpoint, like the real file
-            state = {"model": {f"module.{k}": v for k, v in state.items()}}
+        if filename in (NORMAL_FILE, PIDINET_FILE):  # DataParallel training checkpoints, like the real files
+            wrapper = "model" if filename == NORMAL_FILE else "state_dict"
+            state = {wrapper: {f"module.{k}": v for k, v in state.items()}}
         torch.save(state, folder / filename)
 
 
