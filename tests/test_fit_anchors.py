@@ -1,4 +1,4 @@
-"""Published anchors: the papers' protocols on our outputs (ControlNet++ canny F1, depth RMSE and seg mIoU, IP-Adapter CLIP-T)."""
+"""Published anchors: papers' protocols on our outputs (ControlNet++ canny F1, depth RMSE, seg mIoU; CLIP-T)."""
 
 from __future__ import annotations
 
