@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from app.errors import StudioError
-from app.request.sweep import cell_requests, parse_sweep
+from app.request.sweep import cell_label, cell_requests, parse_sweep
 
 SHARED = {"prompt": "an astronaut waving", "seed": 21, "num_inference_steps": 2, "width": 64, "height": 64}
 
@@ -30,6 +30,15 @@ def test_hed_and_pidinet_sweep_as_a_detector_pair_and_compare_side_by_side(studi
     assert [c.parsed_methods()[0].controls for _, _, c in cell_requests(sweep)] == [
         (("softedge", "hed"),), (("softedge", "pidinet"),)
     ]  # fmt: skip
+    # The preprocessor × model plot: the detector along X, the method along Y; labels name the detector once.
+    plot = parse_sweep({"base": {**SHARED, "methods": ["softedge"]},
+                        "x": {"name": "softedge_detector", "values": ["hed", "pidinet"]},
+                        "y": {"name": "method", "values": ["softedge", "softedge+ip_adapter"]}})  # fmt: skip
+    assert [(c.parsed_methods()[0].controls[0][1], cell_label(plot, x, y)) for x, y, c in cell_requests(plot)][:2] == [
+        ("hed", "Soft edge · Soft edge detector hed"), ("pidinet", "Soft edge · Soft edge detector pidinet")
+    ]  # fmt: skip
+    with pytest.raises(StudioError, match="names its softedge detector itself"):
+        parse_sweep({**plot.model_dump(), "base": {**SHARED, "methods": ["softedge:hed"]}, "y": None})
     request = {**SHARED, "methods": ["softedge", "softedge:pidinet", "scribble:pidinet_scribble"]}
     entries = list(studio.compare(request, photo))
     assert [e.error for e in entries] == [None] * 3

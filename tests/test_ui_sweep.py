@@ -33,13 +33,14 @@ def test_values_are_split_and_typed_and_methods_stay_text():
 
 
 def test_each_axis_prefills_a_range_the_core_accepts(studio):
-    from app.request.sweep import parse_sweep
+    from app.request.sweep import AXIS_LABELS, TYPE_AXES, parse_sweep
 
-    for axis in ("method", "controlnet_conditioning_scale", "control_guidance_end", "ip_adapter_scale",
-                 "guidance_scale", "num_inference_steps", "seed"):  # fmt: skip
+    for axis in AXIS_LABELS:  # every axis, the per-type strength and detector ones included
         values = parse_values(axis, default_values(axis, seed=41))
-        assert 2 <= len(values) <= 4, axis
-        parse_sweep({"base": {"methods": ["depth+ip_adapter"]}, "x": {"name": axis, "values": values}})
+        assert (1 if axis in TYPE_AXES else 2) <= len(values) <= 4, axis
+        method = f"{TYPE_AXES[axis]}+ip_adapter" if axis in TYPE_AXES else "depth+ip_adapter"
+        parse_sweep({"base": {"methods": [method]}, "x": {"name": axis, "values": values}})
+    assert default_values("softedge_detector") == "hed, pidinet"
     assert default_values("seed", 41) == "41, 42, 43"
     assert default_values("none") == ""
 
@@ -174,7 +175,7 @@ def test_two_units_strengths_sweep_against_each_other_through_the_api(client):
         "Depth strength 0 · Canny strength 0", "Depth strength 0 · Canny strength 1",
         "Depth strength 1.5 · Canny strength 0", "Depth strength 1.5 · Canny strength 1",
     ]  # fmt: skip
-    with pytest.raises(AppError, match="the method 'depth' has no canny ControlNet"):
+    with pytest.raises(AppError, match="the method 'depth' has no canny control"):
         client.predict(photo=handle_file(PHOTO), method="depth", x_axis="canny_strength", x_values="0, 1", **TINY,
                        api_name="/sweep")  # fmt: skip
 

@@ -96,7 +96,7 @@ def test_two_units_strengths_sweep_against_each_other():
     assert [(c.control_for("canny").controlnet_conditioning_scale, c.control_for("depth").controlnet_conditioning_scale)
             for _, _, c in cells] == [(0, 0.5), (1, 0.5), (0, 1.5), (1, 1.5)]  # fmt: skip
     assert sweep.x.label(0.5) == "Canny strength 0.5"
-    with pytest.raises(StudioError, match="'depth' has no canny ControlNet"):
+    with pytest.raises(StudioError, match="'depth' has no canny control"):
         parse_sweep({"base": {"methods": ["depth"]}, "x": {"name": "canny_strength", "values": [0, 1]}})
 
 

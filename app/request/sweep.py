@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from PIL import Image
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
-from app.controls import CONTROL_TYPES, CONTROLS
+from app.controls import ADAPTER_MARK, CONTROL_TYPES, CONTROLS, method_label
 from app.errors import StudioError
 from app.grid import labelled_grid
 from app.request import StrictModel, validated
@@ -25,6 +25,11 @@ from app.request.labels import register_titles
 UNIT_AXES = {f"{name}_strength": name for name in CONTROL_TYPES}
 """One control type's own strength (``canny_strength``): two of them sweep a combined method's units against each
 other, as A1111's X/Y/Z plot does with a ControlNet unit per axis."""
+DETECTOR_AXES = {f"{name}_detector": name for name in CONTROL_TYPES}
+"""One control type's detector (``softedge_detector``: hed, pidinet): against a ``method`` axis (``depth``,
+``depth@t2i``) it is the preprocessor × model plot people ask A1111 for."""
+TYPE_AXES = {**UNIT_AXES, **DETECTOR_AXES}
+"""The axes that set one control type, which the swept method must then use."""
 AxisName = Literal[  # type: ignore[valid-type]  # the fixed settings, then a strength axis per registered type
     (
         "method",
@@ -35,6 +40,7 @@ AxisName = Literal[  # type: ignore[valid-type]  # the fixed settings, then a st
         "num_inference_steps",
         "seed",
         *UNIT_AXES,
+        *DETECTOR_AXES,
     )
 ]
 MAX_AXIS_VALUES = 8
@@ -49,6 +55,7 @@ AXIS_LABELS = {
     "num_inference_steps": "Steps",
     "seed": "Seed",
     **{axis: f"{CONTROLS[name].label} strength" for axis, name in UNIT_AXES.items()},
+    **{axis: f"{CONTROLS[name].label} detector" for axis, name in DETECTOR_AXES.items()},
 }
 
 
@@ -63,16 +70,24 @@ class Axis(StrictModel):
         description="Values it takes (method strings for 'method').",
     )
 
+    _free: frozenset[str] = PrivateAttr(default=frozenset())
+    """For a method axis, the control types whose detector the other axis sets: its labels do not name one."""
+
     def label(self, value: Any) -> str:
         """A cell label such as ``ControlNet strength 0.5`` or ``Depth (midas)``."""
         if self.name == "method":
-            return parse_method(str(value)).label
+            return self.tick(value)
         return f"{AXIS_LABELS[self.name]} {self.tick(value)}"
 
     def tick(self, value: Any) -> str:
         """The value alone, as a plot's tick under an axis titled with the setting: ``0.5``, ``Depth (midas)``."""
         if self.name == "method":
-            return parse_method(str(value)).label
+            method = parse_method(str(value))
+            if not self._free:
+                return method.label
+            parts = [t if t in self._free else f"{t}:{d}" for t, d in method.controls]
+            marked = [p + ADAPTER_MARK * (p.partition(":")[0] in method.adapters) for p in parts]
+            return method_label("+".join(marked + ["ip_adapter"] * method.ip_adapter) or "text")
         return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -90,6 +105,9 @@ class SweepRequest(StrictModel):
         cells = len(self.x.values) * (len(self.y.values) if self.y else 1)
         if cells > MAX_CELLS:
             raise ValueError(f"a sweep may have at most {MAX_CELLS} cells, received {cells}")
+        for axis, other in ((self.x, self.y), (self.y, self.x)):
+            if axis is not None and other is not None and axis.name == "method" and other.name in DETECTOR_AXES:
+                axis._free = frozenset({DETECTOR_AXES[other.name]})
         return self
 
 
@@ -110,6 +128,8 @@ def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest
     elif axis in UNIT_AXES:  # this type's own settings, starting from the shared ones when it has none yet
         own = data["unit_controls"].setdefault(UNIT_AXES[axis], dict(data["control"]))
         own["controlnet_conditioning_scale"] = value
+    elif axis in DETECTOR_AXES:
+        data["detectors"][DETECTOR_AXES[axis]] = value
     elif axis == "ip_adapter_scale":
         data["ip_adapter"]["scale"] = value
     else:
@@ -141,12 +161,19 @@ def _has_swept_units(sweep: SweepRequest, cell: CompareRequest) -> None:
     """Refuse a per-type strength axis on a cell whose method has no ControlNet of that type: its images would all
     be the same, and the grid would say they differ by that strength."""
     method = cell.parsed_methods()[0]
-    for axis in (a for a in (sweep.x, sweep.y) if a is not None and a.name in UNIT_AXES):
-        kind = UNIT_AXES[axis.name]
+    for axis in (a for a in (sweep.x, sweep.y) if a is not None and a.name in TYPE_AXES):
+        kind = TYPE_AXES[axis.name]
         if kind not in (t for t, _ in method.controls):
+            example = kind if axis.name in DETECTOR_AXES else f"{kind}+{'depth' if kind != 'depth' else 'canny'}"
             raise StudioError(
                 f"Invalid sweep — {AXIS_LABELS[axis.name]} · axis {axis.name}: the method {method.name!r} has no "
-                f"{kind} ControlNet; sweep a method with one, e.g. {kind}+{'depth' if kind != 'depth' else 'canny'}."
+                f"{kind} control; sweep a method with one, e.g. {example}."
+            )
+        named = [part.strip().partition(":") for part in cell.methods[0].lower().split("+")]
+        if axis.name in DETECTOR_AXES and any(t == kind and detector for t, _, detector in named):
+            raise StudioError(
+                f"Invalid sweep — {AXIS_LABELS[axis.name]} · axis {axis.name}: the method {method.name!r} names its "
+                f"{kind} detector itself; sweep {kind} (the axis picks its detector)."
             )
 
 

@@ -28,6 +28,7 @@ from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
 from app.request.sweep import (
     AXIS_LABELS,
+    DETECTOR_AXES,
     MAX_AXIS_VALUES,
     MAX_CELLS,
     UNIT_AXES,
@@ -63,6 +64,8 @@ DEFAULT_VALUES = {
     "num_inference_steps": "5, 10, 20",
     "seed": "{seed}, {seed1}, {seed2}",
     **dict.fromkeys(UNIT_AXES, "0, 0.5, 1"),
+    # Every detector of the type (not "none": the photo is no map), e.g. "hed, pidinet".
+    **{axis: ", ".join(d for d in detectors_for(kind) if d != "none") for axis, kind in DETECTOR_AXES.items()},
 }
 
 
@@ -96,11 +99,11 @@ def default_values(axis: str | None, seed: Any = 0) -> str:
 def parse_values(axis: str | None, text: str | None) -> list[str | int | float]:
     """Split ``text`` on commas (or semicolons, new lines) into axis values.
 
-    Method values stay strings; numbers become int or float. Anything that is not a
+    Method and detector values stay strings; numbers become int or float. Anything that is not a
     number is passed on unchanged, so the core refuses it with the axis and value named.
     """
     tokens = [t.strip() for t in re.split(r"[,;\n]", text or "") if t.strip()]
-    if axis == "method":
+    if axis == "method" or axis in DETECTOR_AXES:
         return tokens
     return [_number(token) for token in tokens]
 
@@ -296,8 +299,9 @@ def build_sweep_tab(studio: StudioHandle, shared: SharedControls) -> None:
         f"Pick an X axis (columns) and optionally a Y axis (rows), type their values separated by commas "
         f"(at most {MAX_AXIS_VALUES} per axis, {MAX_CELLS} cells). A method axis takes method strings, "
         "e.g. `depth, depth:midas, canny`. A type's strength axis (Canny strength × Depth strength) sets one "
-        "ControlNet of a combined method such as canny+depth against the other. Every cell uses the same seed "
-        "unless seed is an axis."
+        "ControlNet of a combined method such as canny+depth against the other; a type's detector axis against a "
+        "method axis (`depth, depth@t2i`) is the preprocessor × model plot. Every cell uses the same seed unless "
+        "seed is an axis."
     )
     tab = _widgets(shared)
     with gr.Row():
