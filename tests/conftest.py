@@ -77,24 +77,10 @@ def noise_map() -> Image.Image:
 def served_app(studio, tmp_path_factory):
     """The whole studio app on the session's tiny studio, served on 127.0.0.1 for the whole session, keeping its
     results in a temporary outputs folder (as locally by default)."""
-    from dataclasses import replace
+    from tests.ui_fixtures import serving
 
-    from app.ui import build_app, launch_options
-    from tests.ui_fixtures import Served, free_port
-
-    settings = replace(studio.settings, output_dir=tmp_path_factory.mktemp("outputs"))
-    demo = build_app(studio=studio, settings=settings)
-    demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **launch_options(settings),
-    )
-    try:
-        yield Served(demo, demo.local_url)
-    finally:
-        demo.close()
+    with serving(studio, tmp_path_factory.mktemp("outputs")) as served:
+        yield served
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, set_number
+from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, serving, set_number
 
 expect = pytest.importorskip("playwright.sync_api").expect  # waits for the page, unlike a one-off read
 
@@ -23,6 +23,14 @@ pytestmark = [
 ]
 
 ERROR_BADGES = "[...document.querySelectorAll('#{id} [data-testid=status-tracker] .error')].length"
+
+
+@pytest.fixture(scope="module")
+def served_app(studio, tmp_path_factory):
+    """This visitor's own app and outputs folder: its History starts empty, whatever other files ran before in this
+    process (the session's app keeps their results, and a new page remembers them)."""
+    with serving(studio, tmp_path_factory.mktemp("first-visit-outputs")) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")

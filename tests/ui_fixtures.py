@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +44,28 @@ class Served:
 
     demo: object
     url: str
+
+
+@contextlib.contextmanager
+def serving(studio, outputs: Path) -> Iterator[Served]:
+    """The whole studio app on ``studio``, served on 127.0.0.1, keeping its results in ``outputs``."""
+    from dataclasses import replace
+
+    from app.ui import build_app, launch_options
+
+    settings = replace(studio.settings, output_dir=outputs)
+    demo = build_app(studio=studio, settings=settings)
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        prevent_thread_lock=True,
+        quiet=True,
+        **launch_options(settings),
+    )
+    try:
+        yield Served(demo, demo.local_url)
+    finally:
+        demo.close()
 
 
 def open_studio(browser, url: str, viewport: dict[str, int], size: tuple[int, int], errors: list[str]):
