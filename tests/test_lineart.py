@@ -63,3 +63,19 @@ def test_a_comparison_runs_lineart_and_scores_its_lines(studio, photo):
     assert card.matrix.value("lineart", "lineart") is not None
     assert card.matrix.value("text", "lineart") is not None  # text-only is the baseline on every structure score
     assert "lineart" in card.verdict.text.lower()  # the advice reads the new score like the others
+
+
+@pytest.mark.parametrize("name", ["lineart_realistic", "lineart_coarse"])
+def test_the_learned_lineart_detectors_run_from_their_annotator_files_and_sweep_against_the_standard(
+    studio, photo, name
+):
+    """controlnet-aux's Informative Drawings generators (sk_model.pth, sk_model2.pth from the pinned Annotators,
+    weights-only; random tiny twins here): a map at the asked size, scored by the same lineart fit."""
+    detector = studio.maps.detector(name)
+    result = detector.analyse(photo, (96, 64))
+    assert result.map.size == (96, 64) and result.map.mode == "RGB" and result.control_type == "lineart"
+    request = {**SHARED, "methods": ["lineart", f"lineart:{name}"]}
+    entries = list(studio.compare(request, photo))
+    assert [e.error for e in entries] == [None, None]
+    assert [m.detector for e in entries for m in e.maps] == ["lineart_standard", name]
+    assert studio.score(entries, request).matrix.value(f"lineart:{name}", "lineart") is not None

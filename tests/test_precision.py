@@ -100,7 +100,19 @@ def parameters_of(model) -> list:
 
 
 @pytest.mark.parametrize(
-    "detector", ["vitpose", "openpose", "depth_anything", "midas", "hed", "pidinet", "upernet", "mlsd", "normalbae"]
+    "detector",
+    [
+        "vitpose",
+        "openpose",
+        "depth_anything",
+        "midas",
+        "hed",
+        "pidinet",
+        "lineart_realistic",
+        "upernet",
+        "mlsd",
+        "normalbae",
+    ],
 )
 def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
     instance = studio.maps.detector(detector)
@@ -115,10 +127,10 @@ def test_detectors_run_on_the_studios_device_and_dtype(studio, photo, detector):
         made = instance.analyse(photo, 128)
         assert made.map.size == (128, 128) and np.asarray(made.map).any()
     parameters = parameters_of(instance.load())
-    # The studio's dtype, but float32 for a model float16 overflows (it says so: ``overflows_float16``).
-    expected = (
-        torch.float32 if instance.overflows_float16 and studio.cache.dtype == torch.float16 else studio.cache.dtype
-    )
+    # The studio's dtype, but float32 for a model float16 overflows (it says so: ``overflows_float16``) or whose
+    # code runs in float32 only (``float32_only``).
+    overflows = instance.overflows_float16 and studio.cache.dtype == torch.float16
+    expected = torch.float32 if overflows or instance.float32_only else studio.cache.dtype
     assert parameters and {p.dtype for p in parameters} == {expected}
     assert {p.device.type for p in parameters} == {torch.device(studio.cache.device).type}
 

@@ -178,6 +178,8 @@ def test_registry_and_detectors_for():
         "depth_anything",
         "midas",
         "lineart_standard",
+        "lineart_realistic",
+        "lineart_coarse",
         "hed",
         "hed_scribble",
         "pidinet",

@@ -83,6 +83,9 @@ class Detector(ABC):
     needs_model: ClassVar[bool] = False
     overflows_float16: ClassVar[bool] = False
     """Whether float16's range is too small for the model's activations (NaN maps): it then runs in float32."""
+    float32_only: ClassVar[bool] = False
+    """Whether the third-party code builds float32 tensors of its own inside the model (PiDiNet's pixel-difference
+    kernels): it then runs in float32 in every dtype, on the studio's device."""
 
     def __init__(self, sources: DetectorSources | None = None, placement: Placement = CPU) -> None:
         self.sources = sources if sources is not None else DetectorSources.from_env()
@@ -96,8 +99,9 @@ class Detector(ABC):
 
     @property
     def model_placement(self) -> Placement:
-        """Where the model runs: the studio's device and dtype, float32 instead of a float16 it overflows."""
-        if self.overflows_float16 and self.placement.dtype == "float16":
+        """Where the model runs: the studio's device and dtype, float32 instead of a float16 it overflows or of any
+        half precision its code cannot run in."""
+        if self.float32_only or (self.overflows_float16 and self.placement.dtype == "float16"):
             return replace(self.placement, dtype="float32")
         return self.placement
 

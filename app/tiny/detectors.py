@@ -33,6 +33,8 @@ from app.preprocess.sources import (
     FACE_FILE,
     HAND_POSE_FILE,
     HED_FILE,
+    LINEART_COARSE_FILE,
+    LINEART_FILE,
     MIDAS_FILE,
     MLSD_FILE,
     NORMAL_FILE,
@@ -44,7 +46,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 6
+TINY_VERSION = 7
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -207,6 +209,7 @@ def _annotators(folder: Path) -> None:
     with warnings.catch_warnings():  # controlnet-aux's package import re-registers timm models noisily
         warnings.simplefilter("ignore")
         from controlnet_aux.hed import ControlNetHED_Apache2
+        from controlnet_aux.lineart import Generator
         from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
         from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
         from controlnet_aux.open_pose.face import FaceNet
@@ -225,6 +228,8 @@ def _annotators(folder: Path) -> None:
             MLSD_FILE: (MobileV2_MLSD_Large(), False),
             NORMAL_FILE: (build_network(), False),
             PIDINET_FILE: (pidinet(), False),
+            LINEART_FILE: (Generator(3, 1, 3), False),
+            LINEART_COARSE_FILE: (Generator(3, 1, 3), False),
         }
     for offset, (filename, (model, strip_block)) in enumerate(models.items()):
         generator = torch.Generator().manual_seed(SEED + 10 + offset)

@@ -35,6 +35,7 @@ class PidinetDetector(Detector):
     description: ClassVar[str] = "ControlNet 1.1's second soft-edge annotator: lighter than HED, thinner edges; MIT."
     Params: ClassVar[type[DetectorParams]] = PidinetParams
     needs_model: ClassVar[bool] = True
+    float32_only: ClassVar[bool] = True  # its pixel-difference convolutions build float32 kernels from the weights
     scribble: ClassVar[bool] = False
 
     def source_description(self) -> str:
@@ -50,7 +51,8 @@ class PidinetDetector(Detector):
         with torch.device("meta"):
             net = pidi.pidinet()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-        return pidi.PidiNetDetector(float32_at_boundary(self.placement.place(materialise(net, weights, PIDINET_FILE))))
+        placed = self.model_placement.place(materialise(net, weights, PIDINET_FILE))
+        return pidi.PidiNetDetector(float32_at_boundary(placed))
 
     def _run(self, image: Image.Image, params: PidinetParams) -> MapResult:
         import torch

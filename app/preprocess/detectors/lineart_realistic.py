@@ -1,0 +1,65 @@
+"""``lineart_realistic`` and ``lineart_coarse``: controlnet-aux's learned lineart (Informative Drawings' generator,
+the annotator ControlNet 1.1's lineart model was trained with; A1111's ``lineart_realistic`` / ``lineart_coarse``).
+
+Their weights (``sk_model.pth``, ``sk_model2.pth``: the fine and the coarse generator) come from the pinned
+``lllyasviel/Annotators`` revision or an operator's folder, read weights-only by :mod:`app.preprocess.weights` and
+handed to controlnet-aux's network class. Unlike the model-free ``lineart_standard`` they draw the lines a person
+would, not every dark edge: ``lineart:lineart_realistic`` against ``lineart`` is the detector pair to sweep.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from PIL import Image
+
+from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.sources import LINEART_COARSE_FILE, LINEART_FILE
+from app.preprocess.third_party import import_controlnet_aux
+
+
+class LineartRealisticDetector(Detector):
+    """The fine lineart generator via controlnet-aux, at the map's own size, white lines on black."""
+
+    name: ClassVar[str] = "lineart_realistic"
+    control_type: ClassVar[str] = "lineart"
+    label: ClassVar[str] = "Learned lineart (controlnet-aux)"
+    description: ClassVar[str] = "The annotator ControlNet 1.1's lineart model was trained with (sk_model.pth); MIT."
+    Params: ClassVar[type[DetectorParams]] = DetectorParams
+    needs_model: ClassVar[bool] = True
+    weights_file: ClassVar[str] = LINEART_FILE
+
+    def source_description(self) -> str:
+        return repr(self.sources.annotators)
+
+    def _load(self) -> Any:
+        import torch
+
+        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+
+        lineart = import_controlnet_aux("lineart", self.name)
+        weights = load_state_dict(self.sources.annotator_file(self.weights_file))
+        with torch.device("meta"):
+            net = lineart.Generator(3, 1, 3)
+        # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary. One network
+        # serves as both of its detector's models: this detector is the fine one or the coarse one, not both.
+        net = float32_at_boundary(self.placement.place(materialise(net, weights, self.weights_file)))
+        return lineart.LineartDetector(net, net)
+
+    def _run(self, image: Image.Image, params: DetectorParams) -> MapResult:
+        import torch
+
+        side = min(image.size)  # the canvas is already the map's size
+        with torch.inference_mode():
+            lines = self._model(np.asarray(image), detect_resolution=side, image_resolution=side)
+        return self._result(lines.convert("RGB"), params)
+
+
+class LineartCoarseDetector(LineartRealisticDetector):
+    """The coarse lineart generator (``sk_model2.pth``): fewer, bolder lines (A1111's ``lineart_coarse``)."""
+
+    name: ClassVar[str] = "lineart_coarse"
+    label: ClassVar[str] = "Learned coarse lineart (controlnet-aux)"
+    description: ClassVar[str] = "The coarse lineart generator (sk_model2.pth): fewer, bolder lines; MIT."
+    weights_file: ClassVar[str] = LINEART_COARSE_FILE
