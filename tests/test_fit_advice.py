@@ -203,7 +203,7 @@ def test_method_labels_and_guide():
     assert method_label("depth:midas+ip_adapter") == "Depth (midas) + IP-Adapter"
     assert method_label("text") == "Text-only"
     # Every registered type in rank order (test_controls pins that order) between text-only and the image prompt.
-    assert [e.method for e in GUIDE_ENTRIES] == ["text", *CONTROL_TYPES, "ip_adapter", "combo"]
+    assert [e.method for e in GUIDE_ENTRIES] == ["text", *CONTROL_TYPES, "ip_adapter", "t2i_adapter", "combo"]
     assert "3-D layout" in GUIDE and "text-only" in GUIDE
 
 

@@ -11,6 +11,7 @@ import pytest
 from app.controls import method_label
 from app.engine.models import tiny_sdxl_spec
 from app.errors import StudioError
+from app.fit.decision import own_fits
 from app.recipes import recipe_from_compare
 from app.recipes.convert import generation_from_compare
 from app.request.compare import parse_method
@@ -72,6 +73,7 @@ def test_a_batched_comparison_runs_the_adapter_on_its_own_and_scores_it_by_its_t
     assert gap(batched["canny"], exact["canny"]) <= BOUND
     card = sdxl.score(entries, request)
     assert card.matrix.value("canny@t2i", "edges") is not None
+    assert own_fits("canny@t2i") == own_fits("canny") == ["edges"]  # the verdict judges it by its type's fit
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.controls import CONTROLS
+from app.controls import CONTROLS, adapter_part
 from app.fit.matrix import Column, FitMatrix
 
 BASELINE = "text"
@@ -121,8 +121,10 @@ def how_sure(seeds: int, margins: Margins = ONE_SEED, unit: str = "seeds") -> st
 
 
 def own_fits(method: str) -> list[str]:
-    """The fit columns ``method``'s parts target (``depth+ip_adapter`` → depth, reference)."""
-    return [fit for part in method.split("+") if (fit := OWN_FIT.get(part.partition(":")[0]))]
+    """The fit columns ``method``'s parts target (``depth+ip_adapter`` → depth, reference; ``canny@t2i`` → edges:
+    a T2I-Adapter is judged by its type's fit, as its ControlNet is)."""
+    kinds = [adapter_part(part)[0].partition(":")[0] for part in method.split("+")]
+    return [fit for kind in kinds if (fit := OWN_FIT.get(kind))]
 
 
 @dataclass(frozen=True)

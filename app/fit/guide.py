@@ -55,6 +55,15 @@ GUIDE_ENTRIES: tuple[GuideEntry, ...] = (
         "Reference",
     ),
     GuideEntry(
+        "t2i_adapter",
+        "T2I-Adapter (SDXL)",
+        "the same map as the type's ControlNet, through a lighter network whose features are computed once and "
+        "added at every step.",
+        "you want the map's structure at less cost per step, or a softer hold than the ControlNet's.",
+        "it holds fine detail less tightly than the ControlNet on the same map; compare both on one seed.",
+        "the type's own fit",
+    ),
+    GuideEntry(
         "combo",
         "ControlNet + IP-Adapter",
         "structure from one image and the look from another.",
