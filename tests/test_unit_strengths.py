@@ -100,15 +100,24 @@ def test_two_units_strengths_sweep_against_each_other():
         parse_sweep({"base": {"methods": ["depth"]}, "x": {"name": "canny_strength", "values": [0, 1]}})
 
 
-def test_the_union_controlnet_refuses_two_strengths_it_cannot_give(tiny_settings, tiny_root, noise_map):
-    """SDXL's union network fuses its modes into one output scaled once: two strengths are refused, not dropped."""
+def test_a_fused_union_method_gives_each_mode_its_own_strength_and_drops_a_unit_at_zero(
+    tiny_settings, tiny_root, photo
+):
+    """SDXL's union network fuses pose and normal in one call and weighs each mode's condition by that unit's
+    strength; a unit at 0 is not run, so the method equals the one without it, and all at 0 equal text-only."""
     sdxl = Studio(tiny_settings, tiny_sdxl_spec(tiny_root))
-    controls = [
-        {"control_type": "pose", "image": noise_map, "controlnet_conditioning_scale": 1.0},
-        {"control_type": "normal", "image": noise_map, "controlnet_conditioning_scale": 0.5},
-    ]
-    with pytest.raises(StudioError, match=r"fuses pose and normal .* received pose 1 over 0–1; normal 0.5"):
-        sdxl.generate({**SHARED, "family": "sdxl", "controls": controls})
+    base = {**SHARED, "family": "sdxl", "methods": ["text", "pose", "pose+normal"], "batching": "exact"}
+
+    def images(units):
+        return {e.method.name: e.result for e in sdxl.compare({**base, "unit_controls": units}, photo)}
+
+    both = images({"normal": {"controlnet_conditioning_scale": 0.5}})
+    assert [c["controlnet_conditioning_scale"] for c in both["pose+normal"].settings["controls"]] == [1.0, 0.5]
+    assert gap(both["pose+normal"], images({})["pose+normal"]) > 0  # the weight reaches the network
+    dropped = images({"normal": {"controlnet_conditioning_scale": 0.0}})
+    assert np.array_equal(pixels(dropped["pose+normal"]), pixels(dropped["pose"]))
+    off = images({t: {"controlnet_conditioning_scale": 0.0} for t in ("pose", "normal")})
+    assert np.array_equal(pixels(off["pose+normal"]), pixels(off["text"]))
 
 
 def test_the_pages_table_reads_blanks_as_the_sliders_and_refuses_what_it_cannot_read():

@@ -19,7 +19,7 @@ from PIL import Image
 
 from app.engine.devices import measure_peak_memory
 from app.engine.previews import is_preview_step
-from app.errors import Cancelled, StudioError
+from app.errors import Cancelled
 
 STRENGTH_ARGUMENTS = ("controlnet_conditioning_scale", "control_guidance_start", "control_guidance_end")
 """A control's strength and window, as diffusers names them (and as the request fields are named)."""
@@ -71,12 +71,12 @@ def call_arguments(
     union = [c for c in request.controls if cache.served_by_union(c.control_type)]
     if any(c.adapter for c in request.controls):  # T2I-Adapters (the request has checked: all of its controls)
         adapter_arguments(kwargs, request.controls, control_images)
-    elif union:  # one network, a control mode per map; one strength and window for all (its pipeline's rule)
-        _one_union_strength(union)
+    elif union:  # one network, a control mode per map, each mode's own strength (a weight on its condition) and window
         kwargs["control_image"] = control_images
         kwargs["control_mode"] = [cache.family.union_modes[c.control_type] for c in union]
         for name in STRENGTH_ARGUMENTS:
-            kwargs[name] = getattr(union[0], name)
+            values = [getattr(c, name) for c in union]
+            kwargs[name] = values[0] if len(union) == 1 else values
     elif request.controls:
         single = len(request.controls) == 1
         kwargs["image"] = control_images[0] if single else control_images
@@ -97,23 +97,6 @@ def adapter_arguments(kwargs: dict[str, Any], controls: list, control_images: li
     on_step_end = kwargs.pop("callback_on_step_end")
     kwargs["callback"] = lambda step, timestep, latents: on_step_end(None, step, timestep, {"latents": latents})
     kwargs["callback_steps"] = 1
-
-
-def _one_union_strength(union: list) -> None:
-    """Refuse union controls that ask for different strengths or windows: the network fuses its modes into one
-    output, which diffusers scales and windows once, so a second unit's own strength would be silently dropped."""
-    settings = {tuple(getattr(c, name) for name in STRENGTH_ARGUMENTS) for c in union}
-    if len(settings) > 1:
-        asked = "; ".join(
-            f"{c.control_type} {c.controlnet_conditioning_scale:g} over {c.control_guidance_start:g}–"
-            f"{c.control_guidance_end:g}"
-            for c in union
-        )
-        raise StudioError(
-            f"The union ControlNet fuses {' and '.join(c.control_type for c in union)} into one output with one "
-            f"strength and window, received {asked}. Give them the same strength and window, or compare the types "
-            "one at a time (or on a family with a ControlNet per type)."
-        )
 
 
 def batch_arguments(

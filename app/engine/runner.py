@@ -53,14 +53,22 @@ class Runner:
         cancel: threading.Event | None,
         preview: PreviewFn | None,
     ) -> Result:
-        """One generation (``started``: when its work began, for its load time)."""
-        adapter = any(c.adapter for c in request.controls)
-        pipe = cache.pipeline_for([c.control_type for c in request.controls], reference is not None, adapter)
+        """One generation (``started``: when its work began, for its load time).
+
+        A control at strength 0 adds nothing, so it is not run: a union ControlNet fusing several modes weighs each
+        mode's condition by its strength instead of scaling its output, and would otherwise still steer with a
+        zero-strength unit (so one unit at 0 gives the method without it, and all at 0 give text-only).
+        """
+        running = [(c, image) for c, image in zip(request.controls, control_images, strict=True)
+                   if c.controlnet_conditioning_scale > 0]  # fmt: skip
+        call = request.model_copy(update={"controls": [c for c, _ in running]})
+        adapter = any(c.adapter for c in call.controls)
+        pipe = cache.pipeline_for([c.control_type for c in call.controls], reference is not None, adapter)
         embeds, notes = self.embeddings.prompt(cache, request, self.device)
         preview, preview_notes = self._previewer(cache, preview)
         load_seconds = time.perf_counter() - started
         on_step_end = self._step_callback(request, progress, cancel, preview)
-        kwargs = call_arguments(cache, request, control_images, embeds, on_step_end)
+        kwargs = call_arguments(cache, call, [image for _, image in running], embeds, on_step_end)
         pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
         try:
             if reference is not None:

@@ -46,7 +46,10 @@ def diffusers_script(
     family = FAMILIES[settings.family]
     spec = spec or family.real_spec()
     check_map_files(settings, map_files)
-    controls = list(settings.controls)
+    # As the studio runs it: a control at strength 0 adds nothing and is left out of the call (a union ControlNet
+    # fusing several modes would still steer with it).
+    kept = [(c, f) for c, f in zip(settings.controls, map_files, strict=True) if c.controlnet_conditioning_scale > 0]
+    controls, map_files = [c for c, _ in kept], [f for _, f in kept]
     adapter = any(c.adapter for c in controls)  # the recipe has checked: then all of them are T2I-Adapters
     union = not adapter and bool(controls) and all(c.control_type not in spec.controlnets for c in controls)
     union = union and bool(spec.union)
@@ -189,10 +192,10 @@ def _call_lines(
             call.append("    image=maps[0]," if single else "    image=maps,")
             call.append(f"    adapter_conditioning_scale={scales[0] if single else scales!r},")
             call.append(f"    adapter_conditioning_factor={controls[0].control_guidance_end!r},")
-        elif union:  # one network, a control mode per map, one strength and window for all
+        elif union:  # one network, a control mode per map, each mode's own strength and window
             modes = [family.union_modes[c.control_type] for c in controls]
             call += ["    control_image=maps,", f"    control_mode={modes!r},"]
-            call += [f"    {name}={values[0]!r}," for name, values in strengths.items()]
+            call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
         else:
             call.append("    image=maps[0]," if single else "    image=maps,")
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
