@@ -13,7 +13,9 @@ from app.engine.models import tiny_sdxl_spec
 from app.errors import StudioError
 from app.fit.decision import own_fits
 from app.recipes import recipe_from_compare
-from app.recipes.convert import generation_from_compare
+from app.recipes.a1111 import format_parameters, read_parameters
+from app.recipes.convert import generation_from_compare, recipe_from_generation
+from app.recipes.reading import settle
 from app.request.compare import parse_method
 from app.studio import Studio
 from tests.conftest import TEST_DTYPE, pixels
@@ -103,3 +105,12 @@ def test_an_adapter_tiles_recipe_restores_the_adapter():
     recipe = recipe_from_compare({**BASE, "methods": ["text", "canny@t2i"]})
     generation = generation_from_compare(recipe.compare, "canny@t2i")
     assert [c.adapter for c in generation.controls] == [True] and generation.method == "canny@t2i"
+
+
+def test_an_adapter_recipe_survives_as_a1111_text_when_its_recipe_chunk_is_stripped():
+    recipe = recipe_from_generation({**BASE, "width": 1024, "height": 1024, "controls": [
+        {"control_type": "canny", "adapter": True, "controlnet_conditioning_scale": 0.7}]})  # fmt: skip
+    text = format_parameters(recipe)
+    assert "T2I-Adapter canny: canny weight 0.7 from 0 to 1" in text
+    restored, notes = settle(read_parameters(text))
+    assert [(c["control_type"], c.get("adapter")) for c in restored["controls"]] == [("canny", True)], notes

@@ -61,7 +61,7 @@ def format_parameters(recipe: Recipe, *, seed: int | None = None, method: str | 
     }
     if isinstance(settings, GenerationSettings):
         for control in settings.controls:
-            items[f"ControlNet {control.control_type}"] = (
+            items[f"{ADAPTER_KEY if control.adapter else 'ControlNet'} {control.control_type}"] = (
                 f"{control.resolved_detector} weight {control.controlnet_conditioning_scale:g} "
                 f"from {control.control_guidance_start:g} to {control.control_guidance_end:g}"
             )
@@ -149,9 +149,11 @@ def read_parameters(text: str) -> Reading:
 
 # sd-webui-controlnet's keys: "ControlNet 0: "Module: canny, Model: …, Weight: 1, Guidance Start: 0, …"" (1.1+), and
 # "ControlNet Module: canny" / "ControlNet-0 Module: canny" before it; the studio's own "ControlNet canny: canny
-# weight 1 from 0 to 1" and "IP-Adapter: scale 0.6 mode full".
+# weight 1 from 0 to 1" (``T2I-Adapter canny: …`` through its T2I-Adapter) and "IP-Adapter: scale 0.6 mode full".
 _UNIT = re.compile(r"^ControlNet(?:[ -](\d+))?(?: (Module|Model|Weight|Guidance Start|Guidance End|Enabled))?$")
 _OURS = re.compile(r"^(\S+) weight (\S+) from (\S+) to (\S+)$")
+ADAPTER_KEY = "T2I-Adapter"
+"""The studio's own item for a map applied through a T2I-Adapter: ``T2I-Adapter canny: canny weight 1 from 0 to 1``."""
 _OUR_IP_ADAPTER = re.compile(r"^scale (\S+) mode (\S+)$")
 
 
@@ -164,9 +166,10 @@ def _read_conditioning(items: dict[str, str], reading: Reading) -> set[str]:
             fields = dict(_ITEM.findall(value)) if unit[2] is None else {unit[2]: value}
             units.setdefault(unit[1] or "", {}).update({k.strip(): v.strip() for k, v in fields.items()})
             used.add(key)
-        elif key.startswith("ControlNet ") and (ours := _OURS.match(value)) is not None:
-            kind = key.removeprefix("ControlNet ")
-            reading.controls.append(ReadControl((kind, ours[1]), *ours.group(2, 3, 4)))
+        elif key.startswith(("ControlNet ", f"{ADAPTER_KEY} ")) and (ours := _OURS.match(value)) is not None:
+            through, _, kind = key.partition(" ")  # a T2I-Adapter's names say so (see reading._adapters_kept)
+            names = (kind, ours[1], *(["t2i-adapter"] if through == ADAPTER_KEY else []))
+            reading.controls.append(ReadControl(names, *ours.group(2, 3, 4)))
             used.add(key)
         elif key == "IP-Adapter" and (ours := _OUR_IP_ADAPTER.match(value)) is not None:
             reading.ip_adapter = {"scale": ours[1], "mode": ours[2]}
