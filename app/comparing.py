@@ -20,7 +20,7 @@ from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.errors import RETRYABLE, Cancelled, StudioError
 from app.preprocess import MapResult
-from app.request import ControlSettings, GenerationRequest, IPAdapterSettings
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, check_adapters
 from app.request.compare import LEFT_OUT, CompareEntry, CompareProgressFn, CompareRequest, Method
 from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, sweep_grid
 
@@ -80,15 +80,24 @@ def method_map(studio: Any, request: CompareRequest, detector: str, structure: I
 def method_request(
     request: CompareRequest, method: Method, maps: list[MapResult], reference: Image.Image | None
 ) -> GenerationRequest:
-    """The generation one method of a comparison is: the shared settings, its maps, the reference if it uses it."""
+    """The generation one method of a comparison is: the shared settings, its maps, the reference if it uses it.
+
+    Raises:
+        StudioError: the method's family cannot run it so (a T2I-Adapter on SD1.5): its tile says why.
+    """
+    controls = [
+        ControlSettings(
+            control_type=t, adapter=t in method.adapters, image=m.map, **request.control_for(t).model_dump()
+        )
+        for (t, _), m in zip(method.controls, maps, strict=True)
+    ]
+    try:
+        check_adapters(request.family, controls, request.width, request.height)
+    except ValueError as error:
+        raise StudioError(f"{str(error)[:1].upper()}{str(error)[1:]}.") from None
     return GenerationRequest(
         **request.common(),
-        controls=[
-            ControlSettings(
-                control_type=t, adapter=t in method.adapters, image=m.map, **request.control_for(t).model_dump()
-            )
-            for (t, _), m in zip(method.controls, maps, strict=True)
-        ],
+        controls=controls,
         ip_adapter=IPAdapterSettings(**request.ip_adapter.model_dump(), image=reference) if method.ip_adapter else None,
     )
 

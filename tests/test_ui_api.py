@@ -311,3 +311,17 @@ def test_the_default_compare_with_a_photo_and_no_reference_runs_and_says_why_ip_
     )  # asked for by name without a reference: left out, the other runs
     assert grid[0]["caption"].startswith("Text-only · seed") and "left out" in grid[1]["caption"].lower()
     assert "needs a reference image" in advice
+
+
+def test_a_t2i_adapter_method_on_sd15_says_why_in_its_tile_and_the_others_run(client):
+    """The Compare checkboxes offer "Canny (T2I-Adapter)" on every family; on SD1.5 its tile says why it cannot
+    run (the SD1.5 adapters are pickled .bin files), and text-only and canny's ControlNet still run."""
+    grid, _, advice = client.predict(
+        prompt="an astronaut", photo=handle_file(PHOTO), methods=["text", "canny", "canny@t2i"], **SMALL,
+        api_name="/compare",
+    )  # fmt: skip
+    captions = [tile["caption"] for tile in grid]
+    assert sum(" · seed " in c for c in captions) == 2, captions
+    assert any("pickled .bin" in c for c in captions), captions
+    shown = advice.replace("\\", "")  # the advice is Markdown, its punctuation escaped
+    assert "T2I-Adapter" in shown and "pickled .bin" in shown  # not in this verdict, and why
