@@ -146,16 +146,20 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
     page.locator("#cmp-reference input[type=file]").set_input_files(str(REFERENCE))
     page.wait_for_selector("#cmp-photo img")
     page.wait_for_selector("#cmp-reference img")
-    for slider, value in (("steps", 60), ("width", 256), ("height", 256)):
+    # Long enough (4 methods × 100 steps at 320² after text-only) that a loaded machine cannot finish before Stop.
+    for slider, value in (("steps", 100), ("width", 320), ("height", 320)):
         set_number(page, slider, value)
     page.evaluate(WATCH_PREVIEWS)
     page.click("#cmp-run")
     expect(page.locator("#cmp-run")).to_have_text("Comparing…")  # waits: the page updates after the click
-    # Text-only has finished when its caption says its seed; stop while the next method runs.
-    page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('Text-only · seed')")
-    # Before it finished, its tile showed it taking shape: live previews every 10 of its 60 steps.
+    # Text-only has finished when its caption says its seed; stop while the next method runs (its preview shows).
+    page.wait_for_function(
+        "(() => { const t = document.querySelector('#cmp-grid').innerText;"
+        " return t.includes('Text-only · seed') && t.includes('(preview)') })()"
+    )
+    # Before it finished, its tile showed it taking shape: live previews every few of its 100 steps.
     previews = page.evaluate("window.previewCaptions")
-    assert [c for c in previews if re.fullmatch(r"Text-only · step \d+/60 \(preview\)", c)], previews
+    assert [c for c in previews if re.fullmatch(r"Text-only · step \d+/100 \(preview\)", c)], previews
     page.click("#cmp-stop")
     page.wait_for_function("document.querySelector('#cmp-grid').innerText.includes('· stopped')")
     expect(page.locator("#cmp-run")).to_have_text("Compare")  # the run is over: neither a late preview nor the
