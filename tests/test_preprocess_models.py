@@ -11,7 +11,8 @@ import torch
 
 from app.errors import ModelLoadError, StudioError
 from app.preprocess import MapService, NoPersonFound, Person
-from app.preprocess.sources import ANNOTATOR_FILES, BODY_POSE_FILE, MIDAS_FILE, DetectorSources
+from app.preprocess.registry import annotator_files
+from app.preprocess.sources import BODY_POSE_FILE, MIDAS_FILE, DetectorSources
 from tests import preprocess_fixtures as fx
 
 ANY_PERSON = {"person_threshold": 0.0, "keypoint_threshold": 0.0}
@@ -42,7 +43,7 @@ def test_tiny_folder_has_the_real_layout_and_names(tiny_sources):
         assert (root / sub / "model.safetensors").is_file() and (root / sub / "config.json").is_file()
         assert not list((root / sub).glob("*.bin"))
     names = sorted(p.name for p in (root / "annotators").iterdir())
-    assert names == sorted(ANNOTATOR_FILES)  # the real names, one twin per file the studio reads
+    assert names == sorted(f.name for f in annotator_files())  # the real names, one twin per file a detector reads
     assert sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) < 20 * 2**20
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -72,6 +73,27 @@ def parse_resolution(resolution: int | tuple[int, int] | list[int]) -> tuple[int
     raise StudioError(f"resolution {resolution!r} is not allowed; give one size (512) or (width, height).")
 
 
+@dataclass(frozen=True)
+class AnnotatorFile:
+    """A checkpoint a detector reads from the pinned Annotators repository, as the real file stores it.
+
+    The Space's file list (:mod:`app.serving.hub`) and the tiny twins (:mod:`app.tiny.detectors`) are read from
+    these declarations, so a detector with weights is its own module and nothing else.
+
+    Attributes:
+        name: The file's name in the repository (``table5_pidinet.pth``).
+        network: Builds the architecture whose state dict the file holds (called on the meta device).
+        wrapper: The training checkpoint's key the state dict sits under (``{"state_dict": …}``), its names with
+            ``DataParallel``'s ``module.`` prefix, as saved; None for a plain state dict.
+        block_prefix: Whether the names keep their first part (controlnet-aux's OpenPose files drop it).
+    """
+
+    name: str
+    network: Callable[[], Any]
+    wrapper: str | None = None
+    block_prefix: bool = True
+
+
 class Detector(ABC):
     """Base class of every detector. Subclasses set the class attributes and implement ``_load``/``_run``."""
 
@@ -81,6 +103,8 @@ class Detector(ABC):
     description: ClassVar[str] = ""
     Params: ClassVar[type[DetectorParams]] = DetectorParams
     needs_model: ClassVar[bool] = False
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = ()
+    """The Annotators checkpoints it reads (see :class:`AnnotatorFile`)."""
     overflows_float16: ClassVar[bool] = False
     """Whether float16's range is too small for the model's activations (NaN maps): it then runs in float32."""
     float32_only: ClassVar[bool] = False

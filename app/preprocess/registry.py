@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from app.controls import CONTROLS, default_detectors
 from app.discovery import by_name, classes_defined, import_modules
-from app.preprocess.base import Detector
+from app.preprocess.base import AnnotatorFile, Detector
 
 REGISTRY: dict[str, type[Detector]] = by_name(
     classes_defined(import_modules("app.preprocess.detectors"), Detector), "detector"
 )
 """Every detector by name: the concrete classes the modules of :mod:`app.preprocess.detectors` define."""
+
+
+def annotator_files() -> tuple[AnnotatorFile, ...]:
+    """Every Annotators checkpoint a registered detector reads, once each, in registry order."""
+    files: dict[str, AnnotatorFile] = {}
+    for detector in REGISTRY.values():
+        for file in detector.annotator_files:
+            files.setdefault(file.name, file)
+    return tuple(files.values())
+
 
 DEFAULTS: dict[str, str] = default_detectors()
 """The detector each control type uses unless the user picks another."""

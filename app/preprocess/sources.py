@@ -52,11 +52,8 @@ NORMAL_FILE = "scannet.pt"  # Bae et al.'s surface normals (MIT), ControlNet 1.1
 PIDINET_FILE = "table5_pidinet.pth"  # PiDiNet (MIT), ControlNet 1.1's second soft-edge annotator
 LINEART_FILE = "sk_model.pth"  # Informative Drawings' generator (MIT), ControlNet 1.1's lineart annotator
 LINEART_COARSE_FILE = "sk_model2.pth"  # its coarse twin
-ANNOTATOR_FILES = (
-    BODY_POSE_FILE, HAND_POSE_FILE, FACE_FILE, MIDAS_FILE, HED_FILE, MLSD_FILE, NORMAL_FILE, PIDINET_FILE,
-    LINEART_FILE, LINEART_COARSE_FILE,
-)  # fmt: skip
-"""Every file the studio reads from the Annotators repository (the Hub file list and the tiny twins follow it)."""
+# Each detector declares the files it reads (``Detector.annotator_files``); the Hub file list and the tiny twins
+# follow those declarations (``app.preprocess.registry.annotator_files``), so a new file is named in its detector.
 
 SUBFOLDERS = {
     "person_detector": "person_detector",

@@ -15,11 +15,8 @@ from pathlib import Path
 from app.engine.families import FAMILIES
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.fit import ScorerSources
-from app.preprocess.sources import (
-    ANNOTATOR_FILES,
-    ANNOTATORS_REVISION,
-    DetectorSources,
-)
+from app.preprocess.registry import annotator_files
+from app.preprocess.sources import ANNOTATORS_REVISION, DetectorSources
 
 CLIP_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
 TRANSFORMERS_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
@@ -51,7 +48,7 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
     add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.segmenter, list(TRANSFORMERS_MODEL_FILES))
-    add(detectors.annotators, list(ANNOTATOR_FILES), ANNOTATORS_REVISION)
+    add(detectors.annotators, [file.name for file in annotator_files()], ANNOTATORS_REVISION)
     add(ScorerSources().clip, [*TRANSFORMERS_MODEL_FILES, *CLIP_TOKENIZER_FILES])
     return {repo: entry for repo, entry in files.items() if "/" in repo and not Path(repo).exists()}
 

@@ -31,9 +31,9 @@ def layout_key() -> str:
     """A short key of what the family holds (the registered control types, the detectors' annotator files), so a
     cache built before a type or detector was added is not mistaken for the current family."""
     from app.controls import CONTROL_TYPES
-    from app.preprocess.sources import ANNOTATOR_FILES
+    from app.preprocess.registry import annotator_files
 
-    return hashlib.sha256(repr((CONTROL_TYPES, ANNOTATOR_FILES)).encode()).hexdigest()[:8]
+    return hashlib.sha256(repr((CONTROL_TYPES, [file.name for file in annotator_files()])).encode()).hexdigest()[:8]
 
 
 def ensure_tiny_family(cache_dir: Path, seed: int = DEFAULT_SEED) -> Path:

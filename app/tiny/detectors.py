@@ -25,20 +25,11 @@ from __future__ import annotations
 
 import math
 import sys
+import zlib
 from pathlib import Path
 
-from app.preprocess.detectors.normalbae import build_network
 from app.preprocess.sources import (
     BODY_POSE_FILE,
-    FACE_FILE,
-    HAND_POSE_FILE,
-    HED_FILE,
-    LINEART_COARSE_FILE,
-    LINEART_FILE,
-    MIDAS_FILE,
-    MLSD_FILE,
-    NORMAL_FILE,
-    PIDINET_FILE,
     SUBFOLDERS,
     DetectorSources,
 )
@@ -46,7 +37,7 @@ from app.tiny.common import marker_is_current, write_marker
 
 SEED = 0
 # Bump when the tiny layout changes, so stale folders are rebuilt.
-TINY_VERSION = 7
+TINY_VERSION = 8
 _MARKER = "tiny_detectors.json"
 
 COCO_KEYPOINTS = (
@@ -206,42 +197,23 @@ def _annotators(folder: Path) -> None:
 
     import torch
 
-    with warnings.catch_warnings():  # controlnet-aux's package import re-registers timm models noisily
-        warnings.simplefilter("ignore")
-        from controlnet_aux.hed import ControlNetHED_Apache2
-        from controlnet_aux.lineart import Generator
-        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
-        from controlnet_aux.mlsd.models.mbv2_mlsd_large import MobileV2_MLSD_Large
-        from controlnet_aux.open_pose.face import FaceNet
-        from controlnet_aux.open_pose.model import bodypose_model, handpose_model
-        from controlnet_aux.pidi.model import pidinet
+    from app.preprocess.registry import annotator_files
 
     folder.mkdir(parents=True, exist_ok=True)
-    with torch.device("meta"), warnings.catch_warnings():  # shapes only: nothing is allocated or initialised
-        warnings.simplefilter("ignore")
-        models = {
-            BODY_POSE_FILE: (bodypose_model(), True),
-            HAND_POSE_FILE: (handpose_model(), True),
-            FACE_FILE: (FaceNet(), False),
-            MIDAS_FILE: (DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True), False),
-            HED_FILE: (ControlNetHED_Apache2(), False),
-            MLSD_FILE: (MobileV2_MLSD_Large(), False),
-            NORMAL_FILE: (build_network(), False),
-            PIDINET_FILE: (pidinet(), False),
-            LINEART_FILE: (Generator(3, 1, 3), False),
-            LINEART_COARSE_FILE: (Generator(3, 1, 3), False),
-        }
-    for offset, (filename, (model, strip_block)) in enumerate(models.items()):
-        generator = torch.Generator().manual_seed(SEED + 10 + offset)
-        state = _strided_random_state(model.state_dict(), generator)
-        if filename == BODY_POSE_FILE:
+    # Every file a registered detector declares, with its real architecture and layout (random, strided weights).
+    for file in annotator_files():
+        with torch.device("meta"), warnings.catch_warnings():  # shapes only: nothing is allocated or initialised
+            warnings.simplefilter("ignore")  # controlnet-aux's imports re-register timm models noisily
+            shapes = file.network().state_dict()
+        generator = torch.Generator().manual_seed(SEED + zlib.crc32(file.name.encode()))  # whatever the file order
+        state = _strided_random_state(shapes, generator)
+        if file.name == BODY_POSE_FILE:
             _posable_body_head(state)
-        if strip_block:  # controlnet-aux's util.transfer expects names without the block prefix
+        if not file.block_prefix:  # controlnet-aux's util.transfer expects names without the block prefix
             state = {".".join(k.split(".")[1:]): v for k, v in state.items()}
-        if filename in (NORMAL_FILE, PIDINET_FILE):  # DataParallel training checkpoints, like the real files
-            wrapper = "model" if filename == NORMAL_FILE else "state_dict"
-            state = {wrapper: {f"module.{k}": v for k, v in state.items()}}
-        torch.save(state, folder / filename)
+        if file.wrapper is not None:  # a DataParallel training checkpoint, like the real file
+            state = {file.wrapper: {f"module.{k}": v for k, v in state.items()}}
+        torch.save(state, folder / file.name)
 
 
 def _posable_body_head(state: dict) -> None:

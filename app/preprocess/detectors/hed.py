@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
 from app.preprocess.sources import HED_FILE
 from app.preprocess.third_party import import_controlnet_aux
 
@@ -32,6 +32,9 @@ class HedDetector(Detector):
     description: ClassVar[str] = "The annotator ControlNet 1.1's soft-edge model was trained with; Apache-2.0."
     Params: ClassVar[type[DetectorParams]] = HedParams
     needs_model: ClassVar[bool] = True
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (
+        AnnotatorFile(HED_FILE, lambda: import_controlnet_aux("hed", "hed").ControlNetHED_Apache2()),
+    )
 
     def source_description(self) -> str:
         return repr(self.sources.annotators)
@@ -44,7 +47,7 @@ class HedDetector(Detector):
         hed = import_controlnet_aux("hed", self.name)
         weights = load_state_dict(self.sources.annotator_file(HED_FILE))
         with torch.device("meta"):
-            net = hed.ControlNetHED_Apache2()
+            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
         return hed.HEDdetector(float32_at_boundary(self.placement.place(materialise(net, weights, HED_FILE))))
 

@@ -14,9 +14,14 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
 from app.preprocess.sources import LINEART_COARSE_FILE, LINEART_FILE
 from app.preprocess.third_party import import_controlnet_aux
+
+
+def _generator() -> Any:
+    """Informative Drawings' generator, as controlnet-aux builds it for both files."""
+    return import_controlnet_aux("lineart", "lineart_realistic").Generator(3, 1, 3)
 
 
 class LineartRealisticDetector(Detector):
@@ -28,7 +33,7 @@ class LineartRealisticDetector(Detector):
     description: ClassVar[str] = "The annotator ControlNet 1.1's lineart model was trained with (sk_model.pth); MIT."
     Params: ClassVar[type[DetectorParams]] = DetectorParams
     needs_model: ClassVar[bool] = True
-    weights_file: ClassVar[str] = LINEART_FILE
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (AnnotatorFile(LINEART_FILE, _generator),)
 
     def source_description(self) -> str:
         return repr(self.sources.annotators)
@@ -39,12 +44,13 @@ class LineartRealisticDetector(Detector):
         from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
         lineart = import_controlnet_aux("lineart", self.name)
-        weights = load_state_dict(self.sources.annotator_file(self.weights_file))
+        file = self.annotator_files[0]
+        weights = load_state_dict(self.sources.annotator_file(file.name))
         with torch.device("meta"):
-            net = lineart.Generator(3, 1, 3)
+            net = file.network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary. One network
         # serves as both of its detector's models: this detector is the fine one or the coarse one, not both.
-        net = float32_at_boundary(self.placement.place(materialise(net, weights, self.weights_file)))
+        net = float32_at_boundary(self.placement.place(materialise(net, weights, file.name)))
         return lineart.LineartDetector(net, net)
 
     def _run(self, image: Image.Image, params: DetectorParams) -> MapResult:
@@ -62,4 +68,4 @@ class LineartCoarseDetector(LineartRealisticDetector):
     name: ClassVar[str] = "lineart_coarse"
     label: ClassVar[str] = "Learned coarse lineart (controlnet-aux)"
     description: ClassVar[str] = "The coarse lineart generator (sk_model2.pth): fewer, bolder lines; MIT."
-    weights_file: ClassVar[str] = LINEART_COARSE_FILE
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (AnnotatorFile(LINEART_COARSE_FILE, _generator),)

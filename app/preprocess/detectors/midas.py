@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from app.preprocess.base import DepthDetector, DetectorParams
+from app.preprocess.base import AnnotatorFile, DepthDetector, DetectorParams
 from app.preprocess.sources import MIDAS_FILE
 from app.preprocess.third_party import import_controlnet_aux
 
@@ -23,6 +23,14 @@ class MidasParams(DetectorParams):
     )
 
 
+def _dpt_hybrid() -> Any:
+    """MiDaS DPT-Hybrid with controlnet-aux's load_model("dpt_hybrid") arguments, minus the file read."""
+    dpt = import_controlnet_aux("midas.midas.dpt_depth", "midas")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # timm's notice that it renamed vit_base_resnet50_384
+        return dpt.DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
+
+
 class MidasDetector(DepthDetector):
     """MiDaS v3 DPT-Hybrid (MIT licence) via controlnet-aux; relative inverse depth."""
 
@@ -31,6 +39,7 @@ class MidasDetector(DepthDetector):
     description: ClassVar[str] = "The depth annotator ControlNet 1.1 depth was trained with."
     Params: ClassVar[type[DetectorParams]] = MidasParams
     needs_model: ClassVar[bool] = True
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (AnnotatorFile(MIDAS_FILE, _dpt_hybrid),)
 
     def source_description(self) -> str:
         return repr(self.sources.annotators)
@@ -42,7 +51,6 @@ class MidasDetector(DepthDetector):
 
         midas = import_controlnet_aux("midas", self.name)
         from controlnet_aux.midas.api import MiDaSInference, disabled_train
-        from controlnet_aux.midas.midas.dpt_depth import DPTDepthModel
 
         class _Inference(MiDaSInference):
             # controlnet-aux's constructor would read the file with a bare torch.load.
@@ -52,10 +60,8 @@ class MidasDetector(DepthDetector):
                 self.model.train = disabled_train
 
         weights = load_state_dict(self.sources.annotator_file(MIDAS_FILE))
-        with torch.device("meta"), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # timm's notice that it renamed vit_base_resnet50_384
-            # Same arguments as controlnet-aux's load_model("dpt_hybrid"), minus the file read.
-            net = DPTDepthModel(path=None, backbone="vitb_rn50_384", non_negative=True)
+        with torch.device("meta"):
+            net = self.annotator_files[0].network()
         return midas.MidasDetector(_Inference(self.placement.place(materialise(net, weights, MIDAS_FILE))))
 
     def _depth(self, image: Image.Image, params: MidasParams) -> np.ndarray:

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
 from app.preprocess.sources import MLSD_FILE
 from app.preprocess.third_party import import_controlnet_aux
 
@@ -40,6 +40,10 @@ class MlsdDetector(Detector):
     description: ClassVar[str] = "The annotator ControlNet 1.1's MLSD model was trained with; Apache-2.0."
     Params: ClassVar[type[DetectorParams]] = MlsdParams
     needs_model: ClassVar[bool] = True
+    # Its backbone is built with pretrained=False: nothing downloads.
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (
+        AnnotatorFile(MLSD_FILE, lambda: import_controlnet_aux("mlsd", "mlsd").MobileV2_MLSD_Large()),
+    )
 
     def source_description(self) -> str:
         return repr(self.sources.annotators)
@@ -49,10 +53,9 @@ class MlsdDetector(Detector):
 
         from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
-        mlsd = import_controlnet_aux("mlsd", self.name)
         weights = load_state_dict(self.sources.annotator_file(MLSD_FILE))
         with torch.device("meta"):
-            net = mlsd.MobileV2_MLSD_Large()  # its backbone is built with pretrained=False: nothing downloads
+            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
         return float32_at_boundary(self.placement.place(materialise(net, weights, MLSD_FILE)))
 

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 from PIL import Image
 
-from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
 from app.preprocess.sources import NORMAL_FILE
 from app.preprocess.third_party import import_controlnet_aux
 
@@ -40,6 +40,8 @@ class NormalBaeDetector(Detector):
     label: ClassVar[str] = "NormalBae (controlnet-aux)"
     description: ClassVar[str] = "Surface directions from Bae et al.'s ScanNet model; MIT."
     needs_model: ClassVar[bool] = True
+    # Saved as a DataParallel training checkpoint: {"model": {"module.…": …}}.
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (AnnotatorFile(NORMAL_FILE, build_network, wrapper="model"),)
     overflows_float16: ClassVar[bool] = True  # its EfficientNet's activations left float16's range (NaN maps)
 
     def source_description(self) -> str:

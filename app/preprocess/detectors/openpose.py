@@ -15,7 +15,7 @@ from PIL import Image
 from pydantic import Field
 
 from app.errors import ModelLoadError
-from app.preprocess.base import DetectorParams, PoseDetector
+from app.preprocess.base import AnnotatorFile, DetectorParams, PoseDetector
 from app.preprocess.keypoints import Keypoint, Person
 from app.preprocess.sources import BODY_POSE_FILE, FACE_FILE, HAND_POSE_FILE
 from app.preprocess.third_party import import_controlnet_aux
@@ -28,6 +28,10 @@ class OpenposeParams(DetectorParams):
     include_face: bool = Field(False, description="Also detect and draw face landmarks (slower).")
 
 
+def _model() -> Any:
+    return import_controlnet_aux("open_pose.model", "openpose")
+
+
 class OpenposeDetector(PoseDetector):
     """The original OpenPose body model (CMU; non-commercial licence) via controlnet-aux."""
 
@@ -36,6 +40,12 @@ class OpenposeDetector(PoseDetector):
     description: ClassVar[str] = "The annotator ControlNet's pose model was trained with; non-commercial weights."
     Params: ClassVar[type[DetectorParams]] = OpenposeParams
     needs_model: ClassVar[bool] = True
+    # The body and hand files name their tensors without the block prefix (controlnet-aux's util.transfer).
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (
+        AnnotatorFile(BODY_POSE_FILE, lambda: _model().bodypose_model(), block_prefix=False),
+        AnnotatorFile(HAND_POSE_FILE, lambda: _model().handpose_model(), block_prefix=False),
+        AnnotatorFile(FACE_FILE, lambda: import_controlnet_aux("open_pose.face", "openpose").FaceNet()),
+    )
 
     def source_description(self) -> str:
         return repr(self.sources.annotators)
@@ -46,7 +56,7 @@ class OpenposeDetector(PoseDetector):
         from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
 
         open_pose = import_controlnet_aux("open_pose", self.name)
-        from controlnet_aux.open_pose import body, face, hand, model, util
+        from controlnet_aux.open_pose import body, face, hand, util
 
         # Subclasses that take a ready model: controlnet-aux's own constructors
         # would read the file with a bare torch.load.
@@ -65,23 +75,23 @@ class OpenposeDetector(PoseDetector):
                 self.threshold = face.params["heatmap_peak_thresh"]
                 self.model = net
 
-        def build(cls: Any, filename: str, transfer: bool) -> Any:
-            weights = load_state_dict(self.sources.annotator_file(filename))
+        def build(file: AnnotatorFile) -> Any:
+            weights = load_state_dict(self.sources.annotator_file(file.name))
             with torch.device("meta"):
-                net = cls()
-            if transfer:  # body/hand files name tensors without their block prefix
+                net = file.network()
+            if not file.block_prefix:  # body/hand files name tensors without their block prefix
                 try:
                     weights = util.transfer(net, weights)
                 except KeyError as exc:
-                    raise ModelLoadError(f"{filename} lacks the tensor {exc}; is it the real {filename}?") from None
+                    raise ModelLoadError(f"{file.name} lacks the tensor {exc}; is it the real {file.name}?") from None
             # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-            return float32_at_boundary(self.placement.place(materialise(net, weights, filename)))
+            return float32_at_boundary(self.placement.place(materialise(net, weights, file.name)))
 
-        body_net = build(model.bodypose_model, BODY_POSE_FILE, transfer=True)
+        body_file, hand_file, face_file = self.annotator_files
         return {
-            "detector": open_pose.OpenposeDetector(_Body(body_net)),
-            "hand_factory": lambda: _Hand(build(model.handpose_model, HAND_POSE_FILE, transfer=True)),
-            "face_factory": lambda: _Face(build(face.FaceNet, FACE_FILE, transfer=False)),
+            "detector": open_pose.OpenposeDetector(_Body(build(body_file))),
+            "hand_factory": lambda: _Hand(build(hand_file)),
+            "face_factory": lambda: _Face(build(face_file)),
         }
 
     def _ensure_extras(self, params: OpenposeParams) -> Any:

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field
 
-from app.preprocess.base import Detector, DetectorParams, MapResult
+from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
 from app.preprocess.sources import PIDINET_FILE
 from app.preprocess.third_party import import_controlnet_aux
 
@@ -35,6 +35,9 @@ class PidinetDetector(Detector):
     description: ClassVar[str] = "ControlNet 1.1's second soft-edge annotator: lighter than HED, thinner edges; MIT."
     Params: ClassVar[type[DetectorParams]] = PidinetParams
     needs_model: ClassVar[bool] = True
+    annotator_files: ClassVar[tuple[AnnotatorFile, ...]] = (
+        AnnotatorFile(PIDINET_FILE, lambda: import_controlnet_aux("pidi", "pidinet").pidinet(), wrapper="state_dict"),
+    )
     float32_only: ClassVar[bool] = True  # its pixel-difference convolutions build float32 kernels from the weights
     scribble: ClassVar[bool] = False
 
@@ -49,7 +52,7 @@ class PidinetDetector(Detector):
         pidi = import_controlnet_aux("pidi", self.name)
         weights = load_state_dict(self.sources.annotator_file(PIDINET_FILE))
         with torch.device("meta"):
-            net = pidi.pidinet()
+            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
         placed = self.model_placement.place(materialise(net, weights, PIDINET_FILE))
         return pidi.PidiNetDetector(float32_at_boundary(placed))
