@@ -6,8 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from app.controls import CONTROL_TYPES
+from app.controls import CONTROL_TYPES, CONTROLS
+from app.fit.base import FitContext
+from app.fit.registry import SCORERS
+from app.images import fit_to_size
 from tests.conftest import TEST_DTYPE, pixels
 
 pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
@@ -85,3 +89,17 @@ def test_every_type_and_its_t2i_adapter_keep_the_invariants_on_sdxl(sdxl, photo,
     assert np.array_equal(pixels(solo), pixels(exact[1].result))
     for entry in exact:
         assert gap(batched[entry.method.name], entry.result) <= BOUND, entry.method.name
+
+
+@pytest.mark.parametrize("kind", CONTROL_TYPES)
+def test_every_types_fit_is_best_on_the_photo_that_made_its_map_and_lower_on_a_flipped_one(studio, photo, kind):
+    """Each type's own fit (the verdict's measure of it): the map's own source photo re-extracts to the map; the
+    photo upside down does not (pose and depth too: keypoints and depth order move)."""
+    made = studio.maps.get_map(photo, CONTROLS[kind].default_detector, (96, 64))
+    ctx = FitContext.from_maps(maps={kind: made}, service=studio.maps)
+    scorer = SCORERS[CONTROLS[kind].scorer]()
+    source = fit_to_size(photo, 96, 64, "crop")
+    own = scorer.score(source, ctx)
+    flipped = scorer.score(source.transpose(Image.Transpose.FLIP_TOP_BOTTOM), ctx)
+    assert own is not None and own == pytest.approx(1.0, abs=0.05), (kind, own)
+    assert flipped is not None and flipped < own - 0.01, (kind, own, flipped)
