@@ -49,9 +49,6 @@ MIDAS_FILE = "dpt_hybrid-midas-501f0c75.pt"
 HED_FILE = "ControlNetHED.pth"  # ControlNet 1.1's HED (Apache-2.0 reimplementation), ControlNet++'s soft-edge scorer
 MLSD_FILE = "mlsd_large_512_fp32.pth"  # M-LSD large (Apache-2.0), ControlNet 1.1's straight-line annotator
 NORMAL_FILE = "scannet.pt"  # Bae et al.'s surface normals (MIT), ControlNet 1.1's normal annotator
-PIDINET_FILE = "table5_pidinet.pth"  # PiDiNet (MIT), ControlNet 1.1's second soft-edge annotator
-LINEART_FILE = "sk_model.pth"  # Informative Drawings' generator (MIT), ControlNet 1.1's lineart annotator
-LINEART_COARSE_FILE = "sk_model2.pth"  # its coarse twin
 # Each detector declares the files it reads (``Detector.annotator_files``); the Hub file list and the tiny twins
 # follow those declarations (``app.preprocess.registry.annotator_files``), so a new file is named in its detector.
 

@@ -15,8 +15,10 @@ import numpy as np
 from PIL import Image
 
 from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
-from app.preprocess.sources import LINEART_COARSE_FILE, LINEART_FILE
 from app.preprocess.third_party import import_controlnet_aux
+
+LINEART_FILE = "sk_model.pth"  # in the pinned Annotators revision (MIT)
+LINEART_COARSE_FILE = "sk_model2.pth"
 
 
 def _generator() -> Any:

@@ -16,8 +16,9 @@ from PIL import Image
 from pydantic import Field
 
 from app.preprocess.base import AnnotatorFile, Detector, DetectorParams, MapResult
-from app.preprocess.sources import PIDINET_FILE
 from app.preprocess.third_party import import_controlnet_aux
+
+PIDINET_FILE = "table5_pidinet.pth"  # in the pinned Annotators revision (MIT)
 
 
 class PidinetParams(DetectorParams):
