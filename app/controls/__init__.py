@@ -47,6 +47,16 @@ ADAPTER_MARK = "@t2i"
 """How a method part says its map steers through the type's T2I-Adapter, not its ControlNet: ``canny@t2i``."""
 
 
+def part_name(kind: str, detector: str | None = None, adapter: bool = False) -> str:
+    """How a method string spells one control: ``depth``, ``depth:midas``, ``depth:midas@t2i``."""
+    return (f"{kind}:{detector}" if detector else kind) + ADAPTER_MARK * adapter
+
+
+def adapted_types(family: str | None = None) -> tuple[str, ...]:
+    """The control types with a T2I-Adapter on ``family`` (on any family when None), by rank."""
+    return tuple(name for name, spec in CONTROLS.items() if (family in spec.adapters if family else spec.adapters))
+
+
 def adapter_part(part: str) -> tuple[str, bool]:
     """A method part without its T2I-Adapter mark, and whether it had one: ``depth:midas@t2i`` → (depth:midas, True)."""
     return (part[: -len(ADAPTER_MARK)], True) if part.endswith(ADAPTER_MARK) else (part, False)
@@ -89,9 +99,11 @@ __all__ = [
     "ControlType",
     "ControlTypeName",
     "Guide",
+    "adapted_types",
     "adapter_part",
     "default_detectors",
     "method_label",
+    "part_name",
     "register",
     "spelled_out",
     "type_named",

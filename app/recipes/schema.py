@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.fields import FieldInfo
 
-from app.controls import ADAPTER_MARK, ControlTypeName
+from app.controls import ControlTypeName, part_name
 from app.preprocess import DEFAULTS
 from app.recipes.assets import check_asset_name
 from app.request import (
@@ -129,9 +129,8 @@ class GenerationSettings(CommonSettings):
     @property
     def method(self) -> str:
         """The method string of this generation, e.g. ``text``, ``depth:midas+ip_adapter``."""
-        named = [c.control_type if c.detector in (None, DEFAULTS[c.control_type]) else f"{c.control_type}:{c.detector}"
-                 for c in self.controls]  # fmt: skip
-        parts = [name + ADAPTER_MARK * c.adapter for name, c in zip(named, self.controls, strict=True)]
+        parts = [part_name(c.control_type, None if c.detector in (None, DEFAULTS[c.control_type]) else c.detector,
+                           c.adapter) for c in self.controls]  # fmt: skip
         return "+".join(parts + ["ip_adapter"] * (self.ip_adapter is not None)) or "text"
 
 

@@ -22,6 +22,7 @@ from app.controls import (
     adapter_part,
     default_detectors,
     method_label,
+    part_name,
 )
 from app.engine.result import Result
 from app.errors import StudioError
@@ -64,7 +65,7 @@ class Method:
     @property
     def label(self) -> str:
         """A human label with every detector named, e.g. ``Depth (midas) + IP-Adapter``."""
-        parts = [f"{t}:{d}" + ADAPTER_MARK * (t in self.adapters) for t, d in self.controls]
+        parts = [part_name(t, d, t in self.adapters) for t, d in self.controls]
         return method_label("+".join(parts + ["ip_adapter"] * self.ip_adapter) or "text")
 
 
@@ -123,7 +124,7 @@ def parse_method(text: str, detectors: dict[str, str] | None = None) -> Method:
             raise StudioError(f"method {text!r}: {error}.") from None
         controls.append((kind, detector))
         adapters += [kind] * adapter
-    parts = [(f"{t}:{d}" if d != detectors.get(t) else t) + ADAPTER_MARK * (t in adapters) for t, d in controls]
+    parts = [part_name(t, d if d != detectors.get(t) else None, t in adapters) for t, d in controls]
     return Method("+".join(parts + ["ip_adapter"] * ip_adapter), tuple(controls), ip_adapter, tuple(adapters))
 
 

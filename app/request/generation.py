@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import PydanticOmit
 
-from app.controls import ADAPTER_MARK, CONTROLS, ControlTypeName, spelled_out
+from app.controls import ADAPTER_MARK, ControlTypeName, adapted_types, part_name, spelled_out
 from app.engine.families import FAMILIES, FAMILY_NAMES, FamilyName
 from app.errors import StudioError
 from app.request.labels import describe_field, register_titles
@@ -124,7 +124,7 @@ def check_adapters(family: str, controls: list, width: int, height: int, where: 
     adapters = [c for c in controls if c.adapter]
     if not adapters:
         return
-    served = sorted(t for t, spec in CONTROLS.items() if family in spec.adapters)
+    served = sorted(adapted_types(family))
     if not served:
         raise ValueError(
             f"{where}T2I-Adapter on {FAMILIES[family].label}: none is offered, because TencentARC's SD1.5 adapters "
@@ -229,7 +229,7 @@ class GenerationRequest(CommonSettings):
     @property
     def method(self) -> str:
         """A short name of the conditioning used, e.g. ``text``, ``depth``, ``canny+pose+ip_adapter``."""
-        parts = [c.control_type + ADAPTER_MARK * c.adapter for c in self.controls]
+        parts = [part_name(c.control_type, adapter=c.adapter) for c in self.controls]
         if self.ip_adapter is not None:
             parts.append("ip_adapter")
         return "+".join(parts) or "text"

@@ -15,7 +15,7 @@ from typing import Any, Literal
 from PIL import Image
 from pydantic import Field, PrivateAttr, model_validator
 
-from app.controls import ADAPTER_MARK, CONTROL_TYPES, CONTROLS, method_label
+from app.controls import CONTROL_TYPES, CONTROLS, method_label, part_name
 from app.errors import StudioError
 from app.grid import labelled_grid
 from app.request import StrictModel, validated
@@ -85,9 +85,8 @@ class Axis(StrictModel):
             method = parse_method(str(value))
             if not self._free:
                 return method.label
-            parts = [t if t in self._free else f"{t}:{d}" for t, d in method.controls]
-            marked = [p + ADAPTER_MARK * (p.partition(":")[0] in method.adapters) for p in parts]
-            return method_label("+".join(marked + ["ip_adapter"] * method.ip_adapter) or "text")
+            parts = [part_name(t, None if t in self._free else d, t in method.adapters) for t, d in method.controls]
+            return method_label("+".join(parts + ["ip_adapter"] * method.ip_adapter) or "text")
         return f"{value:g}" if isinstance(value, float) else str(value)
 
 
@@ -158,8 +157,9 @@ def cell_requests(sweep: SweepRequest) -> list[tuple[Any, Any, CompareRequest]]:
 
 
 def _has_swept_units(sweep: SweepRequest, cell: CompareRequest) -> None:
-    """Refuse a per-type strength axis on a cell whose method has no ControlNet of that type: its images would all
-    be the same, and the grid would say they differ by that strength."""
+    """Refuse a per-type strength or detector axis on a cell whose method has no control of that type (its images
+    would all be the same, and the grid would say they differ by that setting), and a detector axis on a method
+    that names that type's detector itself (the axis would not reach it)."""
     method = cell.parsed_methods()[0]
     for axis in (a for a in (sweep.x, sweep.y) if a is not None and a.name in TYPE_AXES):
         kind = TYPE_AXES[axis.name]

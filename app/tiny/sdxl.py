@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from app.controls import CONTROLS
+from app.controls import CONTROLS, adapted_types
 from app.tiny.common import build_tokenizer
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 
@@ -131,7 +131,7 @@ def _write_adapters(root: Path, p: dict[str, Any], seed: int) -> None:
     from diffusers import T2IAdapter
 
     channels = [*p["unet_channels"], p["unet_channels"][-1]]
-    for index, control_type in enumerate(t for t, spec in CONTROLS.items() if "sdxl" in spec.adapters):
+    for index, control_type in enumerate(adapted_types("sdxl")):
         if control_type not in p.get("adapters", CONTROLS):
             continue
         seeded(seed + index)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from PIL import Image
 
-from app.controls import ADAPTER_MARK, CONTROLS, DEFAULT_TYPES
+from app.controls import CONTROLS, DEFAULT_TYPES, adapted_types, part_name
 from app.engine.families import FAMILIES
 from app.errors import StudioError
 from app.eval.runner import comparison_rows
@@ -56,7 +56,7 @@ METHOD_CHOICES = (
     *CONTROL_TYPES,
     "ip_adapter",
     *(f"{kind}+ip_adapter" for kind in CONTROL_TYPES),
-    *(f"{kind}{ADAPTER_MARK}" for kind, spec in CONTROLS.items() if spec.adapters),
+    *(part_name(kind, adapter=True) for kind in adapted_types()),
 )
 """The methods the checkboxes offer: each alone, each control type with the IP-Adapter, then each type's map through
 its T2I-Adapter (SDXL), to set beside its ControlNet on the same map and seed."""

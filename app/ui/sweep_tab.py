@@ -22,7 +22,7 @@ from gradio.processing_utils import save_pil_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
 
-from app.controls import ADAPTER_MARK, CONTROLS, DEFAULT_TYPES
+from app.controls import DEFAULT_TYPES, adapted_types, part_name
 from app.fit import method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
@@ -78,7 +78,7 @@ def method_choices() -> list[str]:
     combos = [m for m in methods if m != "text"]
     # Two default types together, whose units the per-type strength axes set against each other.
     pairs = [f"{a}+{b}" for i, a in enumerate(DEFAULT_TYPES) for b in DEFAULT_TYPES[i + 1 :]]
-    adapters = [f"{kind}{ADAPTER_MARK}" for kind, spec in CONTROLS.items() if spec.adapters]
+    adapters = [part_name(kind, adapter=True) for kind in adapted_types()]
     return [*methods, *pairs, "ip_adapter", *(f"{m}+ip_adapter" for m in combos), *adapters]
 
 
