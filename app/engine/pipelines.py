@@ -164,11 +164,9 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
 
     def controlnet(self, control_type: str):
         """The ControlNet model for ``control_type`` (the union ControlNet where it serves it), from a bounded LRU."""
-        with self.lock:
-            key = "union" if self.served_by_union(control_type) else control_type
-            if key in self._controlnets:
-                self._controlnets.move_to_end(key)
-                return self._controlnets[key]
+        key = "union" if self.served_by_union(control_type) else control_type
+
+        def load():
             import diffusers
 
             if key == "union":
@@ -181,7 +179,7 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
                     f"The {self.family.label} models serve no {control_type} control; this studio has "
                     f"{', '.join(self.spec.controlnets) or 'none'}."
                 )
-            model = _load(
+            return _load(
                 what,
                 source,
                 lambda: self._half_variant_first(
@@ -190,11 +188,8 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
                     )
                 ),
             )
-            self._place(model)
-            self._controlnets[key] = model
-            while len(self._controlnets) > self.settings.controlnet_cache_size:
-                self._controlnets.popitem(last=False)
-            return model
+
+        return self._resident(key, load)
 
     def adapter(self, control_type: str):
         """The T2I-Adapter for ``control_type``, from the ControlNets' bounded LRU (key ``t2i:<type>``).
@@ -202,11 +197,8 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
         Read in full precision and cast: TencentARC's openpose adapter ships no ``fp16`` files, and one rule for all
         keeps the Space's preloaded files the ones read.
         """
-        with self.lock:
-            key = f"t2i:{control_type}"
-            if key in self._controlnets:
-                self._controlnets.move_to_end(key)
-                return self._controlnets[key]
+
+        def load():
             source = self.spec.adapters.get(control_type)
             if source is None:
                 raise StudioError(
@@ -215,11 +207,22 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
                 )
             from diffusers import T2IAdapter
 
-            model = _load(
+            return _load(
                 f"{control_type} T2I-Adapter",
                 source,
                 lambda: T2IAdapter.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
             )
+
+        return self._resident(f"t2i:{control_type}", load)
+
+    def _resident(self, key: str, load: Callable[[], Any]) -> Any:
+        """The network under ``key`` in the bounded LRU ControlNets and T2I-Adapters share: loaded (``load``) and
+        placed on first use, the least recently used one dropped past the cache's size."""
+        with self.lock:
+            if key in self._controlnets:
+                self._controlnets.move_to_end(key)
+                return self._controlnets[key]
+            model = load()
             self._place(model)
             self._controlnets[key] = model
             while len(self._controlnets) > self.settings.controlnet_cache_size:
