@@ -129,6 +129,29 @@ class Detector(ABC):
             return replace(self.placement, dtype="float32")
         return self.placement
 
+    def _annotator_network(
+        self, file: AnnotatorFile | None = None, adapt: Callable[[Any, dict], dict] | None = None
+    ) -> Any:
+        """``file``'s network (default: the detector's first file) holding its weights, read weights-only from the
+        Annotators source, placed where the model runs (:attr:`model_placement`).
+
+        Args:
+            file: Which of :attr:`annotator_files`.
+            adapt: Maps the network and the file's state dict to the names the network takes (OpenPose's files drop
+                their block prefix).
+        """
+        import torch
+
+        from app.preprocess.weights import load_state_dict, materialise
+
+        file = file or self.annotator_files[0]
+        weights = load_state_dict(self.sources.annotator_file(file.name))
+        with torch.device("meta"):
+            net = file.network()
+        if adapt is not None:
+            weights = adapt(net, weights)
+        return self.model_placement.place(materialise(net, weights, file.name))
+
     # -- parameters -----------------------------------------------------------------
     @classmethod
     def parse_params(cls, params: dict[str, Any] | DetectorParams | None = None, **kwargs: Any) -> DetectorParams:

@@ -40,16 +40,11 @@ class HedDetector(Detector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
-
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary
 
         hed = import_controlnet_aux("hed", self.name)
-        weights = load_state_dict(self.sources.annotator_file(HED_FILE))
-        with torch.device("meta"):
-            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-        return hed.HEDdetector(float32_at_boundary(self.placement.place(materialise(net, weights, HED_FILE))))
+        return hed.HEDdetector(float32_at_boundary(self._annotator_network()))
 
     def _run(self, image: Image.Image, params: HedParams) -> MapResult:
         import torch

@@ -41,18 +41,12 @@ class LineartRealisticDetector(Detector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
-
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary
 
         lineart = import_controlnet_aux("lineart", self.name)
-        file = self.annotator_files[0]
-        weights = load_state_dict(self.sources.annotator_file(file.name))
-        with torch.device("meta"):
-            net = file.network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary. One network
         # serves as both of its detector's models: this detector is the fine one or the coarse one, not both.
-        net = float32_at_boundary(self.placement.place(materialise(net, weights, file.name)))
+        net = float32_at_boundary(self._annotator_network())
         return lineart.LineartDetector(net, net)
 
     def _run(self, image: Image.Image, params: DetectorParams) -> MapResult:

@@ -47,8 +47,6 @@ class MidasDetector(DepthDetector):
     def _load(self) -> Any:
         import torch
 
-        from app.preprocess.weights import load_state_dict, materialise
-
         midas = import_controlnet_aux("midas", self.name)
         from controlnet_aux.midas.api import MiDaSInference, disabled_train
 
@@ -59,10 +57,7 @@ class MidasDetector(DepthDetector):
                 self.model = net
                 self.model.train = disabled_train
 
-        weights = load_state_dict(self.sources.annotator_file(MIDAS_FILE))
-        with torch.device("meta"):
-            net = self.annotator_files[0].network()
-        return midas.MidasDetector(_Inference(self.placement.place(materialise(net, weights, MIDAS_FILE))))
+        return midas.MidasDetector(_Inference(self._annotator_network()))
 
     def _depth(self, image: Image.Image, params: MidasParams) -> np.ndarray:
         import torch

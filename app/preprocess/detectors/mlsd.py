@@ -49,15 +49,10 @@ class MlsdDetector(Detector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
+        from app.preprocess.weights import float32_at_boundary
 
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
-
-        weights = load_state_dict(self.sources.annotator_file(MLSD_FILE))
-        with torch.device("meta"):
-            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-        return float32_at_boundary(self.placement.place(materialise(net, weights, MLSD_FILE)))
+        return float32_at_boundary(self._annotator_network())
 
     def _run(self, image: Image.Image, params: MlsdParams) -> MapResult:
         import cv2

@@ -48,17 +48,11 @@ class NormalBaeDetector(Detector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
-
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary
 
         normalbae = import_controlnet_aux("normalbae", self.name)
-        weights = load_state_dict(self.sources.annotator_file(NORMAL_FILE))  # a DataParallel training checkpoint
-        with torch.device("meta"):
-            net = build_network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-        placed = float32_at_boundary(self.model_placement.place(materialise(net, weights, NORMAL_FILE)))
-        return normalbae.NormalBaeDetector(placed)
+        return normalbae.NormalBaeDetector(float32_at_boundary(self._annotator_network()))
 
     def _run(self, image: Image.Image, params: DetectorParams) -> MapResult:
         import torch

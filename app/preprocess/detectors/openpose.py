@@ -51,9 +51,7 @@ class OpenposeDetector(PoseDetector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
-
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary
 
         open_pose = import_controlnet_aux("open_pose", self.name)
         from controlnet_aux.open_pose import body, face, hand, util
@@ -76,16 +74,15 @@ class OpenposeDetector(PoseDetector):
                 self.model = net
 
         def build(file: AnnotatorFile) -> Any:
-            weights = load_state_dict(self.sources.annotator_file(file.name))
-            with torch.device("meta"):
-                net = file.network()
-            if not file.block_prefix:  # body/hand files name tensors without their block prefix
+            def with_block_prefix(net: Any, weights: dict) -> dict:  # body/hand files name tensors without it
                 try:
-                    weights = util.transfer(net, weights)
+                    return util.transfer(net, weights)
                 except KeyError as exc:
                     raise ModelLoadError(f"{file.name} lacks the tensor {exc}; is it the real {file.name}?") from None
+
             # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-            return float32_at_boundary(self.placement.place(materialise(net, weights, file.name)))
+            adapt = None if file.block_prefix else with_block_prefix
+            return float32_at_boundary(self._annotator_network(file, adapt))
 
         body_file, hand_file, face_file = self.annotator_files
         return {

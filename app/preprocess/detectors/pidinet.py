@@ -46,17 +46,11 @@ class PidinetDetector(Detector):
         return repr(self.sources.annotators)
 
     def _load(self) -> Any:
-        import torch
-
-        from app.preprocess.weights import float32_at_boundary, load_state_dict, materialise
+        from app.preprocess.weights import float32_at_boundary
 
         pidi = import_controlnet_aux("pidi", self.name)
-        weights = load_state_dict(self.sources.annotator_file(PIDINET_FILE))
-        with torch.device("meta"):
-            net = self.annotator_files[0].network()
         # controlnet-aux feeds float32 inputs and reads float32 outputs: cast at the model's boundary.
-        placed = self.model_placement.place(materialise(net, weights, PIDINET_FILE))
-        return pidi.PidiNetDetector(float32_at_boundary(placed))
+        return pidi.PidiNetDetector(float32_at_boundary(self._annotator_network()))
 
     def _run(self, image: Image.Image, params: PidinetParams) -> MapResult:
         import torch
