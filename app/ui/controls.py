@@ -7,7 +7,7 @@ from typing import Any
 
 import gradio as gr
 
-from app.errors import StudioError
+from app.errors import StudioError, clipped
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
 from app.recipes import RecipeControl
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
@@ -152,18 +152,20 @@ def read_unit_rows(rows: Any, shared: dict[str, float]) -> dict[str, dict[str, A
     if not isinstance(rows, list) or len(rows) > MAX_UNIT_ROWS:
         raise StudioError(
             f"Each ControlNet its own strength: expected up to {MAX_UNIT_ROWS} rows of "
-            f"[{', '.join(UNIT_HEADERS)}], received {_shown(rows)}."
+            f"[{', '.join(UNIT_HEADERS)}], received {clipped(repr(rows), 60)}."
         )
     units: dict[str, dict[str, Any]] = {}
     for row in rows:
         if not isinstance(row, list | tuple) or len(row) != len(UNIT_HEADERS):
             raise StudioError(f"Each ControlNet its own strength: a row must be [{', '.join(UNIT_HEADERS)}], "
-                              f"received {_shown(row)}.")  # fmt: skip
+                              f"received {clipped(repr(row), 60)}.")  # fmt: skip
         kind, *cells = (str(cell).strip() if cell is not None else "" for cell in row)
         if not any(cells):
             continue
         if kind in units:
-            raise StudioError(f"Each ControlNet its own strength: {_shown(kind)} is given twice; one row per type.")
+            raise StudioError(
+                f"Each ControlNet its own strength: {clipped(repr(kind), 60)} is given twice; one row per type."
+            )
         pairs = zip(STRENGTH_FIELDS, cells, strict=True)
         units[kind] = {name: _number(cell) if cell else shared[name] for name, cell in pairs}
     return units
@@ -174,11 +176,6 @@ def _number(cell: str) -> float | str:
         return float(cell)
     except ValueError:
         return cell
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "…"
 
 
 @dataclass
