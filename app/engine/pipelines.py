@@ -9,9 +9,9 @@ loads once; its attention processors are attached to the shared UNet only for
 the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
 
-Everything that touches the models runs under :attr:`PipelineCache.lock`. The IP-Adapter's handling
-(:mod:`app.engine.ip_adapter`) and the read-only inspection of what is resident (:mod:`app.engine.diagnostics`)
-are mixed in from their own modules.
+Everything that touches the models runs under :attr:`PipelineCache.lock`. The IP-Adapter's and the T2I-Adapters'
+handling (:mod:`app.engine.ip_adapter`, :mod:`app.engine.adapters`) and the read-only inspection of what is resident
+(:mod:`app.engine.diagnostics`) are mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 
 import torch
 
+from app.engine.adapters import AdapterHandling
 from app.engine.compiling import compile_regions
 from app.engine.devices import resolve_device
 from app.engine.diagnostics import CacheDiagnostics
@@ -45,7 +46,7 @@ SharedModules = weakref.WeakValueDictionary
 entry lives as long as some cache holds its module."""
 
 
-class PipelineCache(IPAdapterHandling, CacheDiagnostics):
+class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
     """Lazily loads and shares the diffusion components of one :class:`ModelSpec` (one model family).
 
     Args:
@@ -191,30 +192,6 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
 
         return self._resident(key, load)
 
-    def adapter(self, control_type: str):
-        """The T2I-Adapter for ``control_type``, from the ControlNets' bounded LRU (key ``t2i:<type>``).
-
-        Read in full precision and cast: TencentARC's openpose adapter ships no ``fp16`` files, and one rule for all
-        keeps the Space's preloaded files the ones read.
-        """
-
-        def load():
-            source = self.spec.adapters.get(control_type)
-            if source is None:
-                raise StudioError(
-                    f"The {self.family.label} models serve no {control_type} T2I-Adapter; this studio has "
-                    f"{', '.join(self.spec.adapters) or 'none'}."
-                )
-            from diffusers import T2IAdapter
-
-            return _load(
-                f"{control_type} T2I-Adapter",
-                source,
-                lambda: T2IAdapter.from_pretrained(source, dtype=self.dtype, use_safetensors=True),
-            )
-
-        return self._resident(f"t2i:{control_type}", load)
-
     def _resident(self, key: str, load: Callable[[], Any]) -> Any:
         """The network under ``key`` in the bounded LRU ControlNets and T2I-Adapters share: loaded (``load``) and
         placed on first use, the least recently used one dropped past the cache's size."""
@@ -266,15 +243,10 @@ class PipelineCache(IPAdapterHandling, CacheDiagnostics):
     def pipeline_for(self, control_types: list[str], ip_adapter: bool, adapter: bool = False):
         """The pipeline for a method, with its ControlNet(s) attached (or the union ControlNet, which serves all
         its types in one network; or, with ``adapter``, the types' T2I-Adapters). Call under :attr:`lock`."""
-        from diffusers import MultiAdapter, MultiControlNetModel
+        from diffusers import MultiControlNetModel
 
         if adapter:
-
-            def attach_adapters():
-                models = [self.adapter(t) for t in control_types]
-                return self._with_controlnet(models[0] if len(models) == 1 else MultiAdapter(models), "adapter")
-
-            return self._pipeline(attach_adapters, ip_adapter, ("t2i", *control_types))
+            return self._adapter_pipeline(control_types, ip_adapter)
 
         union = [t for t in control_types if self.served_by_union(t)]
         if union and len(union) < len(control_types):
