@@ -16,11 +16,12 @@ from typing import Any
 from PIL import Image
 
 from app.engine.devices import is_out_of_memory, release_memory
+from app.engine.families import FAMILIES
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.errors import RETRYABLE, Cancelled, StudioError
 from app.preprocess import MapResult
-from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, check_adapters
+from app.request import ControlSettings, GenerationRequest, IPAdapterSettings, check_adapters, check_family
 from app.request.compare import LEFT_OUT, CompareEntry, CompareProgressFn, CompareRequest, Method
 from app.request.sweep import SweepCell, SweepRequest, SweepResult, cell_label, sweep_grid
 
@@ -42,13 +43,14 @@ def run_comparison(
     """A validated comparison on ``studio`` (:meth:`app.studio.Studio.compare` checks it first): each method on
     every seed, exactly (one solo run each) or batched, yielding each method's entry as it finishes."""
     runs = len(methods) * request.seed_count
-    if (request.batching or studio.default_batching()) == "batched" and runs > 1:
+    batched = (request.batching or studio.default_batching()) == "batched"
+    if batched and runs > 1 and FAMILIES[request.family].batched:
         yield from _compare_batched(studio, request, methods, structure, reference, progress, cancel, preview)
         return
     for index, method in enumerate(methods):
         maps: list[MapResult] = []
         try:
-            check_inputs(method, structure, reference)
+            check_inputs(method, structure, reference, request)
             for _, detector in method.controls:
                 maps.append(method_map(studio, request, detector, structure))
             generation = method_request(request, method, maps, reference)
@@ -63,11 +65,20 @@ def run_comparison(
 
                 shown = None if preview is None or offset else for_methods(preview, [index])
                 results.append(studio.generate(run, step, cancel, shown))
+            if batched and not FAMILIES[request.family].batched:
+                for result in results:
+                    result.notes.append(UNBATCHED.format(family=FAMILIES[request.family].short))
             yield CompareEntry(method, Result.of_seeds(results), maps)
         except Cancelled:
             raise
         except Exception as error:
             yield failed_entry(method, maps, error)
+
+
+UNBATCHED = (
+    "Ran exactly: {family} methods run one at a time (its ControlNets cannot yet steer only some rows of a shared "
+    "pass), so this time is the method's own."
+)
 
 
 def method_map(studio: Any, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
@@ -121,7 +132,7 @@ def _compare_batched(
     for index, method in enumerate(methods):
         maps: list[MapResult] = []
         try:
-            check_inputs(method, structure, reference)
+            check_inputs(method, structure, reference, request)
             for _, detector in method.controls:
                 maps.append(method_map(studio, request, detector, structure))
             ready.append((index, method_request(request, method, maps, reference), maps))
@@ -225,13 +236,21 @@ def on_seeds(generation: GenerationRequest, seeds: list[int]) -> list[Generation
     return [generation if seed == generation.seed else generation.model_copy(update={"seed": seed}) for seed in seeds]
 
 
-def check_inputs(method: Method, structure: Image.Image | None, reference: Image.Image | None) -> None:
-    """Refuse one method of a comparison whose image is missing (the others still run); the message starts with
-    :data:`LEFT_OUT`.
+def check_inputs(
+    method: Method, structure: Image.Image | None, reference: Image.Image | None, request: CompareRequest | None = None
+) -> None:
+    """Refuse one method of a comparison whose image is missing, or that ``request``'s family cannot run (the others
+    still run); the message starts with :data:`LEFT_OUT`.
 
     Raises:
-        StudioError: saying which image it needs, received none.
+        StudioError: saying which image it needs, received none; or what the family lacks.
     """
+    if request is not None:
+        try:
+            types = [t for t, _ in method.controls]
+            check_family(request.family, types, method.ip_adapter, request.width, request.height)
+        except ValueError as error:
+            raise StudioError(f"{LEFT_OUT} {method.label}: {error}.") from None
     missing = []
     if method.controls and structure is None:
         missing.append("a structure photo (its maps are made from it)")

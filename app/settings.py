@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
-from app.engine.families import FAMILIES, FAMILY_NAMES
+from app.engine.families import DEFAULT_FAMILIES, FAMILIES, FAMILY_NAMES
 from app.errors import StudioError
 
 MODEL_SOURCES = ("real", "tiny")
@@ -103,7 +103,7 @@ class Settings:
 
     model_source: str = "real"
     # The model families served (SD1.5, SDXL), the first one the default; each loads on first use.
-    model_families: tuple[str, ...] = MODEL_FAMILIES
+    model_families: tuple[str, ...] = DEFAULT_FAMILIES
     # Families whose models stay loaded at once (least recently used goes); 0 = auto: all of them on a GPU with
     # 40 GiB or more and on ZeroGPU, one otherwise.
     resident_families: int = 0
@@ -139,7 +139,7 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         on_space = bool(os.environ.get("SPACE_ID"))
-        families = _env_families("STUDIO_FAMILIES", MODEL_FAMILIES)
+        families = _env_families("STUDIO_FAMILIES", DEFAULT_FAMILIES)
         # A Space caps the size below a local GPU's, but never below a served family's native size (SDXL's 1024²).
         space_side = max(768, *(FAMILIES[f].default_size for f in families))
         return cls(

@@ -34,10 +34,15 @@ def test_defaults_and_space_caps(monkeypatch):
 def test_families_setting(monkeypatch):
     monkeypatch.setenv("STUDIO_FAMILIES", " SDXL, sd15,sdxl ")
     assert Settings.from_env().model_families == ("sdxl", "sd15")  # order kept (the default first), once each
-    for bad in ("sd3", ",", "sd15,flux"):
+    for bad in ("sd3", ",", "sd15,flux2"):
         monkeypatch.setenv("STUDIO_FAMILIES", bad)
-        with pytest.raises(StudioError, match=r"STUDIO_FAMILIES=.*use one or more of sd15, sdxl"):
+        with pytest.raises(StudioError, match=r"STUDIO_FAMILIES=.*use one or more of sd15, sdxl, flux"):
             Settings.from_env()
+    # FLUX.1 [dev] is gated and non-commercial: served only when asked for.
+    monkeypatch.delenv("STUDIO_FAMILIES")
+    assert Settings.from_env().model_families == ("sd15", "sdxl")
+    monkeypatch.setenv("STUDIO_FAMILIES", "sd15,flux")
+    assert Settings.from_env().model_families == ("sd15", "flux")
 
 
 @pytest.mark.parametrize(

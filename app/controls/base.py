@@ -72,6 +72,11 @@ class ControlType:
             raise ValueError(f"control type {self.name!r} names no ControlNet for any family")
 
 
+FLUX_UNION_CONTROLNET = "Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro-2.0"
+"""FLUX.1 [dev]'s ControlNet for the types that name it: one network for canny, soft edge, depth and pose (and
+grey), with no control-mode input (its card: "use as a normal ControlNet"), so each type lists it as its own and the
+studio loads it once. Non-commercial, as FLUX.1 [dev] is."""
+
 RESERVED = ("text", "ip_adapter", "any", "none")
 """Words method strings and detector registries already use for something else."""
 

@@ -1,6 +1,6 @@
 """Canny edges: the outlines of the photo."""
 
-from app.controls.base import ControlType, Guide, register
+from app.controls.base import FLUX_UNION_CONTROLNET, ControlType, Guide, register
 
 CANNY = register(
     ControlType(
@@ -9,7 +9,7 @@ CANNY = register(
         description="canny edges",
         default_detector="canny",
         scorer="edges",
-        controlnets={"sd15": "lllyasviel/control_v11p_sd15_canny"},
+        controlnets={"sd15": "lllyasviel/control_v11p_sd15_canny", "flux": FLUX_UNION_CONTROLNET},
         # xinsir/controlnet-union-sdxl-1.0: mode 3 is canny/lineart/mlsd.
         union_modes={"sdxl": 3},
         # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).

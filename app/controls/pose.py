@@ -1,6 +1,6 @@
 """Pose: the skeletons of the people in the photo (OpenPose-18 keypoints)."""
 
-from app.controls.base import ControlType, Guide, register
+from app.controls.base import FLUX_UNION_CONTROLNET, ControlType, Guide, register
 
 POSE = register(
     ControlType(
@@ -9,7 +9,7 @@ POSE = register(
         description="OpenPose skeleton",
         default_detector="vitpose",
         scorer="pose",
-        controlnets={"sd15": "lllyasviel/control_v11p_sd15_openpose"},
+        controlnets={"sd15": "lllyasviel/control_v11p_sd15_openpose", "flux": FLUX_UNION_CONTROLNET},
         union_modes={"sdxl": 0},  # xinsir/controlnet-union-sdxl-1.0: mode 0 is openpose
         # TencentARC's SDXL adapter (safetensors; its SD1.5 adapters ship pickled .bin files only).
         adapters={"sdxl": "TencentARC/t2i-adapter-openpose-sdxl-1.0"},

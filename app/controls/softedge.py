@@ -1,6 +1,6 @@
 """Soft edge: the photo's boundaries as soft, graded lines (HED), looser than canny's hard one-pixel edges."""
 
-from app.controls.base import ControlType, Guide, register
+from app.controls.base import FLUX_UNION_CONTROLNET, ControlType, Guide, register
 
 SOFTEDGE = register(
     ControlType(
@@ -9,7 +9,7 @@ SOFTEDGE = register(
         description="soft edges (HED)",
         default_detector="hed",
         scorer="softedge",
-        controlnets={"sd15": "lllyasviel/control_v11p_sd15_softedge"},
+        controlnets={"sd15": "lllyasviel/control_v11p_sd15_softedge", "flux": FLUX_UNION_CONTROLNET},
         # xinsir/controlnet-union-sdxl-1.0 (ControlNetPlus's test scripts): mode 2 is hed/pidi/scribble/ted.
         union_modes={"sdxl": 2},
         rank=50,

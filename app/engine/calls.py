@@ -68,6 +68,10 @@ def call_arguments(
     }
     if pooled:
         kwargs["pooled_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"] = pooled
+    if cache.family.distilled_guidance:  # FLUX: guidance is the transformer's input; no negative embeddings
+        del kwargs["negative_prompt_embeds"], kwargs["negative_pooled_prompt_embeds"]
+    if cache.family.packed_latents:
+        kwargs["latents"] = starting_latents(cache, request)
     union = [c for c in request.controls if cache.served_by_union(c.control_type)]
     if any(c.adapter for c in request.controls):  # T2I-Adapters (the request has checked: all of its controls)
         adapter_arguments(kwargs, request.controls, control_images)
@@ -79,11 +83,27 @@ def call_arguments(
             kwargs[name] = values[0] if len(union) == 1 else values
     elif request.controls:
         single = len(request.controls) == 1
-        kwargs["image"] = control_images[0] if single else control_images
+        kwargs[cache.family.control_argument] = control_images[0] if single else control_images
         for name in STRENGTH_ARGUMENTS:
             values = [getattr(c, name) for c in request.controls]
             kwargs[name] = values[0] if single else values
     return kwargs
+
+
+def starting_latents(cache: Any, request: Any) -> torch.Tensor:
+    """FLUX's starting noise, drawn before the call from the request's seeds (packed as its pipeline packs it).
+
+    FLUX's ControlNet pipeline VAE-encodes the control image with a sample from the call's generator before it
+    draws the noise, so left to the pipeline a ControlNet method would start from other noise than text-only on the
+    same seed. Drawn here from fresh generators, every method starts from the same noise, as on the other families.
+    """
+    base = cache.base()
+    channels = cache.denoiser(base).config.in_channels // 4
+    generators = [torch.Generator("cpu").manual_seed(request.seed + i) for i in range(request.num_images_per_prompt)]
+    latents, _ = base.prepare_latents(
+        len(generators), channels, request.height, request.width, cache.dtype, cache.device, generators
+    )
+    return latents
 
 
 def adapter_arguments(kwargs: dict[str, Any], controls: list, control_images: list) -> None:

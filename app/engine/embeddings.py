@@ -16,6 +16,9 @@ from PIL import Image
 
 from app.images import content_hash
 
+FLUX_MAX_SEQUENCE = 512
+"""T5 tokens FLUX.1 [dev] reads (diffusers' default and the length it was trained with)."""
+
 CACHE_SIZE = 16
 """Embeddings kept (least recently used goes): a few prompts and references per family."""
 
@@ -47,8 +50,11 @@ class EmbeddingCache:
             del self._items[key]
 
     def prompt(self, cache: Any, request: Any, device: str) -> tuple[tuple, list[str]]:
-        """The prompt embeddings of ``request`` on ``cache``'s base pipeline (SDXL's include pooled ones), and a
-        note when the prompt is empty or CLIP reads only part of it."""
+        """The prompt embeddings of ``request`` on ``cache``'s base pipeline as ``(positive, negative, *pooled)``
+        (SDXL's and FLUX's include pooled ones; a distilled-guidance family has no negative ones), and a note when
+        the prompt is empty or an encoder reads only part of it."""
+        if cache.family.distilled_guidance:
+            return self._distilled_prompt(cache, request, device)
         guided = request.guidance_scale > 1.0
         base = cache.base()
         notes = []
@@ -71,6 +77,30 @@ class EmbeddingCache:
             ),
         )
         return embeds, notes
+
+    def _distilled_prompt(self, cache: Any, request: Any, device: str) -> tuple[tuple, list[str]]:
+        """FLUX's embeddings: T5's tokens and CLIP's pooled vector, with no negative ones (its guidance is an input
+        of the transformer, not a second pass)."""
+        base = cache.base()
+        notes = []
+        if not request.prompt.strip():
+            notes.append("The prompt is empty: the image follows only the conditioning.")
+        if request.negative_prompt.strip():
+            notes.append(f"{cache.family.short} takes no negative prompt (its guidance is distilled): it was not used.")
+        tokens = len(base.tokenizer_2(request.prompt, truncation=False).input_ids)
+        if tokens > FLUX_MAX_SEQUENCE:
+            notes.append(f"The prompt is {tokens} T5 tokens long; FLUX reads the first {FLUX_MAX_SEQUENCE}.")
+        positive, pooled, _ = self._get(
+            (request.family, "prompt", request.prompt),
+            lambda: base.encode_prompt(
+                prompt=request.prompt,
+                prompt_2=None,
+                device=device,
+                num_images_per_prompt=1,
+                max_sequence_length=FLUX_MAX_SEQUENCE,
+            ),
+        )
+        return (positive, None, pooled, None), notes
 
     def reference(self, cache: Any, pipe: Any, reference: Image.Image, request: Any, device: str) -> list:
         """The IP-Adapter image embeddings of ``reference`` (the IP-Adapter attached to ``pipe``)."""

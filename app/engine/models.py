@@ -1,4 +1,4 @@
-"""Where the diffusion weights come from: one spec per model family (SD1.5, SDXL), one loading code path.
+"""Where the diffusion weights come from: one spec per model family (SD1.5, SDXL, FLUX.1), one loading code path.
 
 ``real`` names Hub repositories (or local folders, via environment overrides);
 ``tiny`` points at a folder written by :mod:`app.tiny` with the same layout and
@@ -162,6 +162,52 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
         ),
         preview_vae=str(root / "taesdxl"),
         half_vae=str(root / "sdxl-vae-fp16-fix"),
+        root=str(root),
+    )
+
+
+REAL_FLUX_DEFAULTS = {
+    "base": "black-forest-labs/FLUX.1-dev",
+    # TAEF1 in diffusers' format: it decodes FLUX's 16-channel latents as the pipeline holds them.
+    "preview_vae": "madebyollin/taef1",
+}
+
+
+def real_flux_spec() -> ModelSpec:
+    """FLUX.1 [dev]'s Hub defaults, each overridable by a ``STUDIO_FLUX_*`` environment variable (Hub id or local
+    folder): ``STUDIO_FLUX_BASE_MODEL``, ``STUDIO_FLUX_CONTROLNET_<TYPE>`` (empty: none for that type),
+    ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its ControlNets are the control types' ``flux`` entries."""
+    env = os.environ.get
+
+    def source(name: str, default: str | None) -> str | None:
+        value = env(name)
+        return default if value is None else (value.strip() or None)
+
+    return ModelSpec(
+        source="real",
+        family="flux",
+        base=env("STUDIO_FLUX_BASE_MODEL") or REAL_FLUX_DEFAULTS["base"],
+        controlnets={
+            t: own
+            for t, spec in CONTROLS.items()
+            if (own := source(f"STUDIO_FLUX_CONTROLNET_{t.upper()}", spec.controlnets.get("flux")))
+        },
+        ip_adapter=IPAdapterSource(repo=""),  # FLUX's image prompts are not served yet (the family says so)
+        preview_vae=source("STUDIO_FLUX_PREVIEW_VAE", REAL_FLUX_DEFAULTS["preview_vae"]),
+    )
+
+
+def tiny_flux_spec(root: Path) -> ModelSpec:
+    """The tiny FLUX.1 twin written under ``root`` (:mod:`app.tiny.flux`): one union ControlNet folder serving the
+    control types the real one serves, as the real repository does."""
+    union = str(root / "controlnet-flux-union")
+    return ModelSpec(
+        source="tiny",
+        family="flux",
+        base=str(root / "flux"),
+        controlnets={t: union for t, spec in CONTROLS.items() if "flux" in spec.controlnets},
+        ip_adapter=IPAdapterSource(repo=""),
+        preview_vae=str(root / "taef1"),
         root=str(root),
     )
 

@@ -1,8 +1,8 @@
 """One process-wide pipeline cache that serves every conditioning method.
 
-One cache per model family (:mod:`app.engine.families`). The UNet, VAE and text
+One cache per model family (:mod:`app.engine.families`). The UNet (FLUX: transformer), VAE and text
 encoder(s) load once into the family's base pipeline (``StableDiffusionPipeline``,
-``StableDiffusionXLPipeline``). Its ControlNet pipelines (per-type and, on SDXL, union
+``StableDiffusionXLPipeline``, ``FluxPipeline``). Its ControlNet pipelines (per-type and, on SDXL, union
 and T2I-Adapter) are derived from it with ``from_pipe`` (sharing those very modules); ControlNet
 and T2I-Adapter models live in a bounded LRU and are attached to them per call. The IP-Adapter
 loads once; its attention processors are attached to the shared UNet only for
@@ -35,7 +35,9 @@ from app.engine.loading import TINY_HINT
 from app.engine.loading import load as _load
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
+from app.engine.schedulers import make_scheduler
 from app.errors import ModelLoadError, StudioError
+from app.samplers import SCHEDULER_LABELS
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         self.family = FAMILIES[spec.family]
         self.settings = settings
         self.device, self.dtype = resolve_device(settings)
+        if self.dtype == torch.float16 and self.family.half_dtype:  # FLUX.1 runs in its own half precision
+            self.dtype = getattr(torch, self.family.half_dtype)
         # One lock for loading and running: the components are shared, so only one call may use them.
         self.lock = lock or threading.RLock()
         self._shared = SharedModules() if shared is None else shared
@@ -101,7 +105,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         A source without fp16 files (a local folder, another repository) falls back to its full-precision
         files, cast on load; in float32 the full files are always read, never upcast half weights.
         """
-        if self.dtype == torch.float32:
+        if self.dtype == torch.float32 or not self.family.half_variant:
             return load(None)
         try:
             return load(HALF_VARIANT)
@@ -130,12 +134,17 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
                             **({"vae": vae} if vae is not None else {}),
                         )
                     ),
+                    licence=self.family.licence,
                 )
                 pipe.set_progress_bar_config(disable=True)
                 self._place(pipe)
-                self._plain_processors = dict(pipe.unet.attn_processors)
+                self._plain_processors = dict(self.denoiser(pipe).attn_processors)
                 self._base = pipe
             return self._base
+
+    def denoiser(self, pipe=None):
+        """The family's denoising network (SD's UNet, FLUX's transformer) in ``pipe`` (default: the base)."""
+        return getattr(pipe if pipe is not None else self.base(), self.family.denoiser)
 
     def _half_vae(self):
         """The spec's float16 VAE (SDXL's own overflows in float16), or None: in other dtypes, or when it has none."""
@@ -156,7 +165,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         served = [t for t in control_types if t in self.spec.controlnets or self.served_by_union(t)]
         for control_type in served[-self.settings.controlnet_cache_size :]:
             self.controlnet(control_type)
-        if ip_adapter:
+        if ip_adapter and self.family.image_prompt:
             self.pipeline_for([], ip_adapter=True)
 
     def served_by_union(self, control_type: str) -> bool:
@@ -165,7 +174,8 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
 
     def controlnet(self, control_type: str):
         """The ControlNet model for ``control_type`` (the union ControlNet where it serves it), from a bounded LRU."""
-        key = "union" if self.served_by_union(control_type) else control_type
+        # Keyed by source, so types one network serves (FLUX's union ControlNet, named by each type) share it.
+        key = "union" if self.served_by_union(control_type) else self.spec.controlnets.get(control_type, control_type)
 
         def load():
             import diffusers
@@ -173,7 +183,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
             if key == "union":
                 source, loader, what = self.spec.union, diffusers.ControlNetUnionModel, "union ControlNet"
             elif control_type in self.spec.controlnets:
-                source, loader = self.spec.controlnets[control_type], diffusers.ControlNetModel
+                source, loader = self.spec.controlnets[control_type], self.family.pipeline_class("controlnet_model")
                 what = f"{control_type} ControlNet"
             else:
                 raise StudioError(
@@ -234,17 +244,31 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
             self._preview_decoder = PreviewDecoder(vae.to(self.device).eval())
             return self._preview_decoder
 
+    def scheduler(self, name: str) -> tuple[Any, list[str]]:
+        """A fresh scheduler for sampler ``name`` on this family, and a note when the family samples its own way."""
+        base = self.base()
+        if not self.family.own_sampler:
+            return make_scheduler(name, base.scheduler.config), []
+        notes = []
+        if name != "euler":
+            notes.append(
+                f"{self.family.short} samples with its own flow-matching Euler; the sampler setting "
+                f"({SCHEDULER_LABELS.get(name, name)}) applies to the Stable Diffusion families."
+            )
+        return type(base.scheduler).from_config(base.scheduler.config), notes
+
     def loaded_controlnets(self) -> list[str]:
-        """Control types whose ControlNet is resident, least recently used first."""
-        return list(self._controlnets)
+        """Control types whose ControlNet is resident (``union`` for a union ControlNet; each type a shared network
+        serves by its own name), least recently used first."""
+        named = self.spec.controlnets.items()
+        types = {source: [t for t, own in named if own == source] for source in self._controlnets}
+        return [name for key in self._controlnets for name in (types[key] or [key])]
 
     # -- per call ----------------------------------------------------------------------------------
 
     def pipeline_for(self, control_types: list[str], ip_adapter: bool, adapter: bool = False):
         """The pipeline for a method, with its ControlNet(s) attached (or the union ControlNet, which serves all
         its types in one network; or, with ``adapter``, the types' T2I-Adapters). Call under :attr:`lock`."""
-        from diffusers import MultiControlNetModel
-
         if adapter:
             return self._adapter_pipeline(control_types, ip_adapter)
 
@@ -259,7 +283,8 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
             if union:
                 return self._with_controlnet(self.controlnet(union[0]), "union")
             models = [self.controlnet(t) for t in control_types]
-            return self._with_controlnet(models[0] if len(models) == 1 else MultiControlNetModel(models))
+            multi = self.family.pipeline_class("multi_controlnet")
+            return self._with_controlnet(models[0] if len(models) == 1 else multi(models))
 
         return self._pipeline(attach if control_types else None, ip_adapter, tuple(control_types))
 
@@ -323,7 +348,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         controlnet = controlnet if controlnet is not None else getattr(pipe, "adapter", None)  # a T2I-Adapter pipeline
         alone = [controlnet] if controlnet is not None else []
         nets = list(getattr(controlnet, "nets", getattr(controlnet, "adapters", alone)))
-        modules = [base.unet, base.vae, base.text_encoder, *nets]
+        modules = [self.denoiser(base), base.vae, base.text_encoder, *nets]
         if getattr(base, "text_encoder_2", None) is not None:
             modules.append(base.text_encoder_2)
         if ip_adapter and self._ip_parts is not None:

@@ -29,7 +29,6 @@ from app.engine.embeddings import EmbeddingCache
 from app.engine.pipelines import PipelineCache
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
-from app.engine.schedulers import make_scheduler
 
 ProgressFn = Callable[[int, int], None]
 
@@ -65,11 +64,11 @@ class Runner:
         adapter = any(c.adapter for c in call.controls)
         pipe = cache.pipeline_for([c.control_type for c in call.controls], reference is not None, adapter)
         embeds, notes = self.embeddings.prompt(cache, request, self.device)
-        preview, preview_notes = self._previewer(cache, preview)
+        preview, preview_notes = self._previewer(cache, preview, request)
         load_seconds = time.perf_counter() - started
         on_step_end = self._step_callback(request, progress, cancel, preview)
         kwargs = call_arguments(cache, call, [image for _, image in running], embeds, on_step_end)
-        pipe.scheduler = make_scheduler(request.scheduler, cache.base().scheduler.config)
+        pipe.scheduler, sampler_notes = cache.scheduler(request.scheduler)
         try:
             if reference is not None:
                 cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
@@ -91,7 +90,7 @@ class Runner:
             peak_memory_bytes=memory.peak_bytes,
             memory_kind=memory.kind,
             model_bytes=model_bytes,
-            notes=notes + preview_notes,
+            notes=notes + preview_notes + sampler_notes,
         )
 
     def run_batch(
@@ -110,14 +109,15 @@ class Runner:
         reference = next((r.ip_adapter for r in requests if r.ip_adapter is not None), None)
         pipe = cache.pipeline_for_batch(types, users, items, reference is not None)
         embeds, notes = self.embeddings.prompt(cache, first, self.device)
-        preview, preview_notes = self._previewer(cache, preview)
+        preview, preview_notes = self._previewer(cache, preview, first)
         notes = notes + preview_notes
         load_seconds = time.perf_counter() - started
         # The shared settings' call, made into one with a row per request.
         common = first.model_copy(update={"controls": [], "ip_adapter": None})
         kwargs = call_arguments(cache, common, [], embeds, self._step_callback(common, progress, cancel, preview))
         kwargs = batch_arguments(kwargs, cache, requests, types, embeds)
-        pipe.scheduler = make_scheduler(first.scheduler, cache.base().scheduler.config)
+        pipe.scheduler, sampler_notes = cache.scheduler(first.scheduler)
+        notes = notes + sampler_notes
         try:
             if reference is not None:
                 cache.use_ip_adapter(pipe, reference.scale, reference.mode)
@@ -152,7 +152,7 @@ class Runner:
         ]
 
     def _previewer(
-        self, cache: PipelineCache, preview: PreviewFn | None
+        self, cache: PipelineCache, preview: PreviewFn | None, request
     ) -> tuple[Callable[[torch.Tensor, int, int], None] | None, list]:
         """What a run's step callback calls with its latents to show previews (None: no previews), and the note
         that says why previews are off when they were asked for and cannot be made. Call under the cache lock."""
@@ -164,7 +164,7 @@ class Runner:
             return None, [f"Live previews are off: {reason}."] if reason else []
 
         def show(latents: torch.Tensor, done: int, total: int) -> None:
-            preview(decoder.decode(latents), done, total)
+            preview(decoder.decode(cache.family.spatial_latents(latents, request.width, request.height)), done, total)
 
         return show, []
 

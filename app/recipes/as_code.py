@@ -68,11 +68,14 @@ def diffusers_script(
         "from PIL import Image",
         "",
         'DEVICE = "cuda" if torch.cuda.is_available() else "cpu"',
-        'DTYPE = torch.float16 if DEVICE == "cuda" else torch.float32',
+        f'DTYPE = torch.{family.half_dtype or "float16"} if DEVICE == "cuda" else torch.float32',
         "",
     ]
     lines += _load_lines(family, spec, kind, pipeline, controls)
-    lines.append(f"pipe.scheduler = {sampler.scheduler}.from_config(pipe.scheduler.config{_kwargs(sampler.config)})")
+    if not family.own_sampler:  # FLUX keeps its own flow-matching scheduler
+        lines.append(
+            f"pipe.scheduler = {sampler.scheduler}.from_config(pipe.scheduler.config{_kwargs(sampler.config)})"
+        )
     if settings.ip_adapter is not None:
         lines += _ip_adapter_lines(family, spec, settings.ip_adapter.scale, settings.ip_adapter.mode)
     lines += ["pipe.to(DEVICE)", ""]
@@ -94,11 +97,12 @@ def _title(settings: GenerationSettings, seed: int | None) -> str:
 
 
 def _imports(kind: str, pipeline: str, scheduler: str, spec: ModelSpec, settings: GenerationSettings) -> set[str]:
-    names = {pipeline, scheduler}
+    family = FAMILIES[settings.family]
+    names = {pipeline, *([] if family.own_sampler else [scheduler])}
     if kind == "union":
         names.add("ControlNetUnionModel")
     elif kind == "controlnet":
-        names.add("ControlNetModel")
+        names.add(family.controlnet_model)
     elif kind == "adapter":
         names |= {"T2IAdapter", *(["MultiAdapter"] if len(settings.controls) > 1 else [])}
     if spec.half_vae:
@@ -124,9 +128,15 @@ def _load_lines(family: Any, spec: ModelSpec, kind: str, pipeline: str, controls
         lines.append(f"controlnet = ControlNetUnionModel.from_pretrained({spec.union!r}, dtype=DTYPE)")
         extra = ", controlnet=controlnet" + extra
     elif kind == "controlnet":
-        nets = [f"ControlNetModel.from_pretrained({spec.controlnets[c.control_type]!r}, dtype=DTYPE)"
-                for c in controls]  # fmt: skip
-        lines.append("controlnet = " + (nets[0] if len(nets) == 1 else "[\n    " + ",\n    ".join(nets) + ",\n]"))
+        # One load per network: FLUX's union ControlNet serves several types, each naming it.
+        sources = list(dict.fromkeys(spec.controlnets[c.control_type] for c in controls))
+        loaded = lambda source: f"{family.controlnet_model}.from_pretrained({source!r}, dtype=DTYPE)"  # noqa: E731
+        if len(controls) == 1:
+            lines.append(f"controlnet = {loaded(sources[0])}")
+        else:
+            lines += [f"net_{i} = {loaded(source)}" for i, source in enumerate(sources)]
+            names = [f"net_{sources.index(spec.controlnets[c.control_type])}" for c in controls]
+            lines.append(f"controlnet = [{', '.join(names)}]")
         extra = ", controlnet=controlnet" + extra
     elif kind == "adapter":
         nets = [f"T2IAdapter.from_pretrained({spec.adapters[c.control_type]!r}, dtype=DTYPE)" for c in controls]
@@ -175,7 +185,7 @@ def _call_lines(
 ) -> list[str]:
     arguments = {
         "prompt": settings.prompt,
-        "negative_prompt": settings.negative_prompt or None,
+        **({} if family.distilled_guidance else {"negative_prompt": settings.negative_prompt or None}),
         "num_inference_steps": settings.num_inference_steps,
         "guidance_scale": settings.guidance_scale,
         "width": settings.width,
@@ -197,11 +207,20 @@ def _call_lines(
             call += ["    control_image=maps,", f"    control_mode={modes!r},"]
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
         else:
-            call.append("    image=maps[0]," if single else "    image=maps,")
+            argument = family.control_argument
+            call.append(f"    {argument}=maps[0]," if single else f"    {argument}=maps,")
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
     if settings.ip_adapter is not None:
         lines.append(f"reference = Image.open({reference_file!r}).convert('RGB')")
         call.append("    ip_adapter_image=reference,")
     seed = settings.seed if seed is None else seed
     call.append(f"    generator=[torch.Generator('cpu').manual_seed({seed})],  # the noise is drawn on the CPU")
+    if family.packed_latents:  # the ControlNet pipeline samples the map's latents first: draw the noise before
+        lines += [
+            "channels = pipe.transformer.config.in_channels // 4",
+            f"generator = [torch.Generator('cpu').manual_seed({seed})]",
+            f"latents, _ = pipe.prepare_latents(1, channels, {settings.height}, {settings.width}, DTYPE, DEVICE, "
+            "generator)",
+        ]
+        call.append("    latents=latents,")
     return [*lines, "image = pipe(", *call, ").images[0]", f"image.save({output_file!r})"]

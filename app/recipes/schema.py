@@ -41,6 +41,7 @@ from app.request import (
     GenerationRequest,
     IPAdapterScale,
     check_adapters,
+    check_family,
     check_one_control_per_type,
 )
 from app.request.compare import CompareRequest, check_detector, check_detector_params
@@ -124,6 +125,8 @@ class GenerationSettings(CommonSettings):
     def _one_control_per_type(self) -> GenerationSettings:
         check_one_control_per_type([c.control_type for c in self.controls], where="controls: ")
         check_adapters(self.family, self.controls, self.width, self.height, where="controls: ")
+        types = [c.control_type for c in self.controls]
+        check_family(self.family, types, self.ip_adapter is not None, self.width, self.height)
         return self
 
     @property

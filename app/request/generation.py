@@ -126,10 +126,12 @@ def check_adapters(family: str, controls: list, width: int, height: int, where: 
         return
     served = sorted(adapted_types(family))
     if not served:
-        raise ValueError(
-            f"{where}T2I-Adapter on {FAMILIES[family].label}: none is offered, because TencentARC's SD1.5 adapters "
-            "ship pickled .bin weights only and the studio loads safetensors only; use the SDXL family"
+        why = (
+            "TencentARC's SD1.5 adapters ship pickled .bin weights only and the studio loads safetensors only"
+            if FAMILIES[family].name == "sd15"
+            else f"diffusers has no T2I-Adapter pipeline for {FAMILIES[family].short}"
         )
+        raise ValueError(f"{where}T2I-Adapter on {FAMILIES[family].label}: none is offered, because {why}; use SDXL")
     unserved = [c.control_type for c in adapters if c.control_type not in served]
     if unserved:
         raise ValueError(f"{where}no {FAMILIES[family].short} T2I-Adapter for {', '.join(unserved)}; "
@@ -148,6 +150,31 @@ def check_adapters(family: str, controls: list, width: int, height: int, where: 
         raise ValueError(
             f"{where}a T2I-Adapter needs a width and height in multiples of {ADAPTER_MULTIPLE} (its features are "
             f"1/16 and 1/32 of the image), received {width}×{height}"
+        )
+
+
+def check_family(
+    family: str, control_types: list[str], ip_adapter: bool, width: int, height: int, where: str = ""
+) -> None:
+    """ValueError (for a pydantic validator) unless ``family`` can run these controls, image prompt and size: a
+    family that serves only some control types (FLUX.1) refuses the others by name, one without an image prompt
+    refuses the IP-Adapter, and sizes follow the family's multiple."""
+    spec = FAMILIES[family]
+    unserved = [t for t in control_types if not spec.serves(t)]
+    if unserved:
+        raise ValueError(
+            f"{where}no {spec.short} ControlNet serves {', '.join(unserved)}; on {spec.short} the studio has "
+            f"{', '.join(spec.served_types())}"
+        )
+    if ip_adapter and not spec.image_prompt:
+        raise ValueError(
+            f"{where}the studio offers no image prompt (IP-Adapter) on {spec.short} yet; use SD1.5 or SDXL for "
+            "reference images"
+        )
+    if width % spec.size_multiple or height % spec.size_multiple:
+        raise ValueError(
+            f"{where}{spec.short} needs a width and height in multiples of {spec.size_multiple}, "
+            f"received {width}×{height}"
         )
 
 
@@ -193,10 +220,16 @@ class CommonSettings(StrictModel):
     @model_validator(mode="before")
     @classmethod
     def _family_size(cls, data: Any) -> Any:
-        # SDXL draws at 1024² natively: a request for it without a size is not asked to draw at SD1.5's 512².
+        # SDXL draws at 1024² natively: a request for it without a size is not asked to draw at SD1.5's 512². FLUX
+        # also gets its own guidance and sampler when it names none.
         if isinstance(data, dict) and data.get("family") in FAMILIES:
-            size = FAMILIES[data["family"]].default_size
-            data = {**{name: size for name in ("width", "height") if name not in data}, **data}
+            family = FAMILIES[data["family"]]
+            defaults = {"width": family.default_size, "height": family.default_size}
+            if family.default_guidance is not None:
+                defaults["guidance_scale"] = family.default_guidance
+            if family.own_sampler:
+                defaults["scheduler"] = "euler"
+            data = {**{name: value for name, value in defaults.items() if name not in data}, **data}
         return data
 
     def common(self) -> dict[str, Any]:
@@ -224,6 +257,8 @@ class GenerationRequest(CommonSettings):
     def _one_control_per_type(self) -> GenerationRequest:
         check_one_control_per_type([c.control_type for c in self.controls])
         check_adapters(self.family, self.controls, self.width, self.height)
+        types = [c.control_type for c in self.controls]
+        check_family(self.family, types, self.ip_adapter is not None, self.width, self.height)
         return self
 
     @property

@@ -12,13 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from app.engine.families import FAMILIES
+from app.engine.families import DEFAULT_FAMILIES, FAMILIES
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.fit import ScorerSources
 from app.preprocess.registry import annotator_files
 from app.preprocess.sources import ANNOTATORS_REVISION, DetectorSources
 
 CLIP_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
+T5_TOKENIZER_FILES = ("special_tokens_map.json", "spiece.model", "tokenizer.json", "tokenizer_config.json")
 TRANSFORMERS_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
 
 
@@ -28,11 +29,15 @@ def default_hub_repositories() -> list[str]:
     return list(default_hub_files())
 
 
-def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | None]]:
+def default_hub_files(
+    half: bool = True, families: tuple[str, ...] = DEFAULT_FAMILIES
+) -> dict[str, tuple[list[str], str | None]]:
     """Every default Hub repository with the files the studio reads from it and the pinned revision (or None).
 
     Args:
         half: Name the weights a float16 run reads (a GPU's default); False for float32.
+        families: The model families whose repositories to list (default: those served by default; a gated one
+            is listed only when asked for, since a Space cannot preload it without its owner's accepted licence).
     """
     detectors = DetectorSources()
     files: dict[str, tuple[list[str], str | None]] = {}
@@ -42,8 +47,8 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
             listed = files.setdefault(repo, ([], revision))[0]
             listed += [name for name in names if name not in listed]  # h94/IP-Adapter serves both families
 
-    for family in FAMILIES.values():
-        _add_family(add, family.real_spec(), half)
+    for name in families:
+        _add_family(add, FAMILIES[name].real_spec(), half)
     add(detectors.person_detector, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.vitpose, list(TRANSFORMERS_MODEL_FILES))
     add(detectors.depth_anything, list(TRANSFORMERS_MODEL_FILES))
@@ -55,22 +60,36 @@ def default_hub_files(half: bool = True) -> dict[str, tuple[list[str], str | Non
 
 def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
     """The files one family's spec reads: base pipeline, ControlNets, IP-Adapter, preview and float16 VAEs."""
-    variant = f".{HALF_VARIANT}" if half else ""
     family = FAMILIES[spec.family]
+    variant = f".{HALF_VARIANT}" if half and family.half_variant else ""
     half_vae = half and spec.half_vae is not None  # it replaces the base's own VAE in float16
-    weights = lambda part: f"{part}/diffusion_pytorch_model{variant}.safetensors"  # noqa: E731
     text_parts = family.text_encoders
     tokenizers = [part.replace("text_encoder", "tokenizer") for part in text_parts]
-    models = ("unet",) if half_vae else ("unet", "vae")
+    models = (family.denoiser,) if half_vae else (family.denoiser, "vae")
+
+    def weights(part: str, stem: str) -> list[str]:
+        """A part's weight files: one, or its shards and their index."""
+        shards = family.shards.get(part)
+        if not shards:
+            return [f"{part}/{stem}{variant}.safetensors"]
+        return [
+            *(f"{part}/{stem}-{i:05d}-of-{shards:05d}.safetensors" for i in range(1, shards + 1)),
+            f"{part}/{stem}.safetensors.index.json",
+        ]
+
     add(
         spec.base,
         [
             "model_index.json",
             "scheduler/scheduler_config.json",
             *(["feature_extractor/preprocessor_config.json"] if family.feature_extractor else []),
-            *(f"{part}/{name}" for part in tokenizers for name in CLIP_TOKENIZER_FILES),
-            *(name for part in text_parts for name in (f"{part}/config.json", f"{part}/model{variant}.safetensors")),
-            *(name for part in models for name in (f"{part}/config.json", weights(part))),
+            *(
+                f"{part}/{name}"
+                for part in tokenizers
+                for name in (T5_TOKENIZER_FILES if part in family.t5_tokenizers else CLIP_TOKENIZER_FILES)
+            ),
+            *(name for part in text_parts for name in (f"{part}/config.json", *weights(part, "model"))),
+            *(name for part in models for name in (f"{part}/config.json", *weights(part, "diffusion_pytorch_model"))),
         ],
         spec.revision,
     )

@@ -16,11 +16,13 @@ from typing import Any
 
 from app.controls import CONTROL_TYPES
 from app.tiny.common import build_tokenizer
+from app.tiny.flux import FLUX_PROFILES, build_flux
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
-# 7: the SDXL fp16-fix VAE; 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
-BUILDER_VERSION = 8
+# 9: the FLUX.1 twin; 8: full_adapter_xl T2I-Adapters; 7: the SDXL fp16-fix VAE; 6: the SDXL twin;
+# 5: a tiny TAESD for live previews; 4: fp16 weight variants
+BUILDER_VERSION = 9
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention
@@ -202,4 +204,6 @@ def build_family(
     write_taesd(root / "taesd", p, seed + 30)  # nor does madebyollin/taesd
     if profile in SDXL_PROFILES:  # the SDXL twin, sharing ip-adapter/'s image encoder
         build_sdxl(root, p["vision_projection"], profile, seed + 100)
+    if profile in FLUX_PROFILES:  # the FLUX.1 twin (its real-size profile is built on its own, on demand)
+        build_flux(root, profile, seed + 200)
     return root

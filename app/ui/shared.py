@@ -111,8 +111,10 @@ class SharedControls:
 
 
 def family_choices(families: Iterable[str]) -> list[tuple[str, str]]:
-    """``(label, name)`` of the served model families, e.g. ``("Stable Diffusion XL · 1024²", "sdxl")``."""
-    return [(f"{FAMILIES[f].label} · {FAMILIES[f].default_size}²", f) for f in families]
+    """``(label, name)`` of the served model families, e.g. ``("Stable Diffusion XL · 1024²", "sdxl")``; a gated
+    family says so (``FLUX.1 [dev] · 1024² · gated, non-commercial``)."""
+    gated = lambda f: " · gated, non-commercial" if FAMILIES[f].licence else ""  # noqa: E731
+    return [(f"{FAMILIES[f].label} · {FAMILIES[f].default_size}²{gated(f)}", f) for f in families]
 
 
 def family_size(family: str, width: Any, height: Any) -> tuple[Any, Any]:
@@ -147,7 +149,8 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
             "This demo's tiny random models draw at its small size on either family."
             if demo
             else "SDXL follows prompts and layouts better and draws at 1024², SD1.5 is faster at 512²."
-        ),
+        )
+        + "".join(f" {FAMILIES[f].licence}" for f in families if FAMILIES[f].licence),
         visible=len(families) > 1,
         elem_id="family",
     )

@@ -1,0 +1,159 @@
+"""FLUX.1 [dev] as a third model family, on its tiny twin (FLUX's real classes and layout, loaded by diffusers' own
+loaders): the same comparison, the same fairness (one starting noise, strength 0 is text-only, an entry is its solo
+run), shared modules, its limits said by name, and the gated-access message."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from app.engine.families import FAMILIES
+from app.engine.models import tiny_flux_spec, tiny_spec
+from app.errors import StudioError
+from app.recipes.as_code import diffusers_script
+from app.recipes.schema import GenerationSettings
+from app.request import parse_request
+from app.studio import Studio
+from tests.conftest import TEST_DTYPE, pixels
+
+pytestmark = pytest.mark.precision  # runs again in the half-precision lanes (scripts/test.sh)
+
+BASE = {"family": "flux", "prompt": "a lighthouse at dusk", "seed": 3, "num_inference_steps": 2, "width": 64,
+        "height": 64}  # fmt: skip
+BOUND = {"float32": 0, "bfloat16": 2, "float16": 2}[TEST_DTYPE]  # the same call twice, or strength 0 vs text-only
+
+
+@pytest.fixture(scope="module")
+def flux(tiny_settings, tiny_root) -> Studio:
+    """SD1.5 and FLUX.1, both resident."""
+    return Studio(replace(tiny_settings, resident_families=2), [tiny_spec(tiny_root), tiny_flux_spec(tiny_root)])
+
+
+def gap(first, second) -> int:
+    return int(np.abs(pixels(first).astype(int) - pixels(second).astype(int)).max())
+
+
+def test_a_flux_comparison_runs_its_methods_and_names_what_it_lacks(flux, photo, reference):
+    methods = ["text", "canny", "depth:midas", "canny+depth:midas", "ip_adapter", "lineart"]
+    entries = {e.method.name: e for e in flux.compare({**BASE, "methods": methods, "batching": "batched"}, photo,
+                                                       reference)}  # fmt: skip
+    ran = ["text", "canny", "depth:midas", "canny+depth:midas"]
+    assert {name: entries[name].error for name in ran} == dict.fromkeys(ran)
+    text = entries["text"].result
+    for name in ran[1:]:  # each ControlNet method steers
+        assert gap(entries[name].result, text) > 10 + BOUND, name
+    assert gap(entries["canny+depth:midas"].result, entries["canny"].result) > 10 + BOUND  # both maps count
+    assert "no image prompt" in entries["ip_adapter"].error and "FLUX.1" in entries["ip_adapter"].error
+    assert "no FLUX.1 ControlNet serves lineart" in entries["lineart"].error
+    # Batching was asked for: FLUX runs each method exactly and says so, so its time is its own.
+    assert any("Ran exactly" in note for note in entries["canny"].result.notes)
+    # An entry is its solo run: the same starting noise, whatever the ControlNet pipeline draws first.
+    solo = flux.generate({**BASE, "controls": [{"control_type": "canny", "image": entries["canny"].maps[0].map}]})
+    assert gap(solo, entries["canny"].result) <= BOUND
+
+
+def test_strength_zero_is_text_only_and_the_defaults_are_fluxs(flux, noise_map):
+    request = parse_request(BASE)
+    assert (request.guidance_scale, request.scheduler, request.width) == (3.5, "euler", 64)
+    assert parse_request({"family": "flux"}).width == FAMILIES["flux"].default_size == 1024
+    text = flux.generate(BASE)
+    zero = flux.generate(
+        {**BASE, "controls": [{"control_type": "canny", "image": noise_map, "controlnet_conditioning_scale": 0.0}]}
+    )
+    assert gap(zero, text) <= BOUND and not text.notes  # FLUX's own sampler, asked for by default: nothing to say
+    other = flux.generate({**BASE, "scheduler": "ddim", "negative_prompt": "blurry"})
+    assert gap(other, text) <= BOUND  # its flow-matching Euler whatever the setting; no negative prompt
+    assert any("own flow-matching Euler" in n for n in other.notes)
+    assert any("takes no negative prompt" in n for n in other.notes)
+
+
+def test_flux_shares_its_modules_and_keeps_its_precision(flux, noise_map):
+    maps = [{"control_type": t, "image": noise_map} for t in ("canny", "depth")]
+    flux.generate({**BASE, "controls": maps})
+    cache = flux.cache_for("flux")
+    base, pipe = cache.base(), cache.pipeline_for(["canny", "depth"], ip_adapter=False)
+    for name in ("transformer", "vae", "text_encoder", "text_encoder_2"):
+        assert getattr(pipe, name) is getattr(base, name), name
+    nets = pipe.controlnet.nets
+    assert nets[0] is nets[1]  # one Union-Pro network serves both types: loaded once
+    assert cache.loaded_controlnets() == ["canny", "pose", "depth", "softedge"]
+    expected = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.bfloat16}[TEST_DTYPE]
+    assert cache.dtype == expected  # FLUX.1 runs in bfloat16 where the studio runs float16
+    for module in (base.transformer, base.vae, base.text_encoder, base.text_encoder_2, nets[0]):
+        assert {p.dtype for p in module.parameters()} == {expected}
+
+
+def test_switching_between_families_keeps_each_familys_pixels(flux):
+    sd15 = {**BASE, "family": "sd15"}
+    first_sd, first_flux = pixels(flux.generate(sd15)), pixels(flux.generate(BASE))
+    assert np.array_equal(pixels(flux.generate(sd15)), first_sd)
+    assert np.array_equal(pixels(flux.generate(BASE)), first_flux)
+
+
+def test_flux_previews_decode_its_packed_latents(flux):
+    shown: list = []
+    flux.generate({**BASE, "num_inference_steps": 4}, preview=lambda images, done, total: shown.append(images))
+    assert shown and all(image.size == (64, 64) for images in shown for image in images)
+
+
+def test_requests_flux_cannot_run_are_refused_by_name():
+    for bad, expected in [
+        ({"width": 72}, "multiples of 16, received 72×64"),
+        ({"controls": [{"control_type": "seg"}]}, "no FLUX.1 ControlNet serves seg; on FLUX.1 the studio has canny"),
+        ({"ip_adapter": {"scale": 0.5}}, "no image prompt (IP-Adapter) on FLUX.1"),
+        ({"controls": [{"control_type": "canny", "adapter": True}]}, "T2I-Adapter on FLUX.1"),
+    ]:
+        with pytest.raises(StudioError, match=r"Invalid request — .*" + re.escape(expected)):
+            parse_request({**BASE, **bad})
+    with pytest.raises(ValueError, match=r"no FLUX\.1 ControlNet serves mlsd"):
+        GenerationSettings.model_validate({**BASE, "controls": [{"control_type": "mlsd"}]})  # a recipe, too
+
+
+def test_a_gated_repository_says_what_to_do(tiny_settings, tiny_root, monkeypatch):
+    """Without an accepted licence the Hub answers 401: the first run says what to do, never the raw error."""
+    import httpx
+    from diffusers import FluxPipeline
+    from huggingface_hub.errors import GatedRepoError
+
+    def refuse(*args, **kwargs):
+        url = "https://huggingface.co/black-forest-labs/FLUX.1-dev/resolve/main/model_index.json"
+        response = httpx.Response(401, request=httpx.Request("GET", url))
+        raise GatedRepoError(f"401 Client Error. Cannot access gated repo for url {url}.", response=response)
+
+    monkeypatch.setattr(FluxPipeline, "from_pretrained", refuse)
+    studio = Studio(tiny_settings, tiny_flux_spec(tiny_root))
+    with pytest.raises(StudioError) as caught:
+        studio.generate(BASE)
+    message = str(caught.value)
+    assert "access is gated" in message and "https://huggingface.co/black-forest-labs/FLUX.1-dev" in message
+    assert "HF_TOKEN" in message and "401" not in message
+
+
+@pytest.mark.skipif(TEST_DTYPE != "float32", reason="the script runs in float32 on a CPU: the float32 lane checks it")
+def test_the_diffusers_script_makes_the_studios_flux_pixels(flux, tiny_root, noise_map, tmp_path, monkeypatch):
+    """A two-map FLUX ControlNet generation as a script: one network loaded once, no negative prompt, the noise
+    drawn before the call as the studio draws it."""
+    recipe = {**BASE, "width": 96, "controls": [{"control_type": "canny", "controlnet_conditioning_scale": 0.7},
+                                   {"control_type": "pose", "control_guidance_end": 0.5}]}  # fmt: skip
+    settings = GenerationSettings.model_validate(recipe)
+    files = ["canny-map.png", "pose-map.png"]
+    for index, name in enumerate(files):
+        noise_map.rotate(90 * index).save(tmp_path / name)
+    controls = [
+        {**c.model_dump(exclude={"detector", "detector_params"}), "image": Image.open(tmp_path / name)}
+        for c, name in zip(settings.controls, files, strict=True)
+    ]
+    ours = flux.generate({**settings.model_dump(exclude={"controls", "ip_adapter", "fit"}), "controls": controls})
+    script = diffusers_script(settings, spec=tiny_flux_spec(tiny_root), map_files=files)
+    assert "FluxControlNetModel" in script and "negative_prompt" not in script and "latents=latents" in script
+    (tmp_path / "reproduce.py").write_text(script)
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(tmp_path / "reproduce.py"), run_name="__main__")
+    with Image.open(tmp_path / "result.png") as theirs:
+        assert gap(ours, theirs.convert("RGB")) == 0
