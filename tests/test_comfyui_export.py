@@ -35,6 +35,10 @@ RECIPES = {
         {"control_type": "depth", "adapter": True, "control_guidance_end": 0.6}]},
     "sdxl-ip_adapter-768": {"family": "sdxl", "prompt": "a vase", "width": 768, "height": 768,
                             "ip_adapter": {"scale": 0.5, "mode": "layout"}, "seed": 2**40},
+    "flux-canny+depth": {"family": "flux", "prompt": "a lighthouse", "width": 1024, "height": 768, "controls": [
+        {"control_type": "canny", "controlnet_conditioning_scale": 0.7, "control_guidance_end": 0.8},
+        {"control_type": "depth"}]},
+    "flux-text-guidance-5": {"family": "flux", "prompt": "a fox in snow", "guidance_scale": 5.0, "seed": 9},
 }  # fmt: skip
 
 

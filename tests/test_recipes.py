@@ -617,7 +617,7 @@ def test_a_recipe_records_its_family_and_round_trips_through_every_codec():
 def test_version_1_recipes_are_sd15_and_an_unknown_family_is_refused_by_name():
     old = parse_recipe({"schema_version": 1, "mode": "generate", "generate": {"prompt": "a cat"}})
     assert old.schema_version == SCHEMA_VERSION and old.generate.family == "sd15" and old.generate.width == 512
-    refused({**minimal(), "generate": {"prompt": "a cat", "family": "flux"}}, "generate.family", "sd15", "sdxl")
+    refused({**minimal(), "generate": {"prompt": "a cat", "family": "sd3"}}, "generate.family", "sd15", "sdxl", "flux")
 
 
 def test_a1111_family_comes_from_evidence_never_from_a_checkpoint_name():

@@ -13,7 +13,7 @@ class CacheDiagnostics:
         with self.lock:
             modules: dict[str, torch.nn.Module] = {}
             if self._base is not None:
-                for name in ("unet", "vae", "text_encoder", "text_encoder_2", "image_encoder"):
+                for name in (self.family.denoiser, "vae", "text_encoder", "text_encoder_2", "image_encoder"):
                     module = getattr(self._base, name, None)
                     if module is not None:
                         modules[name] = module

@@ -174,8 +174,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
 
     def controlnet(self, control_type: str):
         """The ControlNet model for ``control_type`` (the union ControlNet where it serves it), from a bounded LRU."""
-        # Keyed by source, so types one network serves (FLUX's union ControlNet, named by each type) share it.
-        key = "union" if self.served_by_union(control_type) else self.spec.controlnets.get(control_type, control_type)
+        key = self._network_key(control_type)
 
         def load():
             import diffusers
@@ -201,6 +200,15 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
             )
 
         return self._resident(key, load)
+
+    def _network_key(self, control_type: str) -> str:
+        """The ControlNet LRU's key for ``control_type``'s network: ``union`` for a union ControlNet, else the types
+        its source serves joined by ``+`` (``canny``; FLUX's Union-Pro, named by four types, is loaded once as
+        ``canny+pose+depth+softedge``)."""
+        if self.served_by_union(control_type):
+            return "union"
+        source = self.spec.controlnets.get(control_type)
+        return "+".join(t for t, own in self.spec.controlnets.items() if own == source) if source else control_type
 
     def _resident(self, key: str, load: Callable[[], Any]) -> Any:
         """The network under ``key`` in the bounded LRU ControlNets and T2I-Adapters share: loaded (``load``) and
@@ -260,9 +268,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
     def loaded_controlnets(self) -> list[str]:
         """Control types whose ControlNet is resident (``union`` for a union ControlNet; each type a shared network
         serves by its own name), least recently used first."""
-        named = self.spec.controlnets.items()
-        types = {source: [t for t, own in named if own == source] for source in self._controlnets}
-        return [name for key in self._controlnets for name in (types[key] or [key])]
+        return [name for key in self._controlnets for name in key.split("+")]
 
     # -- per call ----------------------------------------------------------------------------------
 

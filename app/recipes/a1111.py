@@ -27,7 +27,9 @@ from app.samplers import SCHEDULER_LABELS
 # Largest parameters text read; A1111 texts are a few hundred bytes (ComfyUI workflows are another key).
 MAX_PARAMETERS_CHARS = 64 * 1024
 
-_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "VAE")
+_READ = ("Steps", "Sampler", "Schedule type", "CFG scale", "Seed", "Size", "Model", "VAE", "Distilled CFG Scale")
+DISTILLED_KEY = "Distilled CFG Scale"
+"""Forge's item for FLUX's distilled guidance (its "CFG scale" is then 1: no classifier-free guidance)."""
 # A1111's own pattern for one "key: value" item; values with commas or colons are JSON-quoted.
 _ITEM = re.compile(r'\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)')
 _SIZE = re.compile(r"^\s*(\d{1,5})\s*x\s*(\d{1,5})\s*$")
@@ -53,7 +55,8 @@ def format_parameters(recipe: Recipe, *, seed: int | None = None, method: str | 
     items = {
         "Steps": settings.num_inference_steps,
         "Sampler": SCHEDULER_LABELS.get(settings.scheduler, settings.scheduler),
-        "CFG scale": settings.guidance_scale,
+        "CFG scale": 1 if FAMILIES[settings.family].distilled_guidance else settings.guidance_scale,
+        **({DISTILLED_KEY: settings.guidance_scale} if FAMILIES[settings.family].distilled_guidance else {}),
         "Seed": settings.seed if seed is None else seed,
         "Size": f"{settings.width}x{settings.height}",
         "Model": FAMILIES[settings.family].label,
@@ -139,6 +142,9 @@ def read_parameters(text: str) -> Reading:
     family = next((f.name for f in FAMILIES.values() if items.get("Model") == f.label), None)
     if family is not None:  # the studio's own images name their family exactly
         reading.family_hints.append((family, "the family the image names"))
+    if DISTILLED_KEY in items:  # Forge's FLUX images (and the studio's): the guidance FLUX takes is this one
+        reading.fields["guidance_scale"] = items[DISTILLED_KEY]
+        reading.family_hints.append(("flux", f"its {DISTILLED_KEY} (FLUX's guidance)"))
     if "sdxl" in items.get("VAE", "").lower():
         reading.family_hints.append(("sdxl", f"its SDXL VAE ({items['VAE'][:40]})"))
     ignored = sorted(set(items) - set(_READ) - _read_conditioning(items, reading))

@@ -3,10 +3,11 @@
 Core nodes only, plus ComfyUI_IPAdapter_plus's for the IP-Adapter (the pack its users install for it): the
 checkpoint, the two prompts, an empty latent at the size, the control maps loaded from the images the studio's
 gallery downloads, one ``ControlNetApplyAdvanced`` per map (SDXL's union network set to the map's type), the
-IP-Adapter on the model, then ``KSampler`` with the nearest sampler and schedule. Model files are named by their
-usual file names (``v1-5-pruned-emaonly.safetensors``, ``control_v11p_sd15_canny.pth``): adjust them to the names in
-your ComfyUI folders. ComfyUI draws its noise its own way, so the image follows the same recipe but is not the
-studio's pixel for pixel. The studio reads such a workflow back (:mod:`app.recipes.other_tools`).
+IP-Adapter on the model, then ``KSampler`` with the nearest sampler and schedule. FLUX.1 loads its diffusion model,
+text encoders and VAE apart and takes its distilled guidance through ``FluxGuidance`` (the sampler at CFG 1). Model
+files are named by their usual file names (``v1-5-pruned-emaonly.safetensors``, ``control_v11p_sd15_canny.pth``):
+adjust them to the names in your ComfyUI folders. ComfyUI draws its noise its own way, so the image follows the same
+recipe but is not the studio's pixel for pixel. The studio reads such a workflow back (:mod:`app.recipes.other_tools`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from app.recipes.schema import GenerationSettings
 
 CHECKPOINTS = {"sd15": "v1-5-pruned-emaonly.safetensors", "sdxl": "sd_xl_base_1.0.safetensors"}
 """The base checkpoints' usual single-file names."""
+FLUX_FILES = {
+    "flux": {
+        "model": "flux1-dev.safetensors",
+        "clip_l": "clip_l.safetensors",
+        "t5": "t5xxl_fp16.safetensors",
+        "vae": "ae.safetensors",
+    }
+}
+"""FLUX.1 [dev]'s parts under the file names ComfyUI's FLUX examples give them (diffusion_models/, text_encoders/,
+vae/)."""
 UNION_CONTROLNET = "controlnet-union-sdxl-1.0.safetensors"
 IP_ADAPTERS = {"sd15": "ip-adapter_sd15.safetensors", "sdxl": "ip-adapter_sdxl_vit-h.safetensors"}
 CLIP_VISION = "CLIP-ViT-H-14-laion2B-s32B-b79K.safetensors"
@@ -46,6 +57,8 @@ def controlnet_file(control_type: str, family: str, adapter: bool = False) -> st
     union network for SDXL; a T2I-Adapter's is its repository's name (ComfyUI's ControlNetLoader loads both)."""
     if adapter:
         return f"{CONTROLS[control_type].adapters[family].rsplit('/', 1)[-1]}.safetensors"
+    if family in FLUX_FILES:
+        return f"{CONTROLS[control_type].controlnets[family].rsplit('/', 1)[-1]}.safetensors"
     if family == "sdxl":
         return UNION_CONTROLNET
     repo = CONTROLS[control_type].controlnets.get("sd15", "")
@@ -72,25 +85,28 @@ def comfyui_workflow(
     """The ComfyUI API-format graph of one image of ``settings`` (node id → ``{class_type, inputs}``)."""
     check_map_files(settings, map_files)
     graph = _Graph()
-    checkpoint = graph.node("CheckpointLoaderSimple", ckpt_name=CHECKPOINTS[settings.family])
-    # The node's title names the family in the studio's words: reading the workflow back needs no guess.
-    graph[checkpoint]["_meta"] = {"title": f"Load Checkpoint ({FAMILIES[settings.family].label})"}
-    model: list = [checkpoint, 0]
-    positive: list = [graph.node("CLIPTextEncode", text=settings.prompt, clip=[checkpoint, 1]), 0]
-    negative: list = [graph.node("CLIPTextEncode", text=settings.negative_prompt, clip=[checkpoint, 1]), 0]
-    latent = graph.node("EmptyLatentImage", width=settings.width, height=settings.height, batch_size=1)
+    family = FAMILIES[settings.family]
+    model, clip, vae = _loaders(graph, family)
+    positive: list = [graph.node("CLIPTextEncode", text=settings.prompt, clip=clip), 0]
+    # FLUX.1 [dev] has no negative prompt: KSampler still takes one, unused at CFG 1.
+    negative_text = "" if family.distilled_guidance else settings.negative_prompt
+    negative: list = [graph.node("CLIPTextEncode", text=negative_text, clip=clip), 0]
+    if family.distilled_guidance:  # FLUX's guidance is part of the conditioning; the sampler runs without CFG
+        positive = [graph.node("FluxGuidance", conditioning=positive, guidance=settings.guidance_scale), 0]
+    empty = "EmptySD3LatentImage" if family.packed_latents else "EmptyLatentImage"  # FLUX's 16-channel latents
+    latent = graph.node(empty, width=settings.width, height=settings.height, batch_size=1)
     for control, file in zip(settings.controls, map_files, strict=True):
-        applied = _apply_controlnet(graph, control, file, settings.family, positive, negative)
+        applied = _apply_controlnet(graph, control, file, settings.family, positive, negative, vae)
         positive, negative = [applied, 0], [applied, 1]
     if settings.ip_adapter is not None:
         model = [_apply_ip_adapter(graph, settings, model, reference_file), 0]
-    sampler_name, scheduler = SAMPLERS[settings.scheduler]
+    sampler_name, scheduler = ("euler", "simple") if family.own_sampler else SAMPLERS[settings.scheduler]
     sampled = graph.node(
         "KSampler",
         model=model,
         seed=settings.seed if seed is None else seed,
         steps=settings.num_inference_steps,
-        cfg=settings.guidance_scale,
+        cfg=1.0 if family.distilled_guidance else settings.guidance_scale,
         sampler_name=sampler_name,
         scheduler=scheduler,
         positive=positive,
@@ -98,13 +114,32 @@ def comfyui_workflow(
         latent_image=[latent, 0],
         denoise=1.0,
     )
-    decoded = graph.node("VAEDecode", samples=[sampled, 0], vae=[checkpoint, 2])
+    decoded = graph.node("VAEDecode", samples=[sampled, 0], vae=vae)
     graph.node("SaveImage", images=[decoded, 0], filename_prefix=output_prefix)
     return dict(graph)
 
 
-def _apply_controlnet(graph: _Graph, control: Any, file: str, family: str, positive: list, negative: list) -> str:
-    """One map's ControlNet on both conditionings (SDXL's union network set to the map's type); the node's id."""
+def _loaders(graph: _Graph, family: Any) -> tuple[list, list, list]:
+    """The model, text encoder and VAE outputs: one checkpoint for SD1.5 and SDXL; FLUX.1's diffusion model, its
+    two text encoders and its autoencoder, as ComfyUI's FLUX workflows load them. The model node's title names the
+    family in the studio's words: reading the workflow back needs no guess."""
+    if family.name not in FLUX_FILES:
+        checkpoint = graph.node("CheckpointLoaderSimple", ckpt_name=CHECKPOINTS[family.name])
+        graph[checkpoint]["_meta"] = {"title": f"Load Checkpoint ({family.label})"}
+        return [checkpoint, 0], [checkpoint, 1], [checkpoint, 2]
+    files = FLUX_FILES[family.name]
+    model = graph.node("UNETLoader", unet_name=files["model"], weight_dtype="default")
+    graph[model]["_meta"] = {"title": f"Load Diffusion Model ({family.label})"}
+    clip = graph.node("DualCLIPLoader", clip_name1=files["clip_l"], clip_name2=files["t5"], type="flux")
+    vae = graph.node("VAELoader", vae_name=files["vae"])
+    return [model, 0], [clip, 0], [vae, 0]
+
+
+def _apply_controlnet(
+    graph: _Graph, control: Any, file: str, family: str, positive: list, negative: list, vae: list
+) -> str:
+    """One map's ControlNet on both conditionings (SDXL's union network set to the map's type; FLUX's with the VAE
+    that encodes its map); the node's id."""
     name = controlnet_file(control.control_type, family, control.adapter)
     net: list = [graph.node("ControlNetLoader", control_net_name=name), 0]
     mode = CONTROLS[control.control_type].union_modes.get(family)
@@ -119,6 +154,7 @@ def _apply_controlnet(graph: _Graph, control: Any, file: str, family: str, posit
         strength=control.controlnet_conditioning_scale,
         start_percent=control.control_guidance_start,
         end_percent=control.control_guidance_end,
+        **({"vae": vae} if family in FLUX_FILES else {}),
     )
 
 

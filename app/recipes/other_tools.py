@@ -111,16 +111,24 @@ def read_comfyui(prompt_text: str) -> Reading:
         reading.fields["width"], reading.fields["height"] = size
     if len(samplers) > 1:
         reading.found.append(f"{len(samplers) - 1} more sampler pass(es)")
+    flux_guidance = False
+    # A diffusion model loaded on its own (FLUX) always comes with its VAE loader: that one is not "its own VAE".
+    separate = any(str(n.get("class_type", "")) == "UNETLoader" for n in nodes.values())
     for node in nodes.values():
         kind = str(node.get("class_type", ""))
-        if kind in _NOT_READ:
+        if kind in _NOT_READ and not (kind == "VAELoader" and separate):
             reading.found.append(_NOT_READ[kind])
         if kind.startswith("CLIPTextEncodeSDXL"):
             reading.family_hints.append(("sdxl", "its SDXL text encoder node"))
         title = str((node.get("_meta") or {}).get("title", "")) if isinstance(node.get("_meta"), dict) else ""
-        for family in FAMILIES.values():  # a workflow the studio wrote names its family in the checkpoint's title
-            if kind == "CheckpointLoaderSimple" and title.endswith(f"({family.label})"):
-                reading.family_hints.append((family.name, "the family its checkpoint node names"))
+        for family in FAMILIES.values():  # a workflow the studio wrote names its family in the model loader's title
+            if kind in ("CheckpointLoaderSimple", "UNETLoader") and title.endswith(f"({family.label})"):
+                reading.family_hints.append((family.name, "the family its model node names"))
+        if kind == "FluxGuidance" or (kind == "DualCLIPLoader" and _value(nodes, _inputs(node).get("type")) == "flux"):
+            reading.family_hints.append(("flux", f"its {kind} node"))
+        if kind == "FluxGuidance" and not flux_guidance:  # FLUX's guidance; its sampler's CFG is 1
+            flux_guidance = True
+            reading.fields["guidance_scale"] = _value(nodes, _inputs(node).get("guidance"))
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
             weight, kind = _value(nodes, _inputs(node).get("weight")), _value(nodes, _inputs(node).get("weight_type"))
             if reading.ip_adapter is None:
