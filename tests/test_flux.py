@@ -189,3 +189,14 @@ def test_a_forge_flux_image_and_the_studios_own_read_back_as_flux():
     back, _ = recipe_from_image(_png_with(text))
     assert back.generate.family == "flux" and back.generate.guidance_scale == 4.5
     assert back.generate.controls == ours.generate.controls
+
+
+def test_picking_flux_in_the_page_takes_its_guidance_and_sampler_unless_the_person_chose():
+    from app.ui.shared import family_guidance
+
+    guidance, sampler = family_guidance("flux", 7.0, "dpmpp_2m_karras")
+    assert (guidance.get("value"), sampler.get("value")) == (3.5, "euler")
+    guidance, sampler = family_guidance("sd15", 3.5, "euler")
+    assert (guidance.get("value"), sampler.get("value")) == (7.0, None)
+    guidance, sampler = family_guidance("flux", 5.0, "ddim")  # chosen by the person: kept
+    assert (guidance.get("value"), sampler.get("value")) == (None, None)

@@ -19,10 +19,12 @@ from app.engine.families import FAMILIES, FAMILY_NAMES
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# SD1.5 fp16 with classifier-free guidance on a ZeroGPU slice: about 0.05 s per
-# step at 512², ControlNet about +40%; plus a fixed cost per method (the family's ``gpu_seconds_per_method``: VAE
-# decode, map, moving tensors) and per call (attaching, warming kernels). SDXL's UNet costs about what SD1.5's does
-# per pixel (fewer attention layers at full resolution), so its 1024² steps take the area's share of the rate.
+# Estimates, not yet measured on ZeroGPU's current card (an RTX Pro 6000 Blackwell since 2026-05-13; "large" is half
+# of one): SD1.5 fp16 with classifier-free guidance about 0.05 s per step at 512², ControlNet about +40%; plus a fixed
+# cost per method (the family's ``gpu_seconds_per_method``: VAE decode, map, moving tensors) and per call (attaching,
+# warming kernels). SDXL's UNet costs about what SD1.5's does per pixel (fewer attention layers at full resolution), so
+# its 1024² steps take the area's share of the rate. FLUX.1's 12 B transformer costs its family's
+# ``gpu_step_factor`` times that per pixel (see :mod:`app.engine.families`).
 SECONDS_PER_STEP_512 = 0.07
 SECONDS_PER_CALL = 10.0
 # In a batched comparison every method after the first costs at most this share of a solo run's denoising (the
@@ -81,11 +83,11 @@ def estimate_gpu_seconds(
             :data:`BATCHED_SHARE` of a run instead of a whole one.
         family: The model family (an unknown one is estimated as the first).
     """
+    spec = FAMILIES[family if family in FAMILIES else FAMILY_NAMES[0]]
     area = max(1, width * height) / (512 * 512)
-    runs = 1 + BATCHED_SHARE * (methods - 1) if batched else methods
-    work = steps * runs * images * area * SECONDS_PER_STEP_512
-    per_method = FAMILIES[family if family in FAMILIES else FAMILY_NAMES[0]].gpu_seconds_per_method
-    seconds = SECONDS_PER_CALL + methods * per_method + work
+    runs = 1 + BATCHED_SHARE * (methods - 1) if batched and spec.batched else methods
+    work = steps * runs * images * area * SECONDS_PER_STEP_512 * spec.gpu_step_factor
+    seconds = SECONDS_PER_CALL + methods * spec.gpu_seconds_per_method + work
     return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
 
 

@@ -127,6 +127,22 @@ def family_size(family: str, width: Any, height: Any) -> tuple[Any, Any]:
     return gr.skip(), gr.skip()
 
 
+def family_guidance(family: str, guidance: Any, scheduler: Any) -> tuple[Any, Any]:
+    """Guidance and sampler after the person picks ``family``: its own guidance when the slider held another family's
+    default (FLUX.1's distilled 3.5 against classifier-free 7), and FLUX's Euler when the sampler was the default it
+    does not use; a value the person chose stays."""
+    if family not in FAMILIES:
+        return gr.skip(), gr.skip()
+    schema_guidance = CommonSettings.model_fields["guidance_scale"].default
+    defaults = {schema_guidance} | {f.default_guidance for f in FAMILIES.values() if f.default_guidance is not None}
+    own = FAMILIES[family].default_guidance or schema_guidance
+    new_guidance = gr.update(value=own) if guidance in defaults and guidance != own else gr.skip()
+    default_sampler = CommonSettings.model_fields["scheduler"].default
+    flux_default = FAMILIES[family].own_sampler and scheduler == default_sampler
+    new_sampler = gr.update(value="euler") if flux_default else gr.skip()
+    return new_guidance, new_sampler
+
+
 def build_shared_controls(settings: Settings, families: tuple[str, ...] | None = None) -> SharedControls:
     """The shared controls, ranges from the request schema and the operator's caps.
 
@@ -234,6 +250,8 @@ def build_shared_controls(settings: Settings, families: tuple[str, ...] | None =
     if settings.model_source != "tiny":
         family.input(family_size, inputs=[family, width, height], outputs=[width, height], queue=False,
                      api_visibility="private")  # fmt: skip
+    family.input(family_guidance, inputs=[family, guidance, scheduler], outputs=[guidance, scheduler], queue=False,
+                 api_visibility="private")  # fmt: skip
     randomize.click(lambda: random.randint(0, MAX_SEED), outputs=seed, queue=False, api_visibility="private")
     # Reusing a seed, or typing one, means that seed: the next run keeps it.
     reuse_last.click(
