@@ -1,7 +1,7 @@
 """Comparison benchmark: one 5-method comparison (exact and batched) vs 5 separate plain diffusers runs.
 
-Usage: python -m bench.bench_compare [--profile tiny|sd15|sdxl] [--family sd15|sdxl] [--dtype auto] [--size 256]
-       [--steps 4] [--repeats 3] [--methods ...] [--seed-count S]
+Usage: python -m bench.bench_compare [--profile tiny|sd15|sdxl|flux] [--family sd15|sdxl|flux] [--dtype auto]
+       [--size 256] [--steps 4] [--repeats 3] [--methods ...] [--seed-count S]
 
 ``--seed-count 4`` compares S seeds × K methods (one comparison with ``seed_count`` S, batched and exact) against
 S × K plain diffusers runs, each making its own map and encodings as separate scripts would.
@@ -36,11 +36,10 @@ import torch
 from PIL import Image
 from skimage import data
 
-from app.engine.families import FAMILY_NAMES
-from app.engine.schedulers import make_scheduler
+from app.engine.families import FAMILIES, FAMILY_NAMES
 from app.request.compare import parse_method
 from app.studio import Studio
-from bench.common import family_root, settings_for
+from bench.common import PROFILES, family_root, settings_for
 
 # OpenPose and MiDaS keep their real architectures in the tiny family (random weights), so their
 # maps cost on the CPU what real ones do; the tiny ViTPose / Depth Anything would make maps nearly free.
@@ -63,11 +62,11 @@ def _plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shar
         control_types = [t for t, _ in method.controls]
         with cache.lock:
             pipe = cache.pipeline_for(control_types, method.ip_adapter)
-            pipe.scheduler = make_scheduler(shared["scheduler"], cache.base().scheduler.config)
+            pipe.scheduler = cache.scheduler(shared["scheduler"])[0]  # FLUX: its own flow-matching Euler
             kwargs = {
                 "prompt": shared["prompt"],
                 "num_inference_steps": shared["num_inference_steps"],
-                "guidance_scale": 7.0,
+                "guidance_scale": 3.5 if cache.family.distilled_guidance else 7.0,
                 "width": size[0],
                 "height": size[1],
                 "generator": torch.Generator("cpu").manual_seed(shared["seed"]),
@@ -79,7 +78,7 @@ def _plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shar
                 if cache.served_by_union(control_type):  # SDXL's union ControlNet, in the type's mode
                     kwargs["control_image"], kwargs["control_mode"] = [image], [cache.family.union_modes[control_type]]
                 else:
-                    kwargs["image"] = image
+                    kwargs[cache.family.control_argument] = image
             if method.ip_adapter:
                 cache.use_ip_adapter(pipe, 0.6)
                 kwargs["ip_adapter_image"] = reference
@@ -92,16 +91,19 @@ def _plain_runs(studio: Studio, photo: Image.Image, reference: Image.Image, shar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
+    parser.add_argument("--profile", default="tiny", choices=PROFILES)
     parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES)
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated method strings")
+    parser.add_argument(
+        "--methods", help="comma-separated method strings (default: the five, FLUX's without the IP-Adapter)"
+    )
     parser.add_argument("--seed-count", type=int, default=1, help="seeds per method (S × K rows)")
     args = parser.parse_args()
-    methods = args.methods.split(",")
+    image_prompt = FAMILIES[args.family].image_prompt
+    methods = args.methods.split(",") if args.methods else [m for m in METHODS if image_prompt or m != "ip_adapter"]
 
     root = family_root(args.profile)
     settings, spec = settings_for(root, args.family, controlnet_cache_size=3, dtype=args.dtype)

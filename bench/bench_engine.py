@@ -1,10 +1,12 @@
 """Engine benchmark: studio overhead, parameter sharing and method-switch latency, measured in one run.
 
-Usage: python -m bench.bench_engine [--profile tiny|sd15|sdxl] [--family sd15|sdxl] [--size 256] [--steps 4]
-       [--repeats 5] [--dtype auto]
+Usage: python -m bench.bench_engine [--profile tiny|sd15|sdxl|flux] [--family sd15|sdxl|flux] [--size 256]
+       [--steps 4] [--repeats 5] [--dtype auto]
 
 ``--profile sdxl --family sdxl`` runs SDXL at its real sizes (random weights; about 5 B parameters with the union
-ControlNet and the ViT-H encoder: use ``--dtype bfloat16`` on a CPU with less than 32 GB).
+ControlNet and the ViT-H encoder: use ``--dtype bfloat16`` on a CPU with less than 32 GB). ``--profile flux --family
+flux`` runs FLUX.1 [dev]'s real sizes (about 19 B parameters with its ControlNet: a GPU machine's memory);
+``--profile tiny --family flux`` its tiny twin.
 
 Prints three ratios/figures with their targets:
   (a) studio generate time / hand-written plain diffusers call, same settings (target <= 1.03);
@@ -24,10 +26,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from app.engine.families import FAMILY_NAMES
-from app.engine.schedulers import make_scheduler
+from app.engine.families import FAMILIES, FAMILY_NAMES
+from app.request import parse_request
 from app.studio import Studio
-from bench.common import family_root, median_seconds, settings_for
+from bench.common import PROFILES, family_root, median_seconds, settings_for
 
 
 def resident_parameters(studio: Studio) -> int:
@@ -54,11 +56,18 @@ def resident_parameters(studio: Studio) -> int:
 def component_files(spec, half_vae: bool) -> list[Path]:
     """The weight files of the family's components: base pipeline (its VAE, or the float16 one that replaces it),
     ControlNets, IP-Adapter and its image encoder; full precision only (not the NAME.fp16.safetensors copies)."""
-    folders = [Path(spec.base), *map(Path, spec.controlnets.values()), *([Path(spec.union)] if spec.union else [])]
+    # One folder may serve several control types (FLUX's Union-Pro): each counted once.
+    folders = [
+        Path(spec.base),
+        *map(Path, dict.fromkeys(spec.controlnets.values())),
+        *([Path(spec.union)] if spec.union else []),
+    ]
     files = [f for folder in folders for f in folder.rglob("*.safetensors")]
     if half_vae and spec.half_vae:
         files = [f for f in files if f.parent.name != "vae"] + list(Path(spec.half_vae).rglob("*.safetensors"))
     ip = spec.ip_adapter
+    if not FAMILIES[spec.family].image_prompt:
+        return [f for f in files if len(f.suffixes) == 1]
     encoder = ip.image_encoder_folder if "/" in ip.image_encoder_folder else f"{ip.subfolder}/{ip.image_encoder_folder}"
     files += [Path(ip.repo) / ip.subfolder / ip.weight_name, *(Path(ip.repo) / encoder).rglob("*.safetensors")]
     return [f for f in files if len(f.suffixes) == 1]
@@ -78,7 +87,7 @@ def unique_component_parameters(spec, half_vae: bool = False) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="tiny", choices=("tiny", "sd15", "sdxl"))
+    parser.add_argument("--profile", default="tiny", choices=PROFILES)
     parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES)
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16", "float16"))
     parser.add_argument("--size", type=int, default=256)
@@ -106,15 +115,16 @@ def main() -> None:
 
     # (a) overhead against a plain diffusers call on the very same pipeline object and settings.
     pipe = studio.cache.base()
+    image_prompt = FAMILIES[args.family].image_prompt
     studio.generate(request)  # warm-up (loads, encodes the prompt once)
 
     def plain() -> None:
-        pipe.scheduler = make_scheduler("unipc", pipe.scheduler.config)
+        pipe.scheduler = studio.cache.scheduler("unipc")[0]  # UniPC, or FLUX's own flow-matching Euler
         with torch.inference_mode():
             pipe(
                 prompt=request["prompt"],
                 num_inference_steps=args.steps,
-                guidance_scale=7.0,
+                guidance_scale=parse_request(request).guidance_scale,  # FLUX's distilled 3.5, else 7
                 width=args.size,
                 height=args.size,
                 generator=torch.Generator("cpu").manual_seed(5),
@@ -143,7 +153,8 @@ def main() -> None:
     small = {**request, "num_inference_steps": 1}
     for control_type in ("canny", "pose", "depth"):
         studio.generate({**small, "controls": [{"control_type": control_type, "image": control}]})
-    studio.generate({**small, "ip_adapter": {"scale": 0.6, "image": control}})
+    if image_prompt:
+        studio.generate({**small, "ip_adapter": {"scale": 0.6, "image": control}})
     resident = resident_parameters(studio)
     unique = unique_component_parameters(spec, half_vae=studio.cache.dtype == torch.float16)
     print(f"(b) resident / unique parameters: {resident:,} / {unique:,} = {resident / unique:.4f}  (target <= 1.05)")
@@ -151,13 +162,14 @@ def main() -> None:
     # (c) switching: attach a method's ControlNet / IP-Adapter and restore, as generate() does.
     cache = studio.cache
     methods = [([], False), (["canny"], False), (["depth"], False), ([], True), (["pose"], True), ([], False)]
+    methods = [(types, ip and image_prompt) for types, ip in methods]
     switch_times = []
     for _ in range(50):
         for types, ip in methods:
             started = time.perf_counter()
             with cache.lock:
                 chosen = cache.pipeline_for(types, ip)
-                chosen.scheduler = make_scheduler("unipc", cache.base().scheduler.config)
+                chosen.scheduler = cache.scheduler("unipc")[0]
                 cache.use_ip_adapter(chosen, 0.6 if ip else None)
                 cache.use_ip_adapter(chosen, None)
             switch_times.append(time.perf_counter() - started)
@@ -166,7 +178,7 @@ def main() -> None:
         started = time.perf_counter()
         with cache.lock:
             chosen = cache.pipeline_for([], False)
-            chosen.scheduler = make_scheduler("unipc", cache.base().scheduler.config)
+            chosen.scheduler = cache.scheduler("unipc")[0]
             cache.use_ip_adapter(chosen, None)
         same_times.append(time.perf_counter() - started)
     extra_ms = (statistics.median(switch_times) - statistics.median(same_times)) * 1000

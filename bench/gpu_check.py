@@ -5,6 +5,8 @@ Usage (a machine with a CUDA GPU; builds the SD1.5-sized random-weights family o
     python -m bench.gpu_check                      # 512², 20 steps, float16 then bfloat16
     python -m bench.gpu_check --dtypes float16 --steps 10
     python -m bench.gpu_check --profile sdxl --family sdxl --size 1024  # SDXL's real sizes (built once, ~34 GB)
+    python -m bench.gpu_check --profile flux --family flux --size 1024 --dtypes bfloat16  # FLUX.1's (~38 GB)
+    python -m bench.gpu_check --profile tiny --family flux --dtypes bfloat16  # FLUX.1's tiny twin on the GPU
     python -m bench.gpu_check --device cpu --profile tiny --size 64 --steps 2 --dtypes float32,bfloat16  # smoke run
 
 For each dtype it prints, measured in one run:
@@ -38,12 +40,20 @@ import torch
 from PIL import Image
 
 from app.controls import CONTROL_TYPES
-from app.engine.families import FAMILY_NAMES
+from app.engine.families import FAMILIES, FAMILY_NAMES
 from app.preprocess import DEFAULTS as DEFAULT_DETECTORS
 from app.studio import Studio
-from bench.common import family_root, settings_for
+from bench.common import PROFILES, family_root, settings_for
 
 METHODS = ("text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth")
+FLUX_METHODS = ("text", "canny", "pose", "depth", "softedge", "canny+depth")
+"""FLUX.1's: its Union-Pro ControlNet's types (no image prompt on FLUX yet)."""
+
+
+def methods_of(family: str) -> tuple[str, ...]:
+    return METHODS if FAMILIES[family].image_prompt else FLUX_METHODS
+
+
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"
 
 
@@ -87,7 +97,11 @@ def plain_seconds(studio: Studio, request: dict) -> float:
             kwargs["control_mode"] = [cache.family.union_modes[c["control_type"]] for c in controls]
         elif controls:
             images = [c["image"] for c in controls]
-            kwargs["image"] = images[0] if len(images) == 1 else images
+            kwargs[cache.family.control_argument] = images[0] if len(images) == 1 else images
+            if len(images) > 1:  # FLUX's multi-ControlNet wants a strength and window per map (scalars: one map)
+                kwargs["controlnet_conditioning_scale"] = [1.0] * len(images)
+                kwargs["control_guidance_start"] = [0.0] * len(images)
+                kwargs["control_guidance_end"] = [1.0] * len(images)
         if "ip_adapter" in request:
             cache.use_ip_adapter(pipe, request["ip_adapter"]["scale"])
             kwargs["ip_adapter_image"] = request["ip_adapter"]["image"]
@@ -170,7 +184,8 @@ def vae_line(studio: Studio, items: int, size: int) -> str:
     """Seconds to decode ``items`` latents in one batched VAE call against one call per latent."""
     cache = studio.cache
     vae = cache.base().vae
-    latents = torch.randn(items, 4, size // 8, size // 8, generator=torch.Generator().manual_seed(0))
+    channels = vae.config.latent_channels
+    latents = torch.randn(items, channels, size // 8, size // 8, generator=torch.Generator().manual_seed(0))
     latents = latents.to(cache.device, cache.dtype)
 
     def timed(decode: Callable[[], object]) -> float:
@@ -260,6 +275,8 @@ def batched_lines(
 
 
 def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
+    methods = methods_of(args.family)
+    unet = FAMILIES[args.family].denoiser == "unet"  # the channels-last, attention and compile levers are the UNet's
     settings, spec = settings_for(root, args.family, device=args.device, dtype=dtype, controlnet_cache_size=3)
     studio = Studio(settings, spec)
     failures: list[str] = []
@@ -275,7 +292,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     maps = {t: studio.control_map(photo, d, args.size, args.size).map for t, d in DEFAULT_DETECTORS.items()}
     print(f"{'method':<18}{'studio it/s':>12}{'plain it/s':>12}{'ratio':>8}{'peak MiB':>10}")
     solo: dict[str, float] = {}
-    for method in METHODS:
+    for method in methods:
         request = request_for(method, args, maps, photo)
         studio.generate(request)  # warm-up: kernels, attention processors, the IP-Adapter encoding
         plain_seconds(studio, request)
@@ -300,7 +317,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         "num_inference_steps": args.steps,
         "width": args.size,
         "height": args.size,
-        "methods": list(METHODS),
+        "methods": list(methods),
     }
     started = time.perf_counter()
     entries = list(studio.compare({**compare, "batching": "exact"}, photo, photo))
@@ -314,13 +331,14 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     )
     failures += batched_lines(studio, compare, photo, entries, solo, compare_seconds)
     depth = request_for("depth", args, maps, photo)
-    print(channels_last_line(studio, depth, args.steps))
-    check(studio, "the channels-last measurement", failures)
-    print(sdpa_line(studio, request_for("text", args, maps, photo), args.steps))
-    print(vae_line(studio, len(METHODS), args.size))
+    if unet:
+        print(channels_last_line(studio, depth, args.steps))
+        check(studio, "the channels-last measurement", failures)
+        print(sdpa_line(studio, request_for("text", args, maps, photo), args.steps))
+    print(vae_line(studio, len(methods), args.size))
     print(previews_line(studio, compare, photo))
     check(studio, "the live previews", failures)
-    if args.compile:
+    if args.compile and unet:
         print(compile_line(args, dtype, root, studio, depth))
     if studio.cache.spec.adapters.get("canny"):  # SDXL: canny's ControlNet and its T2I-Adapter on one map
         pair = list(studio.compare({**compare, "methods": ["canny", "canny@t2i"], "batching": "exact"}, photo))
@@ -333,7 +351,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     sweep = {
         "base": {**compare, "methods": ["depth"]},
         "x": {"name": "controlnet_conditioning_scale", "values": [0.5, 1.0]},
-        "y": {"name": "method", "values": ["depth", "canny+ip_adapter"]},
+        "y": {"name": "method", "values": ["depth", "canny+ip_adapter" if "ip_adapter" in methods else "canny"]},
     }
     started = time.perf_counter()
     cells = studio.sweep(sweep, photo, photo).cells
@@ -345,8 +363,8 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="sd15", choices=("tiny", "sd15", "sdxl"))
-    parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES, help="the profile's SD1.5 or SDXL twin")
+    parser.add_argument("--profile", default="sd15", choices=PROFILES)
+    parser.add_argument("--family", default="sd15", choices=FAMILY_NAMES, help="the profile's SD1.5, SDXL or FLUX twin")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtypes", default="float16,bfloat16")
     parser.add_argument("--size", type=int, default=512)
@@ -358,8 +376,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.device == "cuda":
         print(f"GPU: {torch.cuda.get_device_name()} · torch {torch.__version__}")
-    if args.family == "sdxl" and args.profile == "sd15":
-        print("the sd15 profile has no SDXL twin: use --profile tiny or --profile sdxl (SDXL's real sizes) with it")
+    if args.family not in PROFILES[args.profile]:
+        print(f"the {args.profile} profile has no {args.family} twin: use --profile tiny or --profile {args.family}")
         return 2
     root = family_root(args.profile)
     failures = []
