@@ -16,7 +16,6 @@ from typing import Any
 from PIL import Image
 
 from app.engine.devices import is_out_of_memory, release_memory
-from app.engine.families import FAMILIES
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.errors import RETRYABLE, Cancelled, StudioError
@@ -43,8 +42,7 @@ def run_comparison(
     """A validated comparison on ``studio`` (:meth:`app.studio.Studio.compare` checks it first): each method on
     every seed, exactly (one solo run each) or batched, yielding each method's entry as it finishes."""
     runs = len(methods) * request.seed_count
-    batched = (request.batching or studio.default_batching()) == "batched"
-    if batched and runs > 1 and FAMILIES[request.family].batched:
+    if (request.batching or studio.default_batching()) == "batched" and runs > 1:
         yield from _compare_batched(studio, request, methods, structure, reference, progress, cancel, preview)
         return
     for index, method in enumerate(methods):
@@ -65,20 +63,11 @@ def run_comparison(
 
                 shown = None if preview is None or offset else for_methods(preview, [index])
                 results.append(studio.generate(run, step, cancel, shown))
-            if batched and not FAMILIES[request.family].batched:
-                for result in results:
-                    result.notes.append(UNBATCHED.format(family=FAMILIES[request.family].short))
             yield CompareEntry(method, Result.of_seeds(results), maps)
         except Cancelled:
             raise
         except Exception as error:
             yield failed_entry(method, maps, error)
-
-
-UNBATCHED = (
-    "Ran exactly: {family} methods run one at a time (its ControlNets cannot yet steer only some rows of a shared "
-    "pass), so this time is the method's own."
-)
 
 
 def method_map(studio: Any, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:

@@ -134,7 +134,15 @@ def batch_arguments(
         kwargs["pooled_prompt_embeds"] = positive_pooled.repeat(items, 1)
         kwargs["negative_pooled_prompt_embeds"] = None if negative_pooled is None else negative_pooled.repeat(items, 1)
     kwargs["generator"] = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]  # a row per seed
-    if types:
+    if cache.family.packed_latents:  # FLUX: each row's own starting noise, drawn before the call
+        kwargs["latents"] = torch.cat([starting_latents(cache, r) for r in requests])
+    if types and cache.family.latent_control:
+        # The rows' map latents are made apart (app.engine.flux_rows); the pipeline is handed one blank map.
+        kwargs["control_image"] = [torch.zeros(1, 3, first.height, first.width)]
+        strength = [next(c for r in requests for c in r.controls if c.control_type == t) for t in types]
+        for name in STRENGTH_ARGUMENTS:
+            kwargs[name] = [getattr(control, name) for control in strength]
+    elif types:
         blank = Image.new("RGB", (first.width, first.height))
         # Item-major, as diffusers takes per-prompt images for several ControlNets: [[map of each type] per item].
         maps = [[next((c.image for c in r.controls if c.control_type == t), blank) for t in types] for r in requests]

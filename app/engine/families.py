@@ -71,8 +71,6 @@ class Family:
         half_variant: Its repositories ship ``fp16`` weight files (read in half precision instead of casting).
         half_dtype: The half precision it runs in when the studio's is float16, if another (FLUX.1 is trained and
             shipped in bfloat16, and its activations overflow float16).
-        batched: Its methods can share one denoising pass (per-row ControlNets and IP-Adapter); otherwise a
-            comparison runs each method exactly.
         image_prompt: The studio serves an IP-Adapter on it.
         serves_every_control_type: Every control type has a ControlNet here (checked at import); a family without
             refuses the others by name.
@@ -81,6 +79,8 @@ class Family:
             ``transformer/diffusion_pytorch_model-00001-of-00003.safetensors`` … and its index).
         t5_tokenizers: The base repository's tokenizer folders that hold a T5 tokenizer (SentencePiece), not CLIP's.
         gpu_step_factor: A denoising step's GPU time per pixel against SD1.5's (ZeroGPU estimates).
+        latent_control: Its ControlNets take the map as VAE latents the pipeline samples (FLUX): a batched pass
+            gives each row its solo run's samples (:mod:`app.engine.flux_rows`).
         default_guidance: The guidance scale a request for it gets when it names none, where the studio's default
             (7, classifier-free) does not fit (FLUX.1 [dev]'s distilled guidance: 3.5, as its model card uses).
     """
@@ -112,7 +112,6 @@ class Family:
     own_sampler: bool = False
     half_variant: bool = True
     half_dtype: str | None = None
-    batched: bool = True
     image_prompt: bool = True
     serves_every_control_type: bool = True
     licence: str | None = None
@@ -120,6 +119,7 @@ class Family:
     t5_tokenizers: tuple[str, ...] = ()
     default_guidance: float | None = None
     gpu_step_factor: float = 1.0
+    latent_control: bool = False
 
     def serves(self, control_type: str) -> bool:
         """Whether one of its ControlNets (its own, or a mode of its union network) serves ``control_type``."""
@@ -222,7 +222,7 @@ FLUX = Family(
     own_sampler=True,
     half_variant=False,  # black-forest-labs ships bfloat16 weights only
     half_dtype="bfloat16",
-    batched=False,
+    latent_control=True,
     image_prompt=False,
     serves_every_control_type=False,
     shards={"transformer": 3, "text_encoder_2": 2},

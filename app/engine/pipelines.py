@@ -301,6 +301,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         See :mod:`app.engine.batched`. Call under :attr:`lock`.
         """
         from app.engine.batched import PerItemControlNets, UnionMode
+        from app.engine.flux_rows import PerItemFluxControlNets
 
         def attach():
             models = [
@@ -309,7 +310,8 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
                 else self.controlnet(t)
                 for t in control_types
             ]
-            return self._with_controlnet(PerItemControlNets(models, users, items))
+            per_row = PerItemFluxControlNets if self.family.latent_control else PerItemControlNets
+            return self._with_controlnet(per_row(models, users, items))
 
         offload_key = ("batch", *control_types, *map(tuple, users))
         return self._pipeline(attach if control_types else None, ip_adapter, offload_key)

@@ -26,6 +26,7 @@ from app.engine.calls import (
     step_callback,
 )
 from app.engine.embeddings import EmbeddingCache
+from app.engine.flux_rows import control_latents
 from app.engine.pipelines import PipelineCache
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
@@ -123,15 +124,19 @@ class Runner:
                 cache.use_ip_adapter(pipe, reference.scale, reference.mode)
                 embeds = self.embeddings.reference(cache, pipe, reference.image.convert("RGB"), first, self.device)
                 reference_rows(kwargs, requests, embeds, cache.device)
+            if types and cache.family.latent_control:  # FLUX: each row's maps sampled as its solo run samples them
+                pipe.controlnet.latents = control_latents(pipe, requests, types, users)
             net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
             images, seconds, memory = run_call(pipe, kwargs, self.device)
             shares = batch_time_shares(seconds, items, users, net_seconds(pipe, len(types)))
         finally:
             cache.use_ip_adapter(pipe, None)
         model_bytes = cache.parameter_bytes(pipe, reference is not None)
+        denoiser = "UNet" if cache.family.denoiser == "unet" else cache.family.denoiser
         shared = (
             f"Ran batched: {items} methods in one {seconds:.1f} s pass. The time shown is this method's cost in it: "
-            "its ControlNets' own time on its rows plus an equal share of the rest (UNet, VAE, IP-Adapter attention)."
+            f"its ControlNets' own time on its rows plus an equal share of the rest ({denoiser}, VAE"
+            f"{', IP-Adapter attention' if cache.family.image_prompt else ''})."
         )
         return [
             Result(

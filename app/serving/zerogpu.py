@@ -85,7 +85,7 @@ def estimate_gpu_seconds(
     """
     spec = FAMILIES[family if family in FAMILIES else FAMILY_NAMES[0]]
     area = max(1, width * height) / (512 * 512)
-    runs = 1 + BATCHED_SHARE * (methods - 1) if batched and spec.batched else methods
+    runs = 1 + BATCHED_SHARE * (methods - 1) if batched else methods
     work = steps * runs * images * area * SECONDS_PER_STEP_512 * spec.gpu_step_factor
     seconds = SECONDS_PER_CALL + methods * spec.gpu_seconds_per_method + work
     return int(min(MAX_SECONDS, max(MIN_SECONDS, round(seconds))))
