@@ -16,6 +16,7 @@ from typing import Any
 from PIL import Image
 
 from app.engine.devices import is_out_of_memory, release_memory
+from app.engine.families import FAMILIES
 from app.engine.previews import PreviewFn
 from app.engine.result import Result
 from app.errors import RETRYABLE, Cancelled, StudioError
@@ -68,6 +69,15 @@ def run_comparison(
             raise
         except Exception as error:
             yield failed_entry(method, maps, error)
+
+
+def alone_note(generation: GenerationRequest, masks: bool) -> str:
+    """Why a method of a batched comparison ran on its own."""
+    if any(c.adapter for c in generation.controls):
+        return "Ran on its own: the T2I-Adapter pipeline steers every row of a call."
+    if generation.ip_adapter is not None and not masks:
+        return f"Ran on its own: {FAMILIES[generation.family].short}'s IP-Adapter reaches every row of a call."
+    return "Ran on its own: the union ControlNet fuses its control types in one call."
 
 
 def method_map(studio: Any, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
@@ -128,10 +138,12 @@ def _compare_batched(
         except Exception as error:
             entries[index] = failed_entry(method, maps, error)
     # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched), as does
-    # a T2I-Adapter method: diffusers' adapter pipeline adds its features to every row of a call.
+    # a T2I-Adapter method (diffusers' adapter pipeline adds its features to every row of a call) and an IP-Adapter
+    # method on a family whose IP attention takes no per-row masks (FLUX).
     cache = studio.cache_for(request.family)
     fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
-    alone = [r for r in ready if any(c.adapter for c in r[1].controls)]
+    masks = FAMILIES[request.family].ip_adapter_masks  # else the reference would reach every row of a pass
+    alone = [r for r in ready if any(c.adapter for c in r[1].controls) or (r[1].ip_adapter and not masks)]
     ready = [r for r in ready if r not in fused and r not in alone]
     for index, generation, maps in fused + alone:
         try:
@@ -140,11 +152,7 @@ def _compare_batched(
                 shown = None if preview is None or offset else for_methods(preview, [index])
                 results.append(studio.generate(run, None, cancel, shown))
             result = Result.of_seeds(results)
-            result.notes.append(
-                "Ran on its own: the T2I-Adapter pipeline steers every row of a call."
-                if any(c.adapter for c in generation.controls)
-                else "Ran on its own: the union ControlNet fuses its control types in one call."
-            )
+            result.notes.append(alone_note(generation, masks))
             entries[index] = CompareEntry(methods[index], result, maps)
         except Cancelled:
             raise
@@ -237,7 +245,8 @@ def check_inputs(
     if request is not None:
         try:
             types = [t for t, _ in method.controls]
-            check_family(request.family, types, method.ip_adapter, request.width, request.height)
+            ip_mode = request.ip_adapter.mode if method.ip_adapter else None
+            check_family(request.family, types, ip_mode, request.width, request.height)
         except ValueError as error:
             raise StudioError(f"{LEFT_OUT} {method.label}: {error}.") from None
     missing = []

@@ -36,7 +36,7 @@ import torch
 from PIL import Image
 from skimage import data
 
-from app.engine.families import FAMILIES, FAMILY_NAMES
+from app.engine.families import FAMILY_NAMES
 from app.request.compare import parse_method
 from app.studio import Studio
 from bench.common import PROFILES, family_root, settings_for
@@ -97,13 +97,10 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument(
-        "--methods", help="comma-separated method strings (default: the five, FLUX's without the IP-Adapter)"
-    )
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated method strings")
     parser.add_argument("--seed-count", type=int, default=1, help="seeds per method (S × K rows)")
     args = parser.parse_args()
-    image_prompt = FAMILIES[args.family].image_prompt
-    methods = args.methods.split(",") if args.methods else [m for m in METHODS if image_prompt or m != "ip_adapter"]
+    methods = args.methods.split(",")
 
     root = family_root(args.profile)
     settings, spec = settings_for(root, args.family, controlnet_cache_size=3, dtype=args.dtype)

@@ -46,12 +46,12 @@ from app.studio import Studio
 from bench.common import PROFILES, family_root, settings_for
 
 METHODS = ("text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth")
-FLUX_METHODS = ("text", "canny", "pose", "depth", "softedge", "canny+depth")
-"""FLUX.1's: its Union-Pro ControlNet's types (no image prompt on FLUX yet)."""
+FLUX_METHODS = ("text", "canny", "pose", "depth", "softedge", "ip_adapter", "depth+ip_adapter", "canny+depth")
+"""FLUX.1's: its Union-Pro ControlNet's types, XLabs' IP-Adapter, and two of them together."""
 
 
 def methods_of(family: str) -> tuple[str, ...]:
-    return METHODS if FAMILIES[family].image_prompt else FLUX_METHODS
+    return FLUX_METHODS if FAMILIES[family].latent_control else METHODS
 
 
 PHOTO = Path(__file__).resolve().parents[1] / "assets" / "astronaut.png"
@@ -351,7 +351,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
     sweep = {
         "base": {**compare, "methods": ["depth"]},
         "x": {"name": "controlnet_conditioning_scale", "values": [0.5, 1.0]},
-        "y": {"name": "method", "values": ["depth", "canny+ip_adapter" if "ip_adapter" in methods else "canny"]},
+        "y": {"name": "method", "values": ["depth", "canny+ip_adapter"]},
     }
     started = time.perf_counter()
     cells = studio.sweep(sweep, photo, photo).cells

@@ -50,13 +50,12 @@ def test_a_flux_comparison_runs_its_methods_and_names_what_it_lacks(flux, photo,
     methods = ["text", "canny", "depth:midas", "canny+depth:midas", "ip_adapter", "lineart"]
     entries = {e.method.name: e for e in flux.compare({**BASE, "methods": methods, "batching": "exact"}, photo,
                                                        reference)}  # fmt: skip
-    ran = ["text", "canny", "depth:midas", "canny+depth:midas"]
+    ran = ["text", "canny", "depth:midas", "canny+depth:midas", "ip_adapter"]
     assert {name: entries[name].error for name in ran} == dict.fromkeys(ran)
     text = entries["text"].result
     for name in ran[1:]:  # each ControlNet method steers
         assert gap(entries[name].result, text) > 10 + BOUND, name
     assert gap(entries["canny+depth:midas"].result, entries["canny"].result) > 10 + BOUND  # both maps count
-    assert "no image prompt" in entries["ip_adapter"].error and "FLUX.1" in entries["ip_adapter"].error
     assert "no FLUX.1 ControlNet serves lineart" in entries["lineart"].error
     # An entry is its solo run: the same starting noise, whatever the ControlNet pipeline draws first.
     solo = flux.generate({**BASE, "controls": [{"control_type": "canny", "image": entries["canny"].maps[0].map}]})
@@ -78,6 +77,27 @@ def test_a_batched_flux_pass_gives_each_row_its_solo_run_and_its_own_cost(flux, 
     costs = {e.method.name: e.result.seconds for e in batched}
     assert costs["canny+depth:midas"] > costs["canny"] > costs["text"]  # each net's time charged to its rows only
     assert "Ran batched" in batched[1].result.notes[-1] and "transformer" in batched[1].result.notes[-1]
+
+
+def test_xlabs_ip_adapter_steers_flux_only_while_attached(flux, photo, reference):
+    """XLabs' IP-Adapter on FLUX's transformer, read with CLIP ViT-L/14's vision half (the tiny fit CLIP here): it
+    changes the image, scale 0 is text-only, text-only keeps its pixels after it, a comparison entry is its solo run,
+    and a batched comparison runs it on its own (FLUX's IP attention takes no per-row masks) and says so."""
+    text = flux.generate(BASE)
+    with_reference = flux.generate({**BASE, "ip_adapter": {"scale": 0.8, "image": reference}})
+    assert gap(with_reference, text) > 10 + BOUND
+    assert gap(flux.generate({**BASE, "ip_adapter": {"scale": 0.0, "image": reference}}), text) <= BOUND
+    assert gap(flux.generate(BASE), text) == 0  # the IP processors left with the call
+    cache = flux.cache_for("flux")
+    assert type(cache.base().image_encoder).__name__ == "CLIPVisionModelWithProjection" and cache.misplaced() == []
+    request = {**BASE, "methods": ["text", "ip_adapter", "canny+ip_adapter"], "ip_adapter": {"scale": 0.8}}
+    exact = list(flux.compare({**request, "batching": "exact"}, photo, reference))
+    batched = list(flux.compare({**request, "batching": "batched"}, photo, reference))
+    assert [e.error for e in exact + batched] == [None] * 6
+    assert gap(exact[1].result, with_reference) <= BOUND
+    for one, other in zip(exact, batched, strict=True):
+        assert gap(one.result, other.result) <= BATCHED
+    assert any("IP-Adapter reaches every row" in note for note in batched[2].result.notes)
 
 
 def test_strength_zero_is_text_only_and_the_defaults_are_fluxs(flux, noise_map):
@@ -128,7 +148,7 @@ def test_requests_flux_cannot_run_are_refused_by_name():
     for bad, expected in [
         ({"width": 72}, "multiples of 16, received 72×64"),
         ({"controls": [{"control_type": "seg"}]}, "no FLUX.1 ControlNet serves seg; on FLUX.1 the studio has canny"),
-        ({"ip_adapter": {"scale": 0.5}}, "no image prompt (IP-Adapter) on FLUX.1"),
+        ({"ip_adapter": {"scale": 0.5, "mode": "style"}}, "FLUX.1 IP-Adapter takes the reference in every block"),
         ({"controls": [{"control_type": "canny", "adapter": True}]}, "T2I-Adapter on FLUX.1"),
     ]:
         with pytest.raises(StudioError, match=r"Invalid request — .*" + re.escape(expected)):

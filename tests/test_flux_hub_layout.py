@@ -4,8 +4,9 @@ Folders are written with the real repositories' file names and subfolders, holdi
 ``black-forest-labs/FLUX.1-dev`` with its published ``model_index.json``, its transformer split into three shards and
 T5's encoder into two (each with its index), the T5 tokenizer folder and the single-file checkpoints at the root;
 ``Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro-2.0`` with the Python files it also ships; ``madebyollin/taef1`` with
-its loose encoder and decoder files. The studio is started as a user starts it (real source, ``STUDIO_FAMILIES`` and
-the ``STUDIO_FLUX_*`` overrides naming those folders) and runs its methods with previews.
+its loose encoder and decoder files; ``XLabs-AI/flux-ip-adapter``'s one file and ``openai/clip-vit-large-patch14``,
+the whole CLIP whose vision half the adapter reads. The studio is started as a user starts it (real source,
+``STUDIO_FAMILIES`` and the ``STUDIO_FLUX_*`` overrides naming those folders) and runs its methods with previews.
 
 Files the run must not read are garbage (the root single-file checkpoints, ``spiece.model``, TAEF1's loose files) or
 code that fails when imported (the ControlNet repository's ``.py`` files): a passing run shows that the studio reads
@@ -87,6 +88,10 @@ def lay_out_flux(hub: Path, tiny_root: Path) -> dict[str, Path]:
     shutil.copytree(tiny_root / "controlnet-flux-union", union)
     for code in ("pipeline_flux_controlnet.py", "controlnet_flux.py"):
         (union / code).write_text(CODE_THAT_MUST_NOT_RUN)
+    shutil.copytree(tiny_root / "flux-ip-adapter", folders[REAL_FLUX_DEFAULTS["ip_adapter"]])
+    clip = folders[REAL_FLUX_DEFAULTS["ip_adapter_encoder"]]  # the whole CLIP: the adapter reads its vision half
+    shutil.copytree(tiny_root / "scorers" / "clip", clip)
+    write_clip_tokenizer(clip)
     taef1 = folders[REAL_FLUX_DEFAULTS["preview_vae"]]
     shutil.copytree(tiny_root / "taef1", taef1)
     for loose in ("taef1_encoder.safetensors", "taef1_decoder.safetensors", "taef1_encoder.pth", "taef1_decoder.pth"):
@@ -114,6 +119,8 @@ def flux_studio(flux_folders, tiny_root, tiny_settings) -> Studio:
             if "flux" in s.controlnets
         },
         "STUDIO_FLUX_PREVIEW_VAE": flux_folders[REAL_FLUX_DEFAULTS["preview_vae"]],
+        "STUDIO_FLUX_IP_ADAPTER": flux_folders[REAL_FLUX_DEFAULTS["ip_adapter"]],
+        "STUDIO_FLUX_IP_ADAPTER_ENCODER": flux_folders[REAL_FLUX_DEFAULTS["ip_adapter_encoder"]],
         "STUDIO_ANNOTATORS": tiny_root / "detectors" / "annotators",  # MiDaS for the depth map
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -127,19 +134,19 @@ def flux_studio(flux_folders, tiny_root, tiny_settings) -> Studio:
 
 def test_every_listed_flux_file_is_in_the_layout(flux_folders):
     for repo, (files, _) in default_hub_files(families=("flux",)).items():
-        if repo in flux_folders and repo.split("/")[0] in ("black-forest-labs", "Shakker-Labs", "madebyollin"):
+        if repo.split("/")[0] in ("black-forest-labs", "Shakker-Labs", "madebyollin", "XLabs-AI", "openai"):
             missing = [name for name in files if not (flux_folders[repo] / name).is_file()]
             assert missing == [], repo
 
 
 def test_every_flux_method_runs_from_the_real_layouts(flux_studio):
     photo = Image.fromarray(data.astronaut()).resize((128, 128))
-    methods = ["text", "canny", "canny+depth:midas"]
+    methods = ["text", "canny", "canny+depth:midas", "ip_adapter", "depth:midas+ip_adapter"]
     request = {"family": "flux", "prompt": "an astronaut", "seed": 3, "num_inference_steps": 2, "width": 64,
                "height": 64, "methods": methods}  # fmt: skip
     previews = []
     shown = lambda index, image, done, total: previews.append(index)  # noqa: E731
-    entries = list(flux_studio.compare(request, photo, None, preview=shown))
+    entries = list(flux_studio.compare(request, photo, photo, preview=shown))
     assert {e.method.name: e.error for e in entries} == dict.fromkeys(methods)
     assert sorted(set(previews)) == list(range(len(methods)))  # TAEF1 read from its real layout
     cache = flux_studio.cache_for("flux")

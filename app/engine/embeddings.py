@@ -104,6 +104,11 @@ class EmbeddingCache:
 
     def reference(self, cache: Any, pipe: Any, reference: Image.Image, request: Any, device: str) -> list:
         """The IP-Adapter image embeddings of ``reference`` (the IP-Adapter attached to ``pipe``)."""
+        if cache.family.distilled_guidance:  # FLUX: no unconditional half
+            return self._get(
+                (cache.family.name, "reference", content_hash(reference)),
+                lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, device, 1),
+            )
         guided = request.guidance_scale > 1.0
         return self._get(
             (cache.family.name, "reference", content_hash(reference), guided),

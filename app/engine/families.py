@@ -71,7 +71,6 @@ class Family:
         half_variant: Its repositories ship ``fp16`` weight files (read in half precision instead of casting).
         half_dtype: The half precision it runs in when the studio's is float16, if another (FLUX.1 is trained and
             shipped in bfloat16, and its activations overflow float16).
-        image_prompt: The studio serves an IP-Adapter on it.
         serves_every_control_type: Every control type has a ControlNet here (checked at import); a family without
             refuses the others by name.
         licence: What a person must know and do before its weights load (a gated, non-commercial model), if anything.
@@ -79,6 +78,8 @@ class Family:
             ``transformer/diffusion_pytorch_model-00001-of-00003.safetensors`` … and its index).
         t5_tokenizers: The base repository's tokenizer folders that hold a T5 tokenizer (SentencePiece), not CLIP's.
         gpu_step_factor: A denoising step's GPU time per pixel against SD1.5's (ZeroGPU estimates).
+        ip_adapter_masks: Its IP-Adapter attention takes diffusers' ``ip_adapter_masks``, so a batched pass can give
+            the reference to some rows only; otherwise an IP-Adapter method runs on its own.
         latent_control: Its ControlNets take the map as VAE latents the pipeline samples (FLUX): a batched pass
             gives each row its solo run's samples (:mod:`app.engine.flux_rows`).
         default_guidance: The guidance scale a request for it gets when it names none, where the studio's default
@@ -112,7 +113,6 @@ class Family:
     own_sampler: bool = False
     half_variant: bool = True
     half_dtype: str | None = None
-    image_prompt: bool = True
     serves_every_control_type: bool = True
     licence: str | None = None
     shards: Mapping[str, int] = field(default_factory=dict)
@@ -120,6 +120,7 @@ class Family:
     default_guidance: float | None = None
     gpu_step_factor: float = 1.0
     latent_control: bool = False
+    ip_adapter_masks: bool = True
 
     def serves(self, control_type: str) -> bool:
         """Whether one of its ControlNets (its own, or a mode of its union network) serves ``control_type``."""
@@ -223,7 +224,7 @@ FLUX = Family(
     half_variant=False,  # black-forest-labs ships bfloat16 weights only
     half_dtype="bfloat16",
     latent_control=True,
-    image_prompt=False,
+    ip_adapter_masks=False,
     serves_every_control_type=False,
     shards={"transformer": 3, "text_encoder_2": 2},
     t5_tokenizers=("tokenizer_2",),

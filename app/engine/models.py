@@ -25,6 +25,9 @@ class IPAdapterSource:
     subfolder: str = "models"
     weight_name: str = "ip-adapter_sd15.safetensors"
     image_encoder_folder: str = "image_encoder"
+    # The image encoder's own repository when it is not the adapter's (FLUX's XLabs adapter reads CLIP ViT-L/14 from
+    # openai/clip-vit-large-patch14); its folder is then ``image_encoder_folder`` in that repository.
+    image_encoder_repo: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ModelSpec:
             self.union,
             *self.adapters.values(),
             self.ip_adapter.repo,
+            self.ip_adapter.image_encoder_repo,
             self.preview_vae,
             self.half_vae,
         ]
@@ -168,6 +172,9 @@ def tiny_sdxl_spec(root: Path) -> ModelSpec:
 
 REAL_FLUX_DEFAULTS = {
     "base": "black-forest-labs/FLUX.1-dev",
+    # XLabs' IP-Adapter for FLUX.1 [dev] (ip_adapter.safetensors at the root), on CLIP ViT-L/14's image encoder.
+    "ip_adapter": "XLabs-AI/flux-ip-adapter",
+    "ip_adapter_encoder": "openai/clip-vit-large-patch14",
     # TAEF1 in diffusers' format: it decodes FLUX's 16-channel latents as the pipeline holds them.
     "preview_vae": "madebyollin/taef1",
 }
@@ -176,7 +183,8 @@ REAL_FLUX_DEFAULTS = {
 def real_flux_spec() -> ModelSpec:
     """FLUX.1 [dev]'s Hub defaults, each overridable by a ``STUDIO_FLUX_*`` environment variable (Hub id or local
     folder): ``STUDIO_FLUX_BASE_MODEL``, ``STUDIO_FLUX_CONTROLNET_<TYPE>`` (empty: none for that type),
-    ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its ControlNets are the control types' ``flux`` entries."""
+    ``STUDIO_FLUX_IP_ADAPTER`` (``…_WEIGHT``, ``…_ENCODER``), ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its
+    ControlNets are the control types' ``flux`` entries."""
     env = os.environ.get
 
     def source(name: str, default: str | None) -> str | None:
@@ -192,21 +200,34 @@ def real_flux_spec() -> ModelSpec:
             for t, spec in CONTROLS.items()
             if (own := source(f"STUDIO_FLUX_CONTROLNET_{t.upper()}", spec.controlnets.get("flux")))
         },
-        ip_adapter=IPAdapterSource(repo=""),  # FLUX's image prompts are not served yet (the family says so)
+        ip_adapter=IPAdapterSource(
+            repo=env("STUDIO_FLUX_IP_ADAPTER") or REAL_FLUX_DEFAULTS["ip_adapter"],
+            subfolder="",
+            weight_name=env("STUDIO_FLUX_IP_ADAPTER_WEIGHT") or "ip_adapter.safetensors",
+            image_encoder_folder="",
+            image_encoder_repo=env("STUDIO_FLUX_IP_ADAPTER_ENCODER") or REAL_FLUX_DEFAULTS["ip_adapter_encoder"],
+        ),
         preview_vae=source("STUDIO_FLUX_PREVIEW_VAE", REAL_FLUX_DEFAULTS["preview_vae"]),
     )
 
 
 def tiny_flux_spec(root: Path) -> ModelSpec:
     """The tiny FLUX.1 twin written under ``root`` (:mod:`app.tiny.flux`): one union ControlNet folder serving the
-    control types the real one serves, as the real repository does."""
+    control types the real one serves, as the real repository does, and the XLabs-layout IP-Adapter."""
     union = str(root / "controlnet-flux-union")
     return ModelSpec(
         source="tiny",
         family="flux",
         base=str(root / "flux"),
         controlnets={t: union for t, spec in CONTROLS.items() if "flux" in spec.controlnets},
-        ip_adapter=IPAdapterSource(repo=""),
+        # The tiny fit-scoring CLIP is its image encoder, as CLIP ViT-L/14 is both for real weights.
+        ip_adapter=IPAdapterSource(
+            repo=str(root / "flux-ip-adapter"),
+            subfolder="",
+            weight_name="ip_adapter.safetensors",
+            image_encoder_folder="",
+            image_encoder_repo=str(root / "scorers" / "clip"),
+        ),
         preview_vae=str(root / "taef1"),
         root=str(root),
     )

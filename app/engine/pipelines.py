@@ -165,7 +165,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         served = [t for t in control_types if t in self.spec.controlnets or self.served_by_union(t)]
         for control_type in served[-self.settings.controlnet_cache_size :]:
             self.controlnet(control_type)
-        if ip_adapter and self.family.image_prompt:
+        if ip_adapter:
             self.pipeline_for([], ip_adapter=True)
 
     def served_by_union(self, control_type: str) -> bool:

@@ -75,6 +75,8 @@ class Runner:
                 cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
                 embeds = self.embeddings.reference(cache, pipe, reference, request, self.device)
                 kwargs["ip_adapter_image_embeds"] = embeds
+                if cache.family.distilled_guidance:  # used by true CFG only (not run); given, FLUX encodes no blank
+                    kwargs["negative_ip_adapter_image_embeds"] = embeds
             images, seconds, memory = run_call(pipe, kwargs, self.device)
         finally:
             cache.use_ip_adapter(pipe, None)
@@ -135,8 +137,8 @@ class Runner:
         denoiser = "UNet" if cache.family.denoiser == "unet" else cache.family.denoiser
         shared = (
             f"Ran batched: {items} methods in one {seconds:.1f} s pass. The time shown is this method's cost in it: "
-            f"its ControlNets' own time on its rows plus an equal share of the rest ({denoiser}, VAE"
-            f"{', IP-Adapter attention' if cache.family.image_prompt else ''})."
+            f"its ControlNets' own time on its rows plus an equal share of the rest ({denoiser}, VAE, IP-Adapter "
+            "attention)."
         )
         return [
             Result(

@@ -126,7 +126,8 @@ class GenerationSettings(CommonSettings):
         check_one_control_per_type([c.control_type for c in self.controls], where="controls: ")
         check_adapters(self.family, self.controls, self.width, self.height, where="controls: ")
         types = [c.control_type for c in self.controls]
-        check_family(self.family, types, self.ip_adapter is not None, self.width, self.height)
+        ip_mode = None if self.ip_adapter is None else self.ip_adapter.mode
+        check_family(self.family, types, ip_mode, self.width, self.height, where="ip_adapter/controls: ")
         return self
 
     @property

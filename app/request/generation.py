@@ -154,22 +154,27 @@ def check_adapters(family: str, controls: list, width: int, height: int, where: 
 
 
 def check_family(
-    family: str, control_types: list[str], ip_adapter: bool, width: int, height: int, where: str = ""
+    family: str, control_types: list[str], ip_mode: str | None, width: int, height: int, where: str = ""
 ) -> None:
     """ValueError (for a pydantic validator) unless ``family`` can run these controls, image prompt and size: a
-    family that serves only some control types (FLUX.1) refuses the others by name, one without an image prompt
-    refuses the IP-Adapter, and sizes follow the family's multiple."""
+    family that serves only some control types (FLUX.1) refuses the others by name, one without InstantStyle blocks
+    takes the IP-Adapter's ``full`` mode only, and sizes follow the family's multiple.
+
+    Args:
+        ip_mode: The IP-Adapter's mode, or None without one.
+    """
     spec = FAMILIES[family]
+    ip_adapter = ip_mode is not None
     unserved = [t for t in control_types if not spec.serves(t)]
     if unserved:
         raise ValueError(
             f"{where}no {spec.short} ControlNet serves {', '.join(unserved)}; on {spec.short} the studio has "
             f"{', '.join(spec.served_types())}"
         )
-    if ip_adapter and not spec.image_prompt:
+    if ip_adapter and ip_mode != "full" and ip_mode not in spec.ip_adapter_blocks:
         raise ValueError(
-            f"{where}the studio offers no image prompt (IP-Adapter) on {spec.short} yet; use SD1.5 or SDXL for "
-            "reference images"
+            f"{where}the {spec.short} IP-Adapter takes the reference in every block (mode full); its {ip_mode} mode "
+            f"needs InstantStyle's blocks, which the studio has for SD1.5 and SDXL only"
         )
     if width % spec.size_multiple or height % spec.size_multiple:
         raise ValueError(
@@ -258,7 +263,8 @@ class GenerationRequest(CommonSettings):
         check_one_control_per_type([c.control_type for c in self.controls])
         check_adapters(self.family, self.controls, self.width, self.height)
         types = [c.control_type for c in self.controls]
-        check_family(self.family, types, self.ip_adapter is not None, self.width, self.height)
+        ip_mode = None if self.ip_adapter is None else self.ip_adapter.mode
+        check_family(self.family, types, ip_mode, self.width, self.height)
         return self
 
     @property

@@ -100,6 +100,11 @@ def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
     for source in (spec.union, *spec.adapters.values(), spec.half_vae if half_vae else None, spec.preview_vae):
         add(source, ["config.json", "diffusion_pytorch_model.safetensors"])
     ip = spec.ip_adapter
+    if ip.image_encoder_repo:  # FLUX's XLabs adapter reads CLIP ViT-L/14 from its own repository
+        add(ip.repo, ["/".join(part for part in (ip.subfolder, ip.weight_name) if part)])
+        folder = ip.image_encoder_folder
+        add(ip.image_encoder_repo, [f"{folder}/{name}".lstrip("/") for name in ("config.json", "model.safetensors")])
+        return
     folder = ip.image_encoder_folder if "/" in ip.image_encoder_folder else f"{ip.subfolder}/{ip.image_encoder_folder}"
     add(
         ip.repo,

@@ -9,6 +9,8 @@
 - ``controlnet-flux-union/`` — a ``FluxControlNetModel`` laid out as
   ``Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro-2.0``: double blocks only, no mode embedding (used as a plain
   ControlNet for every type) and no ``input_hint_block`` (the pipeline VAE-encodes the control image);
+- ``flux-ip-adapter/ip_adapter.safetensors`` — the image-prompt adapter in ``XLabs-AI/flux-ip-adapter``'s layout, read
+  with the tiny fit-scoring CLIP's vision half as its encoder (the real one reads ``openai/clip-vit-large-patch14``);
 - ``taef1/`` — the live-preview decoder for FLUX latents (``madebyollin/taef1``).
 
 The ``flux`` profile holds FLUX.1-dev's real sizes (about 17 B parameters in the pipeline and 2.1 B in the ControlNet,
@@ -24,6 +26,7 @@ import torch
 
 from app.tiny.common import build_tokenizer
 from app.tiny.parts import seeded
+from app.tiny.scorers import PROJECTION_DIM
 
 FLUX_PROFILES: dict[str, dict[str, Any]] = {
     "tiny": {
@@ -50,6 +53,7 @@ FLUX_PROFILES: dict[str, dict[str, Any]] = {
         "controlnet_single_layers": 0,  # Union-Pro-2.0 has double blocks only: the transformer gets no single samples
         "taef1_channels": (8, 8, 8, 8),
         "taef1_blocks": (1, 1, 1, 1),
+        "vision_projection": PROJECTION_DIM,  # the tiny fit-scoring CLIP's, which the IP-Adapter reads
         "dtype": "float32",
     },
     # black-forest-labs/FLUX.1-dev's sizes: 11.9 B parameters in the transformer, 4.7 B in T5-XXL, 123 M in CLIP-L,
@@ -78,6 +82,7 @@ FLUX_PROFILES: dict[str, dict[str, Any]] = {
         "controlnet_single_layers": 0,
         "taef1_channels": (64, 64, 64, 64),  # madebyollin/taef1's own sizes
         "taef1_blocks": (3, 3, 3, 1),
+        "vision_projection": 768,  # CLIP ViT-L/14's
         "dtype": "bfloat16",  # as the Hub stores FLUX.1-dev and its ControlNet; also halves the build's memory
     },
 }
@@ -99,6 +104,7 @@ def build_flux(root: Path, profile: str = "tiny", seed: int = 0) -> None:
     root.mkdir(parents=True, exist_ok=True)
     transformer = _write_pipeline(root / "flux", p, seed)
     _write_controlnet(root / "controlnet-flux-union", transformer, p, seed + 10)
+    _write_ip_adapter(root / "flux-ip-adapter" / "ip_adapter.safetensors", transformer, p, seed + 20)
     del transformer
     _write_taef1(root / "taef1", p, seed + 30)
 
@@ -265,6 +271,35 @@ def _randomise_projections(controlnet, seed: int) -> None:
         for module in modules:
             module.weight.copy_(torch.randn(module.weight.shape, generator=generator) * 0.05)
             module.bias.copy_(torch.randn(module.bias.shape, generator=generator) * 0.01)
+
+
+def _write_ip_adapter(path: Path, transformer, p: dict[str, Any], seed: int) -> None:
+    """An IP-Adapter weight file in ``XLabs-AI/flux-ip-adapter``'s key layout, as diffusers' ``load_ip_adapter``
+    converts it: ``ip_adapter_proj_model.*`` (one CLIP image embedding to four tokens of the T5 width) and, per double
+    block, ``double_blocks.<i>.processor.ip_adapter_double_stream_{k,v}_proj.{weight,bias}``. Its image encoder is
+    CLIP ViT-L/14's vision half (``openai/clip-vit-large-patch14``, the fit scorers' CLIP): ``vision_projection``."""
+    from safetensors.torch import save_file
+
+    generator = torch.Generator().manual_seed(seed)
+    dtype = getattr(torch, p["dtype"])
+
+    def rand(*shape: int, std: float = 0.05) -> torch.Tensor:
+        return (torch.randn(shape, generator=generator) * std).to(dtype)
+
+    config, tokens = transformer.config, 4
+    width, inner = config.joint_attention_dim, config.num_attention_heads * config.attention_head_dim
+    tensors = {
+        "ip_adapter_proj_model.proj.weight": rand(width * tokens, p["vision_projection"]),
+        "ip_adapter_proj_model.proj.bias": rand(width * tokens),
+        "ip_adapter_proj_model.norm.weight": torch.ones(width, dtype=dtype),
+        "ip_adapter_proj_model.norm.bias": torch.zeros(width, dtype=dtype),
+    }
+    for block in range(config.num_layers):
+        for part in ("k", "v"):
+            name = f"double_blocks.{block}.processor.ip_adapter_double_stream_{part}_proj"
+            tensors[f"{name}.weight"], tensors[f"{name}.bias"] = rand(inner, width), rand(inner, std=0.01)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(path))
 
 
 def _write_taef1(folder: Path, p: dict[str, Any], seed: int) -> None:

@@ -22,6 +22,8 @@ SEED = 0
 TINY_VERSION = 1
 _MARKER = "tiny_scorers.json"
 IMAGE_SIZE = 32
+PROJECTION_DIM = 32
+"""The tiny CLIP's embedding size: the fit scores' and the tiny FLUX IP-Adapter's image embeddings (both read it)."""
 
 
 def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSources:
@@ -54,7 +56,7 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
         num_hidden_layers=2,
         num_attention_heads=2,
         max_position_embeddings=77,
-        projection_dim=32,
+        projection_dim=PROJECTION_DIM,
         bos_token_id=0,
         eos_token_id=1,
         pad_token_id=1,
@@ -66,7 +68,7 @@ def build_tiny_scorers(root: str | Path, *, force: bool = False) -> ScorerSource
         num_attention_heads=2,
         image_size=IMAGE_SIZE,
         patch_size=8,
-        projection_dim=32,
+        projection_dim=PROJECTION_DIM,
     )
     config = CLIPConfig(text_config=text.to_dict(), vision_config=vision.to_dict(), projection_dim=32)
     with torch.random.fork_rng(devices=[]):
