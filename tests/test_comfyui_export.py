@@ -39,6 +39,8 @@ RECIPES = {
         {"control_type": "canny", "controlnet_conditioning_scale": 0.7, "control_guidance_end": 0.8},
         {"control_type": "depth"}]},
     "flux-text-guidance-5": {"family": "flux", "prompt": "a fox in snow", "guidance_scale": 5.0, "seed": 9},
+    "flux-depth+ip_adapter": {"family": "flux", "prompt": "a vase", "controls": [{"control_type": "depth"}],
+                              "ip_adapter": {"scale": 0.7}},
 }  # fmt: skip
 
 

@@ -178,20 +178,29 @@ def test_a_gated_repository_says_what_to_do(tiny_settings, tiny_root, monkeypatc
 
 
 @pytest.mark.skipif(TEST_DTYPE != "float32", reason="the script runs in float32 on a CPU: the float32 lane checks it")
-def test_the_diffusers_script_makes_the_studios_flux_pixels(flux, tiny_root, noise_map, tmp_path, monkeypatch):
-    """A two-map FLUX ControlNet generation as a script: one network loaded once, no negative prompt, the noise
-    drawn before the call as the studio draws it."""
+@pytest.mark.parametrize("ip_adapter", [False, True], ids=["two-controlnets", "controlnet-ip-adapter"])
+def test_the_diffusers_script_makes_the_studios_flux_pixels(
+    flux, tiny_root, noise_map, reference, tmp_path, monkeypatch, ip_adapter
+):
+    """A two-map FLUX ControlNet generation as a script (one network loaded once, no negative prompt, the noise
+    drawn before the call as the studio draws it), and one with XLabs' IP-Adapter on its own CLIP repository."""
     recipe = {**BASE, "width": 96, "controls": [{"control_type": "canny", "controlnet_conditioning_scale": 0.7},
                                    {"control_type": "pose", "control_guidance_end": 0.5}]}  # fmt: skip
+    if ip_adapter:
+        recipe = {**recipe, "controls": recipe["controls"][:1], "ip_adapter": {"scale": 0.6}}
     settings = GenerationSettings.model_validate(recipe)
-    files = ["canny-map.png", "pose-map.png"]
+    files = ["canny-map.png", "pose-map.png"][: len(settings.controls)]
+    reference.save(tmp_path / "reference.png")
     for index, name in enumerate(files):
         noise_map.rotate(90 * index).save(tmp_path / name)
     controls = [
         {**c.model_dump(exclude={"detector", "detector_params"}), "image": Image.open(tmp_path / name)}
         for c, name in zip(settings.controls, files, strict=True)
     ]
-    ours = flux.generate({**settings.model_dump(exclude={"controls", "ip_adapter", "fit"}), "controls": controls})
+    request = {**settings.model_dump(exclude={"controls", "ip_adapter", "fit"}), "controls": controls}
+    if ip_adapter:
+        request["ip_adapter"] = {"scale": 0.6, "image": Image.open(tmp_path / "reference.png")}
+    ours = flux.generate(request)
     script = diffusers_script(settings, spec=tiny_flux_spec(tiny_root), map_files=files)
     assert "FluxControlNetModel" in script and "negative_prompt" not in script and "latents=latents" in script
     (tmp_path / "reproduce.py").write_text(script)

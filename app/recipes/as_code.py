@@ -149,6 +149,15 @@ def _load_lines(family: Any, spec: ModelSpec, kind: str, pipeline: str, controls
 
 def _ip_adapter_lines(family: Any, spec: ModelSpec, scale: float, mode: str) -> list[str]:
     source = spec.ip_adapter
+    if source.image_encoder_repo:  # FLUX: XLabs' adapter on CLIP ViT-L/14, from its own repository
+        return [
+            "pipe.load_ip_adapter(",
+            f"    {source.repo!r}, subfolder={source.subfolder!r}, weight_name={source.weight_name!r},",
+            f"    image_encoder_pretrained_model_name_or_path={source.image_encoder_repo!r},",
+            f"    image_encoder_subfolder={source.image_encoder_folder!r}, image_encoder_dtype=DTYPE,",
+            ")",
+            f"pipe.set_ip_adapter_scale({scale!r})",
+        ]
     lines = [
         "pipe.load_ip_adapter(",
         f"    {source.repo!r}, subfolder={source.subfolder!r}, weight_name={source.weight_name!r},",

@@ -28,6 +28,9 @@ FLUX_FILES = {
         "clip_l": "clip_l.safetensors",
         "t5": "t5xxl_fp16.safetensors",
         "vae": "ae.safetensors",
+        # XLabs' IP-Adapter and its CLIP ViT-L/14 image encoder, as x-flux-comfyui's README names them.
+        "ip_adapter": "flux-ip-adapter.safetensors",
+        "clip_vision": "clip_vision_l.safetensors",
     }
 }
 """FLUX.1 [dev]'s parts under the file names ComfyUI's FLUX examples give them (diffusion_models/, text_encoders/,
@@ -99,7 +102,8 @@ def comfyui_workflow(
         applied = _apply_controlnet(graph, control, file, settings.family, positive, negative, vae)
         positive, negative = [applied, 0], [applied, 1]
     if settings.ip_adapter is not None:
-        model = [_apply_ip_adapter(graph, settings, model, reference_file), 0]
+        apply = _apply_flux_ip_adapter if settings.family in FLUX_FILES else _apply_ip_adapter
+        model = [apply(graph, settings, model, reference_file), 0]
     sampler_name, scheduler = ("euler", "simple") if family.own_sampler else SAMPLERS[settings.scheduler]
     sampled = graph.node(
         "KSampler",
@@ -155,6 +159,21 @@ def _apply_controlnet(
         start_percent=control.control_guidance_start,
         end_percent=control.control_guidance_end,
         **({"vae": vae} if family in FLUX_FILES else {}),
+    )
+
+
+def _apply_flux_ip_adapter(graph: _Graph, settings: GenerationSettings, model: list, reference_file: str) -> str:
+    """XLabs' IP-Adapter on FLUX's model, through their x-flux-comfyui nodes (ComfyUI_IPAdapter_plus has none for
+    FLUX); the node's id."""
+    files = FLUX_FILES[settings.family]
+    loaded = graph.node("LoadFluxIPAdapter", ipadatper=files["ip_adapter"], clip_vision=files["clip_vision"],
+                        provider="GPU")  # fmt: skip  # "ipadatper": the node's own spelling
+    return graph.node(
+        "ApplyFluxIPAdapter",
+        model=model,
+        ip_adapter_flux=[loaded, 0],
+        image=[graph.node("LoadImage", image=reference_file), 0],
+        ip_scale=settings.ip_adapter.scale,
     )
 
 

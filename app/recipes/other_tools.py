@@ -130,7 +130,9 @@ def read_comfyui(prompt_text: str) -> Reading:
             flux_guidance = True
             reading.fields["guidance_scale"] = _value(nodes, _inputs(node).get("guidance"))
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
-            weight, kind = _value(nodes, _inputs(node).get("weight")), _value(nodes, _inputs(node).get("weight_type"))
+            inputs = _inputs(node)  # ComfyUI_IPAdapter_plus's "weight", XLabs' FLUX node's "ip_scale"
+            weight = _value(nodes, inputs.get("weight", inputs.get("ip_scale")))
+            kind = _value(nodes, inputs.get("weight_type"))
             if reading.ip_adapter is None:
                 reading.ip_adapter = {"scale": weight}
                 modes = {theirs: ours for ours, theirs in WEIGHT_TYPES.items()}
