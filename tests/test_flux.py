@@ -16,7 +16,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from app.engine.families import FAMILIES
-from app.engine.models import tiny_flux_spec, tiny_spec
+from app.engine.models import tiny_flux_spec, tiny_sdxl_spec, tiny_spec
 from app.errors import StudioError
 from app.recipes import parse_recipe, recipe_from_image
 from app.recipes.a1111 import format_parameters
@@ -131,11 +131,18 @@ def test_flux_shares_its_modules_and_keeps_its_precision(flux, noise_map):
     assert set(cache.resident_modules()) >= {"transformer", "text_encoder_2", "controlnet_canny+pose+depth+softedge"}
 
 
-def test_switching_between_families_keeps_each_familys_pixels(flux):
-    sd15 = {**BASE, "family": "sd15"}
-    first_sd, first_flux = pixels(flux.generate(sd15)), pixels(flux.generate(BASE))
-    assert np.array_equal(pixels(flux.generate(sd15)), first_sd)
-    assert np.array_equal(pixels(flux.generate(BASE)), first_flux)
+def test_switching_between_three_families_keeps_each_familys_pixels(tiny_settings, tiny_root):
+    """One family resident at a time (as on a small GPU): every switch unloads the last, and each comes back to its
+    own pixels."""
+    studio = Studio(
+        replace(tiny_settings, resident_families=1),
+        [tiny_spec(tiny_root), tiny_sdxl_spec(tiny_root), tiny_flux_spec(tiny_root)],
+    )
+    requests = [{**BASE, "family": family} for family in ("sd15", "sdxl", "flux")]
+    first = [pixels(studio.generate(request)) for request in requests]
+    for request, image in zip(reversed(requests), reversed(first), strict=True):
+        assert np.array_equal(pixels(studio.generate(request)), image), request["family"]
+    assert studio.loaded_families() == ["sd15"]
 
 
 def test_flux_previews_decode_its_packed_latents(flux):
@@ -247,3 +254,14 @@ def test_picking_flux_in_the_page_takes_its_guidance_and_sampler_unless_the_pers
     assert (guidance.get("value"), sampler.get("value")) == (7.0, None)
     guidance, sampler = family_guidance("flux", 5.0, "ddim")  # chosen by the person: kept
     assert (guidance.get("value"), sampler.get("value")) == (None, None)
+
+
+def test_a_flux_recipe_on_a_studio_without_flux_takes_that_familys_guidance():
+    from app.ui import on_served_family, unserved_family_note
+
+    assert on_served_family({"family": "flux", "guidance_scale": 3.5}, "sd15") == {"family": "sd15",
+                                                                                   "guidance_scale": 7.0}  # fmt: skip
+    assert on_served_family({"family": "sdxl", "guidance_scale": 5.0}, "sd15") == {"family": "sd15"}
+    assert on_served_family({"family": "sd15", "guidance_scale": 7.0}, "flux")["guidance_scale"] == 3.5
+    note = unserved_family_note("flux", ("sd15", "sdxl"))
+    assert "made on FLUX.1 [dev]" in note and "7 (that family's default) is set" in note

@@ -28,6 +28,7 @@ from app.errors import StudioError
 from app.eval.report import CSS as REPORT_CSS
 from app.outputs import outputs_for
 from app.recipes.assets import ASSETS_DIR
+from app.request import CommonSettings
 from app.serving.status import model_banner
 from app.serving.zerogpu import on_zerogpu
 from app.settings import Settings, get_settings
@@ -203,7 +204,7 @@ def mount_recipes(
         target = recipe.ui_tab
         values = shared_values(recipe)
         if values["family"] not in families:
-            values["family"] = families[0]
+            values.update(on_served_family(values, families[0]))
         updates: list[Any] = [gr.update(selected=target), target, *shared.updates(values)]
         for tab_id, hook in hooks.items():
             updates += hook.from_recipe(recipe) if tab_id == target else hook.skips()
@@ -228,13 +229,28 @@ def mount_recipes(
     )
 
 
+def on_served_family(values: dict[str, Any], family: str) -> dict[str, Any]:
+    """The settings that change when a recipe made on an unserved family loads on ``family``: the family, and the
+    guidance when one family's is distilled (FLUX's 3.5) and the other's classifier-free (7), which do not mean the
+    same number."""
+    made_on, target = FAMILIES[values["family"]], FAMILIES[family]
+    changed: dict[str, Any] = {"family": family}
+    if made_on.distilled_guidance != target.distilled_guidance:
+        changed["guidance_scale"] = target.default_guidance or CommonSettings.model_fields["guidance_scale"].default
+    return changed
+
+
 def unserved_family_note(family: str, families: Sequence[str]) -> str:
     """What loading a recipe made on a family this studio does not serve says."""
     served = " and ".join(FAMILIES[f].label for f in families)
-    return (
+    note = (
         f"This recipe was made on {FAMILIES[family].label}, which this studio does not serve (it serves {served}); "
         f"its settings are loaded on {FAMILIES[families[0]].label}, so its images will differ"
     )
+    guidance = on_served_family({"family": family}, families[0]).get("guidance_scale")
+    if guidance is not None:
+        note += f"; its guidance scale means something else there, so {guidance:g} (that family's default) is set"
+    return note
 
 
 def theme() -> gr.themes.Base:
