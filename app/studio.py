@@ -159,11 +159,15 @@ class Studio:
             ip_adapter: Load the IP-Adapter and its image encoder.
             aux: Also load the default detector of each control type and the fit-scoring CLIP. One that
                 cannot load is logged and left to report itself when it is used.
-            families: The families to load; default: as many as stay resident, the default family first.
+            families: The families to load; default: as many as stay resident, the default family first. A family
+                that cannot load (a gated one without a token) is logged and left to say why at its first run.
         """
         for family in reversed(list(families or self.families[: self.resident_limit])):
-            with self.lock:
-                self.cache_for(family).preload(control_types, ip_adapter)
+            try:
+                with self.lock:
+                    self.cache_for(family).preload(control_types, ip_adapter)
+            except StudioError as error:  # e.g. a gated family without a token: the others still serve
+                logger.warning("preloading the %s models failed: %s", family, error)
         if aux:
             loaders = {f"{t} detector": self.maps.detector(DEFAULT_DETECTORS[t]).load for t in control_types}
             for what, load in {**loaders, "fit-scoring CLIP": self.clip.load}.items():

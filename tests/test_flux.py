@@ -265,3 +265,20 @@ def test_a_flux_recipe_on_a_studio_without_flux_takes_that_familys_guidance():
     assert on_served_family({"family": "sd15", "guidance_scale": 7.0}, "flux")["guidance_scale"] == 3.5
     note = unserved_family_note("flux", ("sd15", "sdxl"))
     assert "made on FLUX.1 [dev]" in note and "7 (that family's default) is set" in note
+
+
+def test_a_gated_family_that_cannot_load_leaves_the_others_serving(tiny_settings, tiny_root, monkeypatch, caplog):
+    """ZeroGPU preloads every family at start-up: FLUX without a token is logged, SD1.5 still loads and serves."""
+    import httpx
+    from diffusers import FluxPipeline
+    from huggingface_hub.errors import GatedRepoError
+
+    def refuse(*args, **kwargs):
+        response = httpx.Response(401, request=httpx.Request("GET", "https://huggingface.co/black-forest-labs"))
+        raise GatedRepoError("401 Client Error. Cannot access gated repo.", response=response)
+
+    monkeypatch.setattr(FluxPipeline, "from_pretrained", refuse)
+    studio = Studio(replace(tiny_settings, resident_families=2), [tiny_spec(tiny_root), tiny_flux_spec(tiny_root)])
+    studio.preload(control_types=("canny",), aux=False)
+    assert "access is gated" in caplog.text and studio.cache_for("sd15")._base is not None
+    assert studio.generate({**BASE, "family": "sd15"}).image.size == (64, 64)
