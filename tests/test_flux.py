@@ -282,3 +282,17 @@ def test_a_gated_family_that_cannot_load_leaves_the_others_serving(tiny_settings
     studio.preload(control_types=("canny",), aux=False)
     assert "access is gated" in caplog.text and studio.cache_for("sd15")._base is not None
     assert studio.generate({**BASE, "family": "sd15"}).image.size == (64, 64)
+
+
+def test_flux_under_low_vram_offload_keeps_its_pixels_dtype_and_device(tiny_settings, tiny_root, photo, reference):
+    """STUDIO_LOW_VRAM=1: diffusers' model offload on FLUX's pipelines, exact and batched, every module left where it
+    was configured, the same pixels as without offload."""
+    offloaded = Studio(replace(tiny_settings, low_vram=True), tiny_flux_spec(tiny_root))
+    resident = Studio(tiny_settings, tiny_flux_spec(tiny_root))
+    request = {**BASE, "methods": ["text", "canny", "ip_adapter"], "ip_adapter": {"scale": 0.7}}
+    for batching in ("exact", "batched"):
+        ours = list(offloaded.compare({**request, "batching": batching}, photo, reference))
+        theirs = list(resident.compare({**request, "batching": batching}, photo, reference))
+        assert [e.error for e in ours] == [None] * 3 and offloaded.cache.misplaced() == []
+        for one, other in zip(ours, theirs, strict=True):
+            assert gap(one.result, other.result) <= BOUND, (batching, one.method.name)
