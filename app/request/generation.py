@@ -212,7 +212,12 @@ class CommonSettings(StrictModel):
     )
     num_inference_steps: int = Field(25, title="Steps", ge=1, le=150, description="Denoising steps.")
     guidance_scale: float = Field(
-        7.0, title="Guidance scale (CFG)", ge=0.0, le=30.0, description="Classifier-free guidance scale."
+        7.0,
+        title="Guidance scale",
+        ge=0.0,
+        le=30.0,
+        description="How strongly the prompt steers: classifier-free guidance (CFG) on SD1.5 and SDXL, FLUX.1's "
+        "distilled guidance (3.5 by default).",
     )
     width: int = Field(
         512, title="Width", ge=64, le=2048, multiple_of=8, description="Output width in pixels (multiple of 8)."

@@ -278,8 +278,11 @@ def settings_caption(settings: dict[str, Any], seed: int, last_seed: int | None 
     seeds = f"seeds {seed}–{last_seed}" if last_seed not in (None, seed) else f"seed {seed}"
     family = settings.get("family")
     model = f"{FAMILIES[family].short} · " if family in FAMILIES and family != FAMILY_NAMES[0] else ""
+    distilled = family in FAMILIES and FAMILIES[family].distilled_guidance  # FLUX: guidance, not CFG; its own Euler
+    guidance = f"{'guidance' if distilled else 'CFG'} {settings.get('guidance_scale'):g}"
+    scheduler = "flow-matching Euler" if distilled else scheduler
     return (
-        f"{model}{seeds} · {settings.get('num_inference_steps')} steps · CFG {settings.get('guidance_scale'):g} · "
+        f"{model}{seeds} · {settings.get('num_inference_steps')} steps · {guidance} · "
         f"{scheduler} · {settings.get('width')}×{settings.get('height')}"
     )
 
