@@ -47,10 +47,10 @@ def gap(first, second) -> int:
 
 
 def test_a_flux_comparison_runs_its_methods_and_names_what_it_lacks(flux, photo, reference):
-    methods = ["text", "canny", "depth:midas", "canny+depth:midas", "ip_adapter", "lineart"]
+    methods = ["text", "canny", "depth:midas", "softedge", "pose", "canny+depth:midas", "ip_adapter", "lineart"]
     entries = {e.method.name: e for e in flux.compare({**BASE, "methods": methods, "batching": "exact"}, photo,
                                                        reference)}  # fmt: skip
-    ran = ["text", "canny", "depth:midas", "canny+depth:midas", "ip_adapter"]
+    ran = ["text", "canny", "depth:midas", "softedge", "pose", "canny+depth:midas", "ip_adapter"]
     assert {name: entries[name].error for name in ran} == dict.fromkeys(ran)
     text = entries["text"].result
     for name in ran[1:]:  # each ControlNet method steers
