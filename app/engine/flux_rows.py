@@ -16,6 +16,7 @@ gives that row alone; rows that do not use it get exact zeros, which the transfo
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,9 +109,12 @@ def _add_rows(
     return totals
 
 
-def control_latents(pipe: Any, requests: Sequence[Any], types: Sequence[str], users: Sequence[Sequence[int]]):
+def control_latents(
+    pipe: Any, requests: Sequence[Any], types: Sequence[str], users: Sequence[Sequence[int]]
+) -> tuple[list[torch.Tensor], list[float]]:
     """For each control type, its users' map latents, packed as FLUX's ControlNet pipeline packs them and sampled as
-    each row's solo run samples them: from a generator seeded with the row's seed, the row's maps in its order.
+    each row's solo run samples them (from a generator seeded with the row's seed, the row's maps in its order), and
+    the seconds their VAE encodes took: part of what the type's methods cost (a solo run encodes inside its call).
 
     Args:
         pipe: The FLUX ControlNet pipeline (its VAE, image processing and packing).
@@ -123,6 +127,7 @@ def control_latents(pipe: Any, requests: Sequence[Any], types: Sequence[str], us
     vae, device = pipe.vae, pipe._execution_device
     channels = pipe.transformer.config.in_channels // 4
     per_row: list[dict[str, torch.Tensor]] = []
+    seconds = dict.fromkeys(types, 0.0)
     with torch.inference_mode():
         for request in requests:
             generator = [torch.Generator("cpu").manual_seed(request.seed)]  # as the solo call's first image has
@@ -130,13 +135,18 @@ def control_latents(pipe: Any, requests: Sequence[Any], types: Sequence[str], us
             for control in request.controls:
                 if control.controlnet_conditioning_scale <= 0:  # not run, so not sampled, in its solo run either
                     continue
+                started = time.perf_counter()
                 image = pipe.prepare_image(control.image, request.width, request.height, 1, 1, device, vae.dtype)
                 sample = retrieve_latents(vae.encode(image), generator=generator)
                 sample = (sample - vae.config.shift_factor) * vae.config.scaling_factor
                 height, width = sample.shape[2:]
                 latents[control.control_type] = pipe._pack_latents(sample, 1, channels, height, width)
+                if sample.device.type == "cuda":  # kernels run asynchronously: wait for them before reading the clock
+                    torch.cuda.synchronize(sample.device)
+                seconds[control.control_type] += time.perf_counter() - started
             per_row.append(latents)
     # A control at strength 0 steers nothing (its net runs at scale 0): a blank stands for its latents.
     tokens = (requests[0].height // 16) * (requests[0].width // 16)
     blank = torch.zeros(1, tokens, channels * 4, device=device, dtype=vae.dtype)
-    return [torch.cat([per_row[row].get(t, blank) for row in rows]) for t, rows in zip(types, users, strict=True)]
+    latents = [torch.cat([per_row[row].get(t, blank) for row in rows]) for t, rows in zip(types, users, strict=True)]
+    return latents, [seconds[t] for t in types]

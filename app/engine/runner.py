@@ -126,11 +126,13 @@ class Runner:
                 cache.use_ip_adapter(pipe, reference.scale, reference.mode)
                 embeds = self.embeddings.reference(cache, pipe, reference.image.convert("RGB"), first, self.device)
                 reference_rows(kwargs, requests, embeds, cache.device)
-            if types and cache.family.latent_control:  # FLUX: each row's maps sampled as its solo run samples them
-                pipe.controlnet.latents = control_latents(pipe, requests, types, users)
+            encodes = [0.0] * len(types)  # FLUX: its maps' VAE encodes, made before the call, charged to their users
+            if types and cache.family.latent_control:  # each row's maps sampled as its solo run samples them
+                pipe.controlnet.latents, encodes = control_latents(pipe, requests, types, users)
             net_seconds(pipe, len(types))  # from zero: an earlier call that failed may have left some
             images, seconds, memory = run_call(pipe, kwargs, self.device)
-            shares = batch_time_shares(seconds, items, users, net_seconds(pipe, len(types)))
+            nets = [net + encode for net, encode in zip(net_seconds(pipe, len(types)), encodes, strict=True)]
+            shares = batch_time_shares(seconds + sum(encodes), items, users, nets)
         finally:
             cache.use_ip_adapter(pipe, None)
         model_bytes = cache.parameter_bytes(pipe, reference is not None)
