@@ -225,3 +225,29 @@ def test_stop_and_gradio_cancel_reach_a_job_in_a_forked_zerogpu_worker(monkeypat
     monkeypatch.setattr(cancel, "gradio_event_alive", lambda: lambda: not gone.is_set())
     with _gpu_call(key):
         assert _run_forked_job(key, gone.set) is not None
+
+
+def test_stop_returns_once_the_stopped_job_is_over():
+    """The page tidies its gallery when Stop returns, so the job must be over by then: a preview it published late
+    drew "step 41/100" back over the tidied page."""
+    from app.settings import Settings
+    from app.ui.jobs import StudioHandle
+
+    handle = StudioHandle(Settings(model_source="tiny"), studio=object())
+    request = types.SimpleNamespace(session_hash="stop-waits")
+    started, finished = threading.Event(), []
+
+    def job() -> None:
+        with handle.job("text", request, lambda *args, **kwargs: None) as running:
+            started.set()
+            while not running.cancel.is_set():
+                time.sleep(0.01)
+            time.sleep(0.3)  # the step in progress ends before the job sees the signal
+            finished.append(True)
+
+    worker = threading.Thread(target=job)
+    worker.start()
+    assert started.wait(5)
+    assert handle.stop("text", request) and finished == [True]
+    worker.join(5)
+    assert not handle.stop("text", request)  # over: nothing left to stop

@@ -67,6 +67,8 @@ class JobCancel(threading.Event):
     def __init__(self, key: JobKey, alive: Callable[[], bool] | None = None) -> None:
         super().__init__()
         self.key = key
+        # Set when the job is over (its handler left the job): what Stop waits for before it tidies the page.
+        self.ended = threading.Event()
         self._alive = alive or (lambda: True)
         flag_path(key).unlink(missing_ok=True)  # a Stop meant for an earlier job must not stop this one
 

@@ -131,23 +131,33 @@ class StudioHandle:
                 if self._jobs.get(key) is cancel:
                     del self._jobs[key]
                     cancel.close()
+            cancel.ended.set()
 
     def stop(self, tab: str, request: gr.Request | None) -> bool:
         """Ask the session's running job on ``tab`` to stop at its next step; False if none runs.
 
-        The job may run in this process or, on ZeroGPU, in a worker process this one is waiting for.
+        A job in this process is waited for (up to :data:`STOP_WAIT_SECONDS`): once it is over it publishes no more
+        previews, so the page's tidy-up, sent after this returns, is not drawn over by a preview still on its way
+        (seen under load: "step 41/100" left on the page for good). The job may also run, on ZeroGPU, in a worker
+        process this one is waiting for: its flag is raised and not waited for.
         """
         key = job_key(tab, request)
         with self._jobs_lock:
             event = self._jobs.get(key)
         if event is not None:
             event.set()
+            getattr(event, "ended", threading.Event()).wait(STOP_WAIT_SECONDS)
             return True
         with _GPU_CALLS_LOCK:
             waiting = key in _GPU_CALLS
         if waiting:
             raise_flag(key)
         return waiting
+
+
+STOP_WAIT_SECONDS = 15.0
+"""How long Stop waits for the stopped job to end (it stops at its next denoising step: well under a second on a
+GPU, a second or two at 512² on a CPU)."""
 
 
 def job_key(tab: str, request: gr.Request | None) -> JobKey:
