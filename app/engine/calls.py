@@ -136,23 +136,22 @@ def batch_arguments(
     kwargs["generator"] = [torch.Generator("cpu").manual_seed(r.seed) for r in requests]  # a row per seed
     if cache.family.packed_latents:  # FLUX: each row's own starting noise, drawn before the call
         kwargs["latents"] = torch.cat([starting_latents(cache, r) for r in requests])
-    if types and cache.family.latent_control:
+    if not types:
+        return kwargs
+    if cache.family.latent_control:
         # The rows' map latents are made apart (app.engine.flux_rows); the pipeline is handed one blank map.
         kwargs["control_image"] = [torch.zeros(1, 3, first.height, first.width)]
-        strength = [next(c for r in requests for c in r.controls if c.control_type == t) for t in types]
-        for name in STRENGTH_ARGUMENTS:
-            kwargs[name] = [getattr(control, name) for control in strength]
-    elif types:
+    else:
         blank = Image.new("RGB", (first.width, first.height))
         # Item-major, as diffusers takes per-prompt images for several ControlNets: [[map of each type] per item].
         maps = [[next((c.image for c in r.controls if c.control_type == t), blank) for t in types] for r in requests]
-        # A comparison gives every method the same strength per control type, so each net takes its type's.
-        strength = [next(c for r in requests for c in r.controls if c.control_type == t) for t in types]
         # SD1.5's pipeline takes per-item maps as nested lists; SDXL's refuses those, so it gets each net's maps as
         # one batch tensor (values 0–1, as its image processor makes of a PIL map).
         kwargs["image"] = per_net_batches(maps) if cache.family.pooled else maps
-        for name in STRENGTH_ARGUMENTS:
-            kwargs[name] = [getattr(control, name) for control in strength]
+    # A comparison gives every method the same strength per control type, so each net takes its type's.
+    strength = [next(c for r in requests for c in r.controls if c.control_type == t) for t in types]
+    for name in STRENGTH_ARGUMENTS:
+        kwargs[name] = [getattr(control, name) for control in strength]
     return kwargs
 
 
