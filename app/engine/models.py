@@ -106,6 +106,12 @@ REAL_SDXL_DEFAULTS = {
 }
 
 
+def _env_source(name: str, default: str | None) -> str | None:
+    """A source from environment variable ``name``: its value, ``default`` when unset, None when set empty."""
+    value = os.environ.get(name)
+    return default if value is None else (value.strip() or None)
+
+
 def real_sdxl_spec() -> ModelSpec:
     """SDXL's Hub defaults, each overridable by a ``STUDIO_SDXL_*`` environment variable (Hub id or local folder).
 
@@ -115,10 +121,7 @@ def real_sdxl_spec() -> ModelSpec:
     ``STUDIO_SDXL_VAE`` replaces the float16 VAE (empty: SDXL's own, upcast to decode).
     """
     env = os.environ.get
-
-    def source(name: str, default: str | None) -> str | None:
-        value = env(name)
-        return default if value is None else (value.strip() or None)
+    source = _env_source
 
     return ModelSpec(
         source="real",
@@ -186,10 +189,7 @@ def real_flux_spec() -> ModelSpec:
     ``STUDIO_FLUX_IP_ADAPTER`` (``…_WEIGHT``, ``…_ENCODER``), ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its
     ControlNets are the control types' ``flux`` entries."""
     env = os.environ.get
-
-    def source(name: str, default: str | None) -> str | None:
-        value = env(name)
-        return default if value is None else (value.strip() or None)
+    source = _env_source
 
     return ModelSpec(
         source="real",
