@@ -34,13 +34,11 @@ import torch
 from diffusers import MultiControlNetModel
 
 
-class PerItemControlNets(MultiControlNetModel):
-    """ControlNets that each steer only some items of the batch.
+class RowUsers:
+    """What every family's per-row ControlNets keep beside their nets: each net's users and its time on them.
 
-    Args:
-        controlnets: One ControlNet per control type in the batch.
-        users: For each ControlNet, the batch items (0 … items-1) of the methods that use it.
-        items: How many methods (batch items) the call has, before classifier-free guidance doubles the batch.
+    Mixed in before a diffusers multi-ControlNet class (``MultiControlNetModel``, ``FluxMultiControlNetModel``),
+    whose ``__init__`` takes the list of nets.
     """
 
     def __init__(self, controlnets: Sequence[Any], users: Sequence[Sequence[int]], items: int) -> None:
@@ -55,6 +53,16 @@ class PerItemControlNets(MultiControlNetModel):
         """Time each net spent on its rows since the last take (read after the pipeline returns), and start
         again from zero: the cost a method adds by using that net, which the studio charges to its users only."""
         return [timer.take() for timer in self.timers]
+
+
+class PerItemControlNets(RowUsers, MultiControlNetModel):
+    """ControlNets that each steer only some items of the batch.
+
+    Args:
+        controlnets: One ControlNet per control type in the batch.
+        users: For each ControlNet, the batch items (0 … items-1) of the methods that use it.
+        items: How many methods (batch items) the call has, before classifier-free guidance doubles the batch.
+    """
 
     def _rows(self, users: list[int], batch: int) -> list[int]:
         """The batch rows of ``users``: with CFG the pipeline stacks [unconditional items, conditional items]."""

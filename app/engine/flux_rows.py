@@ -23,10 +23,10 @@ from typing import Any
 import torch
 from diffusers import FluxMultiControlNetModel
 
-from app.engine.batched import _Timer
+from app.engine.batched import RowUsers
 
 
-class PerItemFluxControlNets(FluxMultiControlNetModel):
+class PerItemFluxControlNets(RowUsers, FluxMultiControlNetModel):
     """FLUX ControlNets that each steer only some rows of the batch, from latents made as each row's solo run makes
     them.
 
@@ -37,17 +37,8 @@ class PerItemFluxControlNets(FluxMultiControlNetModel):
     """
 
     def __init__(self, controlnets: Sequence[Any], users: Sequence[Sequence[int]], items: int) -> None:
-        super().__init__(list(controlnets))
-        if len(users) != len(controlnets):
-            raise ValueError(f"{len(controlnets)} ControlNets but {len(users)} lists of users")
-        self.users = [list(u) for u in users]
-        self.items = items
-        self.timers = [_Timer() for _ in self.users]
+        super().__init__(controlnets, users, items)
         self.latents: list[torch.Tensor] = []  # per net: its users' map latents, in ``users`` order
-
-    def take_seconds(self) -> list[float]:
-        """Time each net spent on its rows since the last take: what a method adds by using it."""
-        return [timer.take() for timer in self.timers]
 
     def forward(
         self,
