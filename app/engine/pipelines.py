@@ -9,9 +9,10 @@ loads once; its attention processors are attached to the shared UNet only for
 the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
 
-Everything that touches the models runs under :attr:`PipelineCache.lock`. The IP-Adapter's and the T2I-Adapters'
-handling (:mod:`app.engine.ip_adapter`, :mod:`app.engine.adapters`) and the read-only inspection of what is resident
-(:mod:`app.engine.diagnostics`) are mixed in from their own modules.
+Everything that touches the models runs under :attr:`PipelineCache.lock`. The ControlNets' bounded LRU, the
+IP-Adapter's and the T2I-Adapters' handling (:mod:`app.engine.controlnets`, :mod:`app.engine.ip_adapter`,
+:mod:`app.engine.adapters`) and the read-only inspection of what is resident (:mod:`app.engine.diagnostics`) are
+mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import torch
 
 from app.engine.adapters import AdapterHandling
 from app.engine.compiling import compile_regions
+from app.engine.controlnets import ControlNetHandling
 from app.engine.devices import resolve_device
 from app.engine.diagnostics import CacheDiagnostics
 from app.engine.families import FAMILIES
@@ -35,9 +37,8 @@ from app.engine.loading import TINY_HINT
 from app.engine.loading import load as _load
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
-from app.engine.schedulers import make_scheduler
+from app.engine.schedulers import family_scheduler
 from app.errors import ModelLoadError, StudioError
-from app.samplers import SCHEDULER_LABELS
 from app.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ SharedModules = weakref.WeakValueDictionary
 entry lives as long as some cache holds its module."""
 
 
-class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
+class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, CacheDiagnostics):
     """Lazily loads and shares the diffusion components of one :class:`ModelSpec` (one model family).
 
     Args:
@@ -168,62 +169,6 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
         if ip_adapter:
             self.pipeline_for([], ip_adapter=True)
 
-    def served_by_union(self, control_type: str) -> bool:
-        """Whether the spec's union ControlNet serves ``control_type`` (it has no ControlNet of its own)."""
-        return control_type not in self.spec.controlnets and self.spec.union is not None
-
-    def controlnet(self, control_type: str):
-        """The ControlNet model for ``control_type`` (the union ControlNet where it serves it), from a bounded LRU."""
-        key = self._network_key(control_type)
-
-        def load():
-            import diffusers
-
-            if key == "union":
-                source, loader, what = self.spec.union, diffusers.ControlNetUnionModel, "union ControlNet"
-            elif control_type in self.spec.controlnets:
-                source, loader = self.spec.controlnets[control_type], self.family.pipeline_class("controlnet_model")
-                what = f"{control_type} ControlNet"
-            else:
-                raise StudioError(
-                    f"The {self.family.label} models serve no {control_type} control; this studio has "
-                    f"{', '.join(self.spec.controlnets) or 'none'}."
-                )
-            return _load(
-                what,
-                source,
-                lambda: self._half_variant_first(
-                    lambda variant: loader.from_pretrained(
-                        source, variant=variant, dtype=self.dtype, use_safetensors=True
-                    )
-                ),
-            )
-
-        return self._resident(key, load)
-
-    def _network_key(self, control_type: str) -> str:
-        """The ControlNet LRU's key for ``control_type``'s network: ``union`` for a union ControlNet, else the types
-        its source serves joined by ``+`` (``canny``; FLUX's Union-Pro, named by four types, is loaded once as
-        ``canny+pose+depth+softedge``)."""
-        if self.served_by_union(control_type):
-            return "union"
-        source = self.spec.controlnets.get(control_type)
-        return "+".join(t for t, own in self.spec.controlnets.items() if own == source) if source else control_type
-
-    def _resident(self, key: str, load: Callable[[], Any]) -> Any:
-        """The network under ``key`` in the bounded LRU ControlNets and T2I-Adapters share: loaded (``load``) and
-        placed on first use, the least recently used one dropped past the cache's size."""
-        with self.lock:
-            if key in self._controlnets:
-                self._controlnets.move_to_end(key)
-                return self._controlnets[key]
-            model = load()
-            self._place(model)
-            self._controlnets[key] = model
-            while len(self._controlnets) > self.settings.controlnet_cache_size:
-                self._controlnets.popitem(last=False)
-            return model
-
     def preview_decoder(self) -> PreviewDecoder | None:
         """The live-preview decoder (TAESD), loaded on first use; None when previews are off or it cannot load.
 
@@ -254,21 +199,7 @@ class PipelineCache(IPAdapterHandling, AdapterHandling, CacheDiagnostics):
 
     def scheduler(self, name: str) -> tuple[Any, list[str]]:
         """A fresh scheduler for sampler ``name`` on this family, and a note when the family samples its own way."""
-        base = self.base()
-        if not self.family.own_sampler:
-            return make_scheduler(name, base.scheduler.config), []
-        notes = []
-        if name != "euler":
-            notes.append(
-                f"{self.family.short} samples with its own flow-matching Euler; the sampler setting "
-                f"({SCHEDULER_LABELS.get(name, name)}) applies to the Stable Diffusion families."
-            )
-        return type(base.scheduler).from_config(base.scheduler.config), notes
-
-    def loaded_controlnets(self) -> list[str]:
-        """Control types whose ControlNet is resident (``union`` for a union ControlNet; each type a shared network
-        serves by its own name), least recently used first."""
-        return [name for key in self._controlnets for name in key.split("+")]
+        return family_scheduler(self.family, name, self.base().scheduler)
 
     # -- per call ----------------------------------------------------------------------------------
 
