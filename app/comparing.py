@@ -75,6 +75,8 @@ def alone_note(generation: GenerationRequest, masks: bool) -> str:
     """Why a method of a batched comparison ran on its own."""
     if any(c.adapter for c in generation.controls):
         return "Ran on its own: the T2I-Adapter pipeline steers every row of a call."
+    if generation.ip_adapter is not None and generation.ip_adapter.mode == "redux":
+        return "Ran on its own: Redux lengthens the prompt by its image tokens, which other rows do not have."
     if generation.ip_adapter is not None and not masks:
         return f"Ran on its own: {FAMILIES[generation.family].short}'s IP-Adapter reaches every row of a call."
     return "Ran on its own: the union ControlNet fuses its control types in one call."
@@ -139,11 +141,12 @@ def _compare_batched(
             entries[index] = failed_entry(method, maps, error)
     # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched), as does
     # a T2I-Adapter method (diffusers' adapter pipeline adds its features to every row of a call) and an IP-Adapter
-    # method on a family whose IP attention takes no per-row masks (FLUX).
+    # method on a family whose IP attention takes no per-row masks (FLUX), or a Redux one (a longer prompt).
     cache = studio.cache_for(request.family)
     fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
     masks = FAMILIES[request.family].ip_adapter_masks  # else the reference would reach every row of a pass
     alone = [r for r in ready if any(c.adapter for c in r[1].controls) or (r[1].ip_adapter and not masks)]
+    alone += [r for r in ready if r[1].ip_adapter and r[1].ip_adapter.mode == "redux" and r not in alone]
     ready = [r for r in ready if r not in fused and r not in alone]
     for index, generation, maps in fused + alone:
         try:

@@ -1,7 +1,7 @@
 """Prompt and reference embeddings, encoded once and reused across the methods, seeds and runs that share them.
 
 A comparison encodes its prompt once for every method and seed, and its reference once for every IP-Adapter
-method; a repeated run with a new seed encodes nothing. Keys name the family, so unloading a family drops its
+(or Redux) method; a repeated run with a new seed encodes nothing. Keys name the family, so unloading a family drops its
 embeddings (:meth:`EmbeddingCache.drop_family`).
 """
 
@@ -114,6 +114,10 @@ class EmbeddingCache:
             (cache.family.name, "reference", content_hash(reference), guided),
             lambda: pipe.prepare_ip_adapter_image_embeds(reference, None, device, 1, guided),
         )
+
+    def redux(self, cache: Any, reference: Image.Image) -> Any:
+        """FLUX.1 Redux's tokens for ``reference`` (unscaled: one encoding serves every scale)."""
+        return self._get((cache.family.name, "redux", content_hash(reference)), lambda: cache.redux_tokens(reference))
 
     def _get(self, key: tuple, compute: Callable[[], Any]) -> Any:
         if key in self._items:

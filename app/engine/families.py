@@ -82,6 +82,8 @@ class Family:
             the reference to some rows only; otherwise an IP-Adapter method runs on its own.
         latent_control: Its ControlNets take the map as VAE latents the pipeline samples (FLUX): a batched pass
             gives each row its solo run's samples (:mod:`app.engine.flux_rows`).
+        redux: Its image prompt can also be FLUX.1 Redux (IP-Adapter mode ``redux``): the reference's SigLIP tokens,
+            through the Redux embedder, appended to the prompt's T5 tokens.
         default_guidance: The guidance scale a request for it gets when it names none, where the studio's default
             (7, classifier-free) does not fit (FLUX.1 [dev]'s distilled guidance: 3.5, as its model card uses).
     """
@@ -121,6 +123,7 @@ class Family:
     gpu_step_factor: float = 1.0
     latent_control: bool = False
     ip_adapter_masks: bool = True
+    redux: bool = False
 
     def serves(self, control_type: str) -> bool:
         """Whether one of its ControlNets (its own, or a mode of its union network) serves ``control_type``."""
@@ -128,6 +131,10 @@ class Family:
         return spec is not None and (
             self.name in spec.controlnets or (self.union_pipeline is not None and self.name in spec.union_modes)
         )
+
+    def ip_modes(self) -> tuple[str, ...]:
+        """The image-prompt modes it takes: ``full``, its InstantStyle modes, and ``redux`` where it has Redux."""
+        return ("full", *self.ip_adapter_blocks, *("redux",) * self.redux)
 
     def served_types(self) -> list[str]:
         """The control types it serves, by rank."""
@@ -225,6 +232,7 @@ FLUX = Family(
     half_dtype="bfloat16",
     latent_control=True,
     ip_adapter_masks=False,
+    redux=True,
     serves_every_control_type=False,
     shards={"transformer": 3, "text_encoder_2": 2},
     t5_tokenizers=("tokenizer_2",),

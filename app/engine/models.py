@@ -49,6 +49,8 @@ class ModelSpec:
     preview_vae: str | None = None
     # A VAE that replaces the base's own in float16, where that one overflows (SDXL's: madebyollin's fp16 fix).
     half_vae: str | None = None
+    # A FluxPriorReduxPipeline folder (SigLIP and the Redux embedder): the reference as prompt tokens (FLUX.1 Redux).
+    redux: str | None = None
     revision: str | None = None
     root: str | None = None  # a locally built family (tiny): its folder also holds detectors/ and scorers/
 
@@ -63,6 +65,7 @@ class ModelSpec:
             self.ip_adapter.image_encoder_repo,
             self.preview_vae,
             self.half_vae,
+            self.redux,
         ]
         return [n for n in dict.fromkeys(names) if n and not Path(n).exists() and "/" in n]
 
@@ -180,14 +183,16 @@ REAL_FLUX_DEFAULTS = {
     "ip_adapter_encoder": "openai/clip-vit-large-patch14",
     # TAEF1 in diffusers' format: it decodes FLUX's 16-channel latents as the pipeline holds them.
     "preview_vae": "madebyollin/taef1",
+    # FLUX.1 Redux: SigLIP (so400m, patch 14, 384²) and the embedder that appends 729 image tokens to T5's prompt.
+    "redux": "black-forest-labs/FLUX.1-Redux-dev",
 }
 
 
 def real_flux_spec() -> ModelSpec:
     """FLUX.1 [dev]'s Hub defaults, each overridable by a ``STUDIO_FLUX_*`` environment variable (Hub id or local
     folder): ``STUDIO_FLUX_BASE_MODEL``, ``STUDIO_FLUX_CONTROLNET_<TYPE>`` (empty: none for that type),
-    ``STUDIO_FLUX_IP_ADAPTER`` (``…_WEIGHT``, ``…_ENCODER``), ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its
-    ControlNets are the control types' ``flux`` entries."""
+    ``STUDIO_FLUX_IP_ADAPTER`` (``…_WEIGHT``, ``…_ENCODER``), ``STUDIO_FLUX_REDUX`` (empty: no Redux),
+    ``STUDIO_FLUX_PREVIEW_VAE`` (empty: no previews). Its ControlNets are the control types' ``flux`` entries."""
     env = os.environ.get
     source = _env_source
 
@@ -208,12 +213,13 @@ def real_flux_spec() -> ModelSpec:
             image_encoder_repo=env("STUDIO_FLUX_IP_ADAPTER_ENCODER") or REAL_FLUX_DEFAULTS["ip_adapter_encoder"],
         ),
         preview_vae=source("STUDIO_FLUX_PREVIEW_VAE", REAL_FLUX_DEFAULTS["preview_vae"]),
+        redux=source("STUDIO_FLUX_REDUX", REAL_FLUX_DEFAULTS["redux"]),
     )
 
 
 def tiny_flux_spec(root: Path) -> ModelSpec:
     """The tiny FLUX.1 twin written under ``root`` (:mod:`app.tiny.flux`): one union ControlNet folder serving the
-    control types the real one serves, as the real repository does, and the XLabs-layout IP-Adapter."""
+    control types the real one serves, as the real repository does, the XLabs-layout IP-Adapter and FLUX.1 Redux."""
     union = str(root / "controlnet-flux-union")
     return ModelSpec(
         source="tiny",
@@ -229,6 +235,7 @@ def tiny_flux_spec(root: Path) -> ModelSpec:
             image_encoder_repo=str(root / "scorers" / "clip"),
         ),
         preview_vae=str(root / "taef1"),
+        redux=str(root / "flux-redux"),
         root=str(root),
     )
 

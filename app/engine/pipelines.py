@@ -10,9 +10,9 @@ the calls that use it, so text-only calls always run the original processors
 and give the same pixels before and after any IP-Adapter call.
 
 Everything that touches the models runs under :attr:`PipelineCache.lock`. The ControlNets' bounded LRU, the
-IP-Adapter's and the T2I-Adapters' handling (:mod:`app.engine.controlnets`, :mod:`app.engine.ip_adapter`,
-:mod:`app.engine.adapters`) and the read-only inspection of what is resident (:mod:`app.engine.diagnostics`) are
-mixed in from their own modules.
+IP-Adapter's, FLUX.1 Redux's and the T2I-Adapters' handling (:mod:`app.engine.controlnets`,
+:mod:`app.engine.ip_adapter`, :mod:`app.engine.redux`, :mod:`app.engine.adapters`) and the read-only inspection
+of what is resident (:mod:`app.engine.diagnostics`) are mixed in from their own modules.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from app.engine.loading import TINY_HINT
 from app.engine.loading import load as _load
 from app.engine.models import HALF_VARIANT, ModelSpec
 from app.engine.previews import PreviewDecoder
+from app.engine.redux import ReduxHandling
 from app.engine.schedulers import family_scheduler
 from app.errors import ModelLoadError, StudioError
 from app.settings import Settings
@@ -49,7 +50,7 @@ SharedModules = weakref.WeakValueDictionary
 entry lives as long as some cache holds its module."""
 
 
-class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, CacheDiagnostics):
+class PipelineCache(ControlNetHandling, IPAdapterHandling, ReduxHandling, AdapterHandling, CacheDiagnostics):
     """Lazily loads and shares the diffusion components of one :class:`ModelSpec` (one model family).
 
     Args:
@@ -80,6 +81,7 @@ class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, Cach
         self._controlnets: OrderedDict[str, Any] = OrderedDict()
         self._plain_processors: dict[str, Any] | None = None
         self._ip_parts: IPAdapterParts | None = None
+        self._redux = None  # FLUX.1 Redux's FluxPriorReduxPipeline, loaded on first use
         self._offloaded: dict[int, tuple] = {}
         self._preview_decoder: PreviewDecoder | None = None
         self.preview_error: str | None = None  # why previews are off, when their decoder could not load
@@ -161,13 +163,16 @@ class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, Cach
 
     def preload(self, control_types: Sequence[str], ip_adapter: bool) -> None:
         """Load the base pipeline, the ControlNets of ``control_types`` (the last ones the ControlNet cache holds;
-        the union ControlNet where it serves a type) and, if asked, the IP-Adapter."""
+        the union ControlNet where it serves a type) and, if asked, the IP-Adapter (and Redux, where the family has
+        it)."""
         self.base()
         served = [t for t in control_types if t in self.spec.controlnets or self.served_by_union(t)]
         for control_type in served[-self.settings.controlnet_cache_size :]:
             self.controlnet(control_type)
         if ip_adapter:
             self.pipeline_for([], ip_adapter=True)
+            if self.family.redux and self.spec.redux:
+                self.redux()
 
     def preview_decoder(self) -> PreviewDecoder | None:
         """The live-preview decoder (TAESD), loaded on first use; None when previews are off or it cannot load.
@@ -278,10 +283,10 @@ class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, Cach
             pipe.enable_model_cpu_offload(device=self.device)
             self._offloaded = {id(pipe): key}
 
-    def parameter_bytes(self, pipe, ip_adapter: bool) -> int:
+    def parameter_bytes(self, pipe, ip_adapter: bool, redux: bool = False) -> int:
         """Bytes of the weights one method ran: base components, the ControlNets attached to ``pipe``, the
-        IP-Adapter if used. Read from the pipeline that ran, so an evicted ControlNet is never reloaded to count it.
-        """
+        IP-Adapter or Redux if used. Read from the pipeline that ran, so an evicted ControlNet is never reloaded to
+        count it."""
         base = self.base()
         controlnet = getattr(pipe, "controlnet", None)
         controlnet = controlnet if controlnet is not None else getattr(pipe, "adapter", None)  # a T2I-Adapter pipeline
@@ -293,6 +298,8 @@ class PipelineCache(ControlNetHandling, IPAdapterHandling, AdapterHandling, Cach
         if ip_adapter and self._ip_parts is not None:
             modules += [base.image_encoder, self._ip_parts.projection]
             modules += [p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)]
+        if redux:
+            modules += self.redux_modules()
         seen: set[int] = set()
         total = 0
         for module in modules:

@@ -29,9 +29,23 @@ from app.engine.embeddings import EmbeddingCache
 from app.engine.flux_rows import control_latents
 from app.engine.pipelines import PipelineCache
 from app.engine.previews import PreviewFn
+from app.engine.redux import with_redux_tokens
 from app.engine.result import Result
 
 ProgressFn = Callable[[int, int], None]
+
+
+def image_prompt_notes(cache: PipelineCache, settings) -> list[str]:
+    """Which image prompt a method used, where its family has more than one (FLUX.1: XLabs' IP-Adapter or Redux)."""
+    if settings is None or not cache.family.redux:
+        return []
+    if settings.mode == "redux":
+        if settings.scale == 0:
+            return ["Image prompt: FLUX.1 Redux at scale 0, so it was not run (the result is text-only's)."]
+        return [
+            f"Image prompt: FLUX.1 Redux, the reference's SigLIP tokens appended to the prompt's × {settings.scale:g}."
+        ]
+    return [f"Image prompt: the IP-Adapter (XLabs' for FLUX.1) at scale {settings.scale:g}."]
 
 
 class Runner:
@@ -63,15 +77,21 @@ class Runner:
                    if c.controlnet_conditioning_scale > 0]  # fmt: skip
         call = request.model_copy(update={"controls": [c for c, _ in running]})
         adapter = any(c.adapter for c in call.controls)
-        pipe = cache.pipeline_for([c.control_type for c in call.controls], reference is not None, adapter)
+        redux = reference is not None and request.ip_adapter.mode == "redux"  # FLUX.1 Redux: tokens, no adapter
+        ip_adapter = reference is not None and not redux
+        pipe = cache.pipeline_for([c.control_type for c in call.controls], ip_adapter, adapter)
         embeds, notes = self.embeddings.prompt(cache, request, self.device)
+        notes = notes + image_prompt_notes(cache, request.ip_adapter if reference is not None else None)
         preview, preview_notes = self._previewer(cache, preview, request)
         load_seconds = time.perf_counter() - started
         on_step_end = self._step_callback(request, progress, cancel, preview)
         kwargs = call_arguments(cache, call, [image for _, image in running], embeds, on_step_end)
         pipe.scheduler, sampler_notes = cache.scheduler(request.scheduler)
         try:
-            if reference is not None:
+            if redux and request.ip_adapter.scale > 0:  # at 0 Redux is not run: exactly text-only
+                tokens = self.embeddings.redux(cache, reference)
+                kwargs["prompt_embeds"] = with_redux_tokens(kwargs["prompt_embeds"], tokens, request.ip_adapter.scale)
+            elif ip_adapter:
                 cache.use_ip_adapter(pipe, request.ip_adapter.scale, request.ip_adapter.mode)
                 embeds = self.embeddings.reference(cache, pipe, reference, request, self.device)
                 kwargs["ip_adapter_image_embeds"] = embeds
@@ -80,7 +100,7 @@ class Runner:
             images, seconds, memory = run_call(pipe, kwargs, self.device)
         finally:
             cache.use_ip_adapter(pipe, None)
-        model_bytes = cache.parameter_bytes(pipe, reference is not None)
+        model_bytes = cache.parameter_bytes(pipe, ip_adapter, redux and request.ip_adapter.scale > 0)
         return Result(
             images=images,
             seeds=[request.seed + i for i in range(request.num_images_per_prompt)],

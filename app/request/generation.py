@@ -23,7 +23,9 @@ from app.errors import StudioError
 from app.request.labels import describe_field, register_titles
 from app.samplers import SchedulerName
 
-IPAdapterMode = Literal["full", "style", "layout"]
+IPAdapterMode = Literal["full", "style", "layout", "redux"]
+"""How the reference steers: the IP-Adapter in every block, InstantStyle's style or layout blocks, or (FLUX.1) FLUX.1
+Redux's image tokens beside the prompt's. Each family takes its own (``Family.ip_modes``)."""
 
 MAX_PROMPT_CHARS = 2000
 MAX_SEED = 2**53 - 1
@@ -103,7 +105,8 @@ class IPAdapterScale(StrictModel):
     mode: IPAdapterMode = Field(
         "full",
         title="IP-Adapter mode",
-        description="Which UNet blocks see the reference: all, style blocks only, or layout blocks only.",
+        description="How the reference steers: 'full' (every block), 'style' or 'layout' (InstantStyle's blocks; "
+        "SD1.5, SDXL), or 'redux' (FLUX.1 Redux: the reference's image tokens beside the prompt's; FLUX.1 only).",
     )
 
 
@@ -171,10 +174,12 @@ def check_family(
             f"{where}no {spec.short} ControlNet serves {', '.join(unserved)}; on {spec.short} the studio has "
             f"{', '.join(spec.served_types())}"
         )
-    if ip_adapter and ip_mode != "full" and ip_mode not in spec.ip_adapter_blocks:
+    if ip_adapter and ip_mode not in spec.ip_modes():
+        having = " and ".join(f.short for f in FAMILIES.values() if ip_mode in f.ip_modes())
+        needs = "FLUX.1 Redux's image tokens" if ip_mode == "redux" else "InstantStyle's blocks"
         raise ValueError(
-            f"{where}the {spec.short} IP-Adapter takes the reference in every block (mode full); its {ip_mode} mode "
-            f"needs InstantStyle's blocks, which the studio has for SD1.5 and SDXL only"
+            f"{where}{spec.short} takes the image-prompt modes {', '.join(spec.ip_modes())}; mode {ip_mode} needs "
+            f"{needs}, which the studio has for {having} only"
         )
     if width % spec.size_multiple or height % spec.size_multiple:
         raise ValueError(

@@ -21,6 +21,14 @@ from app.preprocess.sources import ANNOTATORS_REVISION, DetectorSources
 CLIP_TOKENIZER_FILES = ("merges.txt", "special_tokens_map.json", "tokenizer_config.json", "vocab.json")
 T5_TOKENIZER_FILES = ("special_tokens_map.json", "spiece.model", "tokenizer.json", "tokenizer_config.json")
 TRANSFORMERS_MODEL_FILES = ("config.json", "model.safetensors", "preprocessor_config.json")
+REDUX_FILES = (
+    "model_index.json",
+    "feature_extractor/preprocessor_config.json",
+    "image_encoder/config.json",
+    "image_encoder/model.safetensors",
+    "image_embedder/config.json",
+    "image_embedder/diffusion_pytorch_model.safetensors",
+)
 
 
 def default_hub_repositories() -> list[str]:
@@ -59,7 +67,7 @@ def default_hub_files(
 
 
 def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
-    """The files one family's spec reads: base pipeline, ControlNets, IP-Adapter, preview and float16 VAEs."""
+    """The files one family's spec reads: base pipeline, ControlNets, IP-Adapter, Redux, preview and float16 VAEs."""
     family = FAMILIES[spec.family]
     variant = f".{HALF_VARIANT}" if half and family.half_variant else ""
     half_vae = half and spec.half_vae is not None  # it replaces the base's own VAE in float16
@@ -99,6 +107,8 @@ def _add_family(add: Callable[..., None], spec: ModelSpec, half: bool) -> None:
     # madebyollin's fp16-fix VAE and TAESDs are read in full and cast.
     for source in (spec.union, *spec.adapters.values(), spec.half_vae if half_vae else None, spec.preview_vae):
         add(source, ["config.json", "diffusion_pytorch_model.safetensors"])
+    # FLUX.1 Redux: a FluxPriorReduxPipeline folder; its root flux1-redux-dev.safetensors is ComfyUI's copy, unread.
+    add(spec.redux, [*REDUX_FILES])
     ip = spec.ip_adapter
     if ip.image_encoder_repo:  # FLUX's XLabs adapter reads CLIP ViT-L/14 from its own repository
         add(ip.repo, ["/".join(part for part in (ip.subfolder, ip.weight_name) if part)])

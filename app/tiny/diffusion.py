@@ -20,9 +20,9 @@ from app.tiny.flux import FLUX_PROFILES, build_flux
 from app.tiny.parts import randomise_zero_convs, seeded, write_half_variants, write_ip_adapter_weights, write_taesd
 from app.tiny.sdxl import SDXL_PROFILES, build_sdxl
 
-# 10: the FLUX IP-Adapter; 9: the FLUX.1 twin; 8: full_adapter_xl T2I-Adapters; 7: the SDXL fp16-fix VAE;
-# 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
-BUILDER_VERSION = 10
+# 11: FLUX.1 Redux; 10: the FLUX IP-Adapter; 9: the FLUX.1 twin; 8: full_adapter_xl T2I-Adapters;
+# 7: the SDXL fp16-fix VAE; 6: the SDXL twin; 5: a tiny TAESD for live previews; 4: fp16 weight variants
+BUILDER_VERSION = 11
 DEFAULT_SEED = 0
 
 # Component sizes. "tiny" mirrors SD1.5's block layout (three cross-attention

@@ -11,6 +11,8 @@
   ControlNet for every type) and no ``input_hint_block`` (the pipeline VAE-encodes the control image);
 - ``flux-ip-adapter/ip_adapter.safetensors`` — the image-prompt adapter in ``XLabs-AI/flux-ip-adapter``'s layout, read
   with the tiny fit-scoring CLIP's vision half as its encoder (the real one reads ``openai/clip-vit-large-patch14``);
+- ``flux-redux/`` — a ``FluxPriorReduxPipeline`` folder (``black-forest-labs/FLUX.1-Redux-dev``): SigLIP's vision
+  tower, its image processor and the ``ReduxImageEncoder`` that turns its patch tokens into tokens of T5's width;
 - ``taef1/`` — the live-preview decoder for FLUX latents (``madebyollin/taef1``).
 
 The ``flux`` profile holds FLUX.1-dev's real sizes (about 17 B parameters in the pipeline and 2.1 B in the ControlNet,
@@ -19,6 +21,7 @@ stored in bfloat16 as the Hub's are) for benchmarks that build it on demand.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +57,13 @@ FLUX_PROFILES: dict[str, dict[str, Any]] = {
         "taef1_channels": (8, 8, 8, 8),
         "taef1_blocks": (1, 1, 1, 1),
         "vision_projection": PROJECTION_DIM,  # the tiny fit-scoring CLIP's, which the IP-Adapter reads
+        "siglip_hidden": 16,
+        "siglip_intermediate": 32,
+        "siglip_layers": 1,
+        "siglip_heads": 2,
+        "siglip_image": 384,  # 27×27 patches: 729 Redux tokens beside 512 T5 ones, as for real
+        "siglip_patch": 14,
+        "redux_gain": 4.0,
         "dtype": "float32",
     },
     # black-forest-labs/FLUX.1-dev's sizes: 11.9 B parameters in the transformer, 4.7 B in T5-XXL, 123 M in CLIP-L,
@@ -83,6 +93,14 @@ FLUX_PROFILES: dict[str, dict[str, Any]] = {
         "taef1_channels": (64, 64, 64, 64),  # madebyollin/taef1's own sizes
         "taef1_blocks": (3, 3, 3, 1),
         "vision_projection": 768,  # CLIP ViT-L/14's
+        # FLUX.1-Redux-dev's SigLIP (google/siglip-so400m-patch14-384's vision tower): 27×27 = 729 tokens.
+        "siglip_hidden": 1152,
+        "siglip_intermediate": 4304,
+        "siglip_layers": 27,
+        "siglip_heads": 16,
+        "siglip_image": 384,
+        "siglip_patch": 14,
+        "redux_gain": 1.0,
         "dtype": "bfloat16",  # as the Hub stores FLUX.1-dev and its ControlNet; also halves the build's memory
     },
 }
@@ -92,7 +110,8 @@ T5_MAX_LENGTH = 512
 
 
 def build_flux(root: Path, profile: str = "tiny", seed: int = 0) -> None:
-    """Write the FLUX.1 family under ``root``: ``flux/``, ``controlnet-flux-union/`` and ``taef1/``.
+    """Write the FLUX.1 family under ``root``: ``flux/``, ``controlnet-flux-union/``, ``flux-ip-adapter/``,
+    ``flux-redux/`` and ``taef1/``.
 
     Args:
         root: The family folder; created if missing.
@@ -107,6 +126,7 @@ def build_flux(root: Path, profile: str = "tiny", seed: int = 0) -> None:
     _write_ip_adapter(root / "flux-ip-adapter" / "ip_adapter.safetensors", transformer, p, seed + 20)
     del transformer
     _write_taef1(root / "taef1", p, seed + 30)
+    _write_redux(root / "flux-redux", p, seed + 40)
 
 
 def build_t5_tokenizer():
@@ -317,6 +337,44 @@ def _write_taef1(folder: Path, p: dict[str, Any], seed: int) -> None:
         scaling_factor=1.0,
         shift_factor=0.0,
     ).save_pretrained(folder, safe_serialization=True)  # float32 in both profiles, as madebyollin/taef1 ships
+
+
+def _write_redux(folder: Path, p: dict[str, Any], seed: int) -> None:
+    """A ``FluxPriorReduxPipeline`` folder as ``black-forest-labs/FLUX.1-Redux-dev`` lays it out: ``image_encoder/``
+    (``SiglipVisionModel``), ``feature_extractor/`` (``SiglipImageProcessor``: square resize, SigLIP's 0.5 mean and
+    deviation) and ``image_embedder/`` (``ReduxImageEncoder``: SigLIP width up to 3× T5's, then down to T5's)."""
+    from diffusers import FluxPriorReduxPipeline
+    from diffusers.pipelines.flux.modeling_flux import ReduxImageEncoder
+    from transformers import SiglipImageProcessor, SiglipVisionConfig, SiglipVisionModel
+
+    dtype = getattr(torch, p["dtype"])
+    seeded(seed)
+    encoder = SiglipVisionModel(
+        SiglipVisionConfig(
+            hidden_size=p["siglip_hidden"],
+            intermediate_size=p["siglip_intermediate"],
+            num_hidden_layers=p["siglip_layers"],
+            num_attention_heads=p["siglip_heads"],
+            image_size=p["siglip_image"],
+            patch_size=p["siglip_patch"],
+            hidden_act="gelu_pytorch_tanh",
+            layer_norm_eps=1e-6,
+        )
+    )
+    embedder = ReduxImageEncoder(redux_dim=p["siglip_hidden"], txt_in_features=p["t5_d_model"])
+    with torch.no_grad():  # tokens as loud as real Redux's, which outweigh the prompt (PyTorch's init is far quieter)
+        embedder.redux_down.weight.mul_(p["redux_gain"])
+    size = p["siglip_image"]
+    processor = SiglipImageProcessor(
+        size={"height": size, "width": size}, image_mean=[0.5] * 3, image_std=[0.5] * 3, resample=3
+    )
+    prior = FluxPriorReduxPipeline(
+        image_encoder=_cast(encoder, dtype), feature_extractor=processor, image_embedder=_cast(embedder, dtype)
+    )
+    prior.save_pretrained(folder, safe_serialization=True)
+    index = folder / "model_index.json"  # the published index names the three parts only, not the unused encoders
+    components = json.loads(index.read_text())
+    index.write_text(json.dumps({k: v for k, v in components.items() if v != [None, None]}, indent=2) + "\n")
 
 
 __all__ = ["FLUX_PROFILES", "build_flux"]

@@ -36,7 +36,7 @@ from app.request.compare import (
     uses_ip_adapter,
 )
 from app.ui.as_code import comparison_code_view, show_comparison_code
-from app.ui.controls import MethodSettings, method_settings
+from app.ui.controls import MethodSettings, method_settings, served_families
 from app.ui.gallery import downloadable, file_stem, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu, preview_gpu_seconds
@@ -510,7 +510,7 @@ def _choices(
             }
         # Each type's chosen detector shows its parameters, built from its schema (input names: canny__low_threshold).
         params = {kind: DetectorControls(detectors_for(kind), DEFAULTS[kind]) for kind in CONTROL_TYPES}
-        settings = method_settings()
+        settings = method_settings(served_families(shared))
         batching = gr.Radio(
             [
                 ("Auto: batched on a GPU, exact elsewhere", AUTO),

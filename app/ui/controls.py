@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
 
+from app.engine.families import FAMILIES
 from app.errors import StudioError, clipped
 from app.preprocess import CONTROL_TYPES, DEFAULTS, REGISTRY
 from app.recipes import RecipeControl
@@ -14,8 +16,24 @@ from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.jobs import Job
 from app.ui.widgets import DetectorControls, detector_choices, schema_slider
 
-MODES = [("Full", "full"), ("Style only", "style"), ("Layout only", "layout")]
-"""Per-block IP-Adapter scales: every block, only the style blocks, or only the layout blocks."""
+MODES = {"full": "Full", "style": "Style only", "layout": "Layout only", "redux": "Redux"}
+"""How the reference steers: the IP-Adapter in every block, only InstantStyle's style or layout blocks, or FLUX.1
+Redux's image tokens beside the prompt's."""
+
+
+def mode_choices(families: Sequence[str]) -> list[tuple[str, str]]:
+    """The image-prompt modes some served family takes; a mode not every one takes names those that do."""
+    choices = []
+    for mode, label in MODES.items():
+        having = [FAMILIES[f].short for f in families if mode in FAMILIES[f].ip_modes()]
+        if having:
+            choices.append((label if len(having) == len(families) else f"{label} ({', '.join(having)})", mode))
+    return choices
+
+
+def served_families(shared) -> list[str]:
+    """The families the page's Model selector offers."""
+    return [value for _, value in shared.family.choices]
 
 
 @dataclass
@@ -232,8 +250,9 @@ class MethodSettings:
         ]
 
 
-def method_settings() -> MethodSettings:
-    """The shared method settings as two rows of controls, ranges from the request schema."""
+def method_settings(families: Sequence[str]) -> MethodSettings:
+    """The shared method settings as two rows of controls, ranges from the request schema (image-prompt modes:
+    those the served ``families`` take)."""
     with gr.Row():
         strength = schema_slider(ControlStrength, "controlnet_conditioning_scale")
         start = schema_slider(ControlStrength, "control_guidance_start")
@@ -257,6 +276,8 @@ def method_settings() -> MethodSettings:
     )
     with gr.Row():
         scale = schema_slider(IPAdapterSettings, "scale")
-        mode = gr.Radio(MODES, value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode")
+        mode = gr.Radio(
+            mode_choices(families), value=field_bounds(IPAdapterSettings, "mode")["default"], label="IP-Adapter mode"
+        )
         fit = gr.Radio(["crop", "pad"], value="crop", label="Fit photo to size")
     return MethodSettings(strength, start, end, units, scale, mode, fit)

@@ -17,7 +17,7 @@ from app.images import load_image
 from app.recipes import Recipe, recipe_from_generation
 from app.request import ControlStrength, IPAdapterSettings, field_bounds
 from app.ui.as_code import by_method, code_view, show_code
-from app.ui.controls import MODES, ControlInputs, compute_maps, control_inputs
+from app.ui.controls import ControlInputs, compute_maps, control_inputs, mode_choices, served_families
 from app.ui.gallery import downloadable, file_stem, result_items, result_stems, results_gallery
 from app.ui.image_input import ImageInput
 from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu
@@ -151,8 +151,8 @@ def _widgets(shared: SharedControls) -> IPAdapterInputs:
     scale = schema_slider(IPAdapterSettings, "scale")
     mode_field = field_bounds(IPAdapterSettings, "mode")
     mode = gr.Radio(
-        MODES, value=mode_field["default"], label="What the reference steers", info=mode_field["description"],
-        elem_id="ip-mode",
+        mode_choices(served_families(shared)), value=mode_field["default"], label="What the reference steers",
+        info=mode_field["description"], elem_id="ip-mode",
     )  # fmt: skip
     use_control = gr.Checkbox(False, label="Structure from another photo (ControlNet)", elem_id="ip-control")
     with gr.Group(visible=False) as control_group:

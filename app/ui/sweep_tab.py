@@ -40,7 +40,7 @@ from app.request.sweep import (
 )
 from app.serving.zerogpu import count_of, estimate_gpu_seconds
 from app.ui.compare_tab import SHARED_FIELDS, matrix_table
-from app.ui.controls import MethodSettings, method_settings
+from app.ui.controls import MethodSettings, method_settings, served_families
 from app.ui.gallery import file_stem
 from app.ui.image_input import ImageInput
 from app.ui.jobs import GPU_QUEUE, PROGRESS, Job, StudioHandle, check_uploads, on_gpu
@@ -279,7 +279,7 @@ def _widgets(shared: SharedControls) -> SweepInputs:
             elem_id="sw-y-values",
         )  # fmt: skip
     with gr.Accordion("Base settings (every cell starts from them)", open=False):
-        settings = method_settings()
+        settings = method_settings(served_families(shared))
     # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
     x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
     y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
