@@ -41,6 +41,8 @@ RECIPES = {
     "flux-text-guidance-5": {"family": "flux", "prompt": "a fox in snow", "guidance_scale": 5.0, "seed": 9},
     "flux-depth+ip_adapter": {"family": "flux", "prompt": "a vase", "controls": [{"control_type": "depth"}],
                               "ip_adapter": {"scale": 0.7}},
+    "flux-canny+redux": {"family": "flux", "prompt": "a teapot", "controls": [{"control_type": "canny"}],
+                         "ip_adapter": {"scale": 0.4, "mode": "redux"}},
 }  # fmt: skip
 
 
@@ -119,3 +121,35 @@ def test_a_workflow_the_studio_wrote_reads_back_into_its_recipe(name):
     assert message.startswith("Read from a ComfyUI workflow")
     assert back.controls == settings.controls  # type (SDXL: union type, narrowed by the map's name), strength, range
     assert back.ip_adapter == settings.ip_adapter  # scale and mode (from the weight type)
+
+
+def test_a_comfyui_redux_workflow_reads_as_flux_with_redux():
+    """ComfyUI's own FLUX.1 Redux example: StyleModelApply on the FLUX-guided prompt, from an older ComfyUI without
+    a strength input (1.0 then), on a KSampler at CFG 1."""
+    graph = {
+        "1": {"class_type": "UNETLoader", "inputs": {"unet_name": "flux1-dev.safetensors", "weight_dtype": "default"}},
+        "2": {"class_type": "DualCLIPLoader", "inputs": {"clip_name1": "t5xxl_fp16.safetensors",
+                                                         "clip_name2": "clip_l.safetensors", "type": "flux"}},
+        "3": {"class_type": "CLIPTextEncode", "inputs": {"text": "a cat in a hat", "clip": ["2", 0]}},
+        "4": {"class_type": "FluxGuidance", "inputs": {"conditioning": ["3", 0], "guidance": 3.5}},
+        "5": {"class_type": "CLIPVisionLoader", "inputs": {"clip_name": "sigclip_vision_patch14_384.safetensors"}},
+        "6": {"class_type": "LoadImage", "inputs": {"image": "cat.png"}},
+        "7": {"class_type": "CLIPVisionEncode", "inputs": {"clip_vision": ["5", 0], "image": ["6", 0]}},
+        "8": {"class_type": "StyleModelLoader", "inputs": {"style_model_name": "flux1-redux-dev.safetensors"}},
+        "9": {"class_type": "StyleModelApply", "inputs": {"conditioning": ["4", 0], "style_model": ["8", 0],
+                                                          "clip_vision_output": ["7", 0]}},
+        "10": {"class_type": "EmptySD3LatentImage", "inputs": {"width": 1024, "height": 1024, "batch_size": 1}},
+        "11": {"class_type": "CLIPTextEncode", "inputs": {"text": "", "clip": ["2", 0]}},
+        "12": {"class_type": "KSampler", "inputs": {"model": ["1", 0], "seed": 7, "steps": 20, "cfg": 1.0,
+                                                    "sampler_name": "euler", "scheduler": "simple",
+                                                    "positive": ["9", 0], "negative": ["11", 0],
+                                                    "latent_image": ["10", 0], "denoise": 1.0}},
+    }  # fmt: skip
+    info = PngInfo()
+    info.add_text("prompt", json.dumps(graph))
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 64)).save(buffer, format="PNG", pnginfo=info)
+    recipe, message = recipe_from_image(buffer.getvalue())
+    back = recipe.generate
+    assert (back.family, back.prompt, back.guidance_scale) == ("flux", "a cat in a hat", 3.5), message
+    assert (back.ip_adapter.mode, back.ip_adapter.scale) == ("redux", 1.0)

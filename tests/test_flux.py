@@ -100,6 +100,31 @@ def test_xlabs_ip_adapter_steers_flux_only_while_attached(flux, photo, reference
     assert any("IP-Adapter reaches every row" in note for note in batched[2].result.notes)
 
 
+def test_redux_steers_flux_with_the_references_tokens(flux, photo, reference):
+    """FLUX.1 Redux: the reference's SigLIP tokens after the prompt's. It changes the image, alone and beside a
+    ControlNet; scale 0 does not run it (text-only's pixels); nothing stays attached; a comparison entry is its solo
+    run, and a batched comparison runs it on its own and says why; its weights count in the method's size."""
+    text = flux.generate(BASE)
+    redux = flux.generate({**BASE, "ip_adapter": {"scale": 0.8, "mode": "redux", "image": reference}})
+    assert gap(redux, text) > 10 + BOUND
+    assert any("FLUX.1 Redux" in note for note in redux.notes) and redux.model_bytes > text.model_bytes
+    zero = flux.generate({**BASE, "ip_adapter": {"scale": 0.0, "mode": "redux", "image": reference}})
+    assert gap(zero, text) == 0 and any("not run" in note for note in zero.notes)
+    assert gap(flux.generate(BASE), text) == 0
+    request = {**BASE, "methods": ["text", "canny", "ip_adapter", "canny+ip_adapter"],
+               "ip_adapter": {"scale": 0.8, "mode": "redux"}}  # fmt: skip
+    exact = list(flux.compare({**request, "batching": "exact"}, photo, reference))
+    batched = list(flux.compare({**request, "batching": "batched"}, photo, reference))
+    assert [e.error for e in exact + batched] == [None] * 8
+    assert gap(exact[2].result, redux) == 0
+    assert gap(exact[3].result, exact[1].result) > 10 + BOUND  # Redux beside the ControlNet still steers
+    for one, other in zip(exact, batched, strict=True):
+        assert gap(one.result, other.result) <= BATCHED
+    assert any("Redux lengthens the prompt" in note for note in batched[3].result.notes)
+    cache = flux.cache_for("flux")
+    assert type(cache.redux().image_encoder).__name__ == "SiglipVisionModel" and cache.misplaced() == []
+
+
 def test_strength_zero_is_text_only_and_the_defaults_are_fluxs(flux, noise_map):
     request = parse_request(BASE)
     assert (request.guidance_scale, request.scheduler, request.width) == (3.5, "euler", 64)
@@ -155,11 +180,17 @@ def test_requests_flux_cannot_run_are_refused_by_name():
     for bad, expected in [
         ({"width": 72}, "multiples of 16, received 72×64"),
         ({"controls": [{"control_type": "seg"}]}, "no FLUX.1 ControlNet serves seg; on FLUX.1 the studio has canny"),
-        ({"ip_adapter": {"scale": 0.5, "mode": "style"}}, "FLUX.1 IP-Adapter takes the reference in every block"),
+        (
+            {"ip_adapter": {"scale": 0.5, "mode": "style"}},
+            "FLUX.1 takes the image-prompt modes full, redux; mode style",
+        ),
         ({"controls": [{"control_type": "canny", "adapter": True}]}, "T2I-Adapter on FLUX.1"),
     ]:
         with pytest.raises(StudioError, match=r"Invalid request — .*" + re.escape(expected)):
             parse_request({**BASE, **bad})
+    with pytest.raises(StudioError, match=r"mode redux needs FLUX\.1 Redux's image tokens, which the studio has for "
+                       r"FLUX\.1 only"):  # fmt: skip
+        parse_request({**BASE, "family": "sd15", "ip_adapter": {"scale": 0.5, "mode": "redux"}})
     with pytest.raises(ValueError, match=r"no FLUX\.1 ControlNet serves mlsd"):
         GenerationSettings.model_validate({**BASE, "controls": [{"control_type": "mlsd"}]})  # a recipe, too
 
@@ -185,16 +216,18 @@ def test_a_gated_repository_says_what_to_do(tiny_settings, tiny_root, monkeypatc
 
 
 @pytest.mark.skipif(TEST_DTYPE != "float32", reason="the script runs in float32 on a CPU: the float32 lane checks it")
-@pytest.mark.parametrize("ip_adapter", [False, True], ids=["two-controlnets", "controlnet-ip-adapter"])
+@pytest.mark.parametrize("ip_adapter", [None, "full", "redux"], ids=["two-controlnets", "controlnet-ip-adapter",
+                                                                    "controlnet-redux"])  # fmt: skip
 def test_the_diffusers_script_makes_the_studios_flux_pixels(
     flux, tiny_root, noise_map, reference, tmp_path, monkeypatch, ip_adapter
 ):
     """A two-map FLUX ControlNet generation as a script (one network loaded once, no negative prompt, the noise
-    drawn before the call as the studio draws it), and one with XLabs' IP-Adapter on its own CLIP repository."""
+    drawn before the call as the studio draws it), one with XLabs' IP-Adapter on its own CLIP repository, and one
+    with FLUX.1 Redux's tokens after the prompt's."""
     recipe = {**BASE, "width": 96, "controls": [{"control_type": "canny", "controlnet_conditioning_scale": 0.7},
                                    {"control_type": "pose", "control_guidance_end": 0.5}]}  # fmt: skip
     if ip_adapter:
-        recipe = {**recipe, "controls": recipe["controls"][:1], "ip_adapter": {"scale": 0.6}}
+        recipe = {**recipe, "controls": recipe["controls"][:1], "ip_adapter": {"scale": 0.6, "mode": ip_adapter}}
     settings = GenerationSettings.model_validate(recipe)
     files = ["canny-map.png", "pose-map.png"][: len(settings.controls)]
     reference.save(tmp_path / "reference.png")
@@ -206,7 +239,7 @@ def test_the_diffusers_script_makes_the_studios_flux_pixels(
     ]
     request = {**settings.model_dump(exclude={"controls", "ip_adapter", "fit"}), "controls": controls}
     if ip_adapter:
-        request["ip_adapter"] = {"scale": 0.6, "image": Image.open(tmp_path / "reference.png")}
+        request["ip_adapter"] = {"scale": 0.6, "mode": ip_adapter, "image": Image.open(tmp_path / "reference.png")}
     ours = flux.generate(request)
     script = diffusers_script(settings, spec=tiny_flux_spec(tiny_root), map_files=files)
     assert "FluxControlNetModel" in script and "negative_prompt" not in script and "latents=latents" in script

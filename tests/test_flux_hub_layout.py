@@ -5,10 +5,12 @@ Folders are written with the real repositories' file names and subfolders, holdi
 T5's encoder into two (each with its index), the T5 tokenizer folder and the single-file checkpoints at the root;
 ``Shakker-Labs/FLUX.1-dev-ControlNet-Union-Pro-2.0`` with the Python files it also ships; ``madebyollin/taef1`` with
 its loose encoder and decoder files; ``XLabs-AI/flux-ip-adapter``'s one file and ``openai/clip-vit-large-patch14``,
-the whole CLIP whose vision half the adapter reads. The studio is started as a user starts it (real source,
+the whole CLIP whose vision half the adapter reads; ``black-forest-labs/FLUX.1-Redux-dev`` with ComfyUI's single file
+at its root. The studio is started as a user starts it (real source,
 ``STUDIO_FAMILIES`` and the ``STUDIO_FLUX_*`` overrides naming those folders) and runs its methods with previews.
 
-Files the run must not read are garbage (the root single-file checkpoints, ``spiece.model``, TAEF1's loose files) or
+Files the run must not read are garbage (the root single-file checkpoints, Redux's included, ``spiece.model``,
+TAEF1's loose files) or
 code that fails when imported (the ControlNet repository's ``.py`` files): a passing run shows that the studio reads
 exactly the files ``default_hub_files`` lists, and never a repository's code.
 """
@@ -96,6 +98,9 @@ def lay_out_flux(hub: Path, tiny_root: Path) -> dict[str, Path]:
     shutil.copytree(tiny_root / "taef1", taef1)
     for loose in ("taef1_encoder.safetensors", "taef1_decoder.safetensors", "taef1_encoder.pth", "taef1_decoder.pth"):
         (taef1 / loose).write_bytes(GARBAGE)
+    redux = folders[REAL_FLUX_DEFAULTS["redux"]]
+    shutil.copytree(tiny_root / "flux-redux", redux)
+    (redux / "flux1-redux-dev.safetensors").write_bytes(GARBAGE)  # ComfyUI's copy of the embedder
     return folders
 
 
@@ -121,6 +126,7 @@ def flux_studio(flux_folders, tiny_root, tiny_settings) -> Studio:
         "STUDIO_FLUX_PREVIEW_VAE": flux_folders[REAL_FLUX_DEFAULTS["preview_vae"]],
         "STUDIO_FLUX_IP_ADAPTER": flux_folders[REAL_FLUX_DEFAULTS["ip_adapter"]],
         "STUDIO_FLUX_IP_ADAPTER_ENCODER": flux_folders[REAL_FLUX_DEFAULTS["ip_adapter_encoder"]],
+        "STUDIO_FLUX_REDUX": flux_folders[REAL_FLUX_DEFAULTS["redux"]],
         "STUDIO_ANNOTATORS": tiny_root / "detectors" / "annotators",  # MiDaS for the depth map
     }
     with pytest.MonkeyPatch.context() as patch:
@@ -152,3 +158,16 @@ def test_every_flux_method_runs_from_the_real_layouts(flux_studio):
     cache = flux_studio.cache_for("flux")
     assert cache.misplaced() == [] and cache.loaded_controlnets() == ["canny", "pose", "depth", "softedge"]
     assert type(cache.base().tokenizer_2).__name__.startswith("T5Tokenizer")
+
+
+def test_redux_runs_from_its_real_layout(flux_studio):
+    """FLUX.1 Redux read from FLUX.1-Redux-dev's layout (its three parts, never the root single file)."""
+    photo = Image.fromarray(data.chelsea()).resize((128, 96))
+    request = {"family": "flux", "prompt": "a cat", "seed": 3, "num_inference_steps": 2, "width": 64, "height": 64,
+               "methods": ["text", "ip_adapter", "canny+ip_adapter"],
+               "ip_adapter": {"scale": 0.7, "mode": "redux"}}  # fmt: skip
+    entries = list(flux_studio.compare(request, photo, photo))
+    assert [e.error for e in entries] == [None] * 3
+    assert any("FLUX.1 Redux" in note for note in entries[1].result.notes)
+    prior = flux_studio.cache_for("flux").redux()
+    assert type(prior.image_encoder).__name__ == "SiglipVisionModel" and prior.image_encoder.device.type == "cpu"

@@ -76,9 +76,12 @@ def diffusers_script(
         lines.append(
             f"pipe.scheduler = {sampler.scheduler}.from_config(pipe.scheduler.config{_kwargs(sampler.config)})"
         )
-    if settings.ip_adapter is not None:
-        lines += _ip_adapter_lines(family, spec, settings.ip_adapter.scale, settings.ip_adapter.mode)
+    image_prompt = settings.ip_adapter
+    if image_prompt is not None and image_prompt.mode != "redux":
+        lines += _ip_adapter_lines(family, spec, image_prompt.scale, image_prompt.mode)
     lines += ["pipe.to(DEVICE)", ""]
+    if image_prompt is not None and image_prompt.mode == "redux":
+        lines += _redux_lines(spec, settings.prompt, image_prompt.scale, reference_file)
     lines += _call_lines(settings, seed, controls, map_files, reference_file, union, family, output_file)
     return "\n".join(lines) + "\n"
 
@@ -107,6 +110,8 @@ def _imports(kind: str, pipeline: str, scheduler: str, spec: ModelSpec, settings
         names |= {"T2IAdapter", *(["MultiAdapter"] if len(settings.controls) > 1 else [])}
     if spec.half_vae:
         names.add("AutoencoderKL")
+    if settings.ip_adapter is not None and settings.ip_adapter.mode == "redux" and settings.ip_adapter.scale > 0:
+        names.add("FluxPriorReduxPipeline")
     return names
 
 
@@ -182,6 +187,26 @@ def _ip_adapter_lines(family: Any, spec: ModelSpec, scale: float, mode: str) -> 
     ]
 
 
+def _redux_lines(spec: ModelSpec, prompt: str, scale: float, reference_file: str) -> list[str]:
+    """FLUX.1 Redux as the studio runs it: the reference's SigLIP tokens, through the Redux embedder, after the
+    prompt's T5 tokens and times the scale (ComfyUI's StyleModelApply, strength_type multiply). At scale 0 the studio
+    does not run it, and neither does the script."""
+    if scale == 0:
+        return ["# Redux at scale 0: not run, as in the studio (the image is text-only's).", ""]
+    return [
+        f"redux = FluxPriorReduxPipeline.from_pretrained({spec.redux!r}, dtype=DTYPE, use_safetensors=True).to(DEVICE)",
+        f"reference = Image.open({reference_file!r}).convert('RGB')",
+        "with torch.inference_mode():",
+        "    prompt_embeds, pooled_prompt_embeds, _ = pipe.encode_prompt(",
+        f"        {prompt!r}, prompt_2=None, device=DEVICE, max_sequence_length=512",
+        "    )",
+        "    image_tokens = redux.image_embedder(redux.encode_image(reference, DEVICE, 1)).image_embeds",
+        f"    image_tokens = (image_tokens.to(DTYPE) * {scale!r}).to(prompt_embeds.dtype)",
+        "    prompt_embeds = torch.cat([prompt_embeds, image_tokens], dim=1)  # the reference after the prompt",
+        "",
+    ]
+
+
 def _call_lines(
     settings: GenerationSettings,
     seed: int | None,
@@ -200,9 +225,14 @@ def _call_lines(
         "width": settings.width,
         "height": settings.height,
     }
+    redux = settings.ip_adapter is not None and settings.ip_adapter.mode == "redux"
+    if redux and settings.ip_adapter.scale > 0:  # the prompt went in with the reference's tokens (_redux_lines)
+        del arguments["prompt"]
     maps = f"maps = [Image.open(name).convert('RGB') for name in {list(map_files)!r}]"
     lines = [maps] if controls else []
     call = [f"    {key}={value!r}," for key, value in arguments.items()]
+    if "prompt" not in arguments:
+        call[:0] = ["    prompt_embeds=prompt_embeds,", "    pooled_prompt_embeds=pooled_prompt_embeds,"]
     if controls:
         strengths = {name: [getattr(c, name) for c in controls] for name in STRENGTHS}
         single = len(controls) == 1
@@ -219,7 +249,7 @@ def _call_lines(
             argument = family.control_argument
             call.append(f"    {argument}=maps[0]," if single else f"    {argument}=maps,")
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
-    if settings.ip_adapter is not None:
+    if settings.ip_adapter is not None and not redux:
         lines.append(f"reference = Image.open({reference_file!r}).convert('RGB')")
         call.append("    ip_adapter_image=reference,")
     seed = settings.seed if seed is None else seed

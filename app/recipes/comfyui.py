@@ -3,10 +3,11 @@
 Core nodes only, plus ComfyUI_IPAdapter_plus's for the IP-Adapter (the pack its users install for it): the
 checkpoint, the two prompts, an empty latent at the size, the control maps loaded from the images the studio's
 gallery downloads, one ``ControlNetApplyAdvanced`` per map (SDXL's union network set to the map's type), the
-IP-Adapter on the model, then ``KSampler`` with the nearest sampler and schedule. FLUX.1 loads its diffusion model,
-text encoders and VAE apart and takes its distilled guidance through ``FluxGuidance`` (the sampler at CFG 1). Model
-files are named by their usual file names (``v1-5-pruned-emaonly.safetensors``, ``control_v11p_sd15_canny.pth``):
-adjust them to the names in your ComfyUI folders. ComfyUI draws its noise its own way, so the image follows the same
+IP-Adapter on the model (FLUX.1 Redux: ``StyleModelApply`` on the prompt), then ``KSampler`` with the nearest
+sampler and schedule. FLUX.1 loads its diffusion model, text encoders and VAE apart and takes its distilled guidance
+through ``FluxGuidance`` (the sampler at CFG 1). Model files are named by their usual file names
+(``v1-5-pruned-emaonly.safetensors``, ``control_v11p_sd15_canny.pth``): adjust them to the names in your ComfyUI
+folders. ComfyUI draws its noise its own way, so the image follows the same
 recipe but is not the studio's pixel for pixel. The studio reads such a workflow back (:mod:`app.recipes.other_tools`).
 """
 
@@ -31,6 +32,9 @@ FLUX_FILES = {
         # XLabs' IP-Adapter and its CLIP ViT-L/14 image encoder, as x-flux-comfyui's README names them.
         "ip_adapter": "flux-ip-adapter.safetensors",
         "clip_vision": "clip_vision_l.safetensors",
+        # FLUX.1 Redux as ComfyUI's examples load it: a style model and SigLIP's vision tower.
+        "redux": "flux1-redux-dev.safetensors",
+        "redux_vision": "sigclip_vision_patch14_384.safetensors",
     }
 }
 """FLUX.1 [dev]'s parts under the file names ComfyUI's FLUX examples give them (diffusion_models/, text_encoders/,
@@ -96,12 +100,15 @@ def comfyui_workflow(
     negative: list = [graph.node("CLIPTextEncode", text=negative_text, clip=clip), 0]
     if family.distilled_guidance:  # FLUX's guidance is part of the conditioning; the sampler runs without CFG
         positive = [graph.node("FluxGuidance", conditioning=positive, guidance=settings.guidance_scale), 0]
+    redux = settings.ip_adapter is not None and settings.ip_adapter.mode == "redux"
+    if redux and settings.ip_adapter.scale > 0:  # at 0 the studio does not run it (ComfyUI would add zero tokens)
+        positive = [_apply_redux(graph, settings, positive, reference_file), 0]
     empty = "EmptySD3LatentImage" if family.packed_latents else "EmptyLatentImage"  # FLUX's 16-channel latents
     latent = graph.node(empty, width=settings.width, height=settings.height, batch_size=1)
     for control, file in zip(settings.controls, map_files, strict=True):
         applied = _apply_controlnet(graph, control, file, settings.family, positive, negative, vae)
         positive, negative = [applied, 0], [applied, 1]
-    if settings.ip_adapter is not None:
+    if settings.ip_adapter is not None and not redux:
         apply = _apply_flux_ip_adapter if settings.family in FLUX_FILES else _apply_ip_adapter
         model = [apply(graph, settings, model, reference_file), 0]
     sampler_name, scheduler = ("euler", "simple") if family.own_sampler else SAMPLERS[settings.scheduler]
@@ -174,6 +181,24 @@ def _apply_flux_ip_adapter(graph: _Graph, settings: GenerationSettings, model: l
         ip_adapter_flux=[loaded, 0],
         image=[graph.node("LoadImage", image=reference_file), 0],
         ip_scale=settings.ip_adapter.scale,
+    )
+
+
+def _apply_redux(graph: _Graph, settings: GenerationSettings, positive: list, reference_file: str) -> str:
+    """FLUX.1 Redux with ComfyUI's core nodes: SigLIP encodes the reference (resized whole, as diffusers' processor
+    does: crop none), and StyleModelApply appends its tokens to the prompt's, multiplied by the scale as the studio
+    does; the node's id."""
+    files = FLUX_FILES[settings.family]
+    vision = graph.node("CLIPVisionLoader", clip_name=files["redux_vision"])
+    image = [graph.node("LoadImage", image=reference_file), 0]
+    encoded = graph.node("CLIPVisionEncode", clip_vision=[vision, 0], image=image, crop="none")
+    return graph.node(
+        "StyleModelApply",
+        conditioning=positive,
+        style_model=[graph.node("StyleModelLoader", style_model_name=files["redux"]), 0],
+        clip_vision_output=[encoded, 0],
+        strength=settings.ip_adapter.scale,
+        strength_type="multiply",
     )
 
 

@@ -129,6 +129,8 @@ def read_comfyui(prompt_text: str) -> Reading:
         if kind == "FluxGuidance" and not flux_guidance:  # FLUX's guidance; its sampler's CFG is 1
             flux_guidance = True
             reading.fields["guidance_scale"] = _value(nodes, _inputs(node).get("guidance"))
+        if kind == "StyleModelApply":  # FLUX.1 Redux (ComfyUI's core node; older ones have no strength: 1)
+            _read_redux(nodes, _inputs(node), reading)
         if ("IPAdapter" in kind and "Apply" in kind) or kind in ("IPAdapter", "IPAdapterAdvanced"):
             inputs = _inputs(node)  # ComfyUI_IPAdapter_plus's "weight", XLabs' FLUX node's "ip_scale"
             weight = _value(nodes, inputs.get("weight", inputs.get("ip_scale")))
@@ -216,6 +218,20 @@ def _latent_size(nodes: dict[str, Any], value: Any) -> tuple[Any, Any] | None:
             return _value(nodes, inputs["width"]), _value(nodes, inputs["height"])
         value = inputs.get("samples") or inputs.get("latent") or inputs.get("latent_image")
     return None
+
+
+def _read_redux(nodes: dict[str, Any], inputs: dict[str, Any], reading: Reading) -> None:
+    """A ``StyleModelApply`` node as the studio's Redux image prompt: its strength is the scale where it multiplies
+    the tokens (ComfyUI's other strength type biases attention instead, which the studio does not do)."""
+    strength = _value(nodes, inputs.get("strength", 1.0))
+    strength_type = _value(nodes, inputs.get("strength_type", "multiply"))
+    reading.family_hints.append(("flux", "its StyleModelApply (FLUX.1 Redux) node"))
+    if reading.ip_adapter is not None:
+        reading.found.append(f"another image prompt (Redux, strength {strength})")
+        return
+    reading.ip_adapter = {"scale": strength, "mode": "redux"}
+    if strength_type != "multiply":
+        reading.found.append(f"Redux strength type {str(strength_type)[:30]!r} (read as multiply)")
 
 
 def _trace_texts(nodes: dict[str, Any], start: Any, reading: Reading, role: str = "positive") -> list[str]:
