@@ -329,3 +329,17 @@ def test_flux_under_low_vram_offload_keeps_its_pixels_dtype_and_device(tiny_sett
         assert [e.error for e in ours] == [None] * 3 and offloaded.cache.misplaced() == []
         for one, other in zip(ours, theirs, strict=True):
             assert gap(one.result, other.result) <= BOUND, (batching, one.method.name)
+
+
+def test_a_sweep_sets_xlabs_ip_adapter_beside_redux(flux, reference):
+    """The IP-Adapter mode as a sweep axis: FLUX's two image prompts side by side on one seed, each cell saying which
+    ran; a method without an image prompt is refused by name."""
+    base = {**BASE, "methods": ["ip_adapter"], "ip_adapter": {"scale": 0.8}}
+    sweep = flux.sweep({"base": base, "x": {"name": "ip_adapter_mode", "values": ["full", "redux"]}},
+                       reference_image=reference)  # fmt: skip
+    full, redux = (cell.entry.result for cell in sweep.cells)
+    assert [cell.label for cell in sweep.cells] == ["IP-Adapter mode full", "IP-Adapter mode redux"]
+    assert gap(full, redux) > 10 + BOUND
+    assert any("XLabs" in note for note in full.notes) and any("FLUX.1 Redux" in note for note in redux.notes)
+    with pytest.raises(StudioError, match="the method 'text' has no image prompt"):
+        flux.sweep({"base": {**BASE, "methods": ["text"]}, "x": {"name": "ip_adapter_mode", "values": ["full"]}})

@@ -23,6 +23,7 @@ class ReduxHandling:
     from there)."""
 
     _redux: Any
+
     def redux(self):
         """The ``FluxPriorReduxPipeline`` (SigLIP, its image processor, the Redux embedder), loaded on first use."""
         with self.lock:

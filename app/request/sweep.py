@@ -36,6 +36,7 @@ AxisName = Literal[  # type: ignore[valid-type]  # the fixed settings, then a st
         "controlnet_conditioning_scale",
         "control_guidance_end",
         "ip_adapter_scale",
+        "ip_adapter_mode",
         "guidance_scale",
         "num_inference_steps",
         "seed",
@@ -51,6 +52,7 @@ AXIS_LABELS = {
     "controlnet_conditioning_scale": "ControlNet strength",
     "control_guidance_end": "ControlNet guidance end",
     "ip_adapter_scale": "IP-Adapter scale",
+    "ip_adapter_mode": "IP-Adapter mode",
     "guidance_scale": "Guidance scale",
     "num_inference_steps": "Steps",
     "seed": "Seed",
@@ -131,6 +133,8 @@ def apply_axis(request: CompareRequest, axis: str, value: Any) -> CompareRequest
         data["detectors"][DETECTOR_AXES[axis]] = value
     elif axis == "ip_adapter_scale":
         data["ip_adapter"]["scale"] = value
+    elif axis == "ip_adapter_mode":  # full against redux on FLUX.1, full, style and layout on SD1.5 and SDXL
+        data["ip_adapter"]["mode"] = value
     else:
         data[axis] = value
     return validated(CompareRequest, data, f"Invalid sweep — {AXIS_LABELS[axis]} · axis {axis} value {value!r}: ")
@@ -161,6 +165,11 @@ def _has_swept_units(sweep: SweepRequest, cell: CompareRequest) -> None:
     would all be the same, and the grid would say they differ by that setting), and a detector axis on a method
     that names that type's detector itself (the axis would not reach it)."""
     method = cell.parsed_methods()[0]
+    if not method.ip_adapter and any(a is not None and a.name == "ip_adapter_mode" for a in (sweep.x, sweep.y)):
+        raise StudioError(
+            f"Invalid sweep — {AXIS_LABELS['ip_adapter_mode']} · axis ip_adapter_mode: the method {method.name!r} has "
+            "no image prompt; sweep a method with one, e.g. ip_adapter or depth+ip_adapter."
+        )
     for axis in (a for a in (sweep.x, sweep.y) if a is not None and a.name in TYPE_AXES):
         kind = TYPE_AXES[axis.name]
         if kind not in (t for t, _ in method.controls):

@@ -23,6 +23,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 from app.controls import DEFAULT_TYPES, adapted_types, part_name
+from app.engine.families import DEFAULT_FAMILIES, FAMILIES
 from app.fit import method_label
 from app.images import load_image
 from app.preprocess import CONTROL_TYPES, DEFAULTS, detectors_for
@@ -60,6 +61,7 @@ DEFAULT_VALUES = {
     "controlnet_conditioning_scale": "0, 0.5, 1, 1.5",
     "control_guidance_end": "0.25, 0.5, 0.75, 1",
     "ip_adapter_scale": "0, 0.3, 0.6, 1",
+    "ip_adapter_mode": "",  # the family's own modes (default_values)
     "guidance_scale": "3, 5, 7.5, 10",
     "num_inference_steps": "5, 10, 20",
     "seed": "{seed}, {seed1}, {seed2}",
@@ -88,10 +90,12 @@ def axis_choices(optional: bool = False) -> list[tuple[str, str]]:
     return [("none (one row)", NO_AXIS), *choices] if optional else choices
 
 
-def default_values(axis: str | None, seed: Any = 0) -> str:
-    """The typical range prefilled for ``axis`` (empty for no axis)."""
+def default_values(axis: str | None, seed: Any = 0, family: str | None = None) -> str:
+    """The typical range prefilled for ``axis`` (empty for no axis); image-prompt modes are ``family``'s own."""
     if not axis or axis == NO_AXIS:
         return ""
+    if axis == "ip_adapter_mode":
+        return ", ".join(FAMILIES[family if family in FAMILIES else DEFAULT_FAMILIES[0]].ip_modes())
     seed = count_of(seed, 0)
     return DEFAULT_VALUES.get(axis, "").format(seed=seed, seed1=seed + 1, seed2=seed + 2)
 
@@ -103,7 +107,7 @@ def parse_values(axis: str | None, text: str | None) -> list[str | int | float]:
     number is passed on unchanged, so the core refuses it with the axis and value named.
     """
     tokens = [t.strip() for t in re.split(r"[,;\n]", text or "") if t.strip()]
-    if axis == "method" or axis in DETECTOR_AXES:
+    if axis in ("method", "ip_adapter_mode") or axis in DETECTOR_AXES:
         return tokens
     return [_number(token) for token in tokens]
 
@@ -281,8 +285,8 @@ def _widgets(shared: SharedControls) -> SweepInputs:
     with gr.Accordion("Base settings (every cell starts from them)", open=False):
         settings = method_settings(served_families(shared))
     # Picking an axis prefills a typical range (cheap, per browser: off the queue and out of the API).
-    x_axis.change(default_values, [x_axis, shared.seed], x_values, queue=False, api_visibility="private")
-    y_axis.change(default_values, [y_axis, shared.seed], y_values, queue=False, api_visibility="private")
+    x_axis.change(default_values, [x_axis, shared.seed, shared.family], x_values, queue=False, api_visibility="private")
+    y_axis.change(default_values, [y_axis, shared.seed, shared.family], y_values, queue=False, api_visibility="private")
     check_uploads(photo, reference)
     return SweepInputs(shared, photo, reference, method, x_axis, x_values, y_axis, y_values, settings)
 
