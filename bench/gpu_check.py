@@ -48,9 +48,16 @@ from bench.common import PROFILES, family_root, settings_for
 METHODS = ("text", "canny", "pose", "depth", "ip_adapter", "depth+ip_adapter", "canny+depth")
 FLUX_METHODS = ("text", "canny", "pose", "depth", "softedge", "ip_adapter", "depth+ip_adapter", "canny+depth")
 """FLUX.1's: its Union-Pro ControlNet's types, XLabs' IP-Adapter, and two of them together."""
+REDUX_METHODS = ("redux", "canny+redux")
+"""Run alone where the family has FLUX.1 Redux (the IP-Adapter in mode redux); a comparison runs the others."""
 
 
 def methods_of(family: str) -> tuple[str, ...]:
+    """The methods timed alone: the comparison's, then Redux's where the family has it."""
+    return compared_methods(family) + (REDUX_METHODS if FAMILIES[family].redux else ())
+
+
+def compared_methods(family: str) -> tuple[str, ...]:
     return FLUX_METHODS if FAMILIES[family].latent_control else METHODS
 
 
@@ -76,6 +83,8 @@ def request_for(method: str, args: argparse.Namespace, maps: dict[str, Image.Ima
     }
     if "ip_adapter" in parts:
         request["ip_adapter"] = {"scale": 0.6, "image": photo}
+    if "redux" in parts:
+        request["ip_adapter"] = {"scale": 0.6, "mode": "redux", "image": photo}
     return request
 
 
@@ -83,8 +92,10 @@ def plain_seconds(studio: Studio, request: dict) -> float:
     """A plain diffusers call of the pipeline the studio uses for ``request``: string prompt, no studio code."""
     cache = studio.cache
     controls = request["controls"]
+    image_prompt = request.get("ip_adapter")
+    redux = image_prompt is not None and image_prompt.get("mode") == "redux"
     with cache.lock:
-        pipe = cache.pipeline_for([c["control_type"] for c in controls], "ip_adapter" in request)
+        pipe = cache.pipeline_for([c["control_type"] for c in controls], image_prompt is not None and not redux)
         kwargs = {
             "prompt": request["prompt"],
             "num_inference_steps": request["num_inference_steps"],
@@ -102,12 +113,20 @@ def plain_seconds(studio: Studio, request: dict) -> float:
                 kwargs["controlnet_conditioning_scale"] = [1.0] * len(images)
                 kwargs["control_guidance_start"] = [0.0] * len(images)
                 kwargs["control_guidance_end"] = [1.0] * len(images)
-        if "ip_adapter" in request:
-            cache.use_ip_adapter(pipe, request["ip_adapter"]["scale"])
-            kwargs["ip_adapter_image"] = request["ip_adapter"]["image"]
+        if image_prompt is not None and not redux:
+            cache.use_ip_adapter(pipe, image_prompt["scale"])
+            kwargs["ip_adapter_image"] = image_prompt["image"]
         try:
             synchronize(cache.device)
             started = time.perf_counter()
+            if redux:  # as diffusers' Redux example: the prior's image tokens after the prompt's, then the call
+                with torch.inference_mode():
+                    embeds, pooled, _ = pipe.encode_prompt(kwargs.pop("prompt"), None, device=cache.device)
+                    prior = cache.redux()
+                    hidden = prior.encode_image(image_prompt["image"], cache.device, 1)
+                    tokens = prior.image_embedder(hidden).image_embeds * image_prompt["scale"]
+                kwargs["prompt_embeds"] = torch.cat([embeds, tokens.to(embeds.dtype)], dim=1)
+                kwargs["pooled_prompt_embeds"] = pooled
             pipe(**kwargs)
             synchronize(cache.device)
             return time.perf_counter() - started
@@ -317,8 +336,9 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         "num_inference_steps": args.steps,
         "width": args.size,
         "height": args.size,
-        "methods": list(methods),
+        "methods": list(compared_methods(args.family)),
     }
+    solo = {method: solo[method] for method in compare["methods"]}  # Redux's were timed alone only
     started = time.perf_counter()
     entries = list(studio.compare({**compare, "batching": "exact"}, photo, photo))
     synchronize(studio.cache.device)
@@ -335,7 +355,7 @@ def run_dtype(args: argparse.Namespace, dtype: str, root: Path) -> list[str]:
         print(channels_last_line(studio, depth, args.steps))
         check(studio, "the channels-last measurement", failures)
         print(sdpa_line(studio, request_for("text", args, maps, photo), args.steps))
-    print(vae_line(studio, len(methods), args.size))
+    print(vae_line(studio, len(solo), args.size))
     print(previews_line(studio, compare, photo))
     check(studio, "the live previews", failures)
     if args.compile and unet:

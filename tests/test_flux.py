@@ -340,6 +340,8 @@ def test_a_sweep_sets_xlabs_ip_adapter_beside_redux(flux, reference):
     full, redux = (cell.entry.result for cell in sweep.cells)
     assert [cell.label for cell in sweep.cells] == ["IP-Adapter mode full", "IP-Adapter mode redux"]
     assert gap(full, redux) > 10 + BOUND
-    assert any("XLabs" in note for note in full.notes) and any("FLUX.1 Redux" in note for note in redux.notes)
+    assert any("IP-Adapter (flux-ip-adapter)" in note for note in full.notes) and any(
+        "FLUX.1 Redux" in note for note in redux.notes
+    )
     with pytest.raises(StudioError, match="the method 'text' has no image prompt"):
         flux.sweep({"base": {**BASE, "methods": ["text"]}, "x": {"name": "ip_adapter_mode", "values": ["full"]}})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from PIL import Image
@@ -36,7 +37,7 @@ ProgressFn = Callable[[int, int], None]
 
 
 def image_prompt_notes(cache: PipelineCache, settings) -> list[str]:
-    """Which image prompt a method used, where its family has more than one (FLUX.1: XLabs' IP-Adapter or Redux)."""
+    """Which image prompt a method used, where its family has more than one (FLUX.1: its IP-Adapter or Redux)."""
     if settings is None or not cache.family.redux:
         return []
     if settings.mode == "redux":
@@ -45,7 +46,8 @@ def image_prompt_notes(cache: PipelineCache, settings) -> list[str]:
         return [
             f"Image prompt: FLUX.1 Redux, the reference's SigLIP tokens appended to the prompt's × {settings.scale:g}."
         ]
-    return [f"Image prompt: the IP-Adapter (XLabs' for FLUX.1) at scale {settings.scale:g}."]
+    adapter = Path(cache.spec.ip_adapter.repo).name  # XLabs-AI/flux-ip-adapter: flux-ip-adapter
+    return [f"Image prompt: the IP-Adapter ({adapter}) at scale {settings.scale:g}, not Redux."]
 
 
 class Runner:
