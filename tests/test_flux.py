@@ -329,6 +329,9 @@ def test_flux_under_low_vram_offload_keeps_its_pixels_dtype_and_device(tiny_sett
         assert [e.error for e in ours] == [None] * 3 and offloaded.cache.misplaced() == []
         for one, other in zip(ours, theirs, strict=True):
             assert gap(one.result, other.result) <= BOUND, (batching, one.method.name)
+    redux = {**BASE, "ip_adapter": {"scale": 0.7, "mode": "redux", "image": reference}}
+    assert gap(offloaded.generate(redux), resident.generate(redux)) <= BOUND
+    assert offloaded.cache.misplaced() == [] and "redux_image_encoder" in offloaded.cache.resident_modules()
 
 
 def test_a_sweep_sets_xlabs_ip_adapter_beside_redux(flux, reference):

@@ -26,6 +26,9 @@ class CacheDiagnostics:
                 modules["ip_adapter_attention"] = torch.nn.ModuleList(
                     p for p in self._ip_parts.processors.values() if isinstance(p, torch.nn.Module)
                 )
+            if self._redux is not None:  # FLUX.1 Redux's SigLIP and embedder
+                modules["redux_image_encoder"] = self._redux.image_encoder
+                modules["redux_embedder"] = self._redux.image_embedder
             return modules
 
     def misplaced(self) -> list[str]:
