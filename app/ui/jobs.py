@@ -55,13 +55,15 @@ class Job:
         """A ``studio.generate`` progress callback that moves the bar step by step."""
 
         def report(done: int, total: int) -> None:
-            self.progress((done, total), desc=f"{label}: step {done}/{total}", unit="steps")
+            if not self.cancel.is_set():  # a stopped run's bar is gone: a late step must not draw it back
+                self.progress((done, total), desc=f"{label}: step {done}/{total}", unit="steps")
 
         return report
 
     def fraction(self, fraction: float, label: str) -> None:
         """A ``studio.compare`` progress callback: overall fraction and the running method."""
-        self.progress(min(max(fraction, 0.0), 1.0), desc=label)
+        if not self.cancel.is_set():
+            self.progress(min(max(fraction, 0.0), 1.0), desc=label)
 
 
 class StudioHandle:
