@@ -300,6 +300,22 @@ def test_a_flux_recipe_on_a_studio_without_flux_takes_that_familys_guidance():
     assert "made on FLUX.1 [dev]" in note and "7 (that family's default) is set" in note
 
 
+def test_a_redux_recipe_on_a_studio_without_flux_loads_in_full_mode():
+    """The page's mode choices are the served families' (no redux without FLUX): the recipe takes full and says so."""
+    from app.recipes import parse_recipe
+    from app.ui import unserved_family_note, with_served_mode
+    from app.ui.controls import mode_choices
+
+    recipe = parse_recipe({"mode": "generate", "generate": {**BASE, "ip_adapter": {"scale": 0.5, "mode": "redux"}}})
+    assert "redux" not in [value for _, value in mode_choices(("sd15", "sdxl"))]
+    loaded = with_served_mode(recipe, "sd15")
+    assert (loaded.settings.ip_adapter.mode, loaded.settings.ip_adapter.scale) == ("full", 0.5)
+    assert with_served_mode(recipe, "flux") is recipe
+    assert "image-prompt mode redux is not one SD1.5 has, so full is set" in unserved_family_note(
+        "flux", ("sd15", "sdxl"), recipe
+    )
+
+
 def test_a_gated_family_that_cannot_load_leaves_the_others_serving(tiny_settings, tiny_root, monkeypatch, caplog):
     """ZeroGPU preloads every family at start-up: FLUX without a token is logged, SD1.5 still loads and serves."""
     import httpx

@@ -205,6 +205,7 @@ def mount_recipes(
         values = shared_values(recipe)
         if values["family"] not in families:
             values.update(on_served_family(values, families[0]))
+            recipe = with_served_mode(recipe, families[0])
         updates: list[Any] = [gr.update(selected=target), target, *shared.updates(values)]
         for tab_id, hook in hooks.items():
             updates += hook.from_recipe(recipe) if tab_id == target else hook.skips()
@@ -215,7 +216,7 @@ def mount_recipes(
         notes = hook.apply_notes(recipe) if hook else []
         made_on = recipe.settings.family
         if made_on not in families:
-            notes.insert(0, unserved_family_note(made_on, families))
+            notes.insert(0, unserved_family_note(made_on, families, recipe))
         return notes
 
     return build_recipes_panel(
@@ -240,7 +241,18 @@ def on_served_family(values: dict[str, Any], family: str) -> dict[str, Any]:
     return changed
 
 
-def unserved_family_note(family: str, families: Sequence[str]) -> str:
+def with_served_mode(recipe: Recipe, family: str) -> Recipe:
+    """``recipe`` with an image-prompt mode ``family`` takes: ``full`` for one it does not (FLUX's redux on SD1.5,
+    InstantStyle's style on FLUX), which the page could not even show as a choice."""
+    settings = recipe.settings
+    image_prompt = settings.ip_adapter
+    if image_prompt is None or image_prompt.mode in FAMILIES[family].ip_modes():
+        return recipe
+    full = settings.model_copy(update={"ip_adapter": image_prompt.model_copy(update={"mode": "full"})})
+    return recipe.model_copy(update={recipe.mode: full})
+
+
+def unserved_family_note(family: str, families: Sequence[str], recipe: Recipe | None = None) -> str:
     """What loading a recipe made on a family this studio does not serve says."""
     served = " and ".join(FAMILIES[f].label for f in families)
     note = (
@@ -250,6 +262,10 @@ def unserved_family_note(family: str, families: Sequence[str]) -> str:
     guidance = on_served_family({"family": family}, families[0]).get("guidance_scale")
     if guidance is not None:
         note += f"; its guidance scale means something else there, so {guidance:g} (that family's default) is set"
+    image_prompt = recipe.settings.ip_adapter if recipe is not None else None
+    if image_prompt is not None and image_prompt.mode not in FAMILIES[families[0]].ip_modes():
+        short = FAMILIES[families[0]].short
+        note += f"; its image-prompt mode {image_prompt.mode} is not one {short} has, so full is set"
     return note
 
 
