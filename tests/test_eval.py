@@ -51,6 +51,25 @@ def test_inputs_are_checked_before_any_model_loads(tmp_path, photos):
     assert {i.reference.name for i in items} == {"coffee.png"}
 
 
+def test_each_family_gets_its_own_guidance_and_the_image_prompt_is_an_option(tmp_path, photos):
+    """FLUX.1's distilled guidance (3.5) unless --guidance says otherwise; the image prompt's scale and mode as
+    options (a family without the mode leaves its image-prompt methods out with the reason, as Compare does)."""
+    from app.eval.cli import parse_args, prepare
+
+    def config(*options: str):
+        return prepare(parse_args([str(photos / "coffee.png"), "--prompt", "x", "--out", str(tmp_path), *options]))[0]
+
+    assert config("--family", "flux").guidance_scale == 3.5
+    assert config("--family", "sd15").guidance_scale == 7.0
+    assert config("--family", "flux", "--guidance", "2").guidance_scale == 2.0
+    redux = config("--family", "flux", "--ip-mode", "redux", "--ip-scale", "0.4")
+    items, _ = plan(find_photos([photos / "coffee.png"]), [0], prompt="x")
+    assert redux.request(items[0])["ip_adapter"] == {"scale": 0.4, "mode": "redux"}
+    assert "ip_adapter" not in config("--family", "sd15").describe()  # a folder made before the options still matches
+    with pytest.raises(SystemExit):  # argparse names the modes there are
+        config("--ip-mode", "pixels")
+
+
 # -- a run on the tiny family --------------------------------------------------------------------------------------
 
 

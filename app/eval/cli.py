@@ -29,7 +29,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from app.engine.families import FAMILIES
 from app.errors import RETRYABLE, StudioError, clipped
@@ -47,6 +47,7 @@ from app.eval.rows import (
 )
 from app.eval.runner import RunConfig, evaluate_item, failed_rows
 from app.images import load_image
+from app.request import CommonSettings, IPAdapterMode
 from app.request.compare import DEFAULT_METHODS, parse_method
 from app.settings import MODEL_FAMILIES, get_settings
 
@@ -70,7 +71,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, help="default: the family's native size (512 SD1.5, 1024 SDXL)")
     parser.add_argument("--height", type=int, help="default: the family's native size")
     parser.add_argument("--steps", type=int, default=25)
-    parser.add_argument("--guidance", type=float, default=7.0, help="classifier-free guidance scale")
+    parser.add_argument(
+        "--guidance", type=float, help="guidance scale (default: the family's own, 7; FLUX.1's distilled 3.5)"
+    )
+    parser.add_argument("--ip-scale", type=float, help="the image prompt's scale (default 0.6)")
+    parser.add_argument(
+        "--ip-mode", choices=get_args(IPAdapterMode), help="the image prompt's mode (default full; FLUX.1: redux too)"
+    )
     parser.add_argument("--batching", choices=("exact", "batched"), help="default: batched on a GPU, else exact")
     parser.add_argument("--save-images", action="store_true", help="write every result as a PNG with its recipe")
     parser.add_argument("--out", type=Path, required=True, help="results folder (a rerun resumes it)")
@@ -87,15 +94,22 @@ def prepare(args: argparse.Namespace) -> tuple[RunConfig, list[Item], dict[str, 
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     family = args.family or get_settings().model_families[0]
     native = FAMILIES[family].default_size
+    guidance = args.guidance
+    if guidance is None:
+        guidance = FAMILIES[family].default_guidance or CommonSettings.model_fields["guidance_scale"].default
+    image_prompt = {
+        name: value for name, value in (("scale", args.ip_scale), ("mode", args.ip_mode)) if value is not None
+    }
     config = RunConfig(
         methods,
         args.width or native,
         args.height or native,
         args.steps,
-        args.guidance,
+        guidance,
         args.batching,
         args.save_images,
         family,
+        image_prompt or None,
     )
     if args.references is not None and not args.references.exists():
         raise StudioError(f"References: {str(args.references)!r} is neither a file nor a folder.")

@@ -33,10 +33,12 @@ class RunConfig:
     batching: str | None = None
     save_images: bool = False
     family: str = "sd15"
+    ip_adapter: dict[str, Any] | None = None
+    """The image prompt's scale and mode where given (``--ip-scale``, ``--ip-mode``); None: the defaults."""
 
     def describe(self) -> dict[str, Any]:
         """The comparison fields every item shares; a results folder holds them (a rerun into it must match)."""
-        return {
+        shared = {
             "family": self.family,
             "methods": self.methods,
             "width": self.width,
@@ -45,6 +47,8 @@ class RunConfig:
             "guidance_scale": self.guidance_scale,
             "batching": self.batching,
         }
+        # Only when given, so a run made before these options existed still matches its folder.
+        return shared if self.ip_adapter is None else {**shared, "ip_adapter": self.ip_adapter}
 
     def request(self, item: Item) -> dict[str, Any]:
         """The comparison request of ``item``, validated as the Compare tab's would be."""
