@@ -71,15 +71,21 @@ def run_comparison(
             yield failed_entry(method, maps, error)
 
 
-def alone_note(generation: GenerationRequest, masks: bool) -> str:
-    """Why a method of a batched comparison ran on its own."""
+FUSED_NOTE = "Ran on its own: the union ControlNet fuses its control types in one call."
+
+
+def alone_note(generation: GenerationRequest) -> str | None:
+    """Why a method of a batched comparison must run on its own, or None when it can share a pass: a T2I-Adapter
+    method (diffusers' adapter pipeline adds its features to every row of a call), a Redux one (a longer prompt),
+    and an IP-Adapter one on a family whose IP attention takes no per-row masks (FLUX). A union ControlNet fusing
+    several modes is decided by the cache (:data:`FUSED_NOTE`)."""
     if any(c.adapter for c in generation.controls):
         return "Ran on its own: the T2I-Adapter pipeline steers every row of a call."
     if generation.ip_adapter is not None and generation.ip_adapter.mode == "redux":
         return "Ran on its own: Redux lengthens the prompt by its image tokens, which other rows do not have."
-    if generation.ip_adapter is not None and not masks:
+    if generation.ip_adapter is not None and not FAMILIES[generation.family].ip_adapter_masks:
         return f"Ran on its own: {FAMILIES[generation.family].short}'s IP-Adapter reaches every row of a call."
-    return "Ran on its own: the union ControlNet fuses its control types in one call."
+    return None
 
 
 def method_map(studio: Any, request: CompareRequest, detector: str, structure: Image.Image | None) -> MapResult:
@@ -139,14 +145,11 @@ def _compare_batched(
             ready.append((index, method_request(request, method, maps, reference), maps))
         except Exception as error:
             entries[index] = failed_entry(method, maps, error)
-    # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched), as does
-    # a T2I-Adapter method (diffusers' adapter pipeline adds its features to every row of a call) and an IP-Adapter
-    # method on a family whose IP attention takes no per-row masks (FLUX), or a Redux one (a longer prompt).
+    # A method using a union ControlNet in several modes at once runs on its own (see app.engine.batched), as do
+    # the methods alone_note names.
     cache = studio.cache_for(request.family)
     fused = [r for r in ready if sum(cache.served_by_union(c.control_type) for c in r[1].controls) > 1]
-    masks = FAMILIES[request.family].ip_adapter_masks  # else the reference would reach every row of a pass
-    alone = [r for r in ready if any(c.adapter for c in r[1].controls) or (r[1].ip_adapter and not masks)]
-    alone += [r for r in ready if r[1].ip_adapter and r[1].ip_adapter.mode == "redux" and r not in alone]
+    alone = [r for r in ready if r not in fused and alone_note(r[1]) is not None]
     ready = [r for r in ready if r not in fused and r not in alone]
     for index, generation, maps in fused + alone:
         try:
@@ -155,7 +158,7 @@ def _compare_batched(
                 shown = None if preview is None or offset else for_methods(preview, [index])
                 results.append(studio.generate(run, None, cancel, shown))
             result = Result.of_seeds(results)
-            result.notes.append(alone_note(generation, masks))
+            result.notes.append(alone_note(generation) or FUSED_NOTE)
             entries[index] = CompareEntry(methods[index], result, maps)
         except Cancelled:
             raise
