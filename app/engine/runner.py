@@ -79,18 +79,19 @@ class Runner:
                    if c.controlnet_conditioning_scale > 0]  # fmt: skip
         call = request.model_copy(update={"controls": [c for c, _ in running]})
         adapter = any(c.adapter for c in call.controls)
-        redux = reference is not None and request.ip_adapter.mode == "redux"  # FLUX.1 Redux: tokens, no adapter
-        ip_adapter = reference is not None and not redux
+        image_prompt = request.ip_adapter if reference is not None else None
+        redux = image_prompt is not None and image_prompt.runs_redux  # FLUX.1 Redux: tokens, no adapter
+        ip_adapter = image_prompt is not None and image_prompt.mode != "redux"
         pipe = cache.pipeline_for([c.control_type for c in call.controls], ip_adapter, adapter)
         embeds, notes = self.embeddings.prompt(cache, request, self.device)
-        notes = notes + image_prompt_notes(cache, request.ip_adapter if reference is not None else None)
+        notes = notes + image_prompt_notes(cache, image_prompt)
         preview, preview_notes = self._previewer(cache, preview, request)
         load_seconds = time.perf_counter() - started
         on_step_end = self._step_callback(request, progress, cancel, preview)
         kwargs = call_arguments(cache, call, [image for _, image in running], embeds, on_step_end)
         pipe.scheduler, sampler_notes = cache.scheduler(request.scheduler)
         try:
-            if redux and request.ip_adapter.scale > 0:  # at 0 Redux is not run: exactly text-only
+            if redux:
                 tokens = self.embeddings.redux(cache, reference)
                 kwargs["prompt_embeds"] = with_redux_tokens(kwargs["prompt_embeds"], tokens, request.ip_adapter.scale)
             elif ip_adapter:
@@ -102,7 +103,7 @@ class Runner:
             images, seconds, memory = run_call(pipe, kwargs, self.device)
         finally:
             cache.use_ip_adapter(pipe, None)
-        model_bytes = cache.parameter_bytes(pipe, ip_adapter, redux and request.ip_adapter.scale > 0)
+        model_bytes = cache.parameter_bytes(pipe, ip_adapter, redux)
         return Result(
             images=images,
             seeds=[request.seed + i for i in range(request.num_images_per_prompt)],

@@ -110,7 +110,7 @@ def _imports(kind: str, pipeline: str, scheduler: str, spec: ModelSpec, settings
         names |= {"T2IAdapter", *(["MultiAdapter"] if len(settings.controls) > 1 else [])}
     if spec.half_vae:
         names.add("AutoencoderKL")
-    if settings.ip_adapter is not None and settings.ip_adapter.mode == "redux" and settings.ip_adapter.scale > 0:
+    if settings.ip_adapter is not None and settings.ip_adapter.runs_redux:
         names.add("FluxPriorReduxPipeline")
     return names
 
@@ -225,13 +225,13 @@ def _call_lines(
         "width": settings.width,
         "height": settings.height,
     }
-    redux = settings.ip_adapter is not None and settings.ip_adapter.mode == "redux"
-    if redux and settings.ip_adapter.scale > 0:  # the prompt went in with the reference's tokens (_redux_lines)
+    image_prompt = settings.ip_adapter
+    if image_prompt is not None and image_prompt.runs_redux:  # the prompt went in with the reference's tokens
         del arguments["prompt"]
     maps = f"maps = [Image.open(name).convert('RGB') for name in {list(map_files)!r}]"
     lines = [maps] if controls else []
     call = [f"    {key}={value!r}," for key, value in arguments.items()]
-    if "prompt" not in arguments:
+    if "prompt" not in arguments:  # (_redux_lines made the embeddings)
         call[:0] = ["    prompt_embeds=prompt_embeds,", "    pooled_prompt_embeds=pooled_prompt_embeds,"]
     if controls:
         strengths = {name: [getattr(c, name) for c in controls] for name in STRENGTHS}
@@ -249,7 +249,7 @@ def _call_lines(
             argument = family.control_argument
             call.append(f"    {argument}=maps[0]," if single else f"    {argument}=maps,")
             call += [f"    {name}={values[0] if single else values!r}," for name, values in strengths.items()]
-    if settings.ip_adapter is not None and not redux:
+    if image_prompt is not None and image_prompt.mode != "redux":
         lines.append(f"reference = Image.open({reference_file!r}).convert('RGB')")
         call.append("    ip_adapter_image=reference,")
     seed = settings.seed if seed is None else seed

@@ -100,15 +100,15 @@ def comfyui_workflow(
     negative: list = [graph.node("CLIPTextEncode", text=negative_text, clip=clip), 0]
     if family.distilled_guidance:  # FLUX's guidance is part of the conditioning; the sampler runs without CFG
         positive = [graph.node("FluxGuidance", conditioning=positive, guidance=settings.guidance_scale), 0]
-    redux = settings.ip_adapter is not None and settings.ip_adapter.mode == "redux"
-    if redux and settings.ip_adapter.scale > 0:  # at 0 the studio does not run it (ComfyUI would add zero tokens)
+    image_prompt = settings.ip_adapter
+    if image_prompt is not None and image_prompt.runs_redux:  # at 0 not run (ComfyUI would add zero tokens)
         positive = [_apply_redux(graph, settings, positive, reference_file), 0]
     empty = "EmptySD3LatentImage" if family.packed_latents else "EmptyLatentImage"  # FLUX's 16-channel latents
     latent = graph.node(empty, width=settings.width, height=settings.height, batch_size=1)
     for control, file in zip(settings.controls, map_files, strict=True):
         applied = _apply_controlnet(graph, control, file, settings.family, positive, negative, vae)
         positive, negative = [applied, 0], [applied, 1]
-    if settings.ip_adapter is not None and not redux:
+    if image_prompt is not None and image_prompt.mode != "redux":
         apply = _apply_flux_ip_adapter if settings.family in FLUX_FILES else _apply_ip_adapter
         model = [apply(graph, settings, model, reference_file), 0]
     sampler_name, scheduler = ("euler", "simple") if family.own_sampler else SAMPLERS[settings.scheduler]

@@ -109,6 +109,12 @@ class IPAdapterScale(StrictModel):
         "SD1.5, SDXL), or 'redux' (FLUX.1 Redux: the reference's image tokens beside the prompt's; FLUX.1 only).",
     )
 
+    @property
+    def runs_redux(self) -> bool:
+        """Whether FLUX.1 Redux steers: mode ``redux`` at a scale above 0 (at 0 it is not run at all, so the image is
+        text-only's), in the studio and in every hand-off."""
+        return self.mode == "redux" and self.scale > 0
+
 
 class IPAdapterSettings(IPAdapterScale):
     """The IP-Adapter image prompt: a reference image and how much of it to use."""
