@@ -80,7 +80,7 @@ class StudioHandle:
         self.settings = settings
         self._studio = studio
         self._build_lock = threading.Lock()
-        self._jobs: dict[tuple[str, str], threading.Event] = {}
+        self._jobs: dict[tuple[str, str], JobCancel] = {}
         self._jobs_lock = threading.Lock()
         self.warm = False  # a generation has finished: models are in memory
 
@@ -148,7 +148,7 @@ class StudioHandle:
             event = self._jobs.get(key)
         if event is not None:
             event.set()
-            getattr(event, "ended", threading.Event()).wait(STOP_WAIT_SECONDS)
+            event.ended.wait(STOP_WAIT_SECONDS)
             return True
         with _GPU_CALLS_LOCK:
             waiting = key in _GPU_CALLS
