@@ -25,6 +25,7 @@ from tests.ui_fixtures import (
     REFERENCE,
     open_studio,
     set_number,
+    set_run_size,
 )
 
 # The README's screenshot: under docs/, since every file directly in assets/ is a bundled photo for recipes.
@@ -123,13 +124,11 @@ def test_stop_ends_a_running_generation_and_the_next_one_works(page):
     try:
         _stop_a_long_run_then_run_a_short_one(page)
     finally:  # the module's small settings, whatever happened: a failure here must not slow every test after it
-        for slider, value in (("steps", 2), ("width", 96), ("height", 96)):
-            set_number(page, slider, value)
+        set_run_size(page, 2, 96, 96)
 
 
 def _stop_a_long_run_then_run_a_short_one(page) -> None:
-    for slider, value in (("steps", 100), ("width", 512), ("height", 512)):  # 100 steps: tens of seconds on a CPU
-        set_number(page, slider, value)
+    set_run_size(page, 100, 512, 512)  # 100 steps: tens of seconds on a CPU
     page.click("#text-generate")
     # The bar's pace before Stop says how long the rest of the run would take if Stop did nothing. A loaded page
     # may show previews a few steps apart (the latest of a batch), so read the step shown, not an exact one.
@@ -143,8 +142,7 @@ def _stop_a_long_run_then_run_a_short_one(page) -> None:
     stopped = time.perf_counter()
     # The page says so on the tab's status line.
     page.wait_for_function("document.querySelector('#text-info').innerText.includes('Stopped.')")
-    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
-        set_number(page, slider, value)
+    set_run_size(page, 2, 64, 64)
     page.click("#text-generate")
     page.wait_for_function(
         "document.querySelector('#text-info').innerText.includes('2 steps')"

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, set_number
+from tests.ui_fixtures import CHROMIUM, PHOTO, REFERENCE, open_studio, set_number, set_run_size
 
 expect = pytest.importorskip("playwright.sync_api").expect  # waits for the page, unlike a one-off read
 
@@ -136,8 +136,7 @@ def test_stop_on_compare_keeps_what_finished_and_says_so(page):
     try:
         _stop_a_long_comparison(page)
     finally:  # the module's small settings, whatever happened: a failure here must not slow every test after it
-        for slider, value in (("steps", 2), ("width", 64), ("height", 96)):
-            set_number(page, slider, value)
+        set_run_size(page, 2, 64, 96)
 
 
 def _stop_a_long_comparison(page) -> None:
@@ -147,8 +146,7 @@ def _stop_a_long_comparison(page) -> None:
     page.wait_for_selector("#cmp-photo img")
     page.wait_for_selector("#cmp-reference img")
     # Long enough (4 methods × 100 steps at 320² after text-only) that a loaded machine cannot finish before Stop.
-    for slider, value in (("steps", 100), ("width", 320), ("height", 320)):
-        set_number(page, slider, value)
+    set_run_size(page, 100, 320, 320)
     page.evaluate(WATCH_PREVIEWS)
     page.click("#cmp-run")
     expect(page.locator("#cmp-run")).to_have_text("Comparing…")  # waits: the page updates after the click

@@ -31,6 +31,7 @@ from tests.ui_fixtures import (
     REFERENCE,
     TIMEOUT_MS,
     set_number,
+    set_run_size,
 )
 
 try:
@@ -287,8 +288,7 @@ def test_picking_a_shipped_preset_fills_the_controls(page):
     page.get_by_text("Sampling settings").click()
     expect(page.locator("#steps input[type=number]")).to_have_value(str(preset.generate.num_inference_steps))
     # The tab as the preset left it runs (its detector among the detector menu's choices, its photo served as is).
-    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
-        set_number(page, slider, value)
+    set_run_size(page, 2, 64, 64)
     page.click("#cn-generate")
     page.wait_for_function("document.querySelectorAll('#cn-gallery img').length >= 2")
     assert page.locator(".toast-body").count() == 0
@@ -400,8 +400,7 @@ def test_dropping_a_png_made_by_the_studio_restores_its_recipe(page, tmp_path):
     page.fill("#prompt textarea", "a kettle on a stove")
     set_number(page, "seed", 99)
     page.get_by_text("Sampling settings").click()
-    for slider, value in (("steps", 2), ("width", 64), ("height", 64)):
-        set_number(page, slider, value)
+    set_run_size(page, 2, 64, 64)
     page.click("#text-generate")
     # The finished result (live previews come first and carry no recipe): its cost line names its seed.
     page.wait_for_function("document.querySelector('#text-info').innerText.includes('seed 99')")

@@ -77,9 +77,14 @@ def open_studio(browser, url: str, viewport: dict[str, int], size: tuple[int, in
     page.goto(url)
     page.fill("#prompt textarea", "a watercolour portrait of an astronaut")
     page.get_by_text("Sampling settings").click()
-    for slider, value in (("steps", 2), ("width", size[0]), ("height", size[1])):
-        set_number(page, slider, value)
+    set_run_size(page, 2, *size)
     return page
+
+
+def set_run_size(page, steps: int, width: int, height: int) -> None:
+    """Enter the steps and the size of the next run in the shared settings, as a person would."""
+    for slider, value in (("steps", steps), ("width", width), ("height", height)):
+        set_number(page, slider, value)
 
 
 def set_number(page, elem_id: str, value: float) -> None:
